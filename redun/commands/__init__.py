@@ -1,0 +1,1 @@
+"""Click commands, one module per area. Only redun/cli.py imports these."""

@@ -1,0 +1,69 @@
+"""Object ids and the other binary ids records carry, with strict validation.
+
+Every id that arrives as text is validated here before it is used to build a
+path or a query: lowercase hex of the right length, nothing else.
+"""
+
+import re
+import uuid
+
+import blake3
+
+from ..errors import InvalidIdError
+
+OID_LEN = 32  # blake3-256
+HASH_LEN = 20  # upstream redun hashes: 40 hex chars
+UUID_LEN = 16
+
+_HEX = re.compile(r"[0-9a-f]+\Z")
+
+
+def object_id(canonical: bytes) -> bytes:
+    """The id of an object: blake3-256 of its canonical (uncompressed) encoding."""
+    return blake3.blake3(canonical).digest()
+
+
+def is_hex(text: str) -> bool:
+    return bool(_HEX.match(text))
+
+
+def parse_oid(text: str) -> bytes:
+    """Full 64-hex object id -> 32 bytes. Raises InvalidIdError."""
+    if not isinstance(text, str) or len(text) != 2 * OID_LEN or not is_hex(text):
+        raise InvalidIdError(f"Not an object id (64 lowercase hex characters): {text!r}")
+    return bytes.fromhex(text)
+
+
+def parse_hash(text: str) -> bytes:
+    """Upstream 40-hex hash -> 20 bytes. Raises InvalidIdError."""
+    if not isinstance(text, str) or len(text) != 2 * HASH_LEN or not is_hex(text):
+        raise InvalidIdError(f"Not a redun hash (40 lowercase hex characters): {text!r}")
+    return bytes.fromhex(text)
+
+
+def parse_uuid(text: str) -> bytes:
+    """Canonical uuid string (8-4-4-4-12, lowercase) -> 16 bytes. Raises InvalidIdError."""
+    try:
+        u = uuid.UUID(text)
+    except (ValueError, AttributeError, TypeError):
+        raise InvalidIdError(f"Not a uuid: {text!r}") from None
+    if str(u) != text:
+        raise InvalidIdError(f"Not a canonical lowercase uuid: {text!r}")
+    return u.bytes
+
+
+def uuid_str(raw: bytes) -> str:
+    return str(uuid.UUID(bytes=raw))
+
+
+def new_uuid() -> bytes:
+    return uuid.uuid4().bytes
+
+
+def check_prefix(text: str, min_len: int = 1) -> str:
+    """A hex prefix for lookups: lowercase hex, at least min_len, at most 64 characters."""
+    if not isinstance(text, str) or not (min_len <= len(text) <= 2 * OID_LEN) or not is_hex(text):
+        raise InvalidIdError(
+            f"Not a hex id prefix ({min_len}-{2 * OID_LEN} lowercase hex characters): {text!r}"
+        )
+    return text

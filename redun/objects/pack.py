@@ -1,0 +1,190 @@
+"""Pack files and pack indexes: the unit of storage and transfer.
+
+Pack (`pack-<name>.pack`):  b"RDPK" u32(version=1), then entries
+    oid(32) | u32 length of stored bytes | stored bytes (compress.py framing)
+Index (`pack-<name>.idx`):  b"RDIX" u32(version=1) u32(count)
+    fanout 256 x u32 (count of ids whose first byte <= i)
+    ids     count x 32 (sorted)
+    offsets count x u64 (entry start in the pack)
+    sizes   count x u32 (whole entry size)
+    blake3(pack bytes) (32) | blake3(everything above) (32)
+The pack name is the hex of blake3(sorted ids)[:20 bytes], so equal sets of
+objects give equal names. Functions here are pure or work on one open file.
+"""
+
+import bisect
+import mmap
+import struct
+from typing import Iterator
+
+import blake3
+
+from ..errors import CorruptObjectError
+
+PACK_MAGIC = b"RDPK\x00\x00\x00\x01"
+IDX_MAGIC = b"RDIX\x00\x00\x00\x01"
+ENTRY_HEAD = 36  # oid + u32
+_U32 = struct.Struct("<I")
+
+
+def entry_bytes(oid: bytes, stored: bytes) -> bytes:
+    return oid + _U32.pack(len(stored)) + stored
+
+
+def pack_name(sorted_ids: list) -> str:
+    h = blake3.blake3()
+    for oid in sorted_ids:
+        h.update(oid)
+    return h.digest(20).hex()
+
+
+def build_index(entries: list, pack_digest: bytes) -> bytes:
+    """entries: (oid, offset, size) for every object in the pack."""
+    entries = sorted(entries)
+    count = len(entries)
+    fanout = [0] * 256
+    for oid, _, _ in entries:
+        fanout[oid[0]] += 1
+    total = 0
+    for i in range(256):
+        total += fanout[i]
+        fanout[i] = total
+    parts = [IDX_MAGIC, _U32.pack(count), struct.pack("<256I", *fanout)]
+    parts.append(b"".join(e[0] for e in entries))
+    parts.append(struct.pack(f"<{count}Q", *(e[1] for e in entries)))
+    parts.append(struct.pack(f"<{count}I", *(e[2] for e in entries)))
+    parts.append(pack_digest)
+    body = b"".join(parts)
+    return body + blake3.blake3(body).digest()
+
+
+class _Ids:
+    """Sequence view of the sorted id table, for bisect."""
+
+    __slots__ = ("buf", "base", "n")
+
+    def __init__(self, buf, base, n):
+        self.buf, self.base, self.n = buf, base, n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        p = self.base + 32 * i
+        return self.buf[p : p + 32]
+
+
+class PackIndex:
+    """Read side of an .idx file (mmapped). Lookups are O(log n) within a fanout bucket."""
+
+    def __init__(self, data, where: str):
+        self.where = where
+        self.data = data
+        if len(data) < 8 + 4 + 1024 + 64 or bytes(data[:8]) != IDX_MAGIC:
+            raise CorruptObjectError(f"pack index {where} has a bad header")
+        (self.count,) = _U32.unpack_from(data, 8)
+        self.fan_at = 12
+        self.ids_at = self.fan_at + 1024
+        self.off_at = self.ids_at + 32 * self.count
+        self.size_at = self.off_at + 8 * self.count
+        self.tail_at = self.size_at + 4 * self.count
+        if len(data) != self.tail_at + 64:
+            raise CorruptObjectError(f"pack index {where} is truncated or has trailing bytes")
+        self._ids = _Ids(data, self.ids_at, self.count)
+
+    @classmethod
+    def open(cls, path: str) -> "PackIndex":
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            if size == 0:
+                raise CorruptObjectError(f"pack index {path} is empty")
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return cls(data, path)
+
+    def verify_checksum(self) -> None:
+        body = self.data[: self.tail_at + 32]
+        if blake3.blake3(body).digest() != bytes(self.data[self.tail_at + 32 : self.tail_at + 64]):
+            raise CorruptObjectError(f"pack index {self.where} fails its checksum")
+
+    @property
+    def pack_digest(self) -> bytes:
+        return bytes(self.data[self.tail_at : self.tail_at + 32])
+
+    def _bucket(self, first: int) -> tuple:
+        lo = 0 if first == 0 else _U32.unpack_from(self.data, self.fan_at + 4 * (first - 1))[0]
+        hi = _U32.unpack_from(self.data, self.fan_at + 4 * first)[0]
+        return lo, hi
+
+    def find(self, oid: bytes):
+        """(offset, size) of oid's entry, or None."""
+        lo, hi = self._bucket(oid[0])
+        i = bisect.bisect_left(self._ids, oid, lo, hi)
+        if i < hi and self._ids[i] == oid:
+            off = struct.unpack_from("<Q", self.data, self.off_at + 8 * i)[0]
+            size = _U32.unpack_from(self.data, self.size_at + 4 * i)[0]
+            return off, size
+        return None
+
+    def with_prefix(self, prefix: str, limit: int) -> list:
+        if len(prefix) % 2:
+            low = bytes.fromhex(prefix + "0")
+        else:
+            low = bytes.fromhex(prefix)
+        if not low:
+            lo, hi = 0, self.count
+        else:
+            lo, hi = self._bucket(low[0])
+        i = bisect.bisect_left(self._ids, low, lo, hi)
+        out = []
+        while i < hi and len(out) < limit:
+            oid = self._ids[i]
+            if not oid.hex().startswith(prefix):
+                break
+            out.append(oid)
+            i += 1
+        return out
+
+    def __iter__(self) -> Iterator[bytes]:
+        for i in range(self.count):
+            yield self._ids[i]
+
+    def entries(self) -> Iterator[tuple]:
+        for i in range(self.count):
+            off = struct.unpack_from("<Q", self.data, self.off_at + 8 * i)[0]
+            size = _U32.unpack_from(self.data, self.size_at + 4 * i)[0]
+            yield self._ids[i], off, size
+
+    def close(self):
+        try:
+            self.data.close()
+        except (BufferError, AttributeError):
+            pass
+
+
+def read_entry(buf, offset: int, size: int, oid: bytes, where: str) -> bytes:
+    """The stored (compressed) bytes of the entry at offset, checked against oid."""
+    if offset + size > len(buf) or size < ENTRY_HEAD:
+        raise CorruptObjectError(f"object {oid.hex()} in {where}: entry lies outside the pack (truncated pack?)")
+    if bytes(buf[offset : offset + 32]) != oid:
+        raise CorruptObjectError(f"object {oid.hex()} in {where}: entry header names another object")
+    (n,) = _U32.unpack_from(buf, offset + 32)
+    if ENTRY_HEAD + n != size:
+        raise CorruptObjectError(f"object {oid.hex()} in {where}: entry length mismatch")
+    return bytes(buf[offset + ENTRY_HEAD : offset + size])
+
+
+def scan_entries(buf, where: str) -> Iterator[tuple]:
+    """Walk a pack from the start: yields (oid, offset, size, stored).
+    Stops quietly at the first incomplete entry (a torn write); the caller
+    verifies each object's hash."""
+    if len(buf) < len(PACK_MAGIC) or bytes(buf[: len(PACK_MAGIC)]) != PACK_MAGIC:
+        raise CorruptObjectError(f"pack {where} has a bad header")
+    pos = len(PACK_MAGIC)
+    end = len(buf)
+    while pos + ENTRY_HEAD <= end:
+        oid = bytes(buf[pos : pos + 32])
+        (n,) = _U32.unpack_from(buf, pos + 32)
+        if pos + ENTRY_HEAD + n > end:
+            return
+        yield oid, pos, ENTRY_HEAD + n, bytes(buf[pos + ENTRY_HEAD : pos + ENTRY_HEAD + n])
+        pos += ENTRY_HEAD + n

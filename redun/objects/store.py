@@ -1,0 +1,84 @@
+"""The object store contract, shared by every implementation.
+
+Contract (tests/test_store_contract.py runs it over every implementation):
+- put_bytes(canonical) stores an object under object_id(canonical) and returns
+  the id; storing the same bytes twice is a no-op. After put returns, get of
+  that id succeeds in this process; `flush()` makes it durable for others.
+- get_bytes(oid) returns exactly the canonical bytes, verified against oid;
+  raises NotFoundError if absent, CorruptObjectError if the bytes are bad.
+- has(oid) / missing(oids) answer presence without reading contents.
+- resolve_prefix(hex) returns the one id with that hex prefix, or raises
+  NotFoundError / AmbiguousPrefixError (listing the candidates).
+- iter_ids() streams every id once, in no particular order.
+- Nothing is ever rewritten or deleted by these calls (gc is separate).
+"""
+
+from typing import Iterable, Iterator
+
+from ..errors import AmbiguousPrefixError, CorruptObjectError, NotFoundError
+from . import codec
+from .ids import check_prefix, object_id
+from .records import Record
+
+
+class ObjectStore:
+    """Abstract base; subclasses implement the five primitives marked below."""
+
+    name = "store"
+
+    # -- primitives ---------------------------------------------------------
+    def get_bytes(self, oid: bytes) -> bytes:
+        raise NotImplementedError
+
+    def put_bytes(self, canonical: bytes) -> bytes:
+        raise NotImplementedError
+
+    def has(self, oid: bytes) -> bool:
+        raise NotImplementedError
+
+    def iter_ids(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def prefix_candidates(self, prefix: str, limit: int = 21) -> list:
+        """Up to `limit` ids whose hex starts with `prefix` (already validated)."""
+        raise NotImplementedError
+
+    # -- derived ------------------------------------------------------------
+    def flush(self) -> None:
+        """Make everything put so far durable and visible to other processes."""
+
+    def close(self) -> None:
+        self.flush()
+
+    def put(self, record: Record) -> bytes:
+        return self.put_bytes(codec.encode(record))
+
+    def get(self, oid: bytes) -> Record:
+        data = self.get_bytes(oid)
+        try:
+            return codec.decode(data)
+        except CorruptObjectError as e:
+            raise CorruptObjectError(f"object {oid.hex()} in {self.name}: {e}") from None
+
+    def missing(self, oids: Iterable[bytes]) -> list:
+        return [o for o in oids if not self.has(o)]
+
+    def resolve_prefix(self, prefix: str) -> bytes:
+        prefix = check_prefix(prefix.lower() if isinstance(prefix, str) else prefix)
+        found = self.prefix_candidates(prefix)
+        if not found:
+            raise NotFoundError(f"No object with id prefix '{prefix}' in {self.name}.")
+        if len(found) > 1:
+            raise AmbiguousPrefixError(prefix, sorted(o.hex() for o in found))
+        return found[0]
+
+    def iter_records(self) -> Iterator[tuple]:
+        for oid in self.iter_ids():
+            yield oid, self.get(oid)
+
+
+def verify(oid: bytes, data: bytes, where: str) -> bytes:
+    """Check that data hashes to oid; return data."""
+    if object_id(data) != oid:
+        raise CorruptObjectError(f"object {oid.hex()} in {where} does not match its id (corrupt)")
+    return data
