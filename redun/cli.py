@@ -25,8 +25,8 @@ COMMANDS = {
     "repo": ("redun.commands.repos", "repo_group", "Define additional repositories."),
     "push": ("redun.commands.sync", "push_command", "Sync records to another redun repo."),
     "pull": ("redun.commands.sync", "pull_command", "Sync records from another redun repo."),
-    "fsck": ("redun.commands.maintenance", "fsck_command", "Verify every object and ref of a repo."),
-    "gc": ("redun.commands.maintenance", "gc_command", "Delete unreachable objects older than a grace period."),
+    "fsck": ("redun.commands.fsck", "fsck_command", "Verify every object and ref of a repo."),
+    "gc": ("redun.commands.gc", "gc_command", "Delete unreachable objects older than a grace period."),
     "bundle": ("redun.commands.bundle", "bundle_group", "Move selected executions as one file."),
 }
 
