@@ -1,0 +1,3 @@
+char *get_message() {
+    return "Hello, World!\n";
+}
