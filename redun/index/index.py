@@ -1,0 +1,309 @@
+"""The Index: a rebuildable sqlite (WAL) view of a repository's objects.
+
+Contract:
+- `open_index(repo)` opens `.redun/index.sqlite3`, rebuilding it silently if it
+  is missing, corrupt or of another schema version, then catches up: packs
+  not yet ingested, new bytes of live tmp packs, loose objects not yet seen
+  and `refs/execs/*` heads. Catch-up costs O(new objects), not O(repo).
+- `ingest(oid, record)` / `ingest_many(pairs)` buffer rows; `commit()` writes
+  them in one short transaction. Queries flush the buffer first, so a writer
+  sees what it ingested. Re-ingesting anything is harmless.
+- `note_pack(name)`: the caller already ingested every object of that pack.
+- Several processes may use one index at once (WAL + busy timeout).
+Deleting the file is always safe: the next open rebuilds it from the objects.
+"""
+
+import os
+import sqlite3
+import threading
+from typing import Callable, Iterable, Optional
+
+from ..errors import CorruptObjectError, RedunError
+from ..objects import codec, compress
+from ..objects.ids import parse_uuid
+from ..objects.pack import ENTRY_HEAD, PACK_MAGIC
+from ..objects.store import verify
+from .queries import Queries
+from .rows import RowBuffer
+from .schema import DDL, SCHEMA_VERSION
+
+BUSY_TIMEOUT_MS = 60_000
+BATCH = 20_000  # records per write transaction during catch-up
+Progress = Optional[Callable[[int, int], None]]  # (done, total) in bytes of packs
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")  # derived data: losing the tail is fine
+    return conn
+
+
+def _schema_version(conn) -> Optional[int]:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return None
+        raise
+    return int(row[0]) if row else None
+
+
+def remove_index_files(path: str) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.unlink(path + suffix)
+        except FileNotFoundError:
+            pass
+
+
+class Index(Queries):
+    def __init__(self, repo, conn: sqlite3.Connection, path: str):
+        self.repo = repo
+        self.path = path
+        self.conn = conn
+        self.lock = threading.RLock()
+        self.buffer = RowBuffer()
+
+    # -- opening ------------------------------------------------------------
+    @classmethod
+    def open(cls, repo, catch_up: bool = True, progress: Progress = None) -> "Index":
+        path = repo.index_path
+        conn = None
+        for attempt in (0, 1):
+            try:
+                conn = _connect(path)
+                version = _schema_version(conn)
+                if version is None:
+                    conn.execute("BEGIN IMMEDIATE")
+                    for stmt in DDL.split(";"):
+                        if stmt.strip():
+                            conn.execute(stmt)
+                    conn.execute(
+                        "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    )
+                    conn.execute("COMMIT")
+                    version = _schema_version(conn)
+                if version != SCHEMA_VERSION:
+                    raise sqlite3.DatabaseError(f"index schema {version}, want {SCHEMA_VERSION}")
+                break
+            except sqlite3.DatabaseError:
+                # corrupt, foreign or another schema version: derived data, rebuild it
+                if conn is not None:
+                    conn.close()
+                    conn = None
+                if attempt:
+                    raise
+                remove_index_files(path)
+        index = cls(repo, conn, path)
+        if catch_up:
+            index.catch_up(progress)
+        return index
+
+    def close(self) -> None:
+        with self.lock:
+            if self.conn is not None:
+                try:
+                    self.commit()
+                finally:
+                    self.conn.close()
+                    self.conn = None
+
+    # -- writing ------------------------------------------------------------
+    def ingest(self, oid: bytes, record) -> None:
+        with self.lock:
+            self.buffer.add(oid, record)
+            if len(self.buffer) >= BATCH:
+                self.commit()
+
+    def ingest_many(self, pairs: Iterable) -> None:
+        for oid, record in pairs:
+            self.ingest(oid, record)
+
+    def commit(self, extra: Callable = None) -> None:
+        """Write buffered rows (and run `extra(conn)`) in one transaction."""
+        with self.lock:
+            if not len(self.buffer) and extra is None:
+                return
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.buffer.flush(conn)
+                if extra is not None:
+                    extra(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def note_pack(self, name: str) -> None:
+        self.commit(lambda c: c.execute("INSERT OR IGNORE INTO ingested_packs VALUES (?)", (name,)))
+
+    def _read(self, sql: str, params=()) -> list:
+        with self.lock:
+            if len(self.buffer):
+                self.commit()
+            return self.conn.execute(sql, params).fetchall()
+
+    # -- catch-up -----------------------------------------------------------
+    def catch_up(self, progress: Progress = None) -> int:
+        """Ingest whatever the repo holds that the index has not seen. Returns records ingested."""
+        store = self.repo.store
+        n = self._catch_up_packs(store.packs_dir, progress)
+        n += self._catch_up_loose(store)
+        n += self._catch_up_refs()
+        self.commit()
+        return n
+
+    def _catch_up_packs(self, packs_dir: str, progress: Progress) -> int:
+        try:
+            listing = os.listdir(packs_dir)
+        except FileNotFoundError:
+            return 0
+        done = {r[0] for r in self._read("SELECT name FROM ingested_packs")}
+        new = [e[5:-4] for e in listing if e.startswith("pack-") and e.endswith(".idx") and e[5:-4] not in done]
+        tmps = [e for e in listing if e.startswith("tmp-") and e.endswith(".pack")]
+        tmp_offsets = dict(self._read("SELECT name, offset FROM tmp_packs"))
+        gone = [t for t in tmp_offsets if t not in tmps]
+        if gone:
+            self.commit(lambda c: c.executemany("DELETE FROM tmp_packs WHERE name=?", [(t,) for t in gone]))
+        if not new and not tmps:
+            return 0
+        total = 0
+        if progress is not None:
+            for name in new:
+                try:
+                    total += os.path.getsize(os.path.join(packs_dir, f"pack-{name}.pack"))
+                except OSError:
+                    pass
+        count = 0
+        done_bytes = [0]
+
+        def tick(nbytes):
+            done_bytes[0] += nbytes
+            if progress is not None:
+                progress(done_bytes[0], total)
+
+        for name in new:
+            path = os.path.join(packs_dir, f"pack-{name}.pack")
+            try:
+                end, n = self._ingest_pack_file(path, len(PACK_MAGIC), tick)
+            except FileNotFoundError:
+                continue  # removed by gc/repack meanwhile
+            count += n
+            self.commit(lambda c, name=name: c.execute("INSERT OR IGNORE INTO ingested_packs VALUES (?)", (name,)))
+        for tmp in tmps:
+            start = tmp_offsets.get(tmp, len(PACK_MAGIC))
+            try:
+                end, n = self._ingest_pack_file(os.path.join(packs_dir, tmp), start, None)
+            except FileNotFoundError:
+                continue  # committed meanwhile: its pack is picked up next time
+            count += n
+            if end != start:
+                self.commit(lambda c, t=tmp, e=end: c.execute("INSERT OR REPLACE INTO tmp_packs VALUES (?, ?)", (t, e)))
+        return count
+
+    def _ingest_pack_file(self, path: str, start: int, tick) -> tuple:
+        """Ingest complete, valid entries from `start`; returns (offset after the last one, count)."""
+        with open(path, "rb") as f:
+            data = f.read() if start <= len(PACK_MAGIC) else (f.seek(start), f.read())[1]
+        base = 0 if start <= len(PACK_MAGIC) else start
+        if base == 0:
+            if data[: len(PACK_MAGIC)] != PACK_MAGIC:
+                return start, 0  # not a pack (or still being created); fsck reports damage
+            pos = len(PACK_MAGIC)
+        else:
+            pos = 0
+        end = len(data)
+        count = 0
+        last_tick = pos
+        mv = memoryview(data)
+        while pos + ENTRY_HEAD <= end:
+            oid = bytes(mv[pos : pos + 32])
+            n = int.from_bytes(mv[pos + 32 : pos + 36], "little")
+            if pos + ENTRY_HEAD + n > end:
+                break
+            stored = bytes(mv[pos + ENTRY_HEAD : pos + ENTRY_HEAD + n])
+            try:
+                canonical = verify(oid, compress.decompress(stored, path), path)
+                record = codec.decode(canonical)
+            except CorruptObjectError:
+                if base:  # a live tmp pack: maybe a write in flight; stop here
+                    break
+                pos += ENTRY_HEAD + n  # damaged entry in an installed pack: skip it (fsck reports)
+                continue
+            self.ingest(oid, record)
+            count += 1
+            pos += ENTRY_HEAD + n
+            if tick is not None and pos - last_tick > 1 << 20:
+                tick(pos - last_tick)
+                last_tick = pos
+        if tick is not None:
+            tick(pos - last_tick)
+        return base + pos, count
+
+    def _catch_up_loose(self, store) -> int:
+        try:
+            subdirs = [d for d in os.listdir(store.objects_dir) if len(d) == 2]
+        except FileNotFoundError:
+            return 0
+        if not subdirs:
+            return 0
+        seen = set()
+        for (oid,) in self._read("SELECT oid FROM ingested_loose"):
+            seen.add(oid)
+        new = [o for o in store.iter_loose() if o not in seen]
+        count = 0
+        for oid in new:
+            try:
+                self.ingest(oid, store.get(oid))
+                count += 1
+            except (RedunError, OSError):
+                continue  # vanished (packed meanwhile) or damaged: fsck's job
+        if new:
+            self.commit(lambda c: c.executemany("INSERT OR IGNORE INTO ingested_loose VALUES (?)", [(o,) for o in new]))
+        return count
+
+    def _catch_up_refs(self) -> int:
+        """Ingest the Execution records named by refs/execs/* that the index does not hold yet."""
+        execs_dir = os.path.join(self.repo.refs.dir, "execs")
+        try:
+            stamp = str(os.stat(execs_dir).st_mtime_ns)
+        except FileNotFoundError:
+            return 0
+        row = self._read("SELECT value FROM meta WHERE key='refs_execs_mtime'")
+        if row and row[0][0] == stamp:
+            return 0
+        known = dict(self._read("SELECT id, oid FROM executions"))
+        count = 0
+        complete = True
+        for entry in os.listdir(execs_dir):
+            if ".lock" in entry or ".tmp-" in entry:
+                continue
+            try:
+                eid = parse_uuid(entry)
+                oid = self.repo.refs.get(f"execs/{entry}")
+            except RedunError:
+                continue
+            if oid is None or known.get(eid) == oid:
+                continue
+            try:
+                self.ingest(oid, self.repo.store.get(oid))
+                count += 1
+            except RedunError:
+                complete = False  # named object not visible yet (writer still staging)
+        if not complete:
+            return count
+        self.commit(lambda c: c.execute("INSERT OR REPLACE INTO meta VALUES ('refs_execs_mtime', ?)", (stamp,)))
+        return count
+
+
+def open_index(repo, catch_up: bool = True, progress: Progress = None) -> Index:
+    return Index.open(repo, catch_up=catch_up, progress=progress)
+
+
+def rebuild_index(repo, progress: Progress = None) -> Index:
+    """Delete the index and build it again from every object."""
+    remove_index_files(repo.index_path)
+    return Index.open(repo, catch_up=True, progress=progress)

@@ -1,0 +1,246 @@
+"""Read queries over the index (mixed into Index; every method reads through
+`self._read`, which flushes rows this process has buffered).
+
+Rows come back as plain tuples/dicts of bytes and ints; turning them into
+records or text is the caller's business (redun.query, redun.render).
+"""
+
+from typing import Optional
+
+EXEC_COLS = "id, oid, args, job_oid, start_time, end_time, tags"
+JOB_COLS = (
+    "id, oid, execution_id, parent_id, task_hash, task_oid, call_hash, call_node, eval_hash, "
+    "eval_value, start_time, end_time, cached, status"
+)
+CALL_COLS = "oid, hash, task_hash, task_oid, task_name, args_hash, value_hash, value_oid, timestamp"
+TASK_COLS = "oid, hash, namespace, name, fullname"
+VAL_COLS = "oid, hash, type, format, size, path"
+
+KINDS = ("execution", "job", "call_node", "task", "value")
+
+
+def _names(cols: str) -> tuple:
+    return tuple(c.strip() for c in cols.split(","))
+
+
+_FIELDS = {
+    "execution": _names(EXEC_COLS),
+    "job": _names(JOB_COLS),
+    "call_node": _names(CALL_COLS),
+    "task": _names(TASK_COLS),
+    "value": _names(VAL_COLS),
+}
+
+
+def as_dict(kind: str, row) -> Optional[dict]:
+    return None if row is None else dict(zip(_FIELDS[kind], row))
+
+
+def prefix_range(hex_prefix: str) -> tuple:
+    """(low, high) blobs such that low <= id < high exactly for ids whose hex starts
+    with hex_prefix (lowercase hex). high is None when the prefix is all 'f'."""
+    pad = "0" * (len(hex_prefix) % 2)
+    low = bytes.fromhex(hex_prefix + pad)
+    nxt = int(hex_prefix, 16) + 1
+    if nxt >= 16 ** len(hex_prefix):
+        return low, None
+    return low, bytes.fromhex(format(nxt, f"0{len(hex_prefix)}x") + pad)
+
+
+def _range_sql(col: str, rng: tuple) -> tuple:
+    low, high = rng
+    if high is None:
+        return f"{col} >= ?", (low,)
+    return f"{col} >= ? AND {col} < ?", (low, high)
+
+
+class Queries:
+    # -- engine cache lookups ----------------------------------------------
+    def find_eval(self, eval_hash: bytes):
+        """(job oid, eval value oid) of the newest finished, non-failed job with this eval_hash."""
+        rows = self._read(
+            "SELECT oid, eval_value FROM jobs WHERE eval_hash=? AND eval_value IS NOT NULL "
+            "AND end_time IS NOT NULL AND status != 'FAILED' ORDER BY end_time DESC LIMIT 1",
+            (eval_hash,),
+        )
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def find_call_node(self, task_hash: bytes, args_hash: bytes, execution_id: Optional[bytes] = None):
+        """Oid of the newest CallNode with (task_hash, args_hash); with execution_id,
+        only CallNodes that a Job of that execution resolved to."""
+        if execution_id is None:
+            rows = self._read(
+                "SELECT oid FROM call_nodes WHERE task_hash=? AND args_hash=? ORDER BY timestamp DESC LIMIT 1",
+                (task_hash, args_hash),
+            )
+        else:
+            rows = self._read(
+                "SELECT c.oid FROM call_nodes c JOIN jobs j ON j.call_node = c.oid "
+                "WHERE c.task_hash=? AND c.args_hash=? AND j.execution_id=? "
+                "ORDER BY c.timestamp DESC LIMIT 1",
+                (task_hash, args_hash, execution_id),
+            )
+        return rows[0][0] if rows else None
+
+    # -- id resolution ------------------------------------------------------
+    def resolve(self, text: str, kinds=KINDS, limit: int = 50) -> list:
+        """Every (kind, row dict) matching `text`: a lowercase hex prefix of an
+        execution/job uuid (dashes allowed), call_hash, task hash or value hash;
+        or the exact name/fullname of a task. Grouped in KINDS order."""
+        out = []
+        from ..objects.ids import is_hex
+
+        hexp = text.replace("-", "") if is_hex(text.replace("-", "")) and text[:1] != "-" else None
+        for kind in kinds:
+            if kind == "execution" and hexp and len(hexp) <= 32:
+                where, p = _range_sql("id", prefix_range(hexp))
+                rows = self._read(f"SELECT {EXEC_COLS} FROM executions WHERE {where} LIMIT {limit}", p)
+            elif kind == "job" and hexp and len(hexp) <= 32:
+                where, p = _range_sql("id", prefix_range(hexp))
+                rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE {where} LIMIT {limit}", p)
+            elif kind == "call_node" and hexp and len(hexp) <= 40 and "-" not in text:
+                where, p = _range_sql("hash", prefix_range(hexp))
+                rows = self._read(
+                    f"SELECT {CALL_COLS} FROM call_nodes WHERE {where} "
+                    f"GROUP BY hash HAVING timestamp = MAX(timestamp) LIMIT {limit}", p
+                )
+            elif kind == "task":
+                rows = []
+                if hexp and len(hexp) <= 40 and "-" not in text:
+                    where, p = _range_sql("hash", prefix_range(hexp))
+                    rows = self._read(f"SELECT {TASK_COLS} FROM tasks WHERE {where} GROUP BY hash LIMIT {limit}", p)
+                seen = {r[1] for r in rows}
+                for r in self._read(
+                    f"SELECT {TASK_COLS} FROM tasks WHERE fullname=? OR name=? GROUP BY hash LIMIT {limit}", (text, text)
+                ):
+                    if r[1] not in seen:
+                        rows.append(r)
+            elif kind == "value" and hexp and len(hexp) <= 40 and "-" not in text:
+                where, p = _range_sql("hash", prefix_range(hexp))
+                rows = self._read(f"SELECT {VAL_COLS} FROM vals WHERE {where} GROUP BY hash LIMIT {limit}", p)
+            else:
+                continue
+            out.extend((kind, as_dict(kind, r)) for r in rows)
+        return out
+
+    # -- executions ---------------------------------------------------------
+    def executions(self, limit: Optional[int] = None, offset: int = 0) -> list:
+        """Executions, newest first (by start time)."""
+        lim = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
+        return [as_dict("execution", r) for r in
+                self._read(f"SELECT {EXEC_COLS} FROM executions ORDER BY start_time DESC, id{lim}")]
+
+    def execution(self, eid: bytes) -> Optional[dict]:
+        rows = self._read(f"SELECT {EXEC_COLS} FROM executions WHERE id=?", (eid,))
+        return as_dict("execution", rows[0]) if rows else None
+
+    def execution_jobs(self, eid: bytes) -> list:
+        """Every indexed job of an execution, oldest first."""
+        return [as_dict("job", r) for r in
+                self._read(f"SELECT {JOB_COLS} FROM jobs WHERE execution_id=? ORDER BY start_time, id", (eid,))]
+
+    def execution_status_counts(self, eid: bytes) -> dict:
+        return dict(self._read("SELECT status, COUNT(*) FROM jobs WHERE execution_id=? GROUP BY status", (eid,)))
+
+    def root_job(self, eid: bytes) -> Optional[dict]:
+        rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE execution_id=? AND parent_id IS NULL "
+                          "ORDER BY start_time LIMIT 1", (eid,))
+        return as_dict("job", rows[0]) if rows else None
+
+    # -- jobs ---------------------------------------------------------------
+    def job(self, jid: bytes) -> Optional[dict]:
+        rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE id=?", (jid,))
+        return as_dict("job", rows[0]) if rows else None
+
+    def job_by_oid(self, oid: bytes) -> Optional[dict]:
+        rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE oid=?", (oid,))
+        return as_dict("job", rows[0]) if rows else None
+
+    def child_jobs(self, jid: bytes) -> list:
+        return [as_dict("job", r) for r in
+                self._read(f"SELECT {JOB_COLS} FROM jobs WHERE parent_id=? ORDER BY start_time, id", (jid,))]
+
+    def jobs_for_call_node(self, call_oid: bytes) -> list:
+        return [as_dict("job", r) for r in
+                self._read(f"SELECT {JOB_COLS} FROM jobs WHERE call_node=? ORDER BY start_time", (call_oid,))]
+
+    def jobs_for_call_hash(self, call_hash: bytes) -> list:
+        return [as_dict("job", r) for r in
+                self._read(f"SELECT {JOB_COLS} FROM jobs WHERE call_hash=? ORDER BY start_time", (call_hash,))]
+
+    def first_job_of_task(self, task_hash: bytes) -> Optional[dict]:
+        rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE task_hash=? ORDER BY start_time LIMIT 1", (task_hash,))
+        return as_dict("job", rows[0]) if rows else None
+
+    # -- call nodes ---------------------------------------------------------
+    def call_node(self, oid: bytes) -> Optional[dict]:
+        rows = self._read(f"SELECT {CALL_COLS} FROM call_nodes WHERE oid=?", (oid,))
+        return as_dict("call_node", rows[0]) if rows else None
+
+    def call_node_by_hash(self, call_hash: bytes) -> Optional[dict]:
+        rows = self._read(f"SELECT {CALL_COLS} FROM call_nodes WHERE hash=? ORDER BY timestamp DESC LIMIT 1",
+                          (call_hash,))
+        return as_dict("call_node", rows[0]) if rows else None
+
+    def call_parents(self, oid: bytes) -> list:
+        return [as_dict("call_node", r) for r in self._read(
+            f"SELECT {', '.join('c.' + c for c in _FIELDS['call_node'])} FROM call_edges e "
+            "JOIN call_nodes c ON c.oid = e.parent WHERE e.child=? ORDER BY c.timestamp", (oid,))]
+
+    def call_children(self, oid: bytes) -> list:
+        return [as_dict("call_node", r) for r in self._read(
+            f"SELECT {', '.join('c.' + c for c in _FIELDS['call_node'])} FROM call_edges e "
+            "JOIN call_nodes c ON c.oid = e.child WHERE e.parent=? ORDER BY c.timestamp", (oid,))]
+
+    # -- tasks and values ---------------------------------------------------
+    def task(self, oid: bytes) -> Optional[dict]:
+        rows = self._read(f"SELECT {TASK_COLS} FROM tasks WHERE oid=?", (oid,))
+        return as_dict("task", rows[0]) if rows else None
+
+    def task_by_hash(self, task_hash: bytes) -> Optional[dict]:
+        rows = self._read(f"SELECT {TASK_COLS} FROM tasks WHERE hash=? LIMIT 1", (task_hash,))
+        return as_dict("task", rows[0]) if rows else None
+
+    def value(self, oid: bytes) -> Optional[dict]:
+        rows = self._read(f"SELECT {VAL_COLS} FROM vals WHERE oid=?", (oid,))
+        return as_dict("value", rows[0]) if rows else None
+
+    def value_by_hash(self, value_hash: bytes) -> Optional[dict]:
+        rows = self._read(f"SELECT {VAL_COLS} FROM vals WHERE hash=? LIMIT 1", (value_hash,))
+        return as_dict("value", rows[0]) if rows else None
+
+    def values_with_path(self, path: str) -> list:
+        return [as_dict("value", r) for r in self._read(f"SELECT {VAL_COLS} FROM vals WHERE path=?", (path,))]
+
+    def _containing(self, oid: bytes) -> list:
+        """oid and the oids of every value that holds it (transitively), as value hashes."""
+        rows = self._read(
+            "WITH RECURSIVE up(o) AS (SELECT ? UNION SELECT s.parent FROM subvalues s JOIN up ON s.child = up.o) "
+            "SELECT DISTINCT v.hash FROM up JOIN vals v ON v.oid = up.o", (oid,))
+        return [r[0] for r in rows]
+
+    def producers(self, value_oid: bytes) -> list:
+        """Jobs whose result is this value (or holds it), newest end first."""
+        hashes = self._containing(value_oid)
+        if not hashes:
+            return []
+        q = ",".join("?" * len(hashes))
+        return [as_dict("job", r) for r in self._read(
+            f"SELECT {', '.join('j.' + c for c in _FIELDS['job'])} FROM call_nodes c "
+            f"JOIN jobs j ON j.call_node = c.oid WHERE c.value_hash IN ({q}) ORDER BY j.end_time DESC", hashes)]
+
+    def consumers(self, value_oid: bytes) -> list:
+        """Jobs that took this value (or a value holding it) as an argument, newest start first."""
+        hashes = self._containing(value_oid)
+        if not hashes:
+            return []
+        q = ",".join("?" * len(hashes))
+        return [as_dict("job", r) for r in self._read(
+            f"SELECT DISTINCT {', '.join('j.' + c for c in _FIELDS['job'])} FROM call_args a "
+            f"JOIN jobs j ON j.call_node = a.call_oid WHERE a.value_hash IN ({q}) ORDER BY j.start_time DESC", hashes)]
+
+    def counts(self) -> dict:
+        out = {}
+        for table in ("executions", "jobs", "call_nodes", "tasks", "vals", "tags", "ingested_packs"):
+            out[table] = self._read(f"SELECT COUNT(*) FROM {table}")[0][0]
+        return out

@@ -1,0 +1,90 @@
+"""Pure mapping record -> index rows, and the SQL that stores them.
+
+`RowBuffer.add(oid, record)` appends rows in memory; `flush(conn)` writes them
+in one short transaction, so engines ingesting as they run never hold the
+sqlite write lock for long. Every statement is idempotent (re-ingesting a
+pack is harmless).
+"""
+
+import json
+
+from ..objects.records import Blob, CallNode, Execution, Job, Tag, Task, Value
+
+SQL = {
+    "executions": (
+        "INSERT INTO executions VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+        "oid=excluded.oid, args=excluded.args, job_oid=excluded.job_oid, start_time=excluded.start_time, "
+        "end_time=excluded.end_time, tags=excluded.tags "
+        "WHERE executions.end_time IS NULL OR "
+        "(excluded.end_time IS NOT NULL AND excluded.end_time > executions.end_time)"
+    ),
+    "jobs": "INSERT OR IGNORE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    "call_nodes": "INSERT OR IGNORE INTO call_nodes VALUES (?,?,?,?,?,?,?,?,?)",
+    "call_edges": "INSERT OR IGNORE INTO call_edges VALUES (?,?)",
+    "call_args": "INSERT OR IGNORE INTO call_args VALUES (?,?,?,?,?,?)",
+    "tasks": "INSERT OR IGNORE INTO tasks VALUES (?,?,?,?,?)",
+    "vals": "INSERT OR IGNORE INTO vals VALUES (?,?,?,?,?,?)",
+    "subvalues": "INSERT OR IGNORE INTO subvalues VALUES (?,?)",
+    "tags": "INSERT OR IGNORE INTO tags VALUES (?,?,?,?,?)",
+}
+ORDER = tuple(SQL)
+
+
+class RowBuffer:
+    """Rows waiting to be written; add() is pure (no I/O)."""
+
+    def __init__(self):
+        self.rows = {t: [] for t in ORDER}
+        self.count = 0
+
+    def add(self, oid: bytes, rec) -> None:
+        r = self.rows
+        t = type(rec)
+        if t is Job:
+            r["jobs"].append((
+                rec.id, oid, rec.execution_id, rec.parent_id, rec.task_hash, rec.task, rec.call_hash,
+                rec.call_node, rec.eval_hash, rec.eval_value, rec.start_time, rec.end_time,
+                int(rec.cached), rec.status,
+            ))
+        elif t is CallNode:
+            r["call_nodes"].append((
+                oid, rec.hash, rec.task_hash, rec.task, rec.task_name, rec.args_hash, rec.value_hash,
+                rec.value, rec.timestamp,
+            ))
+            edges = r["call_edges"]
+            for c in rec.children:
+                edges.append((oid, c))
+            args = r["call_args"]
+            for i, a in enumerate(rec.args):
+                args.append((oid, i, a.position, a.key, a.value_hash, a.value))
+        elif t is Value:
+            r["vals"].append((oid, rec.hash, rec.type, rec.format, rec.size, rec.path))
+            sub = r["subvalues"]
+            for c in rec.subvalues:
+                sub.append((oid, c))
+        elif t is Task:
+            r["tasks"].append((oid, rec.hash, rec.namespace, rec.name, rec.fullname))
+        elif t is Execution:
+            r["executions"].append((
+                rec.id, oid, rec.args, rec.job, rec.start_time, rec.end_time,
+                json.dumps(rec.tags, sort_keys=True) if rec.tags else None,
+            ))
+        elif t is Tag:
+            r["tags"].append((oid, rec.entity_type, rec.entity_id, rec.key, rec.value))
+        elif t is Blob:
+            return
+        self.count += 1
+
+    def flush(self, conn) -> int:
+        """Write buffered rows inside the caller's transaction; returns how many records."""
+        n = self.count
+        for table in ORDER:
+            rows = self.rows[table]
+            if rows:
+                conn.executemany(SQL[table], rows)
+                rows.clear()
+        self.count = 0
+        return n
+
+    def __len__(self):
+        return self.count
