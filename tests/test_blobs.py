@@ -129,11 +129,19 @@ def test_missing_blob_and_size_mismatch():
         blobs.read_payload(store, Value(H, "bytes", "native", b"", gone, 9000))
 
 
-def test_corrupt_blob_in_pack_is_detected(tmp_path):
+@pytest.mark.parametrize("chunk_size", [blobs.MIN_CHUNK * 2, 1 << 16])  # general and pread paths
+def test_corrupt_blob_in_pack_is_detected(tmp_path, chunk_size):
     store = DirectoryStore(str(tmp_path / "d"))
-    payload = os.urandom(20_000)
+    payload = os.urandom(3 * chunk_size)
     with store.pack_writer() as w:
-        oids = blobs.put_payload(w, payload, chunk_size=blobs.MIN_CHUNK * 8)
+        oids = blobs.put_payload(w, payload, chunk_size=chunk_size)
+    fresh = DirectoryStore(store.root)
+    good = Value(H, "bytes", "native", b"", oids, len(payload))
+    assert blobs.read_payload(fresh, good) == payload
+    assert b"".join(blobs.iter_payload(fresh, good)) == payload
+    with pytest.raises(CorruptObjectError, match="record says"):
+        blobs.read_payload(fresh, Value(H, "bytes", "native", b"", oids, len(payload) - 1))
+    fresh.close()
     (pack,) = [p for p in os.listdir(store.packs_dir) if p.endswith(".pack")]
     path = os.path.join(store.packs_dir, pack)
     data = bytearray(open(path, "rb").read())

@@ -14,12 +14,14 @@ subvalues cost ~15 MiB, not 30. Without spans the payload is chunked from 0.
 Speed (>= 200 MB/s for a 1 GB value): the Blob encoding is a fixed header
 followed by the chunk, so ids are computed by streaming header + memoryview
 slice into blake3 (no record object, no msgpack of 1 GB), chunks whose sample
-does not compress are stored raw without a full zstd attempt, and reads check
-the header and slice instead of decoding msgpack.
+does not compress are stored raw without a full zstd attempt, a pack entry is
+one writev() of its parts (no joined copy), and reads of raw blobs in packs
+pread straight into one output buffer and verify it there.
 
 Pure apart from the writer/store it is handed. Imports nothing above objects.
 """
 
+import os
 import struct
 import threading
 from typing import Iterable, Iterator, Sequence
@@ -29,6 +31,7 @@ import zstandard
 
 from ..errors import CorruptObjectError, DecodeError, NotFoundError
 from . import compress
+from .pack import ENTRY_HEAD
 from .records import Blob, Value
 
 CHUNK_SIZE = 1 << 20  # 1 MiB: 1 GB -> 1024 blob ids (~35 KB Value record)
@@ -128,38 +131,69 @@ def _worth_compressing(chunk: memoryview) -> bool:
     return len(_compressors()[0].compress(sample)) < _PROBE_RATIO * len(sample)
 
 
-def stored_form(canonical) -> bytes:
-    """compress.py framing of a blob's canonical bytes: raw unless a sample shrinks."""
-    mv = memoryview(canonical)
-    if _worth_compressing(mv[len(_PREFIX) + 5 :] if len(mv) > 64 else mv):
-        packed = _compressors()[1].compress(mv)
-        if len(packed) + 1 < len(mv):
-            return b"\x01" + packed
-    return b"".join((b"\x00", mv))
+def _stored_parts(chunk) -> list:
+    """compress.py framing of Blob(chunk) as a list of buffers (joined, they are
+    the stored bytes): zstd when a sample of the chunk shrinks, else raw."""
+    head = _head(len(chunk))
+    if _worth_compressing(chunk):
+        packed = _compressors()[1].compress(b"".join((head, chunk)))
+        if len(packed) + 1 < len(head) + len(chunk):
+            return [b"\x01", packed]
+    return [b"\x00", head, chunk]
+
+
+def stored_form(chunk) -> bytes:
+    """The stored (compress.py-framed) bytes of Blob(chunk)."""
+    return b"".join(_stored_parts(memoryview(chunk).cast("B")))
+
+
+def _append_parts(writer, oid: bytes, parts: list) -> None:
+    """PackWriter.add_stored without joining the parts first: one writev() of
+    the whole entry (still a single O_APPEND write, so a crash leaves a valid
+    prefix). Falls back to add_stored if the writer is not the one we know."""
+    fd = getattr(writer, "fd", None)
+    if fd is None or not hasattr(writer, "digest") or not hasattr(writer, "offset"):
+        writer.add_stored(oid, b"".join(parts))
+        return
+    n = sum(len(p) for p in parts)
+    entry = [oid, struct.pack("<I", n), *parts]
+    with writer.lock:
+        if oid in writer.entries or writer.closed:
+            return
+        size = ENTRY_HEAD + n
+        written = os.writev(fd, entry)
+        if written != size:  # short write: finish it (regular files rarely do this)
+            rest = b"".join(entry)[written:]
+            while rest:
+                rest = rest[os.write(fd, rest) :]
+        for p in entry:
+            writer.digest.update(p)
+        writer.entries[oid] = (writer.offset, size)
+        writer.offset += size
 
 
 # -- writing ------------------------------------------------------------------
 def _sink(target):
-    """(has, put(oid, canonical)) for a PackWriter, a DirectoryStore or any ObjectStore."""
+    """(has, put(oid, chunk)) for a PackWriter, a DirectoryStore or any ObjectStore."""
     if hasattr(target, "add_stored") and hasattr(target, "store"):  # PackWriter
         store = target.store
 
         def has(oid):
             return oid in target.entries or store.has(oid)
 
-        def put(oid, canonical):
-            target.add_stored(oid, stored_form(canonical))
+        def put(oid, chunk):
+            _append_parts(target, oid, _stored_parts(chunk))
 
         return has, put
     if hasattr(target, "put_stored"):  # DirectoryStore
 
-        def put(oid, canonical):
-            target.put_stored(oid, stored_form(canonical))
+        def put(oid, chunk):
+            target.put_stored(oid, stored_form(chunk))
 
         return target.has, put
 
-    def put(oid, canonical):  # generic ObjectStore: it hashes again, fine for remotes
-        got = target.put_bytes(bytes(canonical))
+    def put(oid, chunk):  # generic ObjectStore: it hashes again, fine for remotes
+        got = target.put_bytes(blob_canonical(chunk))
         if got != oid:
             raise CorruptObjectError(f"store {target.name} stored blob {oid.hex()} under {got.hex()}")
 
@@ -184,7 +218,7 @@ def put_payload(target, payload, chunk_size: int = CHUNK_SIZE, spans: Sequence =
             seen[oid] = True
             continue
         seen[oid] = True
-        put(oid, blob_canonical(chunk))
+        put(oid, chunk)
     return tuple(out)
 
 
@@ -216,36 +250,103 @@ def _blob_chunk(store, oid: bytes):
     return blob_data(canonical, where)
 
 
+def _chunk(store, value: Value, i: int):
+    oid = value.blobs[i]
+    try:
+        return _blob_chunk(store, oid)
+    except NotFoundError:
+        raise NotFoundError(
+            f"Blob {oid.hex()} (chunk {i + 1} of {len(value.blobs)}) of value "
+            f"{value.hash.hex()} is missing from {getattr(store, 'name', 'the store')}. "
+            "Pull it from the remote that has it, or check value_store_path."
+        ) from None
+
+
+def _size_error(value: Value, total: int) -> CorruptObjectError:
+    return CorruptObjectError(
+        f"value {value.hash.hex()}: its blobs hold {total} bytes but the record says {value.size}"
+    )
+
+
 def iter_payload(store, value: Value) -> Iterator:
     """Stream a Value's payload: its inline data, or its blobs in order (each
-    verified). Raises NotFoundError naming the missing blob, CorruptObjectError
-    if a blob is bad or the total size differs from Value.size."""
+    verified, bytes-like). Raises NotFoundError naming the missing blob,
+    CorruptObjectError if a blob is bad or the total size differs from Value.size."""
     if not value.blobs:
         yield value.data
         return
     total = 0
-    for i, oid in enumerate(value.blobs):
-        try:
-            chunk = _blob_chunk(store, oid)
-        except NotFoundError:
-            raise NotFoundError(
-                f"Blob {oid.hex()} (chunk {i + 1} of {len(value.blobs)}) of value "
-                f"{value.hash.hex()} is missing from {getattr(store, 'name', 'the store')}. "
-                "Pull it from the remote that has it, or check value_store_path."
-            ) from None
+    for i in range(len(value.blobs)):
+        chunk = _chunk(store, value, i)
         total += len(chunk)
+        if total > value.size:
+            raise _size_error(value, total)
         yield chunk
     if total != value.size:
-        raise CorruptObjectError(
-            f"value {value.hash.hex()}: its blobs hold {total} bytes but the record says {value.size}"
-        )
+        raise _size_error(value, total)
 
 
-def read_payload(store, value: Value) -> bytes:
-    """The whole payload of a Value as bytes (see iter_payload)."""
+def read_payload(store, value: Value):
+    """The whole payload of a Value, bytes-like: its `data` (bytes) when inline,
+    else one bytearray filled in place from the blobs (each verified), so a
+    1 GB value is copied once. pickle.loads and msgpack accept either.
+    Errors as iter_payload."""
     if not value.blobs:
         return value.data
-    return b"".join(iter_payload(store, value))
+    out = bytearray(value.size)
+    mv = memoryview(out)
+    fds: dict = {}
+    pos = 0
+    try:
+        for i, oid in enumerate(value.blobs):
+            n = _read_from_pack(store, oid, mv, pos, fds)
+            if n is None:
+                chunk = _chunk(store, value, i)
+                n = len(chunk)
+                if pos + n > value.size:
+                    raise _size_error(value, pos + n)
+                mv[pos : pos + n] = chunk
+            pos += n
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    if pos != value.size:
+        raise _size_error(value, pos)
+    return out
+
+
+def _read_from_pack(store, oid: bytes, out: memoryview, pos: int, fds: dict):
+    """Fast path for a DirectoryStore: pread a raw blob straight into out[pos:]
+    and verify it there. Returns its length, or None to use the general path."""
+    packs = getattr(store, "packs", None)
+    if packs is None:
+        return None
+    for p in packs():
+        hit = p.index.find(oid)
+        if hit is None:
+            continue
+        off, size = hit
+        fd = fds.get(p.path)
+        if fd is None:
+            fd = fds[p.path] = os.open(p.path, os.O_RDONLY)
+        first = os.pread(fd, min(size, ENTRY_HEAD + 1 + len(_PREFIX) + 5), off)
+        if first[:32] != oid or first[ENTRY_HEAD : ENTRY_HEAD + 1] != b"\x00":
+            return None  # compressed or damaged: the general path reports it
+        stored_len = size - ENTRY_HEAD - 1
+        n = stored_len - len(_PREFIX) - 5
+        if n < 0x10000:  # short blobs: not worth the fast path
+            return None
+        head = _head(n)
+        if first[ENTRY_HEAD + 1 :] != head or pos + n > len(out):
+            return None
+        dest = out[pos : pos + n]
+        got = os.preadv(fd, [dest], off + ENTRY_HEAD + 1 + len(head))
+        h = blake3.blake3(head)
+        h.update(dest)
+        if got != n or h.digest() != oid:
+            raise CorruptObjectError(f"blob {oid.hex()} in {p.path} does not match its id (corrupt)")
+        return n
+    return None
 
 
 def blob_record(chunk) -> Blob:
