@@ -107,8 +107,17 @@ def hash_stream(fileobj: IO[bytes], block_size: int = 1 << 16) -> str:
 
 
 def pickle_dumps(obj: Any) -> bytes:
-    """Protocol-3 pickle, the bytes upstream hashes and stores for plain values."""
-    return pickle.dumps(obj, protocol=PICKLE_PROTOCOL)
+    """Protocol-3 pickle, the bytes upstream hashes and stores for plain values.
+
+    Values decoded from storage may hold FileRefs; those are written as upstream's
+    redun.file classes (see redun.objects.values.pickle_plain).
+    """
+    try:
+        return pickle.dumps(obj, protocol=PICKLE_PROTOCOL)
+    except pickle.PicklingError:
+        from .objects.values import pickle_plain  # only reached for FileRef-holding values
+
+        return pickle_plain(obj)
 
 
 def _hash_function(func: types.FunctionType) -> str:

@@ -1,0 +1,455 @@
+"""Pure value codec: plain Python values <-> bytes, without pickle.
+
+Value records store plain results ("native" format) in our own msgpack-based
+encoding so they can be displayed, diffed and imported without running any
+code; everything else is an opaque protocol-3 pickle ("pickle" format). This
+module is pure (no I/O, no engine imports).
+
+Native encoding (one msgpack document; the first byte 0xc1 is reserved for a
+future version marker):
+- None, bool, str (lone surrogates allowed), bytes, float64, list, dict
+  (insertion order, any plain keys) are msgpack's own types; ints in
+  [-2**63, 2**64) are msgpack ints.
+- ext 1: int outside that range, signed big-endian two's complement, minimal.
+- ext 2: tuple; payload is the msgpack array of its items.
+- ext 3 / ext 4: set / frozenset; payload is an array of the items, ordered by
+  their encoded bytes so equal sets encode identically.
+- ext 5: file-like (anything with ``__redun_file__ == (type_name, path, hash)``);
+  payload is the array [type_name, path, hash]. Decodes to FileRef.
+Subclasses of these types are not plain (their class would be lost).
+"""
+
+import io
+import pickle
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import msgpack
+
+from ..errors import DecodeError
+
+FORMAT_NATIVE = "native"
+FORMAT_PICKLE = "pickle"
+
+EXT_BIGINT, EXT_TUPLE, EXT_SET, EXT_FROZENSET, EXT_FILE = 1, 2, 3, 4, 5
+
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
+
+class NotPlainValue(DecodeError):
+    """A pickle holds something other than plain data and files; keep it as a pickle."""
+
+
+# -- FileRef -------------------------------------------------------------------
+
+# Upstream file classes (all in module redun.file): type_name -> (class name, state key).
+# "redun.ConentFile" and "redun.CnotentFileSet" are upstream's own spellings.
+_FILE_TYPES = {
+    "redun.File": ("File", "path"),
+    "redun.Dir": ("Dir", "path"),
+    "redun.FileSet": ("FileSet", "pattern"),
+    "redun.IFile": ("IFile", "path"),
+    "redun.IDir": ("IDir", "path"),
+    "redun.IFileSet": ("IFileSet", "pattern"),
+    "redun.ConentFile": ("ContentFile", "path"),
+    "redun.ContentDir": ("ContentDir", "path"),
+    "redun.CnotentFileSet": ("ContentFileSet", "pattern"),
+}
+_FILE_CLASS_TO_TYPE = {cls: (tname, key) for tname, (cls, key) in _FILE_TYPES.items()}
+_FILE_MODULE = "redun.file"
+
+
+class _FileRefPickling(pickle.PicklingError):
+    pass
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file-like value as recorded (type, path, hash), without touching any filesystem.
+
+    Displays like upstream's File repr. ``pickle_plain`` writes it as upstream's
+    class (e.g. ``redun.file.File`` with state {"path", "hash"}) so exports and
+    value hashes of containers match upstream, without importing any engine.
+    """
+
+    type_name: str
+    path: str
+    hash: str
+
+    @property
+    def basename(self) -> str:
+        known = _FILE_TYPES.get(self.type_name)
+        return known[0] if known else self.type_name.rsplit(".", 1)[-1]
+
+    def __repr__(self) -> str:
+        known = _FILE_TYPES.get(self.type_name)
+        if known and known[1] == "pattern":
+            return f"{self.basename}(pattern={self.path}, hash={self.hash})"
+        return f"{self.basename}(path={self.path}, hash={self.hash[:8]})"
+
+    @property
+    def __redun_file__(self) -> tuple:
+        return (self.type_name, self.path, self.hash)
+
+    def __redun_hash__(self) -> str:
+        return self.hash
+
+    def __reduce_ex__(self, protocol):
+        # The C pickler cannot write another class's path for us; pickle_plain can.
+        raise _FileRefPickling(f"{self!r} pickles only through redun.objects.values.pickle_plain")
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+def _file_triple(obj: Any) -> Optional[tuple]:
+    try:
+        triple = getattr(obj, "__redun_file__", None)
+    except Exception:
+        return None
+    if (
+        isinstance(triple, tuple)
+        and len(triple) == 3
+        and all(type(part) is str for part in triple)
+    ):
+        return triple
+    return None
+
+
+# -- encode ----------------------------------------------------------------------
+
+
+class _NotPlain(Exception):
+    pass
+
+
+_PACK_OPTS = dict(use_bin_type=True, strict_types=True, use_single_float=False,
+                  unicode_errors="surrogatepass", datetime=False)
+
+
+def _pack(obj: Any) -> bytes:
+    return msgpack.packb(obj, default=_default, **_PACK_OPTS)
+
+
+def _default(obj: Any) -> Any:
+    t = type(obj)
+    if t is int:  # only called when outside msgpack's range
+        n = (obj.bit_length() + 8) // 8
+        return msgpack.ExtType(EXT_BIGINT, obj.to_bytes(n, "big", signed=True))
+    if t is tuple:
+        return msgpack.ExtType(EXT_TUPLE, _pack(list(obj)))
+    if t is set or t is frozenset:
+        items = sorted(_pack(item) for item in obj)
+        header = msgpack.Packer().pack_array_header(len(items))
+        code = EXT_SET if t is set else EXT_FROZENSET
+        return msgpack.ExtType(code, header + b"".join(items))
+    triple = _file_triple(obj)
+    if triple is not None:
+        return msgpack.ExtType(EXT_FILE, _pack(list(triple)))
+    raise _NotPlain(t)
+
+
+def encode_native(obj: Any) -> Optional[bytes]:
+    """Native bytes for a plain value, or None if obj holds anything else.
+
+    Equal values of equal types encode identically (dicts keep insertion order).
+    None means "store a pickle": obj contains a non-plain type, a subclass of a
+    plain type, or a recursive or too deeply nested container.
+    """
+    try:
+        return _pack(obj)
+    except (_NotPlain, ValueError, TypeError, OverflowError, RecursionError, UnicodeError):
+        return None
+
+
+# -- decode ----------------------------------------------------------------------
+
+_UNPACK_OPTS = dict(raw=False, use_list=True, strict_map_key=False,
+                    unicode_errors="surrogatepass", timestamp=0)
+
+
+def _unpack(data: bytes) -> Any:
+    return msgpack.unpackb(data, ext_hook=_ext_hook, **_UNPACK_OPTS)
+
+
+def _ext_hook(code: int, payload: bytes) -> Any:
+    if code == EXT_BIGINT:
+        if not payload:
+            raise DecodeError("empty big-int payload")
+        return int.from_bytes(payload, "big", signed=True)
+    if code in (EXT_TUPLE, EXT_SET, EXT_FROZENSET, EXT_FILE):
+        items = _unpack(payload)
+        if type(items) is not list:
+            raise DecodeError(f"ext {code} payload is not an array")
+        if code == EXT_TUPLE:
+            return tuple(items)
+        if code == EXT_SET:
+            return set(items)
+        if code == EXT_FROZENSET:
+            return frozenset(items)
+        if len(items) != 3 or not all(type(x) is str for x in items):
+            raise DecodeError("file payload must be [type_name, path, hash]")
+        return FileRef(*items)
+    raise DecodeError(f"unknown native ext type {code}")
+
+
+_TIMESTAMP_MARKERS = (b"\xd6\xff", b"\xd7\xff", b"\xc7\x0c\xff")
+
+
+def _holds_timestamp(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        x = stack.pop()
+        t = type(x)
+        if t is msgpack.Timestamp:
+            return True
+        if t is dict:
+            stack.extend(x.keys())
+            stack.extend(x.values())
+        elif t in (list, tuple, set, frozenset):
+            stack.extend(x)
+    return False
+
+
+def decode_native(data: bytes, strict: bool = False) -> Any:
+    """The value encoded by ``encode_native``. Raises DecodeError (only) on bad bytes.
+
+    strict=True also requires the bytes to be the canonical encoding (re-encodes).
+    """
+    try:
+        value = _unpack(data)
+    except DecodeError:
+        raise
+    except Exception as e:  # msgpack raises many types on fuzzed input
+        raise DecodeError(f"not a native value encoding: {type(e).__name__}: {e}") from None
+    # msgpack decodes its timestamp ext (-1) itself, bypassing _ext_hook; our encoder
+    # never writes one. Only walk the value when the marker bytes occur at all.
+    if any(marker in data for marker in _TIMESTAMP_MARKERS) and _holds_timestamp(value):
+        raise DecodeError("not a native value encoding: holds a msgpack timestamp")
+    if strict and encode_native(value) != bytes(data):
+        raise DecodeError("native value bytes are not in canonical form")
+    return value
+
+
+# -- display -----------------------------------------------------------------------
+
+
+def trim(text: str, limit: int = 200, ellipsis: str = "...") -> str:
+    """Upstream's trim: keep limit-3 characters and append "..." when too long."""
+    if len(text) > limit:
+        return text[: max(limit - len(ellipsis), 0)] + ellipsis
+    return text
+
+
+def preview(type_name: str, fmt: str, data: bytes, limit: int = 200,
+            hash: Optional[str] = None) -> str:
+    """A repr for display that never runs stored code.
+
+    native: repr of the decoded value; pickle: repr via ``safe_unpickle`` when the
+    pickle is plain data, else a placeholder ``<type>(hash=…, size=N)``.
+    """
+    value: Any = None
+    ok = False
+    try:
+        if fmt == FORMAT_NATIVE:
+            value, ok = decode_native(data), True
+        elif fmt == FORMAT_PICKLE:
+            value, ok = safe_unpickle(data), True
+    except DecodeError:
+        ok = False
+    if ok:
+        try:
+            return trim(repr(value), limit)
+        except Exception:  # e.g. repr too deep
+            pass
+    parts = ([f"hash={hash[:8]}"] if hash else []) + [f"size={len(data)}"]
+    return trim(f"<{type_name}>({', '.join(parts)})", limit)
+
+
+# -- restricted unpickling -------------------------------------------------------
+
+_SAFE_BUILTINS = {"set": set, "frozenset": frozenset}
+
+
+class _FileStub:
+    """Stands in for an upstream file class while unpickling; becomes a FileRef after."""
+
+    cls_name = ""
+
+    def __setstate__(self, state: Any) -> None:
+        type_name, key = _FILE_CLASS_TO_TYPE[self.cls_name]
+        if not (
+            isinstance(state, dict)
+            and type(state.get(key)) is str
+            and type(state.get("hash")) is str
+        ):
+            raise NotPlainValue(f"{_FILE_MODULE}.{self.cls_name} pickle has unexpected state")
+        self.ref = FileRef(type_name, state[key], state["hash"])
+
+
+_STUBS = {name: type(f"_{name}Stub", (_FileStub,), {"cls_name": name})
+          for name in _FILE_CLASS_TO_TYPE}
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Restricting-globals unpickler: plain containers and upstream files only."""
+
+    def __init__(self, file):
+        super().__init__(file)
+        self.saw_files = False
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "builtins" and name in _SAFE_BUILTINS:
+            return _SAFE_BUILTINS[name]
+        if module == _FILE_MODULE and name in _STUBS:
+            self.saw_files = True
+            return _STUBS[name]
+        raise NotPlainValue(f"pickle refers to {module}.{name}, which is not a plain value type")
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise NotPlainValue("pickle uses persistent ids")
+
+
+def _replace_stubs(obj: Any) -> Any:
+    t = type(obj)
+    if isinstance(obj, _FileStub):
+        ref = getattr(obj, "ref", None)
+        if ref is None:
+            raise NotPlainValue(f"{_FILE_MODULE}.{obj.cls_name} pickle has no state")
+        return ref
+    if t is list:
+        return [_replace_stubs(x) for x in obj]
+    if t is tuple:
+        return tuple(_replace_stubs(x) for x in obj)
+    if t is dict:
+        return {_replace_stubs(k): _replace_stubs(v) for k, v in obj.items()}
+    if t is set or t is frozenset:
+        return t(_replace_stubs(x) for x in obj)
+    return obj
+
+
+def safe_unpickle(data: bytes) -> Any:
+    """Unpickle plain data without running code; upstream files become FileRef.
+
+    Only builtins.set/frozenset and upstream's redun.file classes may be referenced.
+    Raises NotPlainValue for anything else and DecodeError for malformed bytes.
+    """
+    unpickler = _PlainUnpickler(io.BytesIO(data))
+    try:
+        value = unpickler.load()
+        if unpickler.saw_files:
+            value = _replace_stubs(value)
+    except DecodeError:
+        raise
+    except RecursionError:
+        raise NotPlainValue("pickle holds a recursive or too deeply nested structure") from None
+    except Exception as e:
+        raise DecodeError(f"not a valid pickle: {type(e).__name__}: {e}") from None
+    return value
+
+
+def native_from_pickle(data: bytes, exact: bool = True) -> Optional[bytes]:
+    """Native bytes for a plain pickle (upstream import), or None to keep the pickle.
+
+    exact=True also requires that re-pickling the decoded value reproduces ``data``
+    byte for byte, so an export gives back upstream's bytes (pickle memo sharing
+    can differ).
+    """
+    try:
+        value = safe_unpickle(data)
+    except DecodeError:
+        return None
+    native = encode_native(value)
+    if native is None or not exact:
+        return native
+    try:
+        again = pickle_plain(decode_native(native))
+    except Exception:
+        return None
+    return native if again == bytes(data) else None
+
+
+# -- pickling decoded values -------------------------------------------------------
+
+
+class _Pickler3(pickle._Pickler):  # the pure-Python pickler: its dispatch is extensible
+    """Protocol-3 pickler that writes FileRef exactly as upstream pickles its File classes.
+
+    Byte for byte what pickling upstream's object gives: GLOBAL redun.file <Class>,
+    EMPTY_TUPLE, NEWOBJ, memo, state dict, BUILD.
+    """
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def save_fileref(self, obj: FileRef) -> None:
+        known = _FILE_TYPES.get(obj.type_name)
+        if known is None:
+            raise pickle.PicklingError(f"cannot pickle {obj!r}: unknown file type {obj.type_name}")
+        cls_name, key = known
+        marker = _CLASS_MARKERS[cls_name]
+        if id(marker) in self.memo:
+            self.write(self.get(self.memo[id(marker)][0]))
+        else:
+            self.write(pickle.GLOBAL + f"{_FILE_MODULE}\n{cls_name}\n".encode())
+            self.memoize(marker)
+        self.save(())
+        self.write(pickle.NEWOBJ)
+        self.memoize(obj)
+        self.save({key: obj.path, "hash": obj.hash})
+        self.write(pickle.BUILD)
+
+    dispatch[FileRef] = save_fileref
+
+
+_CLASS_MARKERS = {cls_name: object() for cls_name, _ in _FILE_TYPES.values()}
+
+
+def pickle_plain(value: Any) -> bytes:
+    """Protocol-3 pickle of a value that may hold FileRefs (e.g. a decoded native value).
+
+    Identical to ``pickle.dumps(value, 3)`` of the equivalent upstream objects; uses
+    the fast C pickler unless a FileRef is found.
+    """
+    try:
+        return pickle.dumps(value, protocol=3)
+    except _FileRefPickling:
+        buf = io.BytesIO()
+        _Pickler3(buf, protocol=3).dump(value)
+        return buf.getvalue()
+
+
+# -- type names --------------------------------------------------------------------
+
+
+def type_name(obj: Any) -> str:
+    """The type name upstream records for obj (Value.type column).
+
+    File-likes: their declared type (e.g. redun.File); engine classes with
+    ``__redun_hash__`` and a class attribute ``type_name``: that (redun.Task);
+    upstream's proxy types by MRO (builtins.set, enum.Enum, datetime.datetime,
+    builtins.function, builtins.bool); otherwise "module.ClassName".
+    """
+    triple = _file_triple(obj)
+    if triple is not None:
+        return triple[0]
+    cls = type(obj)
+    declared = getattr(cls, "type_name", None)
+    if isinstance(declared, str) and hasattr(cls, "__redun_hash__"):
+        return declared
+    for base in cls.__mro__:
+        proxy = _PROXY_TYPE_NAMES.get((base.__module__, base.__qualname__))
+        if proxy:
+            return proxy
+    return f"{cls.__module__}.{cls.__name__}"
+
+
+_PROXY_TYPE_NAMES = {
+    ("builtins", "bool"): "builtins.bool",
+    ("builtins", "set"): "builtins.set",
+    ("enum", "Enum"): "enum.Enum",
+    ("datetime", "datetime"): "datetime.datetime",
+    ("builtins", "function"): "builtins.function",
+}
