@@ -19,104 +19,24 @@ future version marker):
 Subclasses of these types are not plain (their class would be lost).
 """
 
-import io
-import pickle
-from dataclasses import dataclass
 from typing import Any, Optional
 
 import msgpack
 
 from ..errors import DecodeError
+from .filerefs import FileRef, file_triple
+from .plainpickle import NotPlainValue, pickle_plain, safe_unpickle
+
+__all__ = [
+    "FORMAT_NATIVE", "FORMAT_PICKLE", "FileRef", "NotPlainValue", "decode_native",
+    "encode_native", "native_from_pickle", "pickle_plain", "preview", "safe_unpickle",
+    "trim", "type_name",
+]
 
 FORMAT_NATIVE = "native"
 FORMAT_PICKLE = "pickle"
 
 EXT_BIGINT, EXT_TUPLE, EXT_SET, EXT_FROZENSET, EXT_FILE = 1, 2, 3, 4, 5
-
-_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
-
-
-class NotPlainValue(DecodeError):
-    """A pickle holds something other than plain data and files; keep it as a pickle."""
-
-
-# -- FileRef -------------------------------------------------------------------
-
-# Upstream file classes (all in module redun.file): type_name -> (class name, state key).
-# "redun.ConentFile" and "redun.CnotentFileSet" are upstream's own spellings.
-_FILE_TYPES = {
-    "redun.File": ("File", "path"),
-    "redun.Dir": ("Dir", "path"),
-    "redun.FileSet": ("FileSet", "pattern"),
-    "redun.IFile": ("IFile", "path"),
-    "redun.IDir": ("IDir", "path"),
-    "redun.IFileSet": ("IFileSet", "pattern"),
-    "redun.ConentFile": ("ContentFile", "path"),
-    "redun.ContentDir": ("ContentDir", "path"),
-    "redun.CnotentFileSet": ("ContentFileSet", "pattern"),
-}
-_FILE_CLASS_TO_TYPE = {cls: (tname, key) for tname, (cls, key) in _FILE_TYPES.items()}
-_FILE_MODULE = "redun.file"
-
-
-class _FileRefPickling(pickle.PicklingError):
-    pass
-
-
-@dataclass(frozen=True)
-class FileRef:
-    """A file-like value as recorded (type, path, hash), without touching any filesystem.
-
-    Displays like upstream's File repr. ``pickle_plain`` writes it as upstream's
-    class (e.g. ``redun.file.File`` with state {"path", "hash"}) so exports and
-    value hashes of containers match upstream, without importing any engine.
-    """
-
-    type_name: str
-    path: str
-    hash: str
-
-    @property
-    def basename(self) -> str:
-        known = _FILE_TYPES.get(self.type_name)
-        return known[0] if known else self.type_name.rsplit(".", 1)[-1]
-
-    def __repr__(self) -> str:
-        known = _FILE_TYPES.get(self.type_name)
-        if known and known[1] == "pattern":
-            return f"{self.basename}(pattern={self.path}, hash={self.hash})"
-        return f"{self.basename}(path={self.path}, hash={self.hash[:8]})"
-
-    @property
-    def __redun_file__(self) -> tuple:
-        return (self.type_name, self.path, self.hash)
-
-    def __redun_hash__(self) -> str:
-        return self.hash
-
-    def __reduce_ex__(self, protocol):
-        # The C pickler cannot write another class's path for us; pickle_plain can.
-        raise _FileRefPickling(f"{self!r} pickles only through redun.objects.values.pickle_plain")
-
-    def __copy__(self):
-        return self
-
-    def __deepcopy__(self, memo):
-        return self
-
-
-def _file_triple(obj: Any) -> Optional[tuple]:
-    try:
-        triple = getattr(obj, "__redun_file__", None)
-    except Exception:
-        return None
-    if (
-        isinstance(triple, tuple)
-        and len(triple) == 3
-        and all(type(part) is str for part in triple)
-    ):
-        return triple
-    return None
 
 
 # -- encode ----------------------------------------------------------------------
@@ -146,7 +66,7 @@ def _default(obj: Any) -> Any:
         header = msgpack.Packer().pack_array_header(len(items))
         code = EXT_SET if t is set else EXT_FROZENSET
         return msgpack.ExtType(code, header + b"".join(items))
-    triple = _file_triple(obj)
+    triple = file_triple(obj)
     if triple is not None:
         return msgpack.ExtType(EXT_FILE, _pack(list(triple)))
     raise _NotPlain(t)
@@ -269,88 +189,6 @@ def preview(type_name: str, fmt: str, data: bytes, limit: int = 200,
     return trim(f"<{type_name}>({', '.join(parts)})", limit)
 
 
-# -- restricted unpickling -------------------------------------------------------
-
-_SAFE_BUILTINS = {"set": set, "frozenset": frozenset}
-
-
-class _FileStub:
-    """Stands in for an upstream file class while unpickling; becomes a FileRef after."""
-
-    cls_name = ""
-
-    def __setstate__(self, state: Any) -> None:
-        type_name, key = _FILE_CLASS_TO_TYPE[self.cls_name]
-        if not (
-            isinstance(state, dict)
-            and type(state.get(key)) is str
-            and type(state.get("hash")) is str
-        ):
-            raise NotPlainValue(f"{_FILE_MODULE}.{self.cls_name} pickle has unexpected state")
-        self.ref = FileRef(type_name, state[key], state["hash"])
-
-
-_STUBS = {name: type(f"_{name}Stub", (_FileStub,), {"cls_name": name})
-          for name in _FILE_CLASS_TO_TYPE}
-
-
-class _PlainUnpickler(pickle.Unpickler):
-    """Restricting-globals unpickler: plain containers and upstream files only."""
-
-    def __init__(self, file):
-        super().__init__(file)
-        self.saw_files = False
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "builtins" and name in _SAFE_BUILTINS:
-            return _SAFE_BUILTINS[name]
-        if module == _FILE_MODULE and name in _STUBS:
-            self.saw_files = True
-            return _STUBS[name]
-        raise NotPlainValue(f"pickle refers to {module}.{name}, which is not a plain value type")
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise NotPlainValue("pickle uses persistent ids")
-
-
-def _replace_stubs(obj: Any) -> Any:
-    t = type(obj)
-    if isinstance(obj, _FileStub):
-        ref = getattr(obj, "ref", None)
-        if ref is None:
-            raise NotPlainValue(f"{_FILE_MODULE}.{obj.cls_name} pickle has no state")
-        return ref
-    if t is list:
-        return [_replace_stubs(x) for x in obj]
-    if t is tuple:
-        return tuple(_replace_stubs(x) for x in obj)
-    if t is dict:
-        return {_replace_stubs(k): _replace_stubs(v) for k, v in obj.items()}
-    if t is set or t is frozenset:
-        return t(_replace_stubs(x) for x in obj)
-    return obj
-
-
-def safe_unpickle(data: bytes) -> Any:
-    """Unpickle plain data without running code; upstream files become FileRef.
-
-    Only builtins.set/frozenset and upstream's redun.file classes may be referenced.
-    Raises NotPlainValue for anything else and DecodeError for malformed bytes.
-    """
-    unpickler = _PlainUnpickler(io.BytesIO(data))
-    try:
-        value = unpickler.load()
-        if unpickler.saw_files:
-            value = _replace_stubs(value)
-    except DecodeError:
-        raise
-    except RecursionError:
-        raise NotPlainValue("pickle holds a recursive or too deeply nested structure") from None
-    except Exception as e:
-        raise DecodeError(f"not a valid pickle: {type(e).__name__}: {e}") from None
-    return value
-
-
 def native_from_pickle(data: bytes, exact: bool = True) -> Optional[bytes]:
     """Native bytes for a plain pickle (upstream import), or None to keep the pickle.
 
@@ -372,55 +210,6 @@ def native_from_pickle(data: bytes, exact: bool = True) -> Optional[bytes]:
     return native if again == bytes(data) else None
 
 
-# -- pickling decoded values -------------------------------------------------------
-
-
-class _Pickler3(pickle._Pickler):  # the pure-Python pickler: its dispatch is extensible
-    """Protocol-3 pickler that writes FileRef exactly as upstream pickles its File classes.
-
-    Byte for byte what pickling upstream's object gives: GLOBAL redun.file <Class>,
-    EMPTY_TUPLE, NEWOBJ, memo, state dict, BUILD.
-    """
-
-    dispatch = pickle._Pickler.dispatch.copy()
-
-    def save_fileref(self, obj: FileRef) -> None:
-        known = _FILE_TYPES.get(obj.type_name)
-        if known is None:
-            raise pickle.PicklingError(f"cannot pickle {obj!r}: unknown file type {obj.type_name}")
-        cls_name, key = known
-        marker = _CLASS_MARKERS[cls_name]
-        if id(marker) in self.memo:
-            self.write(self.get(self.memo[id(marker)][0]))
-        else:
-            self.write(pickle.GLOBAL + f"{_FILE_MODULE}\n{cls_name}\n".encode())
-            self.memoize(marker)
-        self.save(())
-        self.write(pickle.NEWOBJ)
-        self.memoize(obj)
-        self.save({key: obj.path, "hash": obj.hash})
-        self.write(pickle.BUILD)
-
-    dispatch[FileRef] = save_fileref
-
-
-_CLASS_MARKERS = {cls_name: object() for cls_name, _ in _FILE_TYPES.values()}
-
-
-def pickle_plain(value: Any) -> bytes:
-    """Protocol-3 pickle of a value that may hold FileRefs (e.g. a decoded native value).
-
-    Identical to ``pickle.dumps(value, 3)`` of the equivalent upstream objects; uses
-    the fast C pickler unless a FileRef is found.
-    """
-    try:
-        return pickle.dumps(value, protocol=3)
-    except _FileRefPickling:
-        buf = io.BytesIO()
-        _Pickler3(buf, protocol=3).dump(value)
-        return buf.getvalue()
-
-
 # -- type names --------------------------------------------------------------------
 
 
@@ -432,7 +221,7 @@ def type_name(obj: Any) -> str:
     upstream's proxy types by MRO (builtins.set, enum.Enum, datetime.datetime,
     builtins.function, builtins.bool); otherwise "module.ClassName".
     """
-    triple = _file_triple(obj)
+    triple = file_triple(obj)
     if triple is not None:
         return triple[0]
     cls = type(obj)
