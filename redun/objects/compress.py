@@ -1,9 +1,18 @@
 """Per-object compression: one header byte says how the rest is stored.
 
-0 = raw, 1 = zstd. Objects are compressed one by one so a read by id touches
-one object only. Small objects that do not shrink are kept raw.
+    0 = raw                      0x00 | canonical bytes
+    1 = zstd                     0x01 | zstd frame
+    2 = zstd with a dictionary   0x02 | dict number (1 byte) | zstd frame (no dict id)
+
+Objects are compressed one by one so a read by id touches one object only.
+Small records are mostly field names and msgpack framing, which plain zstd
+cannot exploit in 100-500 bytes; the shipped dictionary `dict-1.zdict`
+(trained by benchmarks/train_dict.py on varied synthetic records) makes them
+about 25 % smaller and compresses 3x faster. A shipped dictionary is never
+changed: old objects name it by number. Objects that do not shrink stay raw.
 """
 
+import os
 import threading
 
 import zstandard
@@ -12,35 +21,109 @@ from ..errors import CorruptObjectError
 
 RAW = 0
 ZSTD = 1
-_MIN_SIZE = 64
+ZSTD_DICT = 2
+CURRENT_DICT = 1
+MAX_OBJECT_SIZE = 1 << 30  # larger payloads are split into Blob records
+_MIN_SIZE = 32
+_DICT_MAX_INPUT = 128 * 1024  # beyond this a dictionary no longer helps
+_LEVEL = 3
+_DICT_LEVEL = 2  # measured: as small as level 3 on records, 35 % faster
+_HERE = os.path.dirname(os.path.abspath(__file__))
 _local = threading.local()
+_dicts: dict = {}
+_dicts_lock = threading.Lock()
 
 
-def _codecs():
+def _dict(number: int) -> zstandard.ZstdCompressionDict:
+    d = _dicts.get(number)
+    if d is None:
+        with _dicts_lock:
+            d = _dicts.get(number)
+            if d is None:
+                path = os.path.join(_HERE, f"dict-{number}.zdict")
+                try:
+                    with open(path, "rb") as f:
+                        d = zstandard.ZstdCompressionDict(f.read())
+                except FileNotFoundError:
+                    raise CorruptObjectError(
+                        f"object uses compression dictionary {number}, which this redun does not ship "
+                        f"({path} missing); upgrade redun"
+                    ) from None
+                _dicts[number] = d
+    return d
+
+
+class _Codecs:
+    """Per-thread (de)compressors: zstandard objects are not thread-safe."""
+
+    def __init__(self):
+        self.plain_c = zstandard.ZstdCompressor(level=_LEVEL, write_checksum=False)
+        self.plain_d = zstandard.ZstdDecompressor()
+        self.dict_c = zstandard.ZstdCompressor(
+            level=_DICT_LEVEL, dict_data=_dict(CURRENT_DICT), write_checksum=False, write_dict_id=False
+        )
+        self.dict_c_header = bytes((ZSTD_DICT, CURRENT_DICT))
+        self.dict_d: dict = {}
+
+    def dict_decompressor(self, number: int) -> zstandard.ZstdDecompressor:
+        d = self.dict_d.get(number)
+        if d is None:
+            d = self.dict_d[number] = zstandard.ZstdDecompressor(dict_data=_dict(number))
+        return d
+
+
+def _codecs() -> _Codecs:
     c = getattr(_local, "codecs", None)
     if c is None:
-        c = (zstandard.ZstdCompressor(level=3), zstandard.ZstdDecompressor())
-        _local.codecs = c
+        c = _local.codecs = _Codecs()
     return c
 
 
 def compress(data: bytes) -> bytes:
-    if len(data) >= _MIN_SIZE:
-        packed = _codecs()[0].compress(data)
-        if len(packed) + 1 < len(data):
-            return b"\x01" + packed
+    """Stored form of canonical bytes (the smallest of raw, zstd, zstd+dict)."""
+    n = len(data)
+    if n >= _MIN_SIZE:
+        try:
+            c = _local.codecs
+        except AttributeError:
+            c = _codecs()
+        if n <= _DICT_MAX_INPUT:
+            packed = c.dict_c.compress(data)
+            if len(packed) + 2 < n + 1:
+                return c.dict_c_header + packed
+        else:
+            packed = c.plain_c.compress(data)
+            if len(packed) + 1 < n + 1:
+                return b"\x01" + packed
     return b"\x00" + data
 
 
-def decompress(stored: bytes, where: str = "") -> bytes:
+def _inflate(d: zstandard.ZstdDecompressor, frame, where: str) -> bytes:
+    size = zstandard.frame_content_size(frame)
+    if size < 0 or size > MAX_OBJECT_SIZE:
+        raise CorruptObjectError(f"object {where}: zstd frame has no valid content size (corrupt)".strip())
+    out = d.decompress(frame)
+    if len(out) != size:
+        raise CorruptObjectError(f"object {where}: decompressed size mismatch (corrupt)")
+    return out
+
+
+def decompress(stored, where: str = "") -> bytes:
+    """Canonical bytes from stored form. Raises CorruptObjectError (only) on bad input."""
     if not stored:
         raise CorruptObjectError(f"empty object {where}".strip())
-    codec = stored[0]
-    if codec == RAW:
-        return bytes(stored[1:])
-    if codec == ZSTD:
-        try:
-            return _codecs()[1].decompress(stored[1:])
-        except zstandard.ZstdError as e:
-            raise CorruptObjectError(f"cannot decompress object {where}: {e}".strip()) from None
-    raise CorruptObjectError(f"unknown compression code {codec} in object {where}".strip())
+    code = stored[0]
+    try:
+        if code == RAW:
+            return bytes(stored[1:])
+        if code == ZSTD_DICT:
+            if len(stored) < 2:
+                raise CorruptObjectError(f"object {where}: truncated header".strip())
+            return _inflate(_codecs().dict_decompressor(stored[1]), stored[2:], where)
+        if code == ZSTD:
+            return _inflate(_codecs().plain_d, stored[1:], where)
+    except zstandard.ZstdError as e:
+        raise CorruptObjectError(f"cannot decompress object {where}: {e}".strip()) from None
+    except MemoryError:
+        raise CorruptObjectError(f"object {where}: implausible decompressed size (corrupt)".strip()) from None
+    raise CorruptObjectError(f"unknown compression code {code} in object {where}".strip())
