@@ -1,0 +1,98 @@
+"""`redun push` and `redun pull`: sync executions with another repository.
+
+Counts printed are objects transferred (every record, blobs included); an
+execution that is already complete at the destination costs nothing.
+"""
+
+import sys
+from contextlib import contextmanager
+
+import click
+
+from ..errors import SyncError
+
+
+@contextmanager
+def _progress(verb: str):
+    """A rich counter on stderr when it is a terminal; otherwise nothing."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed} object(s)"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(verb, total=None)
+        yield lambda n: bar.update(task, completed=n)
+
+
+def _open_pair(obj, src_name: str, dst_name: str, verb: str):
+    from ..sync import open_remote
+
+    local_root = obj.local_config_dir
+    src_loc = obj.repo_location(src_name)
+    dst_loc = obj.repo_location(dst_name)
+    src = open_remote(src_loc, local_root, src_name)
+    try:
+        dst = open_remote(dst_loc, local_root, dst_name, create=(verb == "push"))
+    except BaseException:
+        src.close()
+        raise
+    return src, dst
+
+
+def _run(obj, src_name, dst_name, roots, verb):
+    from ..sync.transfer import sync
+
+    src, dst = _open_pair(obj, src_name, dst_name, verb)
+    try:
+        if src.same_as(dst):
+            other = dst_name if verb == "push" else src_name
+            raise SyncError(f"Cannot {verb} repo {other} {'to' if verb == 'push' else 'into'} itself")
+        with _progress("Pushing" if verb == "push" else "Pulling") as progress:
+            return sync(src, dst, roots=list(roots) or None, progress=progress)
+    finally:
+        src.close()
+        dst.close()
+
+
+@click.command("push")
+@click.argument("repo")
+@click.argument("exec_ids", nargs=-1)
+@click.pass_obj
+def push_command(obj, repo, exec_ids):
+    """Sync records to another redun repo.
+
+    Pushes every execution of the current repository (or of `--repo`), or only
+    those whose id starts with one of EXEC_IDS, with everything they reference,
+    to REPO (a name from `redun repo list`)."""
+    if repo == obj.repo_name:
+        raise SyncError(f"Cannot push repo {repo} to itself")
+    result = _run(obj, obj.repo_name, repo, exec_ids, "push")
+    if result.up_to_date:
+        click.echo(f"Repo '{repo}' is up to date.")
+    else:
+        click.echo(f"Pushed {result.objects} record(s) to repo '{repo}'")
+
+
+@click.command("pull")
+@click.argument("repo")
+@click.argument("exec_ids", nargs=-1)
+@click.pass_obj
+def pull_command(obj, repo, exec_ids):
+    """Sync records from another redun repo.
+
+    Pulls every execution of REPO (or only those whose id starts with one of
+    EXEC_IDS, resolved in REPO), with everything they reference, into the
+    current repository (or `--repo`). Every object is verified on arrival."""
+    if repo == obj.repo_name:
+        raise SyncError(f"Cannot pull repo {repo} into itself")
+    result = _run(obj, repo, obj.repo_name, exec_ids, "pull")
+    click.echo(f"Pulled {result.objects} new record(s) from repo '{repo}'")

@@ -1,0 +1,113 @@
+"""A remote that is a directory with the `.redun` layout (FORMAT, packs/, refs/).
+
+The local repository is one too, and `cp -r .redun elsewhere` is a valid
+remote. The head is derived from the directory itself: the refs under
+refs/execs/ and the packs whose index exists. Objects arrive as one pack
+written through the store's PackWriter (one O_APPEND write per object,
+installed pack-then-index on commit); refs are then moved one by one with
+the ref store's lock + rename compare-and-swap. A push killed half-way
+leaves a tmp pack that is invisible to readers; a retry sends the objects
+again, and `store.recover()` (fsck/gc) may salvage the tmp pack safely since
+it holds whole objects written children first, so any prefix is closed.
+recover() is not called here: it is not safe against a concurrent installer.
+"""
+
+import os
+from typing import Optional
+
+from ..errors import RefConflictError
+from ..objects.directory import DirectoryStore
+from ..refs import DirectoryRefs
+from .plan import SYNC_PREFIX
+from .remote import Head, PackSink, Remote
+
+
+class _DirPackSink(PackSink):
+    def __init__(self, store: DirectoryStore):
+        self.writer = store.pack_writer()
+
+    def add_stored(self, oid, stored):
+        self.writer.add_stored(oid, stored)
+
+    def commit(self) -> Optional[str]:
+        return self.writer.commit()
+
+    def abort(self):
+        self.writer.abort()
+
+    def __len__(self):
+        return len(self.writer)
+
+
+class DirectoryRemote(Remote):
+    kind = "directory"
+
+    def __init__(self, root: str, repo=None, own: bool = False):
+        """root: an existing repository directory; repo: it, already open (closed
+        by close() only if own)."""
+        if repo is None:
+            from ..repo import Repo
+
+            repo, own = Repo.open(root), True
+        self._own = own
+        self.repo = repo
+        self.root = repo.root
+        self.location = self.root
+        self.store: DirectoryStore = repo.store
+        self.refs: DirectoryRefs = repo.refs
+        self._packs: list = []
+        self._loose = True
+
+    # -- head ---------------------------------------------------------------
+    def read_head(self) -> Head:
+        refs = dict(self.refs.list(SYNC_PREFIX))
+        self.store.refresh()
+        self._packs = [p.index for p in self.store.packs()]
+        self._loose = self._has_loose()
+        return Head(refs=refs, packs=tuple(sorted(p.name for p in self.store.packs())), token=None)
+
+    def _has_loose(self) -> bool:
+        try:
+            with os.scandir(self.store.objects_dir) as it:
+                return any(e.is_dir() for e in it)
+        except FileNotFoundError:
+            return False
+
+    def has(self, oid: bytes) -> bool:
+        for idx in self._packs:
+            if idx.find(oid) is not None:
+                return True
+        if self._loose:
+            h = oid.hex()
+            return os.path.exists(os.path.join(self.store.objects_dir, h[:2], h[2:]))
+        return False
+
+    def get_stored(self, oid: bytes) -> bytes:
+        return self.store.get_stored(oid)[0]
+
+    # -- writes -------------------------------------------------------------
+    def begin_pack(self) -> PackSink:
+        return _DirPackSink(self.store)
+
+    def update_head(self, head: Head, updates: dict, packs: list) -> None:
+        conflicts = []
+        for name, (old, new) in sorted(updates.items()):
+            try:
+                self.refs.set(name, new, expected=old)
+            except RefConflictError:
+                if self.refs.get(name) != new:
+                    conflicts.append(name)
+        if conflicts:
+            raise RefConflictError(
+                f"{len(conflicts)} ref(s) in {self.root} were changed by another writer during the sync: "
+                + ", ".join(conflicts[:5])
+            )
+
+    def same_as(self, other: Remote) -> bool:
+        if not isinstance(other, DirectoryRemote):
+            return False
+        return os.path.realpath(self.root) == os.path.realpath(other.root)
+
+    def close(self) -> None:
+        if self._own:
+            self.repo.close()

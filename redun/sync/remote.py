@@ -1,0 +1,98 @@
+"""The Remote interface: one side of a push or pull.
+
+A Remote is a repository somewhere (a directory with the `.redun` layout, or
+`s3://bucket/prefix`). Both ends of a sync are Remotes; the local repo is a
+DirectoryRemote. Contract (tests/test_remote_contract.py runs it over every
+implementation):
+
+- read_head() -> Head: the execution refs and the packs the remote holds,
+  in one read (one GET on S3). It also fixes the snapshot `has` answers from.
+- has(oid) -> bool: whether the remote holds the object, per the last
+  read_head (a remote that has an object has its whole closure). Never
+  lists the remote's objects.
+- get_stored(oid) -> bytes: the object's stored (compressed) bytes; raises
+  NotFoundError. The caller verifies the hash; nothing from the remote is
+  trusted.
+- begin_pack() -> PackSink: .add_stored(oid, stored) objects (children
+  first, already verified), then .commit() -> pack name (None if empty) or
+  .abort(). Committed objects are durable but not yet named by any ref.
+- update_head(head, updates, packs): set refs name -> (old, new) by
+  compare-and-swap against `head` and add `packs` to the head. A ref that
+  another writer changed meanwhile raises RefConflictError and is left as
+  it is; changes to other refs by other writers are merged, never lost.
+- location: the string the user configured; close() releases files.
+Ref names and object ids read from a remote are validated before use; no
+name from a remote is ever used to build a local path except after
+validation as a pack name (40 hex) or ref name.
+"""
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..errors import InvalidIdError
+
+_PACK_NAME = re.compile(r"[0-9a-f]{40}\Z")
+
+
+def check_pack_name(name) -> str:
+    if not isinstance(name, str) or not _PACK_NAME.match(name):
+        raise InvalidIdError(f"Not a pack name (40 lowercase hex characters): {name!r}")
+    return name
+
+
+@dataclass
+class Head:
+    """A remote's refs (execs/<uuid> -> oid) and pack names at one moment.
+    `token` is what a compare-and-swap of the head compares against (an ETag
+    on S3); None when the head does not exist yet."""
+
+    refs: dict = field(default_factory=dict)
+    packs: tuple = ()
+    token: Optional[str] = None
+
+
+class PackSink:
+    def add_stored(self, oid: bytes, stored: bytes) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> Optional[str]:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+
+class Remote:
+    location: str = ""
+    kind: str = "remote"
+
+    def read_head(self) -> Head:
+        raise NotImplementedError
+
+    def has(self, oid: bytes) -> bool:
+        raise NotImplementedError
+
+    def get_stored(self, oid: bytes) -> bytes:
+        raise NotImplementedError
+
+    def begin_pack(self) -> PackSink:
+        raise NotImplementedError
+
+    def update_head(self, head: Head, updates: dict, packs: list) -> None:
+        raise NotImplementedError
+
+    def same_as(self, other: "Remote") -> bool:
+        return self.location == other.location
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

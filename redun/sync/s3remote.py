@@ -1,0 +1,327 @@
+"""A remote at s3://bucket/prefix, through boto3 (imported only when used).
+
+Layout under the prefix:
+    HEAD                          JSON {"format", "version", "packs", "refs"}
+    packs/pack-<40 hex>.pack      packs, same bytes as in a local repo
+    packs/pack-<40 hex>.idx
+The HEAD is the only mutable object. It is read with one GET and replaced
+with a conditional PUT (If-Match its ETag; If-None-Match: * when creating);
+a lost race re-reads it and merges. Packs and indexes are immutable and
+named by content, so they are cached under the local cache directory and
+never LISTed: a push costs 1 GET of HEAD, a GET per index not yet cached,
+1 PUT of the pack, 1 PUT of its index and 1 conditional PUT of HEAD.
+Endpoint and credentials come from the usual AWS settings
+(AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL for S3-compatible servers).
+"""
+
+import json
+import mmap
+import os
+import uuid
+from collections import Counter
+from typing import Optional
+
+import blake3
+
+from ..errors import CorruptObjectError, NotFoundError, RefConflictError, SyncError
+from ..objects.ids import parse_oid
+from ..objects.pack import PACK_MAGIC, PackIndex, build_index, entry_bytes, pack_name, read_entry
+from ..refs.store import check_ref_name
+from .remote import Head, PackSink, Remote, check_pack_name
+
+HEAD_FORMAT = "redun-repo 1.0"
+HEAD_VERSION = 1
+_CAS_ATTEMPTS = 20
+
+
+def parse_s3_url(url: str) -> tuple:
+    if not url.startswith("s3://"):
+        raise SyncError(f"Not an S3 URL: {url!r} (expected s3://bucket/prefix)")
+    rest = url[5:]
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise SyncError(f"S3 URL {url!r} lacks a bucket name")
+    return bucket, prefix.strip("/")
+
+
+def decode_head(data: bytes, where: str) -> tuple:
+    """(refs, packs) from HEAD bytes; everything validated."""
+    try:
+        obj = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CorruptObjectError(f"{where} is not JSON: {e}") from None
+    if not isinstance(obj, dict) or obj.get("version") != HEAD_VERSION:
+        raise CorruptObjectError(
+            f"{where} has head version {obj.get('version') if isinstance(obj, dict) else '?'}; "
+            f"this redun reads version {HEAD_VERSION}. Use a newer redun for this remote."
+        )
+    packs, refs = obj.get("packs"), obj.get("refs")
+    if not isinstance(packs, list) or not isinstance(refs, dict):
+        raise CorruptObjectError(f"{where} lacks its packs list or refs map")
+    packs = tuple(check_pack_name(p) for p in packs)
+    out = {}
+    for name, value in refs.items():
+        out[check_ref_name(name)] = parse_oid(value)
+    return out, packs
+
+
+def encode_head(refs: dict, packs) -> bytes:
+    body = {
+        "format": HEAD_FORMAT,
+        "version": HEAD_VERSION,
+        "packs": sorted(set(packs)),
+        "refs": {n: refs[n].hex() for n in sorted(refs)},
+    }
+    return json.dumps(body, indent=0, sort_keys=True).encode()
+
+
+class _S3PackSink(PackSink):
+    """Builds the pack in a local temp file, then uploads pack and index."""
+
+    def __init__(self, remote: "S3Remote"):
+        self.remote = remote
+        self.path = os.path.join(remote.cache_dir, f"tmp-{uuid.uuid4().hex}.pack")
+        self.f = open(self.path, "wb")
+        self.f.write(PACK_MAGIC)
+        self.offset = len(PACK_MAGIC)
+        self.digest = blake3.blake3(PACK_MAGIC)
+        self.entries: list = []
+
+    def __len__(self):
+        return len(self.entries)
+
+    def add_stored(self, oid, stored):
+        e = entry_bytes(oid, stored)
+        self.f.write(e)
+        self.digest.update(e)
+        self.entries.append((oid, self.offset, len(e)))
+        self.offset += len(e)
+
+    def commit(self) -> Optional[str]:
+        self.f.close()
+        try:
+            if not self.entries:
+                return None
+            name = pack_name(sorted(e[0] for e in self.entries))
+            idx = build_index(self.entries, self.digest.digest())
+            r = self.remote
+            with open(self.path, "rb") as f:
+                r._put(f"packs/pack-{name}.pack", f)
+            r._put(f"packs/pack-{name}.idx", idx)
+            r._cache_index(name, idx)
+            return name
+        finally:
+            self._remove()
+
+    def abort(self):
+        if not self.f.closed:
+            self.f.close()
+        self._remove()
+
+    def _remove(self):
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+class S3Remote(Remote):
+    kind = "s3"
+
+    def __init__(self, url: str, cache_dir: str, client=None):
+        self.location = url
+        self.bucket, self.prefix = parse_s3_url(url)
+        self.cache_dir = cache_dir
+        os.makedirs(cache_dir, exist_ok=True)
+        self.calls: Counter = Counter()  # S3 operations made, by name (for tests and benchmarks)
+        self._client = client
+        self._indexes: dict = {}  # pack name -> PackIndex (cached on disk)
+        self._packs: dict = {}  # pack name -> mmap of a downloaded pack
+        self._head_packs: tuple = ()
+
+    # -- plumbing -----------------------------------------------------------
+    @property
+    def client(self):
+        if self._client is None:
+            import boto3  # lazy: only S3 remotes pay for it
+
+            self._client = boto3.client("s3")
+        if not getattr(self._client, "_redun_counted", False):
+            self._client.meta.events.register("before-call.s3", self._count)
+            self._client._redun_counted = True
+        return self._client
+
+    def _count(self, model=None, **kwargs):
+        if model is not None:
+            self.calls[model.name] += 1
+
+    def _key(self, rel: str) -> str:
+        return f"{self.prefix}/{rel}" if self.prefix else rel
+
+    def _errors(self):
+        from botocore.exceptions import ClientError
+
+        return ClientError
+
+    def _get(self, rel: str):
+        """The GetObject response for rel, or None if absent."""
+        ClientError = self._errors()
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(rel))
+        except ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404", "NotFound"):
+                return None
+            if code == "NoSuchBucket":
+                raise SyncError(f"S3 bucket {self.bucket!r} of remote {self.location} does not exist.") from None
+            raise SyncError(f"Cannot read {self._key(rel)} from {self.location}: {e}") from None
+
+    def _put(self, rel: str, body, **cond):
+        ClientError = self._errors()
+        try:
+            return self.client.put_object(Bucket=self.bucket, Key=self._key(rel), Body=body, **cond)
+        except ClientError as e:
+            if cond and e.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise RefConflictError(f"HEAD of {self.location} changed during the update") from None
+            raise SyncError(f"Cannot write {self._key(rel)} to {self.location}: {e}") from None
+
+    # -- head ---------------------------------------------------------------
+    def _read_head_raw(self) -> Head:
+        r = self._get("HEAD")
+        if r is None:
+            return Head()
+        data = r["Body"].read()
+        refs, packs = decode_head(data, f"{self.location}/HEAD")
+        return Head(refs=refs, packs=packs, token=r["ETag"])
+
+    def read_head(self) -> Head:
+        head = self._read_head_raw()
+        for name in head.packs:
+            self._load_index(name)
+        self._head_packs = head.packs
+        return head
+
+    def update_head(self, head: Head, updates: dict, packs: list) -> None:
+        token, cur_refs, cur_packs = head.token, dict(head.refs), tuple(head.packs)
+        todo = dict(updates)
+        conflicts = []
+        for _ in range(_CAS_ATTEMPTS):
+            for name, (old, new) in list(todo.items()):
+                now = cur_refs.get(name)
+                if now != old and now != new:
+                    conflicts.append(name)  # another writer moved this ref: leave it
+                    del todo[name]
+            refs = dict(cur_refs)
+            refs.update({n: new for n, (_, new) in todo.items()})
+            body = encode_head(refs, cur_packs + tuple(packs))
+            cond = {"IfMatch": token} if token else {"IfNoneMatch": "*"}
+            try:
+                self._put("HEAD", body, **cond)
+                break
+            except RefConflictError:
+                fresh = self._read_head_raw()  # lost the race: merge onto the new head
+                cur_refs, cur_packs, token = dict(fresh.refs), tuple(fresh.packs), fresh.token
+        else:
+            raise SyncError(f"Could not update HEAD of {self.location}: too many concurrent writers; retry.")
+        if conflicts:
+            raise RefConflictError(
+                f"{len(conflicts)} ref(s) in {self.location} were changed by another writer during the sync: "
+                + ", ".join(conflicts[:5])
+            )
+
+    # -- objects ------------------------------------------------------------
+    def _cache_path(self, name: str, ext: str) -> str:
+        return os.path.join(self.cache_dir, f"pack-{check_pack_name(name)}.{ext}")
+
+    def _cache_index(self, name: str, data: bytes) -> None:
+        path = self._cache_path(name, "idx")
+        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        self._indexes[name] = self._open_index(path, name)
+
+    def _open_index(self, path: str, name: str) -> PackIndex:
+        idx = PackIndex.open(path)
+        try:
+            idx.verify_checksum()
+            ids = list(idx)
+            if any(a >= b for a, b in zip(ids, ids[1:])) or pack_name(ids) != name:
+                raise CorruptObjectError(f"pack index {name} from {self.location} does not match its name")
+        except CorruptObjectError:
+            idx.close()
+            os.unlink(path)
+            raise
+        return idx
+
+    def _load_index(self, name: str) -> PackIndex:
+        idx = self._indexes.get(name)
+        if idx is not None:
+            return idx
+        path = self._cache_path(name, "idx")
+        if os.path.exists(path):
+            try:
+                idx = self._open_index(path, name)
+                self._indexes[name] = idx
+                return idx
+            except CorruptObjectError:
+                pass  # damaged cache: fetch again
+        r = self._get(f"packs/pack-{name}.idx")
+        if r is None:
+            raise CorruptObjectError(f"{self.location} lists pack {name} but its index is missing")
+        self._cache_index(name, r["Body"].read())
+        return self._indexes[name]
+
+    def has(self, oid: bytes) -> bool:
+        for name in self._head_packs:
+            if self._indexes[name].find(oid) is not None:
+                return True
+        return False
+
+    def _pack_buf(self, name: str):
+        buf = self._packs.get(name)
+        if buf is not None:
+            return buf
+        r = self._get(f"packs/pack-{name}.pack")
+        if r is None:
+            raise NotFoundError(f"{self.location} lists pack {name} but the pack file is missing")
+        path = self._cache_path(name, "pack")
+        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        h = blake3.blake3()
+        with open(tmp, "wb") as f:
+            for chunk in r["Body"].iter_chunks(1 << 20):
+                h.update(chunk)
+                f.write(chunk)
+        if h.digest() != self._indexes[name].pack_digest:
+            os.unlink(tmp)
+            raise CorruptObjectError(f"pack {name} from {self.location} does not match its index")
+        os.replace(tmp, path)
+        with open(path, "rb") as f:
+            buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self._packs[name] = buf
+        return buf
+
+    def get_stored(self, oid: bytes) -> bytes:
+        for name in self._head_packs:
+            hit = self._indexes[name].find(oid)
+            if hit is not None:
+                return read_entry(self._pack_buf(name), hit[0], hit[1], oid, f"{self.location} pack {name}")
+        raise NotFoundError(f"No object {oid.hex()} in {self.location}.")
+
+    def begin_pack(self) -> PackSink:
+        return _S3PackSink(self)
+
+    def close(self) -> None:
+        for name, buf in list(self._packs.items()):
+            try:
+                buf.close()
+            except BufferError:
+                pass
+            try:
+                os.unlink(self._cache_path(name, "pack"))  # packs are only needed during a pull
+            except FileNotFoundError:
+                pass
+        self._packs.clear()
+        for idx in self._indexes.values():
+            idx.close()
+        self._indexes.clear()
