@@ -8,6 +8,9 @@ pack is harmless).
 
 import json
 
+import msgpack
+
+from ..objects import codec
 from ..objects.records import Blob, CallNode, Execution, Job, Tag, Task, Value
 
 SQL = {
@@ -75,6 +78,46 @@ class RowBuffer:
             return
         self.count += 1
 
+    def add_canonical(self, oid: bytes, canonical: bytes) -> None:
+        """Rows straight from verified canonical bytes, skipping dataclass construction
+        (catch-up speed). Anything unexpected falls back to the strict decoder, which
+        raises DecodeError naming the problem."""
+        try:
+            tag, schema, f = msgpack.unpackb(canonical, raw=False)
+            if schema != 1:
+                raise ValueError
+            r = self.rows
+            if tag == "job":
+                r["jobs"].append((
+                    _b(f["id"], 16), oid, _b(f["execution_id"], 16), _ob(f["parent_id"], 16), _b(f["task_hash"], 20),
+                    _b(f["task"], 32), _ob(f["call_hash"], 20), _ob(f["call_node"], 32), _ob(f["eval_hash"], 20),
+                    _ob(f["eval_value"], 32), _i(f["start_time"]), _oi(f["end_time"]), int(f["cached"] is True),
+                    _s(f["status"]),
+                ))
+            elif tag == "callnode":
+                row = (
+                    oid, _b(f["hash"], 20), _b(f["task_hash"], 20), _b(f["task"], 32), _s(f["task_name"]),
+                    _b(f["args_hash"], 20), _b(f["value_hash"], 20), _b(f["value"], 32), _i(f["timestamp"]),
+                )
+                edges = [(oid, _b(c, 32)) for c in f["children"]]
+                args = [(oid, i, _oi(pos), _os(key), _b(vh, 20), _b(vo, 32))
+                        for i, (pos, key, vh, vo, _ups) in enumerate(f["args"])]
+                r["call_nodes"].append(row)
+                r["call_edges"].extend(edges)
+                r["call_args"].extend(args)
+            elif tag == "value":
+                row = (oid, _b(f["hash"], 20), _s(f["type"]), _s(f["format"]), _i(f["size"]), _os(f["path"]))
+                sub = [(oid, _b(c, 32)) for c in f["subvalues"]]
+                r["vals"].append(row)
+                r["subvalues"].extend(sub)
+            elif tag == "blob":
+                return
+            else:
+                raise ValueError
+            self.count += 1
+        except (ValueError, TypeError, KeyError, msgpack.UnpackException):
+            self.add(oid, codec.decode(canonical))
+
     def flush(self, conn) -> int:
         """Write buffered rows inside the caller's transaction; returns how many records."""
         n = self.count
@@ -88,3 +131,33 @@ class RowBuffer:
 
     def __len__(self):
         return self.count
+
+
+def _b(v, n):
+    if type(v) is not bytes or len(v) != n:
+        raise ValueError
+    return v
+
+
+def _ob(v, n):
+    return None if v is None else _b(v, n)
+
+
+def _i(v):
+    if type(v) is not int:
+        raise ValueError
+    return v
+
+
+def _oi(v):
+    return None if v is None else _i(v)
+
+
+def _s(v):
+    if type(v) is not str:
+        raise ValueError
+    return v
+
+
+def _os(v):
+    return None if v is None else _s(v)

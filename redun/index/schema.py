@@ -71,3 +71,9 @@ CREATE TABLE IF NOT EXISTS tags (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tags_entity ON tags(entity_id);
 """
+
+
+def statements() -> tuple:
+    """(table statements, index statements): indexes are built after a bulk rebuild."""
+    stmts = [x.strip() for x in DDL.split(";") if x.strip()]
+    return [x for x in stmts if not x.startswith("CREATE INDEX")], [x for x in stmts if x.startswith("CREATE INDEX")]
