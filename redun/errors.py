@@ -65,3 +65,11 @@ class SyncError(RedunError):
 
 class WorkflowError(RedunError):
     """A workflow script or task cannot be loaded or called as asked."""
+
+
+class ValueTooLargeError(RedunError):
+    """A serialized value exceeds [backend] max_value_size."""
+
+
+class GcError(RedunError):
+    """gc or bundle refused to proceed (another gc running, unreadable object); nothing was deleted."""
