@@ -90,6 +90,8 @@ class PackIndex:
         self.tail_at = self.size_at + 4 * self.count
         if len(data) != self.tail_at + 64:
             raise CorruptObjectError(f"pack index {where} is truncated or has trailing bytes")
+        if _U32.unpack_from(data, self.fan_at + 4 * 255)[0] != self.count:
+            raise CorruptObjectError(f"pack index {where} has an inconsistent fanout table")
         self._ids = _Ids(data, self.ids_at, self.count)
 
     @classmethod

@@ -6,8 +6,12 @@
   RefConflictError otherwise and changes nothing.
 - delete(name, expected=ANY): same rule, removes the ref.
 - list(prefix) -> iterator of (name, oid), sorted by name.
+- names(prefix) -> sorted names only (never reads a ref; fsck uses it to
+  name a damaged ref instead of failing the whole listing).
 Names are '/'-separated segments of [A-Za-z0-9._-], no '.' or '..' segments,
-validated before any path is built.
+no segment ending in '.lock' or containing '.tmp-', validated before any path
+is built. A name cannot be both a ref and a prefix directory of another ref
+("a" and "a/b"): that is refused with InvalidIdError. Values are 32-byte ids.
 
 Conventional names: execs/<uuid> (an execution's head record),
 remotes/<remote>/... (remote-tracking copies).
@@ -31,9 +35,17 @@ def check_ref_name(name: str) -> str:
     if not isinstance(name, str) or not name or len(name) > 512:
         raise InvalidIdError(f"Not a ref name: {name!r}")
     for seg in name.split("/"):
-        if not _SEGMENT.match(seg) or seg.endswith(".lock"):
-            raise InvalidIdError(f"Not a ref name: {name!r}")
+        if not _SEGMENT.match(seg) or seg.endswith(".lock") or ".tmp-" in seg:
+            raise InvalidIdError(
+                f"Not a ref name: {name!r} (use '/'-separated segments of letters, digits, '._-')"
+            )
     return name
+
+
+def _check_value(name: str, new) -> bytes:
+    if type(new) is not bytes or len(new) != 32:
+        raise InvalidIdError(f"ref '{name}' must be set to a 32-byte object id, not {new!r:.80}")
+    return new
 
 
 def _conflict(name, expected, current):
@@ -58,6 +70,9 @@ class RefStore:
     def list(self, prefix: str = "") -> Iterator[tuple]:
         raise NotImplementedError
 
+    def names(self, prefix: str = "") -> list:
+        return [name for name, _ in self.list(prefix)]
+
 
 class MemoryRefs(RefStore):
     def __init__(self):
@@ -70,7 +85,11 @@ class MemoryRefs(RefStore):
 
     def set(self, name, new, expected=ANY):
         check_ref_name(name)
+        _check_value(name, new)
         with self._lock:
+            for other in self._refs:
+                if other.startswith(name + "/") or name.startswith(other + "/"):
+                    raise InvalidIdError(f"ref '{name}' clashes with existing ref '{other}'")
             cur = self._refs.get(name)
             if expected is not ANY and cur != expected:
                 raise _conflict(name, expected, cur)
@@ -85,9 +104,11 @@ class MemoryRefs(RefStore):
             self._refs.pop(name, None)
 
     def list(self, prefix=""):
-        for name in sorted(self._refs):
+        with self._lock:
+            items = sorted(self._refs.items())
+        for name, oid in items:
             if name.startswith(prefix):
-                yield name, self._refs[name]
+                yield name, oid
 
 
 class DirectoryRefs(RefStore):
@@ -116,15 +137,24 @@ class DirectoryRefs(RefStore):
     def get(self, name):
         return self._read(self._path(name))
 
-    def _locked(self, path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    def _locked(self, path, name):
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if os.path.isdir(path):
+                raise NotADirectoryError
+            fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except (NotADirectoryError, FileExistsError):
+            raise InvalidIdError(
+                f"ref '{name}' clashes with an existing ref (a name cannot be both a ref and a "
+                "prefix of other refs)"
+            ) from None
         fcntl.flock(fd, fcntl.LOCK_EX)
         return fd
 
     def set(self, name, new, expected=ANY):
         path = self._path(name)
-        fd = self._locked(path)
+        _check_value(name, new)
+        fd = self._locked(path, name)
         try:
             cur = self._read(path)
             if expected is not ANY and cur != expected:
@@ -140,7 +170,9 @@ class DirectoryRefs(RefStore):
 
     def delete(self, name, expected=ANY):
         path = self._path(name)
-        fd = self._locked(path)
+        if expected is ANY and not os.path.exists(path):
+            return
+        fd = self._locked(path, name)
         try:
             cur = self._read(path)
             if expected is not ANY and cur != expected:
@@ -152,17 +184,20 @@ class DirectoryRefs(RefStore):
         finally:
             os.close(fd)
 
-    def list(self, prefix=""):
+    def names(self, prefix=""):
         out = []
         for dirpath, _dirs, files in os.walk(self.dir):
             rel = os.path.relpath(dirpath, self.dir)
             for f in files:
-                if ".lock" in f or ".tmp-" in f:
+                if f.endswith(".lock") or ".tmp-" in f:
                     continue
                 name = f if rel == "." else f"{rel}/{f}".replace(os.sep, "/")
                 if name.startswith(prefix):
                     out.append(name)
-        for name in sorted(out):
+        return sorted(out)
+
+    def list(self, prefix=""):
+        for name in self.names(prefix):
             oid = self._read(self._path(name))
             if oid is not None:
                 yield name, oid
