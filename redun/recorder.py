@@ -1,0 +1,280 @@
+"""Turns a run's finished jobs into records, and answers the scheduler's cache lookups.
+
+One PackWriter per run (docs/design.md): every record goes to it children
+first, so a kill -9 leaves a valid prefix that `store.recover()` salvages on
+the next run (finished jobs are never lost). Index rows are buffered here and
+handed to the index in batches (one transaction per batch), never per job.
+
+Without a repository (the Python API with no config) records go to a
+MemoryStore and lookups use small in-memory tables, like upstream's
+in-memory sqlite default.
+"""
+
+import json
+import pickle
+import time
+from typing import Any, Optional
+
+from .hashing import pickle_dumps
+from .objects import codec
+from .objects.ids import object_id
+from .objects.records import Arg, CallNode, Execution, Job, Task, Value
+
+INGEST_BATCH = 2000  # records per index transaction
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _hydrate(obj: Any) -> Any:
+    """Replace FileRefs from native decoding with live File/Dir objects (for validity checks)."""
+    from .objects.values import FileRef
+
+    t = type(obj)
+    if t is FileRef:
+        from .file import Dir, File
+
+        cls = {"redun.File": File, "redun.Dir": Dir}.get(obj.type_name)
+        if cls is None:
+            return obj
+        f = cls.__new__(cls)
+        f.__setstate__({"path": obj.path, "hash": obj.hash})
+        return f
+    if t is list:
+        return [_hydrate(x) for x in obj]
+    if t is tuple:
+        return tuple(_hydrate(x) for x in obj)
+    if t is dict:
+        return {_hydrate(k): _hydrate(v) for k, v in obj.items()}
+    if t is set:
+        return {_hydrate(x) for x in obj}
+    return obj
+
+
+def _file_values(obj: Any, out: list) -> None:
+    """File-like objects (and Tasks) nested anywhere in a container: recorded as subvalues."""
+    stack = [obj]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is list or t is tuple or t is set or t is frozenset:
+            stack.extend(v)
+        elif t is dict:
+            stack.extend(v.values())
+            stack.extend(v.keys())
+        elif t in (str, int, float, bool, bytes) or v is None:
+            continue
+        elif hasattr(t, "__redun_file__") or t.__name__ == "Task":
+            out.append(v)
+
+
+class _MemoryIndex:
+    """find_eval / find_call_node over this process's records (no repository)."""
+
+    def __init__(self):
+        self.evals: dict = {}
+        self.calls: dict = {}
+
+    def ingest_many(self, pairs) -> None:
+        for oid, rec in pairs:
+            if type(rec) is Job and rec.eval_value is not None and rec.status != "FAILED":
+                self.evals[rec.eval_hash] = (oid, rec.eval_value)
+            elif type(rec) is CallNode:
+                self.calls[(rec.task_hash, rec.args_hash)] = oid
+
+    def commit(self) -> None:
+        pass
+
+    def find_eval(self, eval_hash: bytes):
+        return self.evals.get(eval_hash)
+
+    def find_call_node(self, task_hash, args_hash, execution_id=None):
+        return self.calls.get((task_hash, args_hash))
+
+
+class Recorder:
+    """Writes records for one run and reads cached values back."""
+
+    def __init__(self, repo=None, store=None, record: bool = True):
+        self.repo = repo
+        self.record = record
+        self.pending: list = []  # (oid, record) not yet handed to the index
+        self._value_oids: dict = {}  # value_hash(bytes) -> oid
+        self._task_oids: dict = {}  # task hash -> oid
+        self._index = None
+        if repo is not None:
+            repo.store.recover()
+            self.store = repo.store
+            self.writer = repo.store.pack_writer() if record else None
+            self.min_size = repo.config.getint("backend", "value_store_min_size", 1024)
+        else:
+            from .objects.memory import MemoryStore
+
+            self.store = store or MemoryStore()
+            self.writer = None
+            self.min_size = None
+            self._index = _MemoryIndex()
+
+    # -- index ---------------------------------------------------------------
+    @property
+    def index(self):
+        if self._index is None:
+            self._index = self.repo.index
+        return self._index
+
+    def flush_index(self) -> None:
+        if self.pending:
+            pairs, self.pending = self.pending, []
+            self.index.ingest_many(pairs)
+            self.index.commit()
+
+    # -- writing ---------------------------------------------------------------
+    def put(self, record) -> bytes:
+        data = codec.encode(record)
+        if self.writer is not None:
+            oid = self.writer.add(data)
+        else:
+            oid = self.store.put_bytes(data) if self.record else object_id(data)
+        if self.record:
+            self.pending.append((oid, record))
+            if self.repo is None:
+                self.flush_index()
+            elif len(self.pending) >= INGEST_BATCH:
+                self.flush_index()
+        return oid
+
+    def value_oid(self, obj: Any, value_hash: str) -> bytes:
+        """Record obj (hash already computed) once per run; returns its Value oid."""
+        vh = bytes.fromhex(value_hash)
+        oid = self._value_oids.get(vh)
+        if oid is not None:
+            return oid
+        from .objects.values import encode_native, type_name
+
+        subs = []
+        t = type(obj)
+        if t is list or t is tuple or t is dict or t is set or t is frozenset:
+            nested: list = []
+            _file_values(obj, nested)
+            if nested:
+                from .hashing import hash_value
+
+                seen = set()
+                for v in nested:
+                    o = self.value_oid(v, hash_value(v))
+                    if o not in seen:
+                        seen.add(o)
+                        subs.append(o)
+        data = encode_native(obj)
+        fmt = "native"
+        if data is None:
+            data = pickle_dumps(obj)
+            fmt = "pickle"
+        path = None
+        triple = getattr(obj, "__redun_file__", None) if t not in (str, int, float, list, dict, tuple) else None
+        if isinstance(triple, tuple) and len(triple) == 3:
+            path = triple[1]
+        tname = type_name(obj)
+        if self.min_size is not None and len(data) >= self.min_size and self.writer is not None:
+            from .objects.blobs import put_payload
+
+            blobs = put_payload(self.writer, data)
+            rec = Value(vh, tname, fmt, b"", tuple(blobs), len(data), tuple(sorted(subs)), path)
+        else:
+            rec = Value(vh, tname, fmt, data, (), len(data), tuple(sorted(subs)), path)
+        oid = self.put(rec)
+        self._value_oids[vh] = oid
+        return oid
+
+    def task_oid(self, task) -> bytes:
+        oid = self._task_oids.get(task.hash)
+        if oid is None:
+            oid = self.put(Task(bytes.fromhex(task.hash), task.namespace, task.name, task.source or ""))
+            self._task_oids[task.hash] = oid
+        return oid
+
+    def call_node(self, call_hash: str, task, task_oid: bytes, args_hash: str, args: list,
+                  value_hash: str, value_oid: bytes, children: tuple) -> bytes:
+        return self.put(CallNode(
+            bytes.fromhex(call_hash), bytes.fromhex(task.hash), task_oid, task.fullname,
+            bytes.fromhex(args_hash), tuple(args), bytes.fromhex(value_hash), value_oid,
+            children, now_us(),
+        ))
+
+    @staticmethod
+    def arg(position, key, value_hash: str, value_oid: bytes, upstream: tuple) -> Arg:
+        return Arg(position, key, bytes.fromhex(value_hash), value_oid,
+                   tuple(bytes.fromhex(h) for h in upstream))
+
+    def job(self, rec: Job) -> bytes:
+        return self.put(rec)
+
+    # -- executions --------------------------------------------------------------
+    def start_execution(self, exec_id: bytes, argv: list, tags: dict, start: int) -> Optional[bytes]:
+        if self.repo is None or not self.record:
+            return None
+        rec = Execution(exec_id, json.dumps(argv), None, start, None,
+                        {k: json.dumps(v) for k, v in tags.items()})
+        oid = self.repo.store.put(rec)  # loose: visible to other processes while we run
+        from .objects.ids import uuid_str
+
+        self.ref = f"execs/{uuid_str(exec_id)}"
+        self.repo.refs.set(self.ref, oid, expected=None)
+        self._prelim = (oid, rec)
+        return oid
+
+    def finish_execution(self, root_job: Optional[bytes], end: int) -> None:
+        if self.repo is None or not self.record:
+            return
+        oid0, rec0 = self._prelim
+        final = Execution(rec0.id, rec0.args, root_job, rec0.start_time, end, rec0.tags)
+        oid = self.put(final)
+        pairs = self.pending
+        self.pending = []
+        name = self.writer.commit()
+        self.writer = None
+        self.repo.refs.set(self.ref, oid, expected=oid0)
+        index = self.index
+        index.ingest_many(pairs)
+        index.ingest(oid0, rec0)
+        if name:
+            index.note_pack(name)
+        index.commit()
+
+    def abort(self) -> None:
+        """Leave what was written in a committed pack (used on interrupt)."""
+        if self.writer is not None:
+            self.writer.commit()
+            self.writer = None
+
+    # -- reading ------------------------------------------------------------------
+    def get(self, oid: bytes):
+        return self.store.get(oid)
+
+    def load_value(self, oid: bytes) -> tuple:
+        """(python object, Value record) for a recorded value."""
+        rec = self.store.get(oid)
+        if rec.blobs:
+            from .objects.blobs import read_payload
+
+            data = read_payload(self.store, rec)
+        else:
+            data = rec.data
+        if rec.format == "native":
+            from .objects.values import decode_native
+
+            obj = _hydrate(decode_native(data))
+        else:
+            obj = pickle.loads(data)
+        return obj, rec
+
+    def has(self, oid: bytes) -> bool:
+        return self.store.has(oid)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.commit()
+            self.writer = None
+        if self.repo is not None and self.pending:
+            self.flush_index()

@@ -1,0 +1,103 @@
+"""What `redun run` prints: per-job lines, the JOB STATUS table, tracebacks.
+
+Formats follow upstream 0.44.1 exactly (semantics §5.4): every line goes to
+stderr prefixed "[redun] ", the action word is padded to 6 characters, and a
+task call is shown as fullname(param=repr, ...) over the whole signature with
+defaults filled in.
+"""
+
+import datetime
+import sys
+from typing import Iterable, Optional
+
+STATUSES = ("PENDING", "RUNNING", "FAILED", "CACHED", "DONE", "TOTAL")
+ACTION_WIDTH = 6
+
+
+def trim(text: str, n: int = 200) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+class RunLog:
+    """Writes "[redun] " lines to a stream (stderr by default); quiet drops them."""
+
+    def __init__(self, stream=None, quiet: bool = False):
+        self.stream = stream
+        self.quiet = quiet
+
+    def log(self, message: str = "") -> None:
+        if self.quiet:
+            return
+        out = self.stream or sys.stderr
+        out.write(f"[redun] {message}\n")
+
+    def flush(self) -> None:
+        (self.stream or sys.stderr).flush()
+
+
+def format_task_call(task, args: tuple, kwargs: dict) -> str:
+    """fullname(p1=repr, p2=repr, ...) following the signature, defaults filled."""
+    parts = []
+    try:
+        params = list(task.signature.parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    if params:
+        for i, p in enumerate(params):
+            if i < len(args):
+                v = args[i]
+            else:
+                v = kwargs.get(p.name, p.default)
+            parts.append(f"{p.name}={trim(repr(v))}")
+    else:
+        parts = [trim(repr(a)) for a in args] + [f"{k}={trim(repr(v))}" for k, v in kwargs.items()]
+    return f"{task.fullname}({', '.join(parts)})"
+
+
+def run_line(job_id: str, call: str, executor: str = "default", dryrun: bool = False) -> str:
+    action = ("Dryrun" if dryrun else "Run").ljust(ACTION_WIDTH)
+    return f"{action} Job {job_id[:8]}:  {call} on {executor}"
+
+
+def cached_line(job_id: str, call: str, eval_hash: str, call_hash: Optional[str]) -> str:
+    shallow = ", check_valid=shallow" if call_hash else ""
+    ch = call_hash[:8] if call_hash else "None"
+    return f"{'Cached'.ljust(ACTION_WIDTH)} Job {job_id[:8]}:  {call} (eval_hash={eval_hash[:8]}{shallow}, call_hash={ch})"
+
+
+def miss_line(job_id: str, result_repr: str, eval_hash: str) -> str:
+    return (f"{'Miss'.ljust(ACTION_WIDTH)} Job {job_id[:8]}:  Cached result is no longer valid "
+            f"(result={trim(result_repr)}, eval_hash={eval_hash[:8]}).")
+
+
+def reject_line(job_id: str, call: str) -> str:
+    return f"*** {'Reject'.ljust(ACTION_WIDTH)} Job {job_id[:8]}:  {call}:"
+
+
+def format_table(rows: list, justs: str, min_width: int = 0) -> Iterable[str]:
+    widths = [max(max(len(r[j]) for r in rows), min_width) for j in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        if i == 1:
+            yield ""
+        yield " ".join(c.ljust(w) if j == "l" else c.rjust(w) for c, j, w in zip(row, justs, widths))
+
+
+def job_status_lines(counts: dict, now: Optional[datetime.datetime] = None) -> list:
+    """counts: {task fullname: {status: n}} -> the JOB STATUS table lines (upstream layout)."""
+    names = sorted(counts)
+    table = [["TASK", *STATUSES]]
+    table.append(["ALL"] + [str(sum(counts[n].get(s, 0) for n in names)) for s in STATUSES])
+    for n in names:
+        table.append([n] + [str(counts[n].get(s, 0)) for s in STATUSES])
+    now = now or datetime.datetime.now()
+    lines = [f"| JOB STATUS {now.strftime('%Y/%m/%d %H:%M:%S')}"]
+    lines += [f"| {line}" for line in format_table(table, "lrrrrrr", min_width=7)]
+    lines.append("")
+    return lines
+
+
+def log_job_statuses(log: RunLog, counts: dict) -> None:
+    log.log()
+    for line in job_status_lines(counts):
+        log.log(line)
+    log.log()
