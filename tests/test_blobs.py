@@ -150,3 +150,28 @@ def test_corrupt_blob_in_pack_is_detected(tmp_path, chunk_size):
     fresh = DirectoryStore(store.root)
     with pytest.raises(CorruptObjectError):
         blobs.read_payload(fresh, Value(H, "bytes", "native", b"", oids, len(payload)))
+
+
+def test_native_spans_dedup_list_of_big_strings():
+    from redun.objects.values import encode_native
+
+    store = MemoryStore()
+    items = [os.urandom(200_000).hex() for _ in range(3)]  # 400 KB strings
+    payload = encode_native([1, ("x", items[0]), {"k": items[1]}, items[2]])
+    spans = blobs.native_spans(payload)
+    assert len(spans) == 3
+    oids = blobs.put_payload(store, payload, chunk_size=1 << 16, spans=spans)
+    size_list = sum(len(store.get_bytes(o)) for o in set(oids))
+    for it in items:
+        data = encode_native(it)
+        blobs.put_payload(store, data, chunk_size=1 << 16, spans=blobs.native_spans(data))
+    total = sum(len(store.get_bytes(o)) for o in store.iter_ids())
+    assert total == size_list  # the items alone added nothing
+
+
+def test_native_spans_gives_up_gracefully():
+    assert blobs.native_spans(b"\xc1" * 100_000) == []
+    assert blobs.native_spans(b"short") == []
+    from redun.objects.values import encode_native
+
+    assert blobs.native_spans(encode_native(list(range(300_000)))) == []
