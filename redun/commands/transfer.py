@@ -1,0 +1,100 @@
+"""`redun export` and `redun import`: upstream-compatible JSON lines."""
+
+import sys
+
+import click
+
+from ..errors import RedunError
+
+
+def _progress_reporter():
+    """A (phase, count) callback drawing a rich status line, only when stderr is a TTY."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    status = console.status("Importing...")
+    status.start()
+
+    def report(phase: str, n: int) -> None:
+        status.update(f"Importing: {phase} {n} records...")
+
+    return report, status
+
+
+@click.command("export")
+@click.option("-f", "--file", "path", default="-", show_default=True,
+              help="Write to this file instead of stdout.")
+@click.argument("ids", nargs=-1)
+@click.pass_obj
+def export_command(obj, path, ids):
+    """Export records as JSON lines in upstream redun's format.
+
+    IDS are roots: execution or job ids, call node, task or value hashes, or
+    object ids (unique prefixes are fine). Without IDS every execution is
+    exported, newest first. Records are written children first, so any
+    prefix of the output is itself importable.
+    """
+    from ..exchange import export_lines
+
+    repo = obj.open_repo()
+    if path == "-":
+        out = sys.stdout
+        write = out.write
+    else:
+        try:
+            out = open(path, "w", encoding="ascii")
+        except OSError as e:
+            raise RedunError(f"Cannot write {path}: {e.strerror}") from None
+        write = out.write
+    try:
+        export_lines(repo, write, list(ids))
+        out.flush()  # raise BrokenPipeError here, where main() turns it into a quiet exit
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+@click.command("import")
+@click.option("-f", "--file", "path", default="-", show_default=True,
+              help="Read from this file instead of stdin.")
+@click.option("-k", "--keep-going", is_flag=True,
+              help="Skip bad lines (and records that depend on them), import the rest, exit 1.")
+@click.option("-q", "--quiet", is_flag=True, help="Do not print the summary line.")
+@click.pass_obj
+def import_command(obj, path, keep_going, quiet):
+    """Import records from JSON lines (upstream redun's export format).
+
+    All or nothing: a malformed line or a reference to a record that is in
+    neither the input nor the repository is reported with its line number
+    and nothing is imported (unless --keep-going). Records already present
+    are skipped and counted; importing twice is harmless.
+    """
+    from ..exchange import import_lines
+
+    repo = obj.open_repo()
+    if path == "-":
+        stream = sys.stdin.buffer
+    else:
+        try:
+            stream = open(path, "rb")
+        except OSError as e:
+            raise RedunError(f"Cannot read {path}: {e.strerror}") from None
+    report, status = _progress_reporter()
+    try:
+        summary = import_lines(repo, stream, keep_going=keep_going, progress=report)
+    finally:
+        if status is not None:
+            status.stop()
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    shown = summary.errors[:20]
+    for err in shown:
+        click.echo(f"redun: error: {err}", err=True)
+    if len(summary.errors) > len(shown):
+        click.echo(f"redun: ... and {len(summary.errors) - len(shown)} more errors", err=True)
+    if not quiet:
+        click.echo(summary.line(), err=True)
+    if summary.errors:
+        sys.exit(1)

@@ -1,0 +1,280 @@
+"""Pure conversions between upstream export objects and our records.
+
+Import direction (`*_record`): takes a validated line object (lines.py) and
+the object ids of the records it links to (already written: children
+first), returns our record. Export direction (`*_line`): takes our record
+plus the upstream ids of what it links to, returns the upstream dict with
+keys in upstream's order. No I/O here; drivers are importer.py/exporter.py.
+
+Mapping (see docs/exchange.md):
+- Value with subtype Task -> Task record; a Task exports as a Value with
+  subtype Task and a reconstructed pickle (default version/options).
+- Value data: plain pickles become "native" only if re-pickling reproduces
+  the bytes exactly; otherwise kept as "pickle" bytes. Empty data (upstream
+  value store) stays an empty pickle payload.
+- CallNode args: key "0", "1"... is a position, anything else a keyword (as
+  upstream's import); arg_hash is checked against hash_arg and recomputed on
+  export.
+- Execution start/end = its root job's; Execution tags fold into
+  Execution.tags (key -> JSON text) when their tag_hash recomputes exactly.
+"""
+
+import base64
+import json
+from typing import Optional
+
+from ..hashing import hash_arg, hash_tag, json_dumps
+from ..objects.ids import uuid_str
+from ..objects.records import Arg, CallNode, Execution, Job, Tag, Task, Value
+from . import pickle3
+from .lines import LineError, decode_data, format_time, parse_time
+
+PICKLE_FORMAT = "application/python-pickle"
+ERROR_VALUE_TYPE = "redun.ErrorValue"
+_H = bytes.fromhex
+
+
+def _uuid(text: Optional[str]) -> Optional[bytes]:
+    return None if text is None else bytes.fromhex(text.replace("-", ""))
+
+
+# -- import: upstream object -> record ------------------------------------------
+def is_task_value(obj: dict) -> bool:
+    sub = obj.get("subtype")
+    return bool(sub) and sub.get("_type") == "Task"
+
+
+def task_record(obj: dict) -> Task:
+    sub = obj["subtype"]
+    return Task(_H(obj["value_hash"]), sub["namespace"], sub["name"], sub["source"])
+
+
+def value_payload(obj: dict) -> tuple:
+    """(format, payload bytes) for an upstream Value line."""
+    data = decode_data(obj["data"])
+    if data:
+        native = pickle3.native_from_pickle(data)
+        if native is not None:
+            return "native", native
+    return "pickle", data
+
+
+def value_record(obj: dict, fmt: str, payload_fields: dict, subvalue_oids) -> Value:
+    sub = obj.get("subtype")
+    path = sub["path"] if sub and sub.get("_type") == "File" else None
+    return Value(
+        hash=_H(obj["value_hash"]),
+        type=obj["type"],
+        format=fmt,
+        data=payload_fields["data"],
+        blobs=tuple(payload_fields["blobs"]),
+        size=payload_fields["size"],
+        subvalues=tuple(subvalue_oids),
+        path=path,
+    )
+
+
+def split_arg_key(call_hash: str, name: str, a: dict) -> tuple:
+    """(position, key) of one CallNode argument, checked against its arg_hash."""
+    if name.isdigit():
+        guess, other = (int(name), None), (None, name)
+    else:
+        guess, other = (None, name), None
+    for pos, key in (guess, other):
+        if hash_arg(call_hash, pos, key, a["value_hash"]) == a["arg_hash"]:
+            return pos, key
+        if other is None:
+            break
+    raise LineError(
+        f"argument {name!r}: arg_hash {a['arg_hash']} does not match the call_hash, "
+        "position/key and value_hash (corrupt or edited export)"
+    )
+
+
+def call_node_record(obj: dict, task_oid: bytes, value_oid: bytes, arg_value_oids: dict,
+                     child_oids, positions=None) -> CallNode:
+    """positions: the (position, key) of each argument if already split (split_arg_key)."""
+    args = []
+    for i, (name, a) in enumerate(obj["args"].items()):
+        pos, key = positions[i] if positions is not None else split_arg_key(obj["call_hash"], name, a)
+        args.append(Arg(pos, key, _H(a["value_hash"]), arg_value_oids[a["value_hash"]],
+                        tuple(_H(u) for u in a["upstream"])))
+    return CallNode(
+        hash=_H(obj["call_hash"]),
+        task_hash=_H(obj["task_hash"]),
+        task=task_oid,
+        task_name=obj["task_name"],
+        args_hash=_H(obj["args_hash"]),
+        args=tuple(args),
+        value_hash=_H(obj["value_hash"]),
+        value=value_oid,
+        children=tuple(child_oids),
+        timestamp=parse_time(obj["timestamp"], "timestamp"),
+    )
+
+
+def job_status(end_time, cached: bool, result_type: Optional[str]) -> str:
+    """Upstream's derived status: FAILED for an ErrorValue result, RUNNING without end."""
+    if result_type == ERROR_VALUE_TYPE:
+        return "FAILED"
+    if end_time is None:
+        return "RUNNING"
+    return "CACHED" if cached else "DONE"
+
+
+def job_record(obj: dict, task_oid: bytes, call_oid: Optional[bytes], child_oids,
+               result_type: Optional[str]) -> Job:
+    end = obj["end_time"]
+    end_us = None if end is None else parse_time(end, "end_time")
+    return Job(
+        id=_uuid(obj["id"]),
+        execution_id=_uuid(obj["execution_id"]),
+        parent_id=_uuid(obj["parent_id"]),
+        task_hash=_H(obj["task_hash"]),
+        task=task_oid,
+        call_hash=None if obj["call_hash"] is None else _H(obj["call_hash"]),
+        call_node=call_oid,
+        eval_hash=None,  # upstream exports no evaluations: no single-reduction cache
+        eval_value=None,
+        start_time=parse_time(obj["start_time"], "start_time"),
+        end_time=end_us,
+        cached=obj["cached"],
+        status=job_status(end_us, obj["cached"], result_type),
+        children=tuple(child_oids),
+        tags={},
+    )
+
+
+def tag_folds(obj: dict) -> bool:
+    """True if an Execution tag can live in Execution.tags and export back identically."""
+    return (
+        obj["entity_type"] == "Execution"
+        and not obj["parents"]
+        and hash_tag(obj["entity_id"], obj["key"], obj["value"], []) == obj["tag_hash"]
+    )
+
+
+def execution_record(obj: dict, job_oid: bytes, start_time: int, end_time: Optional[int],
+                     tags: dict) -> Execution:
+    """start/end are the root job's (upstream stores no execution times)."""
+    return Execution(
+        id=_uuid(obj["id"]),
+        args=obj["args"],
+        job=job_oid,
+        start_time=start_time,
+        end_time=end_time,
+        tags=dict(tags),
+    )
+
+
+def tag_record(obj: dict) -> Tag:
+    return Tag(
+        hash=_H(obj["tag_hash"]),
+        entity_type=obj["entity_type"],
+        entity_id=obj["entity_id"],
+        key=obj["key"],
+        value=json_dumps(obj["value"]),
+        parents=tuple(_H(p) for p in obj["parents"]),
+    )
+
+
+# -- export: record -> upstream object ---------------------------------------------
+def execution_line(rec: Execution, job_id: str) -> dict:
+    return {"_version": 1, "_type": "Execution", "id": uuid_str(rec.id), "args": rec.args,
+            "job_id": job_id}
+
+
+def execution_tag_lines(rec: Execution) -> list:
+    eid = uuid_str(rec.id)
+    out = []
+    for key in sorted(rec.tags):
+        value = json.loads(rec.tags[key])
+        out.append({"_version": 1, "_type": "Tag", "tag_hash": hash_tag(eid, key, value, []),
+                    "entity_type": "Execution", "entity_id": eid, "key": key, "value": value,
+                    "parents": []})
+    return out
+
+
+def export_status(rec: Job) -> str:
+    if rec.end_time is None and rec.status not in ("FAILED",):
+        return "RUNNING"
+    return rec.status if rec.status in ("DONE", "CACHED", "FAILED", "RUNNING") else "DONE"
+
+
+def job_line(rec: Job, child_ids: list) -> dict:
+    return {
+        "_version": 1, "_type": "Job",
+        "id": uuid_str(rec.id),
+        "start_time": format_time(rec.start_time),
+        "end_time": None if rec.end_time is None else format_time(rec.end_time),
+        "task_hash": rec.task_hash.hex(),
+        "cached": rec.cached,
+        "status": export_status(rec),
+        "call_hash": None if rec.call_hash is None else rec.call_hash.hex(),
+        "parent_id": None if rec.parent_id is None else uuid_str(rec.parent_id),
+        "children": child_ids,
+        "execution_id": uuid_str(rec.execution_id),
+    }
+
+
+def task_line(rec: Task) -> dict:
+    data = pickle3.task_pickle(rec.name, rec.namespace, rec.hash.hex())
+    return {
+        "_version": 1, "_type": "Value",
+        "value_hash": rec.hash.hex(),
+        "type": "redun.Task",
+        "format": PICKLE_FORMAT,
+        "data": base64.b64encode(data).decode("ascii"),
+        "subvalues": [],
+        "subtype": {"_type": "Task", "name": rec.name, "namespace": rec.namespace, "source": rec.source},
+    }
+
+
+def value_line(rec: Value, payload: bytes, subvalue_hashes: list) -> dict:
+    if rec.format == "native":
+        payload = pickle3.pickle_from_native(payload)
+    subtype = None
+    if rec.path is not None and not rec.type.endswith("Dir") and "FileSet" not in rec.type:
+        subtype = {"_type": "File", "path": rec.path}
+    return {
+        "_version": 1, "_type": "Value",
+        "value_hash": rec.hash.hex(),
+        "type": rec.type,
+        "format": PICKLE_FORMAT,
+        "data": base64.b64encode(payload).decode("ascii"),
+        "subvalues": sorted(subvalue_hashes),
+        "subtype": subtype,
+    }
+
+
+def call_node_line(rec: CallNode, child_hashes: list) -> dict:
+    ch = rec.hash.hex()
+    args = {}
+    for a in rec.args:
+        name = a.key if a.key is not None else str(a.position)
+        vh = a.value_hash.hex()
+        args[name] = {"arg_hash": hash_arg(ch, a.position, a.key, vh), "value_hash": vh,
+                      "upstream": sorted(u.hex() for u in a.upstream)}
+    return {
+        "_version": 1, "_type": "CallNode",
+        "call_hash": ch,
+        "task_name": rec.task_name,
+        "task_hash": rec.task_hash.hex(),
+        "args_hash": rec.args_hash.hex(),
+        "value_hash": rec.value_hash.hex(),
+        "timestamp": format_time(rec.timestamp),
+        "args": args,
+        "children": child_hashes,
+    }
+
+
+def tag_line(rec: Tag) -> dict:
+    return {
+        "_version": 1, "_type": "Tag",
+        "tag_hash": rec.hash.hex(),
+        "entity_type": rec.entity_type,
+        "entity_id": rec.entity_id,
+        "key": rec.key,
+        "value": json.loads(rec.value),
+        "parents": [p.hex() for p in rec.parents],
+    }

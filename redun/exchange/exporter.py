@@ -1,0 +1,197 @@
+"""Export driver: our records -> upstream JSON lines, streamed.
+
+Walks the records reachable from the roots depth first and writes each
+record after everything it links to (children first). Upstream's import
+ignores line order, and this order has a useful property: every prefix of
+an export is closed (no dangling references), so `export | head -n N` is
+itself importable. Memory: a map object id -> upstream id for the records
+written so far (~150 bytes each), plus the DFS stack.
+
+Records with no upstream counterpart are not written: Blobs (their bytes
+travel inside the Value's data), Job.eval_value (upstream exports no
+evaluations), running executions (no root job yet).
+"""
+
+import os
+from typing import Callable, Iterable, Optional
+
+from ..errors import AmbiguousPrefixError, NotFoundError
+from ..objects.blobs import read_payload
+from ..objects.ids import check_prefix, is_hex, uuid_str
+from ..objects.records import CallNode, Execution, Job, Tag, Task, Value
+from . import convert
+from .lines import dumps
+
+FLUSH_LINES = 512
+
+
+def all_execution_roots(repo) -> list:
+    """Object ids of every finished-or-running execution with a root job, newest first."""
+    found = []
+    for _name, oid in repo.refs.list("execs/"):
+        rec = repo.store.get(oid)
+        if isinstance(rec, Execution) and rec.job is not None:
+            found.append((rec.start_time, rec.id, oid))
+    found.sort(reverse=True)
+    return [oid for _t, _id, oid in found]
+
+
+def resolve_root(repo, text: str) -> bytes:
+    """Object id for an execution/job uuid, call/task/value hash, or object id (or a unique prefix)."""
+    text = text.strip().lower()
+    flat = text.replace("-", "")
+    if not flat or not is_hex(flat):
+        raise NotFoundError(f"Not an id: {text!r}. Give an execution or job id, a hash, or an object id.")
+    if len(flat) == 32 and "-" in text:
+        ref = repo.refs.get(f"execs/{text}")
+        if ref is not None:
+            return ref
+    candidates = {}
+    try:
+        index = repo.index
+    except ImportError:
+        index = None
+    if index is not None and len(flat) <= 40:
+        for kind, row in index.resolve(text):
+            candidates.setdefault(row["oid"], kind)
+    if "-" not in text and len(flat) >= 4:
+        try:
+            for oid in repo.store.prefix_candidates(check_prefix(flat), 21):
+                candidates.setdefault(oid, "object")
+        except Exception:
+            pass
+    if not candidates:
+        raise NotFoundError(f"No execution, job, call node, task, value or object matches {text!r}.")
+    if len(candidates) > 1:
+        raise AmbiguousPrefixError(text, sorted(o.hex() for o in candidates), "record")
+    return next(iter(candidates))
+
+
+class Exporter:
+    def __init__(self, store, write: Callable[[str], None], index=None):
+        self.store = store
+        self.write = write
+        self.index = index
+        self.ids: dict = {}  # oid -> upstream id (uuid text or hash hex)
+        self.starts: dict = {}  # job oid -> start time (children are listed by start time)
+        self.emitted: set = set()  # upstream keys already written
+        self.count = 0
+        self._buf: list = []
+
+    def _emit(self, key: str, obj: dict) -> None:
+        if key in self.emitted:
+            return
+        self.emitted.add(key)
+        self._buf.append(dumps(obj))
+        self.count += 1
+        if len(self._buf) >= FLUSH_LINES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buf:
+            self._buf.append("")
+            text, self._buf = "\n".join(self._buf), []
+            self.write(text)
+
+    @staticmethod
+    def _links(rec) -> list:
+        t = type(rec)
+        if t is Execution:
+            return [] if rec.job is None else [rec.job]
+        if t is Job:
+            out = [rec.task]
+            if rec.call_node is not None:
+                out.append(rec.call_node)
+            return out + list(rec.children)
+        if t is CallNode:
+            return [rec.task, rec.value] + [a.value for a in rec.args] + list(rec.children)
+        if t is Value:
+            return list(rec.subvalues)
+        return []
+
+    def export(self, roots: Iterable[bytes]) -> int:
+        for root in roots:
+            self._walk(root)
+        self._tags()
+        self.flush()
+        return self.count
+
+    def _walk(self, root: bytes) -> None:
+        ids = self.ids
+        stack = [(root, None)]
+        while stack:
+            oid, rec = stack[-1]
+            if oid in ids:
+                stack.pop()
+                continue
+            if rec is None:
+                rec = self.store.get(oid)
+                stack[-1] = (oid, rec)
+                pending = [c for c in self._links(rec) if c not in ids]
+                if pending:
+                    stack.extend((c, None) for c in reversed(pending))
+                    continue
+            stack.pop()
+            self._write_record(oid, rec)
+
+    def _write_record(self, oid: bytes, rec) -> None:
+        ids = self.ids
+        t = type(rec)
+        if t is Value:
+            uid = rec.hash.hex()
+            subs = [ids[s] for s in rec.subvalues]
+            self._emit("v:" + uid, convert.value_line(rec, read_payload(self.store, rec), subs))
+        elif t is Task:
+            uid = rec.hash.hex()
+            self._emit("v:" + uid, convert.task_line(rec))
+        elif t is CallNode:
+            uid = rec.hash.hex()
+            self._emit("c:" + uid, convert.call_node_line(rec, [ids[c] for c in rec.children]))
+        elif t is Job:
+            uid = uuid_str(rec.id)
+            self.starts[oid] = rec.start_time
+            kids = sorted(rec.children, key=lambda c: (self.starts.get(c, 0), ids[c]))
+            self._emit("j:" + uid, convert.job_line(rec, [ids[c] for c in kids]))
+        elif t is Execution:
+            uid = uuid_str(rec.id)
+            if rec.job is not None:
+                self._emit("e:" + uid, convert.execution_line(rec, ids[rec.job]))
+                for line in convert.execution_tag_lines(rec):
+                    self._emit("t:" + line["tag_hash"], line)
+        elif t is Tag:
+            uid = rec.hash.hex()
+            self._emit("t:" + uid, convert.tag_line(rec))
+        else:  # Blob or a future record type: nothing upstream can hold
+            uid = oid.hex()
+        ids[oid] = uid
+
+    def _tags(self) -> None:
+        """Tag records (upstream tags on jobs, call nodes, values...) of exported entities."""
+        if self.index is None or not self.ids:
+            return
+        try:
+            rows = self.index._read("SELECT oid, entity_id FROM tags")
+        except Exception:
+            return
+        wanted = set(self.ids.values())
+        for oid, entity_id in rows:
+            if entity_id in wanted and oid not in self.ids:
+                self._walk(oid)
+
+
+def export_lines(repo, write: Callable[[str], None], root_ids: Optional[list] = None) -> int:
+    """Write upstream JSON lines for root_ids (all executions if none); returns the line count."""
+    if root_ids:
+        roots = [resolve_root(repo, r) for r in root_ids]
+    else:
+        roots = all_execution_roots(repo)
+    index = None
+    if os.path.exists(repo.index_path):  # only for upstream Tag records; never build it just for this
+        try:
+            index = repo.index
+        except ImportError:
+            pass
+    return Exporter(repo.store, write, index).export(roots)
+
+
+__all__ = ["export_lines", "Exporter", "resolve_root", "all_execution_roots"]

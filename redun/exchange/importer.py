@@ -1,0 +1,448 @@
+"""Import driver: upstream JSON lines -> our records, all or nothing.
+
+1. Spill: each line is parsed and validated (lines.py) and stored, keyed by
+   its upstream id, in a temporary sqlite file under `<repo>/tmp/`, with
+   the references it makes (deps). Memory stays flat whatever the input.
+2. Check: one query finds references to ids that are neither in the input
+   nor in the repository (dangling) or of the wrong kind; each is an error
+   naming the line.
+3. Write: records are built depth-first, children first (a record links only
+   to records that exist), all through one PackWriter. The only thing kept
+   in memory is a map upstream key -> object id (~100 bytes per record).
+   Execution records are held back and added last, then the pack is
+   committed and only then are refs `execs/<uuid>` set (CAS from nothing).
+Any error aborts the writer: nothing becomes visible. With keep_going, bad
+lines and every record that depends on them are skipped and reported, and
+the rest is committed.
+"""
+
+import marshal
+import os
+import sqlite3
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
+
+from ..errors import NotFoundError, RecordImportError, RedunError, RefConflictError
+from ..objects import codec, compress
+from ..objects.blobs import payload_fields
+from ..objects.ids import object_id
+from . import convert
+from .lines import LineError, parse_line, parse_time
+
+BATCH = 2000
+MAX_ERRORS_SHOWN = 20
+
+
+@dataclass
+class ImportSummary:
+    lines: int = 0
+    imported: int = 0  # lines whose record was written now
+    present: int = 0  # lines whose record was already in the repo (or repeated in the input)
+    failed: int = 0  # lines skipped because of errors (keep_going)
+    executions: int = 0  # executions made visible by this import
+    errors: list = field(default_factory=list)  # LineError, in line order
+
+    def line(self) -> str:
+        text = f"Imported {self.imported} records ({self.present} already present)."
+        if self.failed:
+            text += f" Skipped {self.failed} records with errors."
+        return text
+
+
+class _Abort(Exception):
+    pass
+
+
+def _tmp_db(repo) -> str:
+    d = os.path.join(repo.root, "tmp")
+    os.makedirs(d, exist_ok=True)
+    return os.path.join(d, f"import-{uuid.uuid4().hex}.sqlite3")
+
+
+def _spill_row(ln, lineno: int):
+    """(recs row, deps rows, tag parents) for one validated Line."""
+    o, key = ln.obj, ln.key
+    kind, aux, t = ln.kind, None, None
+    deps = []
+    if kind == "Execution":
+        deps.append((key, "j:" + o["job_id"], "Job", "root job (job_id)", lineno))
+    elif kind == "Job":
+        aux = o["parent_id"]
+        t = parse_time(o["start_time"], "start_time")
+        deps.append((key, "v:" + o["task_hash"], "Task", "task (task_hash)", lineno))
+        if o["call_hash"] is not None:
+            deps.append((key, "c:" + o["call_hash"], None, "call node (call_hash)", lineno))
+        if o["parent_id"] is not None:
+            deps.append((key, "j:" + o["parent_id"], "Job", "parent job (parent_id)", lineno))
+        deps.append((key, "e:" + o["execution_id"], "Execution", "execution (execution_id)", lineno))
+    elif kind == "Value":
+        if convert.is_task_value(o):
+            kind = "Task"
+        else:
+            aux = o["type"]
+        for h in o["subvalues"]:
+            deps.append((key, "v:" + h, None, "subvalue", lineno))
+    elif kind == "CallNode":
+        aux = o["value_hash"]
+        deps.append((key, "v:" + o["task_hash"], "Task", "task (task_hash)", lineno))
+        deps.append((key, "v:" + o["value_hash"], None, "result value (value_hash)", lineno))
+        pk = []
+        for name, a in o["args"].items():
+            pk.append(convert.split_arg_key(o["call_hash"], name, a))
+            deps.append((key, "v:" + a["value_hash"], None, f"value of argument {name!r}", lineno))
+        o["_pk"] = pk
+        for h in o["children"]:
+            deps.append((key, "c:" + h, None, "child call node (children)", lineno))
+    elif kind == "Tag":
+        aux = o["entity_id"]
+    return (key, lineno, kind, aux, t, marshal.dumps(o)), deps, o.get("parents", ()) if kind == "Tag" else ()
+
+
+class _Importer:
+    def __init__(self, repo, keep_going: bool, progress: Optional[Callable]):
+        self.repo = repo
+        self.store = repo.store
+        self.keep_going = keep_going
+        self.progress = progress
+        self.summary = ImportSummary()
+        self.oids: dict = {}  # key -> oid
+        self.failed: set = set()
+        self.ext: dict = {}  # keys found in the repo, not the input
+        self.folded: dict = {}  # exec key -> {tag key: json text}
+        self.folded_tags: dict = {}  # tag key -> exec key
+        self.min_size = repo.config.getint("backend", "value_store_min_size", 1024)
+        self._index = None
+
+    # -- errors -------------------------------------------------------------
+    def error(self, err: LineError, key: Optional[str] = None) -> None:
+        if not self.keep_going:
+            raise err
+        self.summary.errors.append(err)
+        if key is not None and key not in self.failed:
+            self.failed.add(key)
+
+    # -- phase 1 ------------------------------------------------------------
+    def spill(self, stream: Iterable, db) -> None:
+        recs, deps, parents = [], [], []
+        s = self.summary
+        blank = 0
+
+        def flush():
+            db.executemany("INSERT OR IGNORE INTO recs VALUES (?,?,?,?,?,?)", recs)
+            db.executemany("INSERT INTO deps VALUES (?,?,?,?,?)", deps)
+            db.executemany("INSERT INTO tagparents VALUES (?)", parents)
+            recs.clear(), deps.clear(), parents.clear()
+
+        for lineno, raw in enumerate(stream, 1):
+            s.lines = lineno
+            if not raw.strip():
+                blank += 1
+                continue
+            try:
+                ln = parse_line(raw)
+                row, d, tp = _spill_row(ln, lineno)
+            except LineError as e:
+                self.error(e.at(lineno))
+                s.failed += 1
+                continue
+            recs.append(row)
+            deps.extend(d)
+            parents.extend(("t:" + p,) for p in tp)
+            if len(recs) >= BATCH:
+                flush()
+            if self.progress and lineno % 5000 == 0:
+                self.progress("reading", lineno)
+        flush()
+        db.execute("CREATE INDEX recs_aux ON recs(aux, kind)")
+        stored = db.execute("SELECT count(*) FROM recs").fetchone()[0]
+        s.present += s.lines - s.failed - stored - blank  # repeated in the input
+
+    # -- phase 2 ------------------------------------------------------------
+    def _lookup(self, key: str, need: Optional[str]) -> Optional[bytes]:
+        """Object id of a record the repository already holds, by upstream key."""
+        kind, ident = key[0], key[2:]
+        if kind == "e":
+            return self.repo.refs.get(f"execs/{ident}")
+        if not (self.store.pack_names() or any(True for _ in self.store.iter_loose())):
+            return None
+        if self._index is None:
+            try:
+                self._index = self.repo.index
+            except (ImportError, RedunError):
+                return None
+        idx = self._index
+        if kind == "j":
+            row = idx.job(bytes.fromhex(ident.replace("-", "")))
+        elif kind == "c":
+            row = idx.call_node_by_hash(bytes.fromhex(ident))
+        elif need == "Task":
+            row = idx.task_by_hash(bytes.fromhex(ident))
+        else:
+            row = idx.value_by_hash(bytes.fromhex(ident)) or idx.task_by_hash(bytes.fromhex(ident))
+        return row["oid"] if row else None
+
+    def check(self, db) -> None:
+        rows = db.execute(
+            "SELECT d.src, d.dst, d.need, d.what, d.line, r.kind FROM deps d LEFT JOIN recs r ON r.key = d.dst "
+            "WHERE r.key IS NULL OR (d.need IS NOT NULL AND r.kind != d.need) ORDER BY d.line"
+        ).fetchall()
+        for src, dst, need, what, line, found in rows:
+            ident = dst[2:]
+            if found is None:
+                oid = self.ext.get(dst) or self._lookup(dst, need)
+                if oid is not None:
+                    self.ext[dst] = oid
+                    continue
+                msg = f"{_describe(src)} refers to {what} {ident}, which is in neither the input nor the repository"
+            else:
+                msg = f"{_describe(src)}: {what} {ident} is a {found}, not a {need}"
+            self.error(LineError(msg, line), src)
+
+    def fold_tags(self, db) -> None:
+        """Decide which Execution tags live in Execution.tags (see convert.tag_folds)."""
+        superseded = {r[0] for r in db.execute("SELECT parent FROM tagparents")}
+        per_exec: dict = {}
+        for key, body in db.execute(
+            "SELECT t.key, t.body FROM recs t JOIN recs e ON e.key = 'e:' || t.aux "
+            "WHERE t.kind = 'Tag' AND e.kind = 'Execution' ORDER BY t.rowid"
+        ):
+            o = marshal.loads(body)
+            if key in superseded or not convert.tag_folds(o):
+                continue
+            per_exec.setdefault("e:" + o["entity_id"], {}).setdefault(o["key"], []).append((key, o["value"]))
+        for ekey, tags in per_exec.items():
+            for tkey, items in tags.items():
+                if len(items) == 1:  # a repeated key cannot live in one dict: keep those as Tag records
+                    self.folded.setdefault(ekey, {})[tkey] = convert.json_dumps(items[0][1])
+                    self.folded_tags[items[0][0]] = ekey
+
+    def _link_deps(self, db, kind: str, key: str, o: dict) -> list:
+        if kind == "Value":
+            return ["v:" + h for h in o["subvalues"]]
+        if kind == "CallNode":
+            return (["v:" + o["task_hash"], "v:" + o["value_hash"]]
+                    + ["v:" + a["value_hash"] for a in o["args"].values()]
+                    + ["c:" + h for h in o["children"]])
+        if kind == "Job":
+            out = ["v:" + o["task_hash"]]
+            if o["call_hash"] is not None:
+                out.append("c:" + o["call_hash"])
+            out += [r[0] for r in db.execute(
+                "SELECT key FROM recs WHERE aux = ? AND kind = 'Job' ORDER BY t, key", (o["id"],))]
+            return out
+        if kind == "Execution":
+            return ["j:" + o["job_id"]]
+        return []
+
+    def _result_type(self, db, o: dict) -> Optional[str]:
+        ch = o["call_hash"]
+        if ch is None:
+            return None
+        row = db.execute(
+            "SELECT v.aux FROM recs c JOIN recs v ON v.key = 'v:' || c.aux WHERE c.key = ?", ("c:" + ch,)
+        ).fetchone()
+        if row is not None:
+            return row[0]
+        try:
+            cn = self.store.get(self.oids["c:" + ch])
+            return getattr(self.store.get(cn.value), "type", None)
+        except (RedunError, KeyError):
+            return None
+
+    def _job_times(self, db, jkey: str) -> tuple:
+        row = db.execute("SELECT body FROM recs WHERE key = ?", (jkey,)).fetchone()
+        if row is None:
+            job = self.store.get(self.oids[jkey])
+            return job.start_time, job.end_time
+        o = marshal.loads(row[0])
+        end = o["end_time"]
+        return parse_time(o["start_time"], "start_time"), None if end is None else parse_time(end, "end_time")
+
+    def _build(self, db, writer, kind: str, key: str, o: dict):
+        oids = self.oids
+        if kind == "Value":
+            fmt, payload = convert.value_payload(o)
+            fields = payload_fields(writer, payload, self.min_size)
+            subs = sorted({oids["v:" + h] for h in o["subvalues"]})
+            return convert.value_record(o, fmt, fields, subs)
+        if kind == "Task":
+            return convert.task_record(o)
+        if kind == "CallNode":
+            arg_oids = {a["value_hash"]: oids["v:" + a["value_hash"]] for a in o["args"].values()}
+            return convert.call_node_record(
+                o, oids["v:" + o["task_hash"]], oids["v:" + o["value_hash"]], arg_oids,
+                [oids["c:" + h] for h in o["children"]], o["_pk"])
+        if kind == "Job":
+            deps = self._link_deps(db, kind, key, o)
+            children = [oids[d] for d in deps if d.startswith("j:")]
+            call = None if o["call_hash"] is None else oids["c:" + o["call_hash"]]
+            return convert.job_record(o, oids["v:" + o["task_hash"]], call, children, self._result_type(db, o))
+        if kind == "Execution":
+            jkey = "j:" + o["job_id"]
+            start, end = self._job_times(db, jkey)
+            return convert.execution_record(o, oids[jkey], start, end, self.folded.get(key, {}))
+        if kind == "Tag":
+            return convert.tag_record(o)
+        raise AssertionError(kind)
+
+    def _present(self, oid: bytes, writer) -> bool:
+        if oid in writer.entries:
+            return True
+        for p in self.store.packs():
+            if p.index.find(oid) is not None:
+                return True
+        h = oid.hex()
+        return os.path.exists(os.path.join(self.store.objects_dir, h[:2], h[2:]))
+
+    def resolve(self, db, writer, root: str, held: list) -> None:
+        oids, failed, ext = self.oids, self.failed, self.ext
+        stack = [root]
+        inprog: dict = {}
+        while stack:
+            k = stack[-1]
+            if k in oids or k in failed:
+                stack.pop()
+                continue
+            st = inprog.get(k)
+            if st is None:
+                row = db.execute("SELECT kind, line, body FROM recs WHERE key = ?", (k,)).fetchone()
+                if row is None:  # checked: lives in the repository
+                    oid = ext.get(k)
+                    if oid is None:
+                        failed.add(k)
+                    else:
+                        oids[k] = oid
+                    stack.pop()
+                    continue
+                kind, line, body = row
+                o = marshal.loads(body)
+                deps = self._link_deps(db, kind, k, o)
+                inprog[k] = (kind, line, o, deps)
+                for d in deps:
+                    if d in inprog:
+                        raise LineError(f"{_describe(k)} is part of a reference cycle through {_describe(d)}", line)
+                    if d not in oids and d not in failed:
+                        stack.append(d)
+                continue
+            kind, line, o, deps = st
+            del inprog[k]
+            stack.pop()
+            bad = next((d for d in deps if d not in oids), None)
+            if bad is not None:
+                self.error(LineError(f"{_describe(k)} skipped: it needs {_describe(bad)}, which was not imported",
+                                     line), k)
+                self.summary.failed += 1
+                continue
+            try:
+                rec = self._build(db, writer, kind, k, o)
+            except LineError as e:
+                self.error(e.at(line), k)
+                self.summary.failed += 1
+                continue
+            data = codec.encode(rec)
+            oid = object_id(data)
+            oids[k] = oid
+            if kind == "Execution":
+                held.append((k, oid, data))
+                continue
+            if self._present(oid, writer):
+                self.summary.present += 1
+            else:
+                self.summary.imported += 1
+                writer.add_stored(oid, compress.compress(data))
+            if self.progress and len(oids) % 5000 == 0:
+                self.progress("writing", len(oids))
+
+
+def _describe(key: str) -> str:
+    names = {"e": "Execution", "j": "Job", "v": "Value", "c": "CallNode", "t": "Tag"}
+    return f"{names.get(key[0], '?')} {key[2:]}"
+
+
+def import_lines(repo, stream: Iterable, keep_going: bool = False,
+                 progress: Optional[Callable] = None) -> ImportSummary:
+    """Import upstream JSON lines (an iterable of bytes or str lines) into repo.
+
+    Raises LineError (a RecordImportError) on the first problem unless
+    keep_going; then problems are collected in summary.errors and the valid
+    records are committed. Records already present are counted, not rewritten."""
+    imp = _Importer(repo, keep_going, progress)
+    path = _tmp_db(repo)
+    db = sqlite3.connect(path, isolation_level=None)
+    writer = None
+    try:
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute("PRAGMA cache_size=-65536")
+        db.execute("CREATE TABLE recs (key TEXT PRIMARY KEY, line INTEGER NOT NULL, kind TEXT NOT NULL, "
+                   "aux TEXT, t INTEGER, body BLOB NOT NULL)")
+        db.execute("CREATE TABLE deps (src TEXT, dst TEXT, need TEXT, what TEXT, line INTEGER)")
+        db.execute("CREATE TABLE tagparents (parent TEXT)")
+        db.execute("BEGIN")
+        imp.spill(stream, db)
+        db.execute("COMMIT")
+        imp.check(db)
+        imp.fold_tags(db)
+        repo.store.recover()
+        writer = repo.store.pack_writer()
+        held: list = []
+        roots = db.execute("SELECT key FROM recs ORDER BY rowid")
+        while True:
+            batch = roots.fetchmany(1000)
+            if not batch:
+                break
+            for (key,) in batch:
+                if key in imp.folded_tags:
+                    continue
+                imp.resolve(db, writer, key, held)
+        _finish(repo, imp, writer, held, db)
+        writer = None
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        db.close()
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            try:
+                os.unlink(path + suffix)
+            except FileNotFoundError:
+                pass
+    return imp.summary
+
+
+def _finish(repo, imp: _Importer, writer, held: list, db) -> None:
+    """Add the held Execution records, commit the pack, then set refs."""
+    s = imp.summary
+    tag_counts = {}
+    for tkey, ekey in imp.folded_tags.items():
+        tag_counts[ekey] = tag_counts.get(ekey, 0) + 1
+    refs = []
+    for key, oid, data in held:
+        n = 1 + tag_counts.get(key, 0)
+        current = repo.refs.get(f"execs/{key[2:]}")
+        if current is not None:
+            s.present += n  # the repository already has this execution (kept as is)
+            continue
+        if imp._present(oid, writer):
+            s.present += n
+        else:
+            s.imported += n
+            writer.add_stored(oid, compress.compress(data))
+        refs.append((key[2:], oid))
+    for tkey, ekey in imp.folded_tags.items():
+        if ekey not in imp.oids:  # its execution failed: the tag failed with it
+            s.failed += 1
+    writer.commit()
+    for eid, oid in refs:
+        try:
+            repo.refs.set(f"execs/{eid}", oid, expected=None)
+            s.executions += 1
+        except RefConflictError:
+            pass  # set meanwhile by another import of the same execution
+    try:
+        idx = imp._index or repo.index
+        idx.catch_up()
+    except (ImportError, NotFoundError):
+        pass
