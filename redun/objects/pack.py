@@ -134,6 +134,8 @@ class PackIndex:
             low = bytes.fromhex(prefix)
         if not low:
             lo, hi = 0, self.count
+        elif len(prefix) == 1:  # one hex digit spans 16 fanout buckets
+            lo, hi = self._bucket(low[0])[0], self._bucket(low[0] | 0x0F)[1]
         else:
             lo, hi = self._bucket(low[0])
         i = bisect.bisect_left(self._ids, low, lo, hi)
