@@ -11,6 +11,7 @@ have children). Every finished job is recorded by redun.recorder.
 """
 
 import getpass
+from collections import deque
 import os
 import queue
 import sys
@@ -279,6 +280,7 @@ class Scheduler:
         self._root_memo: dict = {}
         self._failure: Optional[_TaskFailure] = None
         self._root_job: Optional[Job] = None
+        self._ready: deque = deque()
         self.traceback_lines = []
         exec_id = uuid.UUID(execution_id).bytes if execution_id else uuid.uuid4().bytes
         self.execution_id = str(uuid.UUID(bytes=exec_id))
@@ -325,8 +327,15 @@ class Scheduler:
 
     # -- event loop ----------------------------------------------------------------
     def _loop(self, outcome: dict) -> None:
+        """Run ready continuations (breadth-first, no deep recursion); block on workers when idle."""
         get = self._outq.get
-        while self._inflight:
+        ready = self._ready
+        while True:
+            while ready:
+                func, args = ready.popleft()
+                func(*args)
+            if not self._inflight:
+                break
             job, ok, value, frames = get()
             self._inflight -= 1
             if ok:
@@ -395,9 +404,10 @@ class Scheduler:
 
             if _has_exprs((expr.args, expr.kwargs)):
                 self._evaluate((expr.args, expr.kwargs), parent,
-                               lambda ev: self._exec_job(expr, ev[0], ev[1], parent, resolved, failed), failed)
+                               lambda ev: self._ready.append((self._exec_job, (expr, ev[0], ev[1], parent, resolved,
+                                                                                failed))), failed)
             else:
-                self._exec_job(expr, expr.args, expr.kwargs, parent, resolved, failed)
+                self._ready.append((self._exec_job, (expr, expr.args, expr.kwargs, parent, resolved, failed)))
         elif isinstance(expr, SimpleExpression):
             def apply(ev):
                 try:
@@ -561,8 +571,7 @@ class Scheduler:
         self._end_job(job, status)
         for f in job.followers:
             self._finish_follower(f, job)
-        for ok, _ in job.waiters:
-            ok(result)
+        self._ready.append((_notify_ok, (job.waiters, result)))
 
     def _finish_follower(self, job: Job, other: Job) -> None:
         """job is the same call as other (finished): it ends CACHED with other's result."""
@@ -572,14 +581,12 @@ class Scheduler:
         job.eval_oid = other.eval_oid
         if other.status == "FAILED":
             self._end_job(job, "FAILED")
-            for _, fail in job.waiters:
-                fail(other.error)
+            self._ready.append((_notify_fail, (job.waiters, other.error)))
             return
         job.result = other.result
         job.expr.__dict__["call_hash"] = job.call_hash
         self._end_job(job, "CACHED")
-        for ok, _ in job.waiters:
-            ok(other.result)
+        self._ready.append((_notify_ok, (job.waiters, other.result)))
 
     def _end_job(self, job: Job, status: str) -> None:
         self._count(job, status)
@@ -623,8 +630,7 @@ class Scheduler:
         self._end_job(job, "FAILED")
         for f in job.followers:
             self._finish_follower(f, job)
-        for _, fail in job.waiters:
-            fail(failure)
+        self._ready.append((_notify_fail, (job.waiters, failure)))
 
     def _record_call_node(self, job: Job, call_hash: str, result, vhash: str, children: list,
                           value_oid: Optional[bytes] = None) -> bytes:
@@ -732,6 +738,16 @@ def _def_line(func) -> tuple:
         if line.lstrip().startswith("def ") or line.lstrip().startswith("async def "):
             return line.strip(), first + i
     return lines[0].strip(), first
+
+
+def _notify_ok(waiters: list, result) -> None:
+    for ok, _ in waiters:
+        ok(result)
+
+
+def _notify_fail(waiters: list, error) -> None:
+    for _, fail in waiters:
+        fail(error)
 
 
 def _has_exprs(value) -> bool:
