@@ -45,15 +45,10 @@ _STUBS = {name: type(f"_{name}Stub", (_FileStub,), {"cls_name": name})
 class _PlainUnpickler(pickle.Unpickler):
     """Restricting-globals unpickler: plain containers and upstream files only."""
 
-    def __init__(self, file):
-        super().__init__(file)
-        self.saw_files = False
-
     def find_class(self, module: str, name: str) -> Any:
         if module == "builtins" and name in _SAFE_BUILTINS:
             return _SAFE_BUILTINS[name]
         if module == FILE_MODULE and name in _STUBS:
-            self.saw_files = True
             return _STUBS[name]
         raise NotPlainValue(f"pickle refers to {module}.{name}, which is not a plain value type")
 
@@ -61,35 +56,80 @@ class _PlainUnpickler(pickle.Unpickler):
         raise NotPlainValue("pickle uses persistent ids")
 
 
-def _replace_stubs(obj: Any) -> Any:
-    t = type(obj)
-    if isinstance(obj, _FileStub):
-        ref = getattr(obj, "ref", None)
-        if ref is None:
-            raise NotPlainValue(f"{FILE_MODULE}.{obj.cls_name} pickle has no state")
-        return ref
-    if t is list:
-        return [_replace_stubs(x) for x in obj]
-    if t is tuple:
-        return tuple(_replace_stubs(x) for x in obj)
-    if t is dict:
-        return {_replace_stubs(k): _replace_stubs(v) for k, v in obj.items()}
-    if t is set or t is frozenset:
-        return t(_replace_stubs(x) for x in obj)
-    return obj
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+class _Checker:
+    """One memoised pass over an unpickled value: stubs become FileRefs, cycles and
+    blow-ups are refused.
+
+    A pickle can reference one object many times (memo), so a tiny pickle may expand
+    to an enormous tree once encoded; ``limit`` bounds the expanded size (in items
+    plus characters). Untouched subtrees are returned as is, keeping object sharing.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.memo: dict = {}
+        self.active: set = set()
+
+    def visit(self, obj: Any) -> tuple:
+        t = type(obj)
+        if t in (str, bytes):
+            return obj, 1 + len(obj)
+        if t not in _CONTAINERS and not isinstance(obj, _FileStub):
+            return obj, 1
+        key = id(obj)
+        hit = self.memo.get(key)
+        if hit is not None:
+            return hit
+        if isinstance(obj, _FileStub):
+            ref = getattr(obj, "ref", None)
+            if ref is None:
+                raise NotPlainValue(f"{FILE_MODULE}.{obj.cls_name} pickle has no state")
+            result = (ref, 1 + len(ref.path) + len(ref.hash))
+        else:
+            if key in self.active:
+                raise NotPlainValue("pickle holds a recursive structure")
+            self.active.add(key)
+            result = self._container(obj, t)
+            self.active.discard(key)
+        if result[1] > self.limit:
+            raise NotPlainValue("pickle expands to a value too large to store natively")
+        self.memo[key] = result
+        return result
+
+    def _container(self, obj: Any, t: type) -> tuple:
+        size, changed = 1, False
+        if t is dict:
+            items = []
+            for k, v in obj.items():
+                k2, ks = self.visit(k)
+                v2, vs = self.visit(v)
+                size += ks + vs
+                changed = changed or k2 is not k or v2 is not v
+                items.append((k2, v2))
+            return (dict(items) if changed else obj), size
+        out = []
+        for x in obj:
+            x2, xs = self.visit(x)
+            size += xs
+            changed = changed or x2 is not x
+            out.append(x2)
+        return (t(out) if changed else obj), size
 
 
 def safe_unpickle(data: bytes) -> Any:
     """Unpickle plain data without running code; upstream files become FileRef.
 
     Only builtins.set/frozenset and upstream's redun.file classes may be referenced.
-    Raises NotPlainValue for anything else and DecodeError for malformed bytes.
+    Raises NotPlainValue for anything else (including cycles and values that expand
+    far beyond the pickle's size) and DecodeError for malformed bytes.
     """
     unpickler = _PlainUnpickler(io.BytesIO(data))
     try:
         value = unpickler.load()
-        if unpickler.saw_files:
-            value = _replace_stubs(value)
+        value, _ = _Checker(limit=64 * len(data) + (1 << 20)).visit(value)
     except DecodeError:
         raise
     except RecursionError:

@@ -72,6 +72,34 @@ def _default(obj: Any) -> Any:
     raise _NotPlain(t)
 
 
+_ATOMS = frozenset({type(None), bool, int, float, str, bytes})
+# msgpack packs these itself even with strict_types; they would not decode as themselves.
+_PASSTHROUGH = (bytearray, memoryview, msgpack.ExtType, msgpack.Timestamp)
+_MAX_DEPTH = 500
+
+
+def _packable(obj: Any, depth: int = 0) -> bool:
+    """False if obj holds a type msgpack would pack without asking ``_default``."""
+    t = type(obj)
+    if t in _ATOMS:
+        return True
+    if depth > _MAX_DEPTH:
+        return False
+    if t is dict:
+        for k, v in obj.items():
+            if not (type(k) in _ATOMS or _packable(k, depth + 1)):
+                return False
+            if not (type(v) in _ATOMS or _packable(v, depth + 1)):
+                return False
+        return True
+    if t is list or t is tuple or t is set or t is frozenset:
+        for x in obj:
+            if not (type(x) in _ATOMS or _packable(x, depth + 1)):
+                return False
+        return True
+    return not isinstance(obj, _PASSTHROUGH)
+
+
 def encode_native(obj: Any) -> Optional[bytes]:
     """Native bytes for a plain value, or None if obj holds anything else.
 
@@ -80,6 +108,8 @@ def encode_native(obj: Any) -> Optional[bytes]:
     plain type, or a recursive or too deeply nested container.
     """
     try:
+        if not _packable(obj):
+            return None
         return _pack(obj)
     except (_NotPlain, ValueError, TypeError, OverflowError, RecursionError, UnicodeError):
         return None
