@@ -277,3 +277,31 @@ def test_concurrent_pushes_s3_moto(tmp_path, moto_s3):  # noqa: F811
         sync(src, DirectoryRemote(c.root, c))
     for n in names:
         assert closure_ok(Repo.open(c.root).store, Repo.open(c.root).refs.get(n))
+
+
+def test_blobs_at_value_store_path_are_pushed(tmp_path):
+    from redun.objects import blobs as blobmod
+    from redun.objects.ids import new_uuid, uuid_str
+    from redun.objects.records import CallNode, Execution, Job, Task, Value
+    from redun.valuestore import blob_store_for
+
+    a = new_repo(tmp_path / "a")
+    ini = os.path.join(a.root, "redun.ini")
+    text = open(ini).read().replace("[backend]\n", "[backend]\nvalue_store_path = ../values\n", 1)
+    open(ini, "w").write(text)
+    a = Repo.open(a.root)
+    payload = os.urandom(3 << 20)
+    fields = blobmod.payload_fields(blob_store_for(a), payload, 1024)
+    assert fields["blobs"] and not any(a.store.has(o) for o in fields["blobs"])  # kept outside the repo
+    t = a.store.put(Task(b"\x01" * 20, "", "t", ""))
+    v = a.store.put(Value(b"\x02" * 20, "bytes", "native", **fields))
+    cn = a.store.put(CallNode(b"\x03" * 20, b"\x01" * 20, t, "t", b"\x04" * 20, (), b"\x02" * 20, v, (), 1))
+    eid = new_uuid()
+    j = a.store.put(Job(new_uuid(), eid, None, b"\x01" * 20, t, b"\x03" * 20, cn, None, None, 1, 2, False, "DONE", (), {}))
+    ex = a.store.put(Execution(eid, "[]", j, 1, 2, {}))
+    a.refs.set(f"execs/{uuid_str(eid)}", ex)
+    b = new_repo(tmp_path / "b")
+    res = sync(DirectoryRemote(a.root, a), DirectoryRemote(b.root, b))
+    assert res.objects == 5 + len(fields["blobs"])
+    b2 = Repo.open(b.root)
+    assert bytes(blobmod.read_payload(b2.store, b2.store.get(v))) == payload

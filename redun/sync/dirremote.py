@@ -15,7 +15,7 @@ recover() is not called here: it is not safe against a concurrent installer.
 import os
 from typing import Optional
 
-from ..errors import RefConflictError
+from ..errors import NotFoundError, RefConflictError
 from ..objects.directory import DirectoryStore
 from ..refs import DirectoryRefs
 from .plan import SYNC_PREFIX
@@ -57,6 +57,7 @@ class DirectoryRemote(Remote):
         self.refs: DirectoryRefs = repo.refs
         self._packs: list = []
         self._loose = True
+        self._blobs = None  # reader for blobs at value_store_path (lazy)
 
     # -- head ---------------------------------------------------------------
     def read_head(self) -> Head:
@@ -83,7 +84,22 @@ class DirectoryRemote(Remote):
         return False
 
     def get_stored(self, oid: bytes) -> bytes:
-        return self.store.get_stored(oid)[0]
+        try:
+            return self.store.get_stored(oid)[0]
+        except NotFoundError:
+            reader = self._blob_reader()
+            if reader is None:
+                raise
+            return reader.get_stored(oid)[0]  # a blob kept at [backend] value_store_path
+
+    def _blob_reader(self):
+        if self._blobs is None:
+            self._blobs = False
+            if (self.repo.config.get("backend", "value_store_path") or "").strip():
+                from ..valuestore import blob_reader_for
+
+                self._blobs = blob_reader_for(self.repo)
+        return self._blobs or None
 
     # -- writes -------------------------------------------------------------
     def begin_pack(self) -> PackSink:
