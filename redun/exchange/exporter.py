@@ -2,9 +2,9 @@
 
 Walks the records reachable from the roots depth first and writes each
 record after everything it links to (children first). Upstream's import
-ignores line order, and this order has a useful property: every prefix of
-an export is closed (no dangling references), so `export | head -n N` is
-itself importable. Memory: a map object id -> upstream id for the records
+ignores line order; ours too, but children first means an Execution line
+comes right after the last record it needs, so a truncated export still
+holds whole executions (import it with --keep-going to keep those). Memory: a map object id -> upstream id for the records
 written so far (~150 bytes each), plus the DFS stack.
 
 Records with no upstream counterpart are not written: Blobs (their bytes
