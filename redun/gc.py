@@ -1,0 +1,424 @@
+"""Garbage collection of a directory store: mark from roots, sweep what is old.
+
+Roots (never deleted, nor anything they reach):
+- every ref (execs/<uuid>, remotes/..., including a running execution's
+  preliminary record);
+- every object younger than the grace period (by the mtime of its pack index
+  or loose file), and everything it links to: a run that started before gc and
+  links old objects keeps them;
+- objects in tmp packs (live runs' staging) and everything they link to;
+- finished jobs of an execution that still has a ref (a crashed run's jobs are
+  salvaged into packs but not yet linked from its preliminary record);
+- executions named with `keep` (their ref is restored if it was deleted).
+Just before deleting, gc looks again at refs, packs and tmp packs created
+meanwhile and marks from them, so a run writing concurrently loses nothing.
+
+Sweep: old loose objects that are unmarked are unlinked; an old pack with
+garbage is rewritten holding only its marked objects (new pack, then its idx,
+then the old idx and pack are removed) or removed when nothing in it is live.
+
+Memory: one mark byte per packed object (bytearray per pack), the pack
+indexes (mmapped, 44 bytes per object), a stack of 8-byte locations, and a
+set for loose objects only. Objects are read with pread one at a time; blobs
+are marked through their Value without being read.
+"""
+
+import fcntl
+import os
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
+
+from .errors import CorruptObjectError, GcError, NotFoundError
+from .gcpack import entry_at, find_position, oid_at, read_at, rewrite_pack, scan_tmp_pack, type_at
+from .objects.pack import PackIndex
+from .objects.records import Execution, Job, Value
+
+DEFAULT_GRACE_DAYS = 14.0
+_LOC = struct.Struct("<II")
+_LOOSE = 0xFFFFFFFF
+
+
+@dataclass
+class GcReport:
+    packs: int = 0
+    objects: int = 0
+    marked: int = 0
+    garbage: int = 0
+    garbage_bytes: int = 0
+    packs_rewritten: int = 0
+    packs_removed: int = 0
+    loose_removed: int = 0
+    missing_links: int = 0
+    restored_refs: list = field(default_factory=list)
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        verb = "would remove" if self.dry_run else "removed"
+        text = (
+            f"gc: {self.objects} objects in {self.packs} packs + loose; {self.marked} kept; "
+            f"{verb} {self.garbage} ({_human(self.garbage_bytes)})"
+        )
+        if not self.dry_run:
+            text += f"; {self.packs_rewritten} pack(s) rewritten, {self.packs_removed} removed, {self.loose_removed} loose"
+        return text
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+class _Pack:
+    __slots__ = ("name", "path", "idx_path", "index", "young", "bits", "fd", "mtime")
+
+    def __init__(self, packs_dir: str, name: str, cutoff: float):
+        self.name = name
+        self.path = os.path.join(packs_dir, f"pack-{name}.pack")
+        self.idx_path = os.path.join(packs_dir, f"pack-{name}.idx")
+        self.mtime = os.stat(self.idx_path).st_mtime
+        self.index = PackIndex.open(self.idx_path)
+        self.young = self.mtime >= cutoff
+        self.bits = bytearray(self.index.count)
+        self.fd = os.open(self.path, os.O_RDONLY)
+
+    def close(self):
+        os.close(self.fd)
+        self.index.close()
+
+
+class _Marker:
+    """Mark state over a snapshot of the store's packs and loose objects."""
+
+    def __init__(self, store, cutoff: float, report: GcReport):
+        self.store = store
+        self.cutoff = cutoff
+        self.report = report
+        self.packs: list = []
+        for name in store.pack_names():
+            try:
+                self.packs.append(_Pack(store.packs_dir, name, cutoff))
+            except (FileNotFoundError, CorruptObjectError, ValueError) as e:
+                raise GcError(f"pack {name} cannot be read ({e}); run `redun fsck` first. Nothing was deleted.")
+        self.packs.sort(key=lambda p: p.mtime, reverse=True)
+        self.loose_marked: set = set()
+        self.stack = bytearray()
+        self.loose_stack: list = []
+
+    def close(self):
+        for p in self.packs:
+            p.close()
+
+    # -- marking ------------------------------------------------------------
+    def mark(self, oid: bytes, expand: bool = True) -> bool:
+        """Mark oid where it lives; push it for expansion if new. False if absent or already marked."""
+        for i, p in enumerate(self.packs):
+            pos = find_position(p.index, oid)
+            if pos >= 0:
+                if p.bits[pos]:
+                    return False
+                p.bits[pos] = 1
+                if expand:
+                    self.stack += _LOC.pack(i, pos)
+                return True
+        if oid in self.loose_marked:
+            return False
+        if os.path.exists(self.store._loose_path(oid)):
+            self.loose_marked.add(oid)
+            if expand:
+                self.loose_stack.append(oid)
+            return True
+        self.report.missing_links += 1
+        return False
+
+    def mark_links(self, record) -> None:
+        if type(record) is Value:
+            for b in record.blobs:
+                self.mark(b, expand=False)  # blobs link nowhere: no need to read them
+            children = record.subvalues
+        else:
+            children = record.links()
+        for c in children:
+            self.mark(c)
+
+    def drain(self) -> None:
+        while self.stack or self.loose_stack:
+            if self.stack:
+                i, pos = _LOC.unpack_from(self.stack, len(self.stack) - 8)
+                del self.stack[-8:]
+                p = self.packs[i]
+                if type_at(p, pos) == "blob":
+                    continue
+                record = read_at(p, pos)
+            else:
+                oid = self.loose_stack.pop()
+                record = self._read_loose(oid)
+                if record is None:
+                    continue
+            self.mark_links(record)
+
+    def _read_loose(self, oid: bytes):
+        try:
+            return self.store.get(oid)
+        except NotFoundError:
+            return None
+
+    def mark_root(self, oid: bytes) -> None:
+        self.mark(oid)
+        self.drain()
+
+    def mark_young(self) -> None:
+        """Young packs and loose objects are kept whole; mark what they link to."""
+        for i, p in enumerate(self.packs):
+            if not p.young:
+                continue
+            for pos in range(p.index.count):
+                if not p.bits[pos]:
+                    p.bits[pos] = 1
+                    self.stack += _LOC.pack(i, pos)
+                    self.drain()
+        for oid in self.store.iter_loose():
+            if oid not in self.loose_marked and self._loose_mtime(oid) >= self.cutoff:
+                self.loose_marked.add(oid)
+                self.loose_stack.append(oid)
+                self.drain()
+
+    def _loose_mtime(self, oid: bytes) -> float:
+        try:
+            return os.stat(self.store._loose_path(oid)).st_mtime
+        except FileNotFoundError:
+            return 0.0
+
+    def mark_tmp_packs(self) -> None:
+        """Records staged by live (or crashed) runs: keep what they link to."""
+        for entry in os.listdir(self.store.packs_dir):
+            if entry.startswith("tmp-") and entry.endswith(".pack"):
+                for record in scan_tmp_pack(os.path.join(self.store.packs_dir, entry)):
+                    self.mark_links(record)
+                    self.drain()
+
+    def mark_new_packs(self, known: set) -> None:
+        """Packs installed since the snapshot are young: mark what they link to."""
+        for name in self.store.pack_names():
+            if name in known:
+                continue
+            try:
+                extra = _Pack(self.store.packs_dir, name, self.cutoff)
+            except (FileNotFoundError, CorruptObjectError, ValueError):
+                raise GcError(f"pack {name} appeared but cannot be read; gc stopped before deleting anything.")
+            try:
+                for pos in range(extra.index.count):
+                    if type_at(extra, pos) != "blob":
+                        self.mark_links(read_at(extra, pos))
+                        self.drain()
+            finally:
+                extra.close()
+
+    # -- candidates ---------------------------------------------------------
+    def unmarked_old(self) -> Iterable[tuple]:
+        """(pack or None, pos or oid) of every old object not (yet) marked."""
+        for p in self.packs:
+            if p.young:
+                continue
+            for pos in range(p.index.count):
+                if not p.bits[pos]:
+                    yield p, pos
+        for oid in self.store.iter_loose():
+            if oid not in self.loose_marked and self._loose_mtime(oid) < self.cutoff:
+                yield None, oid
+
+
+def collect(
+    store,
+    refs,
+    grace_days: float = DEFAULT_GRACE_DAYS,
+    keep: Iterable[str] = (),
+    dry_run: bool = False,
+    on_garbage: Optional[Callable] = None,
+    now: Optional[float] = None,
+) -> GcReport:
+    """Run gc on a DirectoryStore with its refs; see the module docstring.
+
+    keep: execution uuids (or prefixes of >= 8 hex digits) to keep even if
+    their ref is gone. on_garbage(oid, type, nbytes) is called for each object
+    that goes (or would go, in a dry run)."""
+    if grace_days < 0:
+        raise GcError("the grace period cannot be negative")
+    report = GcReport(dry_run=dry_run)
+    cutoff = (time.time() if now is None else now) - grace_days * 86400.0
+    lock_fd = _lock(store.root)
+    try:
+        store.refresh()
+        m = _Marker(store, cutoff, report)
+        try:
+            report.packs = len(m.packs)
+            known = {p.name for p in m.packs}
+            live_execs = _mark_refs(m, refs)
+            m.mark_young()
+            m.mark_tmp_packs()
+            restore = _rescue(m, live_execs, _keep_prefixes(keep))
+            if not dry_run:
+                # Look again right before deleting: refs, packs and staging written meanwhile.
+                _mark_refs(m, refs)
+                m.mark_new_packs(known)
+                m.mark_tmp_packs()
+                m.mark_young()
+            _count(m, report, on_garbage)
+            if not dry_run:
+                _sweep(m, report)
+                for name, oid in restore:
+                    if refs.get(name) is None:
+                        refs.set(name, oid, expected=None)
+                        report.restored_refs.append(name)
+            else:
+                report.restored_refs = [name for name, _ in restore if refs.get(name) is None]
+        finally:
+            m.close()
+        if not dry_run:
+            store.refresh()
+        return report
+    finally:
+        os.close(lock_fd)
+
+
+def _lock(root: str) -> int:
+    fd = os.open(os.path.join(root, "gc.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise GcError(f"another gc is running on {root}; try again when it has finished.") from None
+    return fd
+
+
+def _mark_refs(m: _Marker, refs) -> set:
+    live = set()
+    for name, oid in refs.list(""):
+        m.mark_root(oid)
+        if name.startswith("execs/"):
+            live.add(name[len("execs/"):])
+    return live
+
+
+def _keep_prefixes(keep: Iterable[str]) -> list:
+    out = []
+    for k in keep:
+        k = k.strip().lower()
+        if len(k.replace("-", "")) < 8 or any(c not in "0123456789abcdef-" for c in k):
+            raise GcError(f"--keep {k!r}: give an execution id (uuid, or at least 8 of its first characters)")
+        out.append(k)
+    return out
+
+
+def _rescue(m: _Marker, live_execs: set, keep: list) -> list:
+    """Mark jobs of live executions and the executions asked to be kept.
+    Returns [(ref name, execution oid)] to restore."""
+    from .objects.ids import uuid_str
+
+    best: dict = {}
+    for p, where in list(m.unmarked_old()):
+        if p is not None and p.bits[where]:
+            continue  # marked meanwhile by an earlier rescue
+        if p is None and where in m.loose_marked:
+            continue
+        kind = type_at(p, where) if p is not None else None
+        if p is not None and kind not in ("job", "execution"):
+            continue
+        record = read_at(p, where) if p is not None else m._read_loose(where)
+        if type(record) is Job:
+            eid = uuid_str(record.execution_id)
+            if eid in live_execs or any(eid.startswith(k) for k in keep):
+                _mark_here(m, p, where)
+                m.mark_links(record)
+                m.drain()
+        elif type(record) is Execution:
+            eid = uuid_str(record.id)
+            if any(eid.startswith(k) for k in keep):
+                _mark_here(m, p, where)
+                m.mark_links(record)
+                m.drain()
+                oid = oid_at(p.index, where) if p is not None else where
+                score = (record.end_time is not None, record.end_time or 0, record.start_time)
+                if f"execs/{eid}" not in best or score > best[f"execs/{eid}"][0]:
+                    best[f"execs/{eid}"] = (score, oid)
+    return [(name, oid) for name, (_, oid) in sorted(best.items())]
+
+
+def _mark_here(m: _Marker, p, where) -> None:
+    if p is None:
+        m.loose_marked.add(where)
+    else:
+        p.bits[where] = 1
+
+
+def _count(m: _Marker, report: GcReport, on_garbage) -> None:
+    report.objects = sum(p.index.count for p in m.packs) + sum(1 for _ in m.store.iter_loose())
+    for p, where in m.unmarked_old():
+        if p is not None:
+            oid, nbytes = oid_at(p.index, where), entry_at(p.index, where)[1]
+        else:
+            oid = where
+            try:
+                nbytes = os.path.getsize(m.store._loose_path(oid))
+            except FileNotFoundError:
+                continue
+        report.garbage += 1
+        report.garbage_bytes += nbytes
+        if on_garbage is not None:
+            kind = type_at(p, where) if p is not None else _loose_type(m, oid)
+            on_garbage(oid, kind, nbytes)
+    report.marked = report.objects - report.garbage
+
+
+def _loose_type(m: _Marker, oid: bytes) -> str:
+    try:
+        return m.store.get(oid).TYPE
+    except (NotFoundError, CorruptObjectError):
+        return "?"
+
+
+def _sweep(m: _Marker, report: GcReport) -> None:
+    for p in m.packs:
+        if p.young:
+            continue
+        live = p.index.count - p.bits.count(0)
+        if live == p.index.count:
+            continue
+        if live:
+            rewrite_pack(m.store.packs_dir, p)
+            report.packs_rewritten += 1
+        else:
+            report.packs_removed += 1
+        for path in (p.idx_path, p.path):  # idx first: a pack without idx is never read
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+    for oid in m.store.iter_loose():
+        if oid in m.loose_marked:
+            continue
+        path = m.store._loose_path(oid)
+        try:
+            if os.stat(path).st_mtime < m.cutoff:
+                os.unlink(path)
+                report.loose_removed += 1
+        except FileNotFoundError:
+            pass
+
+
+def collect_repo(repo, **kwargs) -> GcReport:
+    """collect() on a Repo; when anything was deleted, drops the query index
+    (derived, rebuilt on next use) so it never answers with a deleted record."""
+    report = collect(repo.store, repo.refs, **kwargs)
+    if not report.dry_run and (report.packs_rewritten or report.packs_removed or report.loose_removed):
+        from .index import remove_index_files  # lazy: sqlite only here
+
+        if getattr(repo, "_index", None) is not None:
+            repo._index.close()
+            repo._index = None
+        remove_index_files(repo.index_path)
+    return report
