@@ -212,6 +212,9 @@ class Queries:
     def values_with_path(self, path: str) -> list:
         return [as_dict("value", r) for r in self._read(f"SELECT {VAL_COLS} FROM vals WHERE path=?", (path,))]
 
+    def _direct_hash(self, oid: bytes) -> list:
+        return [r[0] for r in self._read("SELECT hash FROM vals WHERE oid=?", (oid,))]
+
     def _containing(self, oid: bytes) -> list:
         """oid and the oids of every value that holds it (transitively), as value hashes."""
         rows = self._read(
@@ -219,9 +222,9 @@ class Queries:
             "SELECT DISTINCT v.hash FROM up JOIN vals v ON v.oid = up.o", (oid,))
         return [r[0] for r in rows]
 
-    def producers(self, value_oid: bytes) -> list:
-        """Jobs whose result is this value (or holds it), newest end first."""
-        hashes = self._containing(value_oid)
+    def producers(self, value_oid: bytes, direct: bool = False) -> list:
+        """Jobs whose result is this value (or, unless direct, holds it), newest end first."""
+        hashes = self._direct_hash(value_oid) if direct else self._containing(value_oid)
         if not hashes:
             return []
         q = ",".join("?" * len(hashes))
@@ -229,9 +232,10 @@ class Queries:
             f"SELECT {', '.join('j.' + c for c in _FIELDS['job'])} FROM call_nodes c "
             f"JOIN jobs j ON j.call_node = c.oid WHERE c.value_hash IN ({q}) ORDER BY j.end_time DESC", hashes)]
 
-    def consumers(self, value_oid: bytes) -> list:
-        """Jobs that took this value (or a value holding it) as an argument, newest start first."""
-        hashes = self._containing(value_oid)
+    def consumers(self, value_oid: bytes, direct: bool = False) -> list:
+        """Jobs that took this value (or, unless direct, a value holding it) as an argument,
+        newest start first."""
+        hashes = self._direct_hash(value_oid) if direct else self._containing(value_oid)
         if not hashes:
             return []
         q = ",".join("?" * len(hashes))
@@ -244,3 +248,36 @@ class Queries:
         for table in ("executions", "jobs", "call_nodes", "tasks", "vals", "tags", "ingested_packs"):
             out[table] = self._read(f"SELECT COUNT(*) FROM {table}")[0][0]
         return out
+
+    # -- listings -----------------------------------------------------------
+    _TABLES = {"execution": ("executions", EXEC_COLS), "job": ("jobs", JOB_COLS),
+               "call_node": ("call_nodes", CALL_COLS), "task": ("tasks", TASK_COLS), "value": ("vals", VAL_COLS)}
+
+    def select(self, kind: str, where: str = "", params=(), order: str = "", group: str = ""):
+        """Stream rows (dicts) of one kind. where/order/group are SQL fragments
+        written by our own callers (never user text); user values go in params."""
+        table, cols = self._TABLES[kind]
+        sql = f"SELECT {cols} FROM {table}"
+        if where:
+            sql += f" WHERE {where}"
+        if group:
+            sql += f" GROUP BY {group}"
+        if order:
+            sql += f" ORDER BY {order}"
+        with self.lock:
+            if len(self.buffer):
+                self.commit()
+            cur = self.conn.execute(sql, params)
+        while True:
+            with self.lock:
+                rows = cur.fetchmany(500)
+            if not rows:
+                return
+            for r in rows:
+                yield as_dict(kind, r)
+
+    def count(self, kind: str, where: str = "", params=(), distinct: str = "") -> int:
+        table, _ = self._TABLES[kind]
+        what = f"COUNT(DISTINCT {distinct})" if distinct else "COUNT(*)"
+        sql = f"SELECT {what} FROM {table}" + (f" WHERE {where}" if where else "")
+        return self._read(sql, params)[0][0]

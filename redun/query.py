@@ -1,0 +1,399 @@
+"""Read-only provenance views over the index and the object store.
+
+`Provenance` loads records by oid (cached, verified by the store) and renders
+value previews through redun.objects.values — never `pickle.loads`. The view
+classes (`ExecutionView`, `JobView`, `CallNodeView`, `TaskView`, `ValueView`)
+are what `redun repl`'s `query()` returns: lazy wrappers whose attributes are
+looked up on first use.
+"""
+
+import json
+from typing import Optional
+
+from .errors import AmbiguousPrefixError, NotFoundError
+from .objects.ids import uuid_str
+
+_STATUS_NAMES = {"DONE", "CACHED", "FAILED"}
+
+
+class Provenance:
+    """Records and previews for one open repo (one CLI command or repl session)."""
+
+    def __init__(self, repo, index=None):
+        self.repo = repo
+        self.index = index if index is not None else repo.index
+        self._records: dict = {}
+        self._previews: dict = {}
+
+    def get(self, oid: bytes):
+        rec = self._records.get(oid)
+        if rec is None:
+            rec = self._records[oid] = self.repo.store.get(oid)
+        return rec
+
+    # -- values ---------------------------------------------------------------
+    def preview(self, value_oid: bytes, limit: int = 200) -> str:
+        """repr-like text of a stored value, without running stored code."""
+        key = (value_oid, limit)
+        text = self._previews.get(key)
+        if text is None:
+            text = self._previews[key] = self._preview(value_oid, limit)
+        return text
+
+    def _preview(self, value_oid: bytes, limit: int) -> str:
+        from .objects.values import preview
+
+        try:
+            v = self.get(value_oid)
+        except NotFoundError:
+            return f"<missing value {value_oid.hex()[:8]}>"
+        if v.blobs:  # large payload: do not read megabytes for a one-line preview
+            return f"<{v.type}>(hash={v.hash.hex()[:8]}, size={v.size})"
+        return preview(v.type, v.format, v.data, limit=limit, hash=v.hash.hex())
+
+    def value_object(self, value_oid: bytes):
+        """The stored value as a Python object: native values and plain pickles only
+        (safe_unpickle refuses anything that would run code)."""
+        from .objects.values import FORMAT_NATIVE, decode_native, safe_unpickle
+
+        v = self.get(value_oid)
+        data = v.data
+        if v.blobs:
+            from .objects.blobs import read_payload
+
+            data = read_payload(self.repo.store, v)
+        return decode_native(data) if v.format == FORMAT_NATIVE else safe_unpickle(data)
+
+    def arguments_text(self, call_oid: Optional[bytes]) -> str:
+        """'a, b, k=v' as upstream shows a CallNode's arguments (positional, then keywords by name)."""
+        if call_oid is None:
+            return ""
+        call = self.get(call_oid)
+        pos = sorted((a for a in call.args if a.position is not None), key=lambda a: a.position)
+        kw = sorted((a for a in call.args if a.position is None and a.key is not None), key=lambda a: a.key)
+        parts = [self.preview(a.value) for a in pos]
+        parts += [f"{a.key}={self.preview(a.value)}" for a in kw]
+        return ", ".join(parts)
+
+    def task_name(self, task_oid: bytes) -> str:
+        row = self.index.task(task_oid)
+        if row is not None:
+            return row["fullname"]
+        return self.get(task_oid).fullname
+
+    # -- resolution -----------------------------------------------------------
+    def resolve(self, text: str, kinds=None) -> list:
+        from .index.queries import KINDS
+
+        return self.index.resolve(text, kinds or KINDS)
+
+    def nth_execution(self, n: int) -> dict:
+        """n-th newest execution (1 = newest)."""
+        rows = self.index.executions(limit=1, offset=n - 1)
+        if not rows:
+            total = len(self.index.executions())
+            if total == 0:
+                raise NotFoundError("No executions recorded in this repository yet.")
+            raise NotFoundError(f"Execution index too high: {n} (there are {total} executions).")
+        return rows[0]
+
+    def find_file(self, path: str):
+        """(value row, job row, 'result'|'arg'|None) for a recorded file path, or None.
+
+        Prefers a job that returned the file itself (in the newest execution that
+        did, the innermost such job: the one that made it), then one that returned
+        a value holding it; else the newest job that took it as an argument
+        (directly, then inside another value)."""
+        vals = self.index.values_with_path(path)
+        if not vals:
+            return None
+        for direct in (True, False):
+            best = None
+            for val in vals:
+                jobs = self.index.producers(val["oid"], direct=direct)
+                if not jobs:
+                    continue
+                newest = jobs[0]
+                same = [j for j in jobs if j["execution_id"] == newest["execution_id"]]
+                pick = min(same, key=lambda j: j["end_time"] or 0)
+                if best is None or (newest["end_time"] or 0) > (best[2] or 0):
+                    best = (val, pick, newest["end_time"])
+            if best:
+                return best[0], best[1], "result"
+        for direct in (True, False):
+            best = None
+            for val in vals:
+                jobs = self.index.consumers(val["oid"], direct=direct)
+                if jobs and (best is None or jobs[0]["start_time"] > best[1]["start_time"]):
+                    best = (val, jobs[0])
+            if best:
+                return best[0], best[1], "arg"
+        return vals[0], None, None
+
+
+def exec_status(index, ex: dict) -> str:
+    """DONE/FAILED from the root job; RUN while the execution has no root job yet."""
+    if ex["job_oid"] is None:
+        return "RUN" if ex["end_time"] is None else "FAILED"
+    root = index.job_by_oid(ex["job_oid"])
+    if root is None:
+        return "RUN"
+    return "FAILED" if root["status"] == "FAILED" else "DONE"
+
+
+# -- repl views -------------------------------------------------------------------
+
+
+class _View:
+    kind = ""
+
+    def __init__(self, prov: Provenance, row: dict):
+        self._prov = prov
+        self._row = row
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._row == self._row
+
+    def __hash__(self):
+        return hash((self.kind, self._row.get("oid")))
+
+
+class ValueView(_View):
+    kind = "value"
+
+    @property
+    def hash(self) -> str:
+        return self._row["hash"].hex()
+
+    @property
+    def type(self) -> str:
+        return self._row["type"]
+
+    @property
+    def preview(self) -> str:
+        return self._prov.preview(self._row["oid"])
+
+    @property
+    def value(self):
+        """The value itself (native or plain-pickle values only; never runs stored code)."""
+        return self._prov.value_object(self._row["oid"])
+
+    @property
+    def path(self):
+        return self._row.get("path")
+
+    def __repr__(self):
+        return f"Value(hash='{self.hash[:8]}', value={self.preview})"
+
+
+class TaskView(_View):
+    kind = "task"
+
+    @property
+    def hash(self) -> str:
+        return self._row["hash"].hex()
+
+    @property
+    def name(self) -> str:
+        return self._row["name"]
+
+    @property
+    def namespace(self) -> str:
+        return self._row["namespace"]
+
+    @property
+    def fullname(self) -> str:
+        return self._row["fullname"]
+
+    @property
+    def source(self) -> str:
+        return self._prov.get(self._row["oid"]).source
+
+    @property
+    def jobs(self) -> list:
+        rows = self._prov.index._read(
+            "SELECT id FROM jobs WHERE task_hash=? ORDER BY start_time", (self._row["hash"],))
+        return [JobView(self._prov, self._prov.index.job(r[0])) for r in rows]
+
+    def __repr__(self):
+        return f"Task(hash='{self.hash[:8]}', name='{self.fullname}')"
+
+
+class CallNodeView(_View):
+    kind = "call_node"
+
+    @property
+    def call_hash(self) -> str:
+        return self._row["hash"].hex()
+
+    hash = call_hash
+
+    @property
+    def task_name(self) -> str:
+        return self._row["task_name"]
+
+    @property
+    def task(self) -> TaskView:
+        row = self._prov.index.task(self._row["task_oid"]) or self._prov.index.task_by_hash(self._row["task_hash"])
+        return TaskView(self._prov, row)
+
+    @property
+    def value(self) -> ValueView:
+        return ValueView(self._prov, self._prov.index.value(self._row["value_oid"]) or {
+            "oid": self._row["value_oid"], "hash": self._row["value_hash"], "type": "?", "format": "?", "size": 0})
+
+    @property
+    def arguments(self) -> list:
+        """[(position or key, ValueView)] in call order."""
+        call = self._prov.get(self._row["oid"])
+        out = []
+        for a in call.args:
+            row = self._prov.index.value(a.value)
+            out.append((a.position if a.position is not None else a.key, ValueView(self._prov, row)))
+        return out
+
+    @property
+    def parents(self) -> list:
+        return [CallNodeView(self._prov, r) for r in self._prov.index.call_parents(self._row["oid"])]
+
+    @property
+    def children(self) -> list:
+        return [CallNodeView(self._prov, r) for r in self._prov.index.call_children(self._row["oid"])]
+
+    @property
+    def jobs(self) -> list:
+        return [JobView(self._prov, r) for r in self._prov.index.jobs_for_call_node(self._row["oid"])]
+
+    def __repr__(self):
+        return (f"CallNode(hash='{self.call_hash[:8]}', task_name='{self.task_name}', "
+                f"args=[{self._prov.arguments_text(self._row['oid'])}])")
+
+
+class JobView(_View):
+    kind = "job"
+
+    @property
+    def id(self) -> str:
+        return uuid_str(self._row["id"])
+
+    @property
+    def status(self) -> str:
+        return self._row["status"]
+
+    @property
+    def task(self) -> TaskView:
+        row = self._prov.index.task(self._row["task_oid"]) or self._prov.index.task_by_hash(self._row["task_hash"])
+        return TaskView(self._prov, row)
+
+    @property
+    def call_node(self) -> Optional[CallNodeView]:
+        if self._row["call_node"] is None:
+            return None
+        return CallNodeView(self._prov, self._prov.index.call_node(self._row["call_node"]))
+
+    @property
+    def value(self):
+        cn = self.call_node
+        return cn.value.value if cn is not None else None
+
+    @property
+    def arguments(self) -> list:
+        cn = self.call_node
+        return cn.arguments if cn is not None else []
+
+    @property
+    def parent_job(self) -> Optional["JobView"]:
+        pid = self._row["parent_id"]
+        row = self._prov.index.job(pid) if pid else None
+        return JobView(self._prov, row) if row else None
+
+    @property
+    def child_jobs(self) -> list:
+        return [JobView(self._prov, r) for r in self._prov.index.child_jobs(self._row["id"])]
+
+    children = child_jobs
+
+    @property
+    def execution(self) -> Optional["ExecutionView"]:
+        row = self._prov.index.execution(self._row["execution_id"])
+        return ExecutionView(self._prov, row) if row else None
+
+    def __repr__(self):
+        return f"Job(id='{self.id}', task_name='{self.task.fullname}')"
+
+
+class ExecutionView(_View):
+    kind = "execution"
+
+    @property
+    def id(self) -> str:
+        return uuid_str(self._row["id"])
+
+    @property
+    def args(self) -> list:
+        return json.loads(self._row["args"])
+
+    @property
+    def status(self) -> str:
+        return exec_status(self._prov.index, self._row)
+
+    @property
+    def job(self) -> Optional[JobView]:
+        if self._row["job_oid"] is None:
+            return None
+        row = self._prov.index.job_by_oid(self._row["job_oid"])
+        return JobView(self._prov, row) if row else None
+
+    @property
+    def jobs(self) -> list:
+        return [JobView(self._prov, r) for r in self._prov.index.execution_jobs(self._row["id"])]
+
+    @property
+    def tags(self) -> dict:
+        return {k: json.loads(v) for k, v in json.loads(self._row["tags"] or "{}").items()}
+
+    def __repr__(self):
+        return f"Execution(id='{self.id[:8]}', task_name='{' '.join(self.args[1:])}')"
+
+
+VIEWS = {"execution": ExecutionView, "job": JobView, "call_node": CallNodeView, "task": TaskView,
+         "value": ValueView}
+
+
+def view(prov: Provenance, kind: str, row: dict):
+    return VIEWS[kind](prov, row)
+
+
+def query_one(prov: Provenance, text: str):
+    """The single record `text` names (prefix, task name, '-', '~N'); raises
+    NotFoundError or AmbiguousPrefixError."""
+    if text == "-" or (text.startswith("~") and text[1:].isdigit()):
+        n = 1 if text == "-" else int(text[1:])
+        if n < 1:
+            raise NotFoundError("~N counts from 1 (~1 is the newest execution).")
+        return ExecutionView(prov, prov.nth_execution(n))
+    hits = collapse(prov.resolve(text))
+    if not hits:
+        raise NotFoundError(f"No execution, job, call node, task or value matches '{text}'.")
+    if len(hits) > 1:
+        raise AmbiguousPrefixError(text, [describe(k, r) for k, r in hits], what="record")
+    kind, row = hits[0]
+    return view(prov, kind, row)
+
+
+def collapse(hits: list) -> list:
+    """Drop a Value hit whose hash equals a Task hit's (upstream stores tasks as values too)."""
+    task_hashes = {r["hash"] for k, r in hits if k == "task"}
+    return [(k, r) for k, r in hits if not (k == "value" and r["hash"] in task_hashes)]
+
+
+def describe(kind: str, row: dict) -> str:
+    if kind == "execution":
+        return f"Execution {uuid_str(row['id'])}"
+    if kind == "job":
+        return f"Job {uuid_str(row['id'])}"
+    if kind == "call_node":
+        return f"CallNode {row['hash'].hex()} {row['task_name']}"
+    if kind == "task":
+        return f"Task {row['hash'].hex()} {row['fullname']}"
+    return f"Value {row['hash'].hex()} {row['type']}"
