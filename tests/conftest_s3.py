@@ -16,6 +16,7 @@ import pytest
 
 from redun.objects import codec
 from redun.objects.ids import new_uuid, uuid_str
+from redun.objects.values import encode_native
 from redun.objects.records import Arg, Blob, CallNode, Execution, Job, Task, Value
 
 BUCKET = "redun-test"
@@ -40,8 +41,8 @@ def make_exec(repo, n_leaves=5, big=0, running=False, seed=None):
         toid = put(t)
         jobs, calls = [], []
         for i in range(n_leaves):
-            arg = put(Value(rnd(20), "int", "native", f"{i}".encode()))
-            res = put(Value(rnd(20), "dict", "native", rnd(16)))
+            arg = put(Value(rnd(20), "builtins.int", "native", encode_native(i)))
+            res = put(Value(rnd(20), "builtins.dict", "native", encode_native({"i": i, "r": rnd(8).hex()})))
             cn = put(CallNode(rnd(20), t.hash, toid, "leaf", rnd(20), (Arg(0, None, rnd(20), arg, ()),), rnd(20), res, (), now))
             jobs.append(put(Job(new_uuid(), eid, None, t.hash, toid, rnd(20), cn, rnd(20), res, now, now, False, "DONE", (), {})))
             calls.append(cn)
@@ -49,7 +50,7 @@ def make_exec(repo, n_leaves=5, big=0, running=False, seed=None):
         if big:
             data = os.urandom(big)
             blobs = tuple(put(Blob(data[k : k + (1 << 20)])) for k in range(0, big, 1 << 20))
-        rv = put(Value(rnd(20), "str", "native", b"" if big else b"root", blobs, big))
+        rv = put(Value(rnd(20), "builtins.str", "native", b"" if big else encode_native("root"), blobs, big))
         rcn = put(CallNode(rnd(20), t.hash, toid, "main", rnd(20), (), rnd(20), rv, tuple(calls), now))
         rj = put(Job(new_uuid(), eid, None, t.hash, toid, rnd(20), rcn, rnd(20), rv, now, now, False, "DONE", tuple(jobs), {}))
         if running:

@@ -206,6 +206,11 @@ def test_s3_cli_and_repo_option(tmp_path, moto_s3):  # noqa: F811
     mirror = open_location(url, a.root, "s3")
     assert mirror.refs.get(name) == a.refs.get(name)
     assert os.path.isdir(os.path.join(a.root, "remotes-cache", "s3"))
+    # --repo NAME with a remote URL reads through that mirror
+    local_export = run_cli(*cfg, "export")
+    remote_export = run_cli(*cfg, "--repo", "s3", "export")
+    assert remote_export.exit_code == 0, remote_export.output
+    assert sorted(remote_export.output.splitlines()) == sorted(local_export.output.splitlines())
 
 
 def test_s3_seaweed_push_pull_subprocess(tmp_path, seaweed):  # noqa: F811

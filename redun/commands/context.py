@@ -41,8 +41,13 @@ class CliContext:
 
             loc = self.repo_location()
             if "://" in loc:
-                raise ConfigError(
-                    f"Repository '{self.repo_name}' is remote ({loc}); this command needs a local repository."
-                )
+                if create:
+                    raise ConfigError(
+                        f"Repository '{self.repo_name}' is remote ({loc}); this command needs a local repository."
+                    )
+                from ..sync import open_location  # a local mirror, brought up to date by a pull
+
+                self._repo = open_location(loc, self.local_config_dir, self.repo_name)
+                return self._repo
             self._repo = Repo.open(loc, create=create)
         return self._repo
