@@ -13,6 +13,8 @@ in-memory sqlite default.
 import json
 import pickle
 import time
+
+import msgpack
 from typing import Any, Optional
 
 from .hashing import pickle_dumps
@@ -67,6 +69,38 @@ def _file_values(obj: Any, out: list) -> None:
             continue
         elif hasattr(t, "__redun_file__") or t.__name__ == "Task":
             out.append(v)
+
+
+class ValueInfo:
+    __slots__ = ("hash", "type", "format")
+
+    def __init__(self, hash: bytes, type: str, format: str):
+        self.hash, self.type, self.format = hash, type, format
+
+
+_JOB_PACK = msgpack.Packer(use_bin_type=True, strict_types=True, use_single_float=False)
+
+
+def encode_job(r: Job) -> bytes:
+    """codec.encode(r) for a Job, without the generic field walk (sorted keys, lists)."""
+    fields = {
+        "cached": r.cached,
+        "call_hash": r.call_hash,
+        "call_node": r.call_node,
+        "children": list(r.children),
+        "end_time": r.end_time,
+        "eval_hash": r.eval_hash,
+        "eval_value": r.eval_value,
+        "execution_id": r.execution_id,
+        "id": r.id,
+        "parent_id": r.parent_id,
+        "start_time": r.start_time,
+        "status": r.status,
+        "tags": {k: r.tags[k] for k in sorted(r.tags)},
+        "task": r.task,
+        "task_hash": r.task_hash,
+    }
+    return _JOB_PACK.pack(["job", Job.SCHEMA, fields])
 
 
 class _MemoryIndex:
@@ -208,7 +242,19 @@ class Recorder:
                    tuple(bytes.fromhex(h) for h in upstream))
 
     def job(self, rec: Job) -> bytes:
-        return self.put(rec)
+        """Write a Job record (hot path: encoded directly, byte-identical to codec.encode)."""
+        data = encode_job(rec)
+        if self.writer is not None:
+            oid = self.writer.add(data)
+        else:
+            oid = self.store.put_bytes(data) if self.record else object_id(data)
+        if self.record:
+            self.pending.append((oid, rec))
+            if self.repo is None:
+                self.flush_index()
+            elif len(self.pending) >= INGEST_BATCH:
+                self.flush_index()
+        return oid
 
     # -- executions --------------------------------------------------------------
     def start_execution(self, exec_id: bytes, argv: list, tags: dict, start: int) -> Optional[bytes]:
@@ -253,21 +299,36 @@ class Recorder:
         return self.store.get(oid)
 
     def load_value(self, oid: bytes) -> tuple:
-        """(python object, Value record) for a recorded value."""
-        rec = self.store.get(oid)
-        if rec.blobs:
+        """(python object, ValueInfo(hash, type, format)) for a recorded value."""
+        import msgpack
+
+        raw = msgpack.unpackb(self.store.get_bytes(oid), raw=False)
+        if not (isinstance(raw, list) and len(raw) == 3 and raw[0] == "value"):
+            raise ValueError(f"object {oid.hex()} is not a Value record")
+        f = raw[2]
+        rec = ValueInfo(f["hash"], f["type"], f["format"])
+        if f["blobs"]:
             from .objects.blobs import read_payload
 
-            data = read_payload(self.store, rec)
+            data = read_payload(self.store, Value.from_fields(f))
         else:
-            data = rec.data
+            data = f["data"]
         if rec.format == "native":
             from .objects.values import decode_native
 
-            obj = _hydrate(decode_native(data))
+            obj = decode_native(data)
+            if b"redun." in data:
+                obj = _hydrate(obj)
         else:
             obj = pickle.loads(data)
         return obj, rec
+
+    def job_fields(self, oid: bytes) -> dict:
+        """A Job record's fields without building the record (hot path of cached reruns;
+        the bytes are verified against the oid by the store)."""
+        import msgpack
+
+        return msgpack.unpackb(self.store.get_bytes(oid), raw=False)[2]
 
     def has(self, oid: bytes) -> bool:
         return self.store.has(oid)

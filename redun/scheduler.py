@@ -281,6 +281,7 @@ class Scheduler:
         self._failure: Optional[_TaskFailure] = None
         self._root_job: Optional[Job] = None
         self._ready: deque = deque()
+        self._default_hashes: dict = {}
         self.traceback_lines = []
         exec_id = uuid.UUID(execution_id).bytes if execution_id else uuid.uuid4().bytes
         self.execution_id = str(uuid.UUID(bytes=exec_id))
@@ -378,7 +379,7 @@ class Scheduler:
             memo = self._root_memo if parent is None else parent.memo
             if memo is None:
                 memo = parent.memo = {}
-            key = expr.__redun_hash__()
+            key = _dedup_key(expr)
             waiting = memo.get(key)
             if waiting is not None:
                 if waiting[0] is _EMPTY:
@@ -447,8 +448,23 @@ class Scheduler:
             for name in config_args:
                 hkw.pop(name, None)
         job.defaults = [k for k in hkw if k not in kwargs]
-        job.arg_hashes = [hash_value(a) for a in args]
-        job.kwarg_hashes = {k: hash_value(v) for k, v in hkw.items()}
+        pre = expr.__dict__.get("_arg_hashes") if args is expr.args and kwargs is expr.kwargs else None
+        if pre is not None:
+            job.arg_hashes = pre[0]
+            kh = dict(pre[1])
+            dh = self._default_hashes
+            for k in job.defaults:
+                h = dh.get((id(task), k))
+                if h is None:
+                    h = dh[(id(task), k)] = hash_value(hkw[k])
+                kh[k] = h
+            if config_args:
+                for name in config_args:
+                    kh.pop(name, None)
+            job.kwarg_hashes = kh
+        else:
+            job.arg_hashes = [hash_value(a) for a in args]
+            job.kwarg_hashes = {k: hash_value(v) for k, v in hkw.items()}
         job.args_hash = hash_struct(["TaskArguments", job.arg_hashes, job.kwarg_hashes])
         job.eval_hash = hash_eval(task.hash, job.args_hash)
 
@@ -509,9 +525,7 @@ class Scheduler:
             if hit is None:
                 return False
             job_oid, val_oid = hit
-            if not (rec.has(val_oid) and rec.has(job_oid)):
-                return False
-            result, vrec = rec.load_value(val_oid)
+            result, vrec = rec.load_value(val_oid)  # NotFoundError (other process's pack): miss
             if vrec.type == "redun.ErrorValue":
                 return False
         except Exception:  # unreadable cache entry: treat as a miss
@@ -520,9 +534,9 @@ class Scheduler:
             self.log(miss_line(job.id_str, repr(result), job.eval_hash))
             return False
         try:
-            prev = rec.get(job_oid)
-            if prev.call_hash is not None and prev.call_node is not None:
-                job.prev_call = (prev.call_hash.hex(), prev.call_node)
+            prev = rec.job_fields(job_oid)
+            if prev["call_hash"] is not None and prev["call_node"] is not None:
+                job.prev_call = (prev["call_hash"].hex(), prev["call_node"], not prev["children"])
         except Exception:
             pass
         self.log(cached_line(job.id_str, format_task_call(task, args, kwargs), job.eval_hash, None))
@@ -557,13 +571,21 @@ class Scheduler:
             rec = self.rec
             vhash = job.result_vhash or hash_value(result)
             job.result_vhash = vhash
-            children = [c for c in job.children if c.call_hash]
-            call_hash = hash_call_node(job.task.hash, job.args_hash, vhash, [c.call_hash for c in children])
+            prev = job.prev_call
+            if prev is not None and prev[2] and not job.children and job.result_vhash == job.eval_vhash:
+                # leaf cached job: same task, args and value as the job it reuses
+                call_hash = prev[0]
+            else:
+                call_hash = None
+            if call_hash is None:
+                children = [c for c in job.children if c.call_hash]
+                call_hash = hash_call_node(job.task.hash, job.args_hash, vhash, [c.call_hash for c in children])
             if job.call_oid is not None and job.call_hash == call_hash:
                 pass  # ultimate reduction: the recorded CallNode is this one
             elif job.prev_call is not None and job.prev_call[0] == call_hash:
                 job.call_oid = job.prev_call[1]
             else:
+                children = [c for c in job.children if c.call_hash]
                 job.call_oid = self._record_call_node(job, call_hash, result, vhash, children)
             job.call_hash = call_hash
         job.expr.__dict__["call_hash"] = job.call_hash
@@ -738,6 +760,18 @@ def _def_line(func) -> tuple:
         if line.lstrip().startswith("def ") or line.lstrip().startswith("async def "):
             return line.strip(), first + i
     return lines[0].strip(), first
+
+
+def _dedup_key(expr: TaskExpression) -> tuple:
+    """Identity of a task call as written (same inputs as upstream's TaskExpression hash, cheaper)."""
+    d = expr.__dict__
+    ah = d.get("_arg_hashes")
+    if ah is None:
+        ah = d["_arg_hashes"] = ([hash_value(a) for a in expr.args],
+                                 {k: hash_value(v) for k, v in expr.kwargs.items()})
+    opts = d.get("_options")
+    return (expr.task_name, tuple(ah[0]), tuple(sorted(ah[1].items())),
+            hash_value(opts) if opts else None)
 
 
 def _notify_ok(waiters: list, result) -> None:
