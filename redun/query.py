@@ -178,12 +178,60 @@ class ValueView(_View):
         """The value itself (native or plain-pickle values only; never runs stored code)."""
         return self._prov.value_object(self._row["oid"])
 
+    value_parsed = value
+
+    @property
+    def format(self) -> str:
+        return self._row["format"]
+
     @property
     def path(self):
         return self._row.get("path")
 
+    @property
+    def size(self) -> int:
+        return self._row["size"]
+
     def __repr__(self):
         return f"Value(hash='{self.hash[:8]}', value={self.preview})"
+
+
+class FileView(ValueView):
+    """A recorded file value (a Value with a path)."""
+
+    kind = "value"
+
+    def __repr__(self):
+        return f"File(hash='{self.hash[:8]}', path='{self.path}')"
+
+
+class ArgumentView:
+    """One argument of a call: position or key, and its value."""
+
+    def __init__(self, prov: Provenance, task_name: str, arg, row: Optional[dict]):
+        self._prov = prov
+        self.task_name = task_name
+        self.arg_position = arg.position
+        self.arg_key = arg.key
+        self.value_hash = arg.value_hash.hex()
+        self.value = ValueView(prov, row or {"oid": arg.value, "hash": arg.value_hash, "type": "?", "format": "?",
+                                             "size": 0, "path": None})
+
+    @property
+    def value_parsed(self):
+        return self.value.value
+
+    def __repr__(self):
+        pos = self.arg_position if self.arg_position is not None else self.arg_key
+        text = self.value.preview
+        if self.value.type == "builtins.str":
+            try:
+                text = str(self.value.value)
+            except Exception:  # noqa: BLE001 - display only
+                pass
+        if len(text) > 200:
+            text = text[:197] + "..."
+        return f"Argument(task_name='{self.task_name}', pos={pos}, value={text})"
 
 
 class TaskView(_View):
@@ -243,14 +291,22 @@ class CallNodeView(_View):
             "oid": self._row["value_oid"], "hash": self._row["value_hash"], "type": "?", "format": "?", "size": 0})
 
     @property
+    def task_hash(self) -> str:
+        return self._row["task_hash"].hex()
+
+    @property
+    def args_hash(self) -> str:
+        return self._row["args_hash"].hex()
+
+    @property
+    def value_parsed(self):
+        return self.value.value
+
+    @property
     def arguments(self) -> list:
-        """[(position or key, ValueView)] in call order."""
+        """ArgumentViews in call order."""
         call = self._prov.get(self._row["oid"])
-        out = []
-        for a in call.args:
-            row = self._prov.index.value(a.value)
-            out.append((a.position if a.position is not None else a.key, ValueView(self._prov, row)))
-        return out
+        return [ArgumentView(self._prov, self.task_name, a, self._prov.index.value(a.value)) for a in call.args]
 
     @property
     def parents(self) -> list:
@@ -265,8 +321,10 @@ class CallNodeView(_View):
         return [JobView(self._prov, r) for r in self._prov.index.jobs_for_call_node(self._row["oid"])]
 
     def __repr__(self):
-        return (f"CallNode(hash='{self.call_hash[:8]}', task_name='{self.task_name}', "
-                f"args=[{self._prov.arguments_text(self._row['oid'])}])")
+        args = "[" + self._prov.arguments_text(self._row["oid"]) + "]"
+        if len(args) > 100:
+            args = args[:96] + "...]"
+        return f"CallNode(hash='{self.call_hash[:8]}', task_name='{self.task_name}', args={args})"
 
 
 class JobView(_View):
@@ -318,8 +376,19 @@ class JobView(_View):
         row = self._prov.index.execution(self._row["execution_id"])
         return ExecutionView(self._prov, row) if row else None
 
+    @property
+    def start_time(self) -> int:
+        return self._row["start_time"]
+
+    @property
+    def end_time(self):
+        return self._row["end_time"]
+
     def __repr__(self):
-        return f"Job(id='{self.id}', task_name='{self.task.fullname}')"
+        import time
+
+        start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self._row["start_time"] / 1e6))
+        return f"Job(id='{self.id[:8]}', start_time='{start}', task_name='{self.task.fullname}')"
 
 
 class ExecutionView(_View):
@@ -352,8 +421,15 @@ class ExecutionView(_View):
     def tags(self) -> dict:
         return {k: json.loads(v) for k, v in json.loads(self._row["tags"] or "{}").items()}
 
+    @property
+    def task(self) -> Optional[TaskView]:
+        job = self.job
+        return job.task if job else None
+
     def __repr__(self):
-        return f"Execution(id='{self.id[:8]}', task_name='{' '.join(self.args[1:])}')"
+        task = self.task
+        name = task.fullname if task else "?"
+        return f"Execution(id='{self.id[:8]}', task_name='{name}', args={self._row['args']})"
 
 
 VIEWS = {"execution": ExecutionView, "job": JobView, "call_node": CallNodeView, "task": TaskView,
