@@ -167,8 +167,7 @@ def test_big_ints_and_edges():
     for f in [math.inf, -math.inf, -0.0, 5e-324]:
         assert same(decode_native(encode_native(f)), f)
     assert math.isnan(decode_native(encode_native(math.nan)))
-    s = "lone \ud800 surrogate"
-    assert decode_native(encode_native(s)) == s
+    assert encode_native(["lone \ud800 surrogate"]) is None  # not UTF-8: stored as a pickle
 
 
 def test_dict_keeps_insertion_order_and_any_plain_keys():

@@ -7,7 +7,7 @@ module is pure (no I/O, no engine imports).
 
 Native encoding (one msgpack document; the first byte 0xc1 is reserved for a
 future version marker):
-- None, bool, str (lone surrogates allowed), bytes, float64, list, dict
+- None, bool, str (valid UTF-8 only; lone surrogates go to pickle), bytes, float64, list, dict
   (insertion order, any plain keys) are msgpack's own types; ints in
   [-2**63, 2**64) are msgpack ints.
 - ext 1: int outside that range, signed big-endian two's complement, minimal.
@@ -19,6 +19,7 @@ future version marker):
 Subclasses of these types are not plain (their class would be lost).
 """
 
+import threading
 from typing import Any, Optional
 
 import msgpack
@@ -46,12 +47,29 @@ class _NotPlain(Exception):
     pass
 
 
-_PACK_OPTS = dict(use_bin_type=True, strict_types=True, use_single_float=False,
-                  unicode_errors="surrogatepass", datetime=False)
+_PACK_OPTS = dict(use_bin_type=True, strict_types=True, use_single_float=False, datetime=False)
+_local = threading.local()
 
 
 def _pack(obj: Any) -> bytes:
-    return msgpack.packb(obj, default=_default, **_PACK_OPTS)
+    # Packers are costly to build; reuse one per thread and nesting level (``_default``
+    # packs tuple/set/file payloads while the outer packer is mid-way).
+    pool = getattr(_local, "pool", None)
+    if pool is None:
+        pool = _local.pool = []
+        _local.depth = 0
+    depth = _local.depth
+    if depth == len(pool):
+        pool.append(msgpack.Packer(default=_default, **_PACK_OPTS))
+    packer = pool[depth]
+    _local.depth = depth + 1
+    try:
+        return packer.pack(obj)
+    except BaseException:
+        packer.reset()
+        raise
+    finally:
+        _local.depth = depth
 
 
 def _default(obj: Any) -> Any:
@@ -117,12 +135,8 @@ def encode_native(obj: Any) -> Optional[bytes]:
 
 # -- decode ----------------------------------------------------------------------
 
-_UNPACK_OPTS = dict(raw=False, use_list=True, strict_map_key=False,
-                    unicode_errors="surrogatepass", timestamp=0)
-
-
 def _unpack(data: bytes) -> Any:
-    return msgpack.unpackb(data, ext_hook=_ext_hook, **_UNPACK_OPTS)
+    return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
 
 
 def _ext_hook(code: int, payload: bytes) -> Any:
@@ -177,7 +191,11 @@ def decode_native(data: bytes, strict: bool = False) -> Any:
         raise DecodeError(f"not a native value encoding: {type(e).__name__}: {e}") from None
     # msgpack decodes its timestamp ext (-1) itself, bypassing _ext_hook; our encoder
     # never writes one. Only walk the value when the marker bytes occur at all.
-    if any(marker in data for marker in _TIMESTAMP_MARKERS) and _holds_timestamp(value):
+    if (
+        b"\xff" in data
+        and any(marker in data for marker in _TIMESTAMP_MARKERS)
+        and _holds_timestamp(value)
+    ):
         raise DecodeError("not a native value encoding: holds a msgpack timestamp")
     if strict and encode_native(value) != bytes(data):
         raise DecodeError("native value bytes are not in canonical form")
