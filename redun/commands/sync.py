@@ -57,7 +57,9 @@ def _run(obj, src_name, dst_name, roots, verb):
             other = dst_name if verb == "push" else src_name
             raise SyncError(f"Cannot {verb} repo {other} {'to' if verb == 'push' else 'into'} itself")
         with _progress("Pushing" if verb == "push" else "Pulling") as progress:
-            return sync(src, dst, roots=list(roots) or None, progress=progress)
+            # only this config dir's own repo is trusted to hold well-formed records
+            trusted = src_name == "default"
+            return sync(src, dst, roots=list(roots) or None, progress=progress, trusted=trusted)
     finally:
         src.close()
         dst.close()
