@@ -72,6 +72,14 @@ def _pack(obj: Any) -> bytes:
         _local.depth = depth
 
 
+def _array_header(n: int) -> bytes:
+    if n < 16:
+        return bytes((0x90 | n,))
+    if n < 1 << 16:
+        return b"\xdc" + n.to_bytes(2, "big")
+    return b"\xdd" + n.to_bytes(4, "big")
+
+
 def _default(obj: Any) -> Any:
     t = type(obj)
     if t is int:  # only called when outside msgpack's range
@@ -81,9 +89,8 @@ def _default(obj: Any) -> Any:
         return msgpack.ExtType(EXT_TUPLE, _pack(list(obj)))
     if t is set or t is frozenset:
         items = sorted(_pack(item) for item in obj)
-        header = msgpack.Packer().pack_array_header(len(items))
         code = EXT_SET if t is set else EXT_FROZENSET
-        return msgpack.ExtType(code, header + b"".join(items))
+        return msgpack.ExtType(code, _array_header(len(items)) + b"".join(items))
     triple = file_triple(obj)
     if triple is not None:
         return msgpack.ExtType(EXT_FILE, _pack(list(triple)))
@@ -182,7 +189,10 @@ def decode_native(data: bytes, strict: bool = False) -> Any:
     """The value encoded by ``encode_native``. Raises DecodeError (only) on bad bytes.
 
     strict=True also requires the bytes to be the canonical encoding (re-encodes).
+    A leading 0xc1 byte (reserved for a future format version) is refused.
     """
+    if type(data) is not bytes:
+        data = bytes(data)
     try:
         value = _unpack(data)
     except DecodeError:
@@ -197,7 +207,7 @@ def decode_native(data: bytes, strict: bool = False) -> Any:
         and _holds_timestamp(value)
     ):
         raise DecodeError("not a native value encoding: holds a msgpack timestamp")
-    if strict and encode_native(value) != bytes(data):
+    if strict and encode_native(value) != data:
         raise DecodeError("native value bytes are not in canonical form")
     return value
 
