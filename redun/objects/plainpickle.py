@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import DecodeError
 from .filerefs import FILE_CLASSES, FILE_MODULE, FILE_TYPES, FileRef, FileRefPicklingError
 
+
 class NotPlainValue(DecodeError):
     """A pickle holds something other than plain data and files; keep it as a pickle."""
 
