@@ -206,12 +206,14 @@ class _Workers:
         self.outq = outq
         self.threads = []
         self.idle = 0
+        self.queued = 0  # submitted, not yet taken by a worker
         self.lock = threading.Lock()
 
     def submit(self, job: Job, func: Callable, args, kwargs) -> None:
-        self.inq.put((job, func, args, kwargs))
         with self.lock:
-            spawn = self.idle == 0 and len(self.threads) < self.max
+            self.queued += 1
+            spawn = self.queued > self.idle and len(self.threads) < self.max
+        self.inq.put((job, func, args, kwargs))
         if spawn:
             t = threading.Thread(target=self._loop, name="redun-worker", daemon=True)
             self.threads.append(t)
@@ -225,6 +227,8 @@ class _Workers:
             item = inq.get()
             with self.lock:
                 self.idle -= 1
+                if item is not None:
+                    self.queued -= 1
             if item is None:
                 return
             job, func, args, kwargs = item
@@ -259,6 +263,15 @@ class Scheduler:
 
     def log(self, message: str = "") -> None:
         self.runlog.log(message)
+
+    @property
+    def root_job(self) -> Optional[Job]:
+        """The root job of the last run (its hashes, children, status)."""
+        return self._root_job
+
+    def status_counts(self) -> dict:
+        """{task fullname: {status: count}} of the last run (the JOB STATUS table)."""
+        return self._status_counts()
 
     # -- public API --------------------------------------------------------------
     def run(self, expr: Any, exec_argv: Optional[list] = None, dryrun: bool = False, cache: bool = True,

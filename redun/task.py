@@ -9,6 +9,8 @@ gets the same hashes as upstream 0.44.1. A Task pickles as
 """
 
 import inspect
+import sys
+import types
 from typing import Any, Callable, Optional
 
 from .hashing import get_task_source as get_func_source
@@ -261,3 +263,15 @@ def compute_namespace(func: Callable, explicit: Optional[str] = None) -> str:
     if module_ns:
         return module_ns
     return _default_namespace or ""
+
+
+class _TaskModule(types.ModuleType):
+    """`redun.task` is both this module and the decorator (upstream exports the
+    function as `redun.task`); importing the submodule makes the package
+    attribute the module, so the module itself forwards calls to `task()`."""
+
+    def __call__(self, *args, **kwargs):
+        return task(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _TaskModule
