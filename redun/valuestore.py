@@ -180,3 +180,23 @@ def blob_store_for(repo) -> ObjectStore:
 def blob_reader_for(repo) -> ObjectStore:
     """A store that reads a repo's blobs wherever they are (for display, sync, fsck)."""
     return ValueStore.for_repo(repo).reader()
+
+
+class _LinkView:
+    """The repo store, except that has() also finds blobs at value_store_path
+    (so fsck does not report them as missing links)."""
+
+    def __init__(self, store, reader):
+        self._store, self._reader = store, reader
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def has(self, oid: bytes) -> bool:
+        return self._store.has(oid) or self._reader.has(oid)
+
+
+def link_view(repo):
+    """repo.store for checking links: with value_store_path, blobs there count as present."""
+    vs = ValueStore.for_repo(repo)
+    return repo.store if vs.path is None else _LinkView(repo.store, vs.reader())

@@ -14,12 +14,12 @@ def h20(tag: str) -> bytes:
     return (tag.encode() * 20)[:20]
 
 
-def write_execution(w, name: str, payload: bytes = b"", exec_id=None, final: bool = True) -> dict:
+def write_execution(w, name: str, payload: bytes = b"", exec_id=None, final: bool = True, blob_target=None) -> dict:
     """Task, value (blobs if payload is big), call node, job, execution -> oids."""
     exec_id = exec_id or uuid.uuid4().bytes
     task = w.add(_enc(Task(h20("t" + name), "", f"task_{name}", "def f(): pass")))
     if len(payload) > 1024:
-        b = blobs.put_payload(w, payload, chunk_size=blobs.MIN_CHUNK)
+        b = blobs.put_payload(blob_target or w, payload, chunk_size=blobs.MIN_CHUNK)
         value = Value(h20("v" + name), "bytes", "native", b"", b, len(payload))
     else:
         value = Value(h20("v" + name), "str", "native", payload or name.encode())

@@ -19,8 +19,10 @@ def fsck_command(obj, do_recover, quiet):
     """
     from ..objects.fsck import estimate_objects, fsck
 
-    repo = obj.open_repo()
-    if do_recover:
+    location = obj.repo_location()
+    remote = location if "://" in location else None  # s3://...: checked in place, read-only
+    repo = None if remote else obj.open_repo()
+    if do_recover and repo is not None:
         salvaged = repo.store.recover()
         if salvaged and not quiet:
             click.echo(f"recovered {len(salvaged)} pack(s) left by interrupted writers")
@@ -30,13 +32,20 @@ def fsck_command(obj, do_recover, quiet):
 
         bar = Progress(transient=True, console=None)
         bar.start()
-        task = bar.add_task("fsck", total=estimate_objects(repo.store))
+        task = bar.add_task("fsck", total=estimate_objects(repo.store) if repo else None)
 
         def progress(n):
             bar.advance(task, n)
 
     try:
-        report = fsck(repo.store, repo.refs, progress=progress)
+        if remote:
+            from ..remotecheck import fsck_remote
+
+            report = fsck_remote(remote, obj.local_config_dir, obj.repo_name, progress=progress)
+        else:
+            from ..valuestore import link_view
+
+            report = fsck(link_view(repo), repo.refs, progress=progress)
     finally:
         if bar is not None:
             bar.stop()
