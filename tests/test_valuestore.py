@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from conftest_s3 import moto_s3, unique_url  # noqa: F401
 from gcfixtures import exec_ref, write_execution
 from redun.errors import ConfigError, NotFoundError, ValueTooLargeError
 from redun.objects import blobs, codec
@@ -139,3 +140,46 @@ def test_fsck_bundle_and_push_with_external_blobs(tmp_path):
     v = other.store.get(run["value"])
     assert bytes(blobs.read_payload(other.store, v)) == payload
     other.close()
+
+
+def test_s3_value_store_and_remote_fsck(tmp_path, moto_s3):  # noqa: F811
+    from click.testing import CliRunner
+
+    from redun.cli import cli
+
+    root = str(tmp_path / "repo" / ".redun")
+    Repo.init(root)
+    url = unique_url()
+    with open(os.path.join(root, "redun.ini"), "w") as f:
+        f.write(f"[backend]\nvalue_store_path = {url}-values\n\n[repos.s3]\nconfig_dir = {url}\n")
+    r = Repo.open(root)
+    vs = ValueStore.for_repo(r)
+    payload = os.urandom(40_000)
+    with r.store.pack_writer() as w:
+        run = write_execution(w, "s", payload, blob_target=vs.target(w))
+    r.refs.set(exec_ref(run["exec_id"]), run["exec"])
+    assert not any(DirectoryStore(root).has(b) for b in run["blobs"])
+    assert bytes(vs.read(r.store.get(run["value"]))) == payload
+    r.close()
+    runner = CliRunner()
+    out = runner.invoke(cli, ["-c", root, "fsck"])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(cli, ["-c", root, "push", "s3"])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(cli, ["-c", root, "-r", "s3", "fsck"])
+    assert out.exit_code == 0 and "OK" in out.output, out.output
+    # damage a pack on the remote: fsck of the remote says so
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    bucket, prefix = url[5:].split("/", 1)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "/packs/")["Contents"]]
+    pack_key = next(k for k in keys if k.endswith(".pack"))
+    body = bytearray(s3.get_object(Bucket=bucket, Key=pack_key)["Body"].read())
+    body[-5] ^= 0xFF
+    s3.put_object(Bucket=bucket, Key=pack_key, Body=bytes(body))
+    import shutil
+
+    shutil.rmtree(os.path.join(root, "remotes-cache"), ignore_errors=True)
+    out = runner.invoke(cli, ["-c", root, "-r", "s3", "fsck"])
+    assert out.exit_code == 1 and "bad" in out.output, out.output
