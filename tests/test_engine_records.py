@@ -1,0 +1,212 @@
+"""What a run records in a repository: closure, counts, crash recovery, concurrent runs."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from redun.objects.records import CallNode, Execution, Job, Task, Value
+from redun.objects.walk import walk
+from redun.repo import Repo
+
+WORKFLOW = textwrap.dedent('''
+    import os, time
+    from redun import task, File
+
+    redun_namespace = "rec"
+
+    @task()
+    def leaf(i: int, salt: str = "s"):
+        gate = os.environ.get("GATE_AFTER")
+        if gate is not None and i >= int(gate):
+            open("reached", "a").close()
+            time.sleep(3600)  # the parent process kills us here
+        return {"i": i, "sq": i * i}
+
+    @task()
+    def group(lo: int, hi: int):
+        return [leaf(i) for i in range(lo, hi)] + [shared(1)]
+
+    @task()
+    def shared(x: int):
+        return x
+
+    @task()
+    def main(n: int = 12, k: int = 3):
+        step = max(1, n // k)
+        return [group(lo, min(n, lo + step)) for lo in range(0, n, step)] + [shared(1), shared(1)]
+''')
+
+
+def _env(tmp_path, **extra):
+    env = dict(os.environ)
+    env["REDUN_CONFIG"] = str(tmp_path / ".redun")
+    env.pop("GATE_AFTER", None)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def _redun(tmp_path, *args, check=True, **env):
+    p = subprocess.run([sys.executable, "-m", "redun", *args], cwd=tmp_path, env=_env(tmp_path, **env),
+                       capture_output=True, text=True, timeout=300)
+    if check and p.returncode != 0:
+        raise AssertionError(f"redun {args} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+@pytest.fixture
+def wfdir(tmp_path):
+    (tmp_path / "wf.py").write_text(WORKFLOW)
+    _redun(tmp_path, "init")
+    return tmp_path
+
+
+def _executions(root):
+    repo = Repo.open(str(root / ".redun"))
+    out = []
+    for name, oid in repo.refs.list("execs/"):
+        out.append((oid, repo.store.get(oid)))
+    return repo, out
+
+
+def _closure(repo, oid) -> dict:
+    """Every record reachable from oid, by type; raises if a link is missing."""
+    by_type: dict = {}
+    for _, rec in walk(repo.store, [oid]):
+        by_type.setdefault(type(rec).__name__, []).append(rec)
+    return by_type
+
+
+def test_run_records_a_closed_graph(wfdir):
+    p = _redun(wfdir, "run", "wf.py", "main")
+    assert "Start Execution" in p.stderr
+    repo, execs = _executions(wfdir)
+    assert len(execs) == 1
+    oid, ex = execs[0]
+    assert isinstance(ex, Execution) and ex.job is not None and ex.end_time is not None
+    recs = _closure(repo, oid)
+    jobs = recs["Job"]
+    # main + 3 groups + 12 leaves + shared(1) under 4 parents (the twin call under main
+    # is one job: same expression, same parent) = 20 jobs; 3 of the shared ones reuse the first
+    assert len(jobs) == 20
+    assert {j.status for j in jobs} <= {"DONE", "CACHED"}
+    assert sum(1 for j in jobs if j.cached) == 3
+    assert all(j.execution_id == ex.id for j in jobs)
+    assert len({c.hash for c in recs["CallNode"]}) == 17
+    assert {t.name for t in recs["Task"]} == {"main", "group", "leaf", "shared"}
+    assert all(len(t.hash) == 20 for t in recs["Task"])
+    # values are native (never pickle) for plain data
+    assert any(v.format == "native" and v.type == "builtins.dict" for v in recs["Value"])
+    repo.close()
+
+
+def test_rerun_is_fully_cached_and_reuses_call_nodes(wfdir):
+    _redun(wfdir, "run", "wf.py", "main")
+    p = _redun(wfdir, "run", "wf.py", "main")
+    assert " Run " not in p.stderr and "Run    Job" not in p.stderr
+    assert p.stderr.count("Cached Job") == 20
+    repo, execs = _executions(wfdir)
+    calls = [set(), set()]
+    for i, (oid, ex) in enumerate(sorted(execs, key=lambda e: e[1].start_time)):
+        calls[i] = {c.hash for c in _closure(repo, oid).get("CallNode", [])}
+    assert calls[0] == calls[1]  # same results, same children: same call hashes
+    repo.close()
+
+
+def test_kill_9_mid_run_loses_no_finished_job(wfdir):
+    proc = subprocess.Popen([sys.executable, "-m", "redun", "run", "wf.py", "main"], cwd=wfdir,
+                            env=_env(wfdir, GATE_AFTER=8), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (wfdir / "reached").exists():
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "workflow never reached the gate"
+            time.sleep(0.05)
+        time.sleep(0.3)  # let the main thread record the leaves that finished
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    # The rerun (no gate) recovers the crashed run's pack: leaves 0..7 are cached.
+    p = _redun(wfdir, "run", "wf.py", "main")
+    cached = [line for line in p.stderr.splitlines() if "Cached Job" in line and "rec.leaf" in line]
+    assert len(cached) == 8, p.stderr
+    repo, execs = _executions(wfdir)
+    # the crashed execution is visible (running/unfinished); the rerun is complete
+    finals = [e for _, e in execs if e.job is not None]
+    assert len(execs) == 2 and len(finals) == 1
+    repo.close()
+
+
+def test_four_concurrent_runs_all_record_fully(wfdir):
+    procs = [subprocess.Popen([sys.executable, "-m", "redun", "run", "wf.py", "main", "--n", str(20 + i)],
+                              cwd=wfdir, env=_env(wfdir), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for i in range(4)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+    repo, execs = _executions(wfdir)
+    assert len(execs) == 4
+    for oid, ex in execs:
+        assert ex.job is not None and ex.end_time is not None
+        recs = _closure(repo, oid)  # raises NotFoundError on any missing link
+        assert len(recs["Job"]) >= 20
+    # every execution is queryable through the index too
+    idx = repo.index
+    for oid, ex in execs:
+        assert idx.execution(ex.id) is not None
+    repo.close()
+    from redun.objects.fsck import fsck
+
+    r2 = Repo.open(str(wfdir / ".redun"))
+    report = fsck(r2.store, r2.refs)
+    assert report.ok, report.problems
+    assert report.refs == 4
+
+
+def test_failed_job_recorded_with_error(wfdir):
+    (wfdir / "bad.py").write_text(textwrap.dedent('''
+        from redun import task
+        redun_namespace = "bad"
+
+        @task()
+        def boom(x: int):
+            raise ValueError("nope %d" % x)
+
+        @task()
+        def main():
+            return boom(3)
+    '''))
+    p = _redun(wfdir, "run", "bad.py", "main", check=False)
+    assert p.returncode == 1
+    repo, execs = _executions(wfdir)
+    (oid, ex), = execs
+    recs = _closure(repo, oid)
+    failed = [j for j in recs["Job"] if j.status == "FAILED"]
+    assert len(failed) == 2 and all(j.eval_value is None for j in failed)
+    errs = [v for v in recs["Value"] if v.type == "redun.ErrorValue"]
+    assert errs and all(isinstance(c, CallNode) for c in recs["CallNode"])
+    repo.close()
+
+
+def test_records_link_only_to_earlier_records(wfdir):
+    """Closure invariant on the pack order: every link points at an object already written."""
+    _redun(wfdir, "run", "wf.py", "main")
+    from redun.objects import codec
+    from redun.objects.pack import scan_entries
+    from redun.objects import compress
+
+    packs = [p for p in os.listdir(wfdir / ".redun" / "packs") if p.endswith(".pack")]
+    assert packs
+    for name in packs:
+        data = (wfdir / ".redun" / "packs" / name).read_bytes()
+        seen = set()
+        for oid, _, _, stored in scan_entries(data, name):
+            rec = codec.decode(compress.decompress(stored, name))
+            for link in rec.links():
+                assert link in seen, f"{type(rec).__name__} links to a later object"
+            seen.add(oid)
+    assert isinstance(Task, type) and isinstance(Value, type) and isinstance(Job, type)
