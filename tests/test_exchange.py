@@ -260,3 +260,10 @@ def test_record_types_exported(repo):
     import_lines(repo, read(FIXTURES[0]))
     seen = {type(repo.store.get(o)) for o in repo.store.iter_ids()}
     assert {Execution, Job, CallNode, Task, Value} <= seen
+
+
+def test_arg_hash_matches_hashing_module():
+    from redun.hashing import hash_arg
+
+    for pos, key in ((0, None), (12, None), (None, "files"), (None, "naïve_ключ")):
+        assert convert.arg_hash("a" * 40, pos, key, "b" * 40) == hash_arg("a" * 40, pos, key, "b" * 40)

@@ -20,11 +20,11 @@ Mapping (see docs/exchange.md):
 """
 
 import base64
+import hashlib
 import json
 from typing import Optional
 
-from ..hashing import hash_arg, hash_tag, json_dumps
-from ..objects.ids import uuid_str
+from ..hashing import hash_tag, json_dumps
 from ..objects.records import Arg, CallNode, Execution, Job, Tag, Task, Value
 from . import pickle3
 from .lines import LineError, decode_data, format_time, parse_time
@@ -32,6 +32,12 @@ from .lines import LineError, decode_data, format_time, parse_time
 PICKLE_FORMAT = "application/python-pickle"
 ERROR_VALUE_TYPE = "redun.ErrorValue"
 _H = bytes.fromhex
+
+
+def uuid_str(raw: bytes) -> str:
+    """16 bytes -> canonical uuid text (same as str(uuid.UUID(bytes=raw)), faster)."""
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _uuid(text: Optional[str]) -> Optional[bytes]:
@@ -74,6 +80,18 @@ def value_record(obj: dict, fmt: str, payload_fields: dict, subvalue_oids) -> Va
     )
 
 
+def arg_hash(call_hash: str, position: Optional[int], key: Optional[str], value_hash: str) -> str:
+    """hashing.hash_arg specialised for its five strings (hot in import and export;
+    tests check it against hash_arg)."""
+    parts = [b"l8:Argument"]
+    for text in (call_hash, str(position), str(key), value_hash):
+        b = text.encode()
+        parts.append(b"%d:" % len(b))
+        parts.append(b)
+    parts.append(b"e")
+    return hashlib.sha512(b"".join(parts)).hexdigest()[:40]
+
+
 def split_arg_key(call_hash: str, name: str, a: dict) -> tuple:
     """(position, key) of one CallNode argument, checked against its arg_hash."""
     if name.isdigit():
@@ -81,7 +99,7 @@ def split_arg_key(call_hash: str, name: str, a: dict) -> tuple:
     else:
         guess, other = (None, name), None
     for pos, key in (guess, other):
-        if hash_arg(call_hash, pos, key, a["value_hash"]) == a["arg_hash"]:
+        if arg_hash(call_hash, pos, key, a["value_hash"]) == a["arg_hash"]:
             return pos, key
         if other is None:
             break
@@ -253,7 +271,7 @@ def call_node_line(rec: CallNode, child_hashes: list) -> dict:
     for a in rec.args:
         name = a.key if a.key is not None else str(a.position)
         vh = a.value_hash.hex()
-        args[name] = {"arg_hash": hash_arg(ch, a.position, a.key, vh), "value_hash": vh,
+        args[name] = {"arg_hash": arg_hash(ch, a.position, a.key, vh), "value_hash": vh,
                       "upstream": sorted(u.hex() for u in a.upstream)}
     return {
         "_version": 1, "_type": "CallNode",

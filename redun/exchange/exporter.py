@@ -15,14 +15,37 @@ evaluations), running executions (no root job yet).
 import os
 from typing import Callable, Iterable, Optional
 
+import msgpack
+
 from ..errors import AmbiguousPrefixError, NotFoundError
+from ..objects import codec
 from ..objects.blobs import read_payload
-from ..objects.ids import check_prefix, is_hex, uuid_str
-from ..objects.records import CallNode, Execution, Job, Tag, Task, Value
+from ..objects.ids import check_prefix, is_hex
+from ..objects.records import RECORD_TYPES, Arg, CallNode, Execution, Job, Tag, Task, Value
 from . import convert
+from .convert import uuid_str
 from .lines import dumps
 
 FLUSH_LINES = 512
+_TUPLE_FIELDS = {"blobs", "subvalues", "children", "parents"}
+
+
+def fast_decode(data: bytes):
+    """Record from canonical bytes the store has already verified against their id,
+    without per-field type checks (export speed). Anything odd -> codec.decode,
+    which raises DecodeError naming the problem."""
+    try:
+        tag, schema, f = msgpack.unpackb(data, raw=False)
+        cls = RECORD_TYPES[tag]
+        if schema != cls.SCHEMA:
+            raise ValueError
+        for name in _TUPLE_FIELDS.intersection(f):
+            f[name] = tuple(f[name])
+        if tag == "callnode":
+            f["args"] = tuple(Arg(p, k, vh, v, tuple(u)) for p, k, vh, v, u in f["args"])
+        return cls(**f)
+    except Exception:
+        return codec.decode(data)
 
 
 def all_execution_roots(repo) -> list:
@@ -125,14 +148,18 @@ class Exporter:
                 stack.pop()
                 continue
             if rec is None:
-                rec = self.store.get(oid)
+                rec = fast_decode(self.store.get_bytes(oid))
                 stack[-1] = (oid, rec)
                 pending = [c for c in self._links(rec) if c not in ids]
                 if pending:
                     stack.extend((c, None) for c in reversed(pending))
                     continue
             stack.pop()
-            self._write_record(oid, rec)
+            try:
+                self._write_record(oid, rec)
+            except (TypeError, AttributeError, KeyError, ValueError):
+                codec.decode(self.store.get_bytes(oid))  # raises DecodeError naming the object
+                raise
 
     def _write_record(self, oid: bytes, rec) -> None:
         ids = self.ids

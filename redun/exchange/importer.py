@@ -113,6 +113,11 @@ class _Importer:
         self.folded_tags: dict = {}  # tag key -> exec key
         self.min_size = repo.config.getint("backend", "value_store_min_size", 1024)
         self._index = None
+        self.rows = None  # index rows of the records written, flushed after the pack commit
+        self.error_values: set = set()  # value keys of type redun.ErrorValue (small)
+        self.error_calls: set = set()  # call node keys whose result is one of those
+        self._packs = None
+        self._loose = True
 
     # -- errors -------------------------------------------------------------
     def error(self, err: LineError, key: Optional[str] = None) -> None:
@@ -147,6 +152,8 @@ class _Importer:
                 s.failed += 1
                 continue
             recs.append(row)
+            if row[2] == "Value" and row[3] == convert.ERROR_VALUE_TYPE:
+                self.error_values.add(row[0])
             deps.extend(d)
             parents.extend(("t:" + p,) for p in tp)
             if len(recs) >= BATCH:
@@ -159,6 +166,18 @@ class _Importer:
         s.present += s.lines - s.failed - stored - blank  # repeated in the input
 
     # -- phase 2 ------------------------------------------------------------
+    def open_index(self) -> None:
+        """Open (and catch up) the index before writing, so it never reads our staging pack
+        and our rows are handed to it only after the commit."""
+        if self._index is None:
+            try:
+                self._index = self.repo.index
+            except ImportError:
+                return
+        from ..index.rows import RowBuffer  # lazy: only with an index
+
+        self.rows = RowBuffer()
+
     def _lookup(self, key: str, need: Optional[str]) -> Optional[bytes]:
         """Object id of a record the repository already holds, by upstream key."""
         kind, ident = key[0], key[2:]
@@ -235,19 +254,19 @@ class _Importer:
             return ["j:" + o["job_id"]]
         return []
 
-    def _result_type(self, db, o: dict) -> Optional[str]:
+    def _result_type(self, o: dict) -> Optional[str]:
+        """Type of the Job's result value, as far as status needs it (ErrorValue or not)."""
         ch = o["call_hash"]
         if ch is None:
             return None
-        row = db.execute(
-            "SELECT v.aux FROM recs c JOIN recs v ON v.key = 'v:' || c.aux WHERE c.key = ?", ("c:" + ch,)
-        ).fetchone()
-        if row is not None:
-            return row[0]
+        ckey = "c:" + ch
+        if ckey in self.error_calls:
+            return convert.ERROR_VALUE_TYPE
+        if ckey not in self.ext:
+            return None
         try:
-            cn = self.store.get(self.oids["c:" + ch])
-            return getattr(self.store.get(cn.value), "type", None)
-        except (RedunError, KeyError):
+            return self.store.get(self.store.get(self.ext[ckey]).value).type
+        except (RedunError, AttributeError):
             return None
 
     def _job_times(self, db, jkey: str) -> tuple:
@@ -259,7 +278,7 @@ class _Importer:
         end = o["end_time"]
         return parse_time(o["start_time"], "start_time"), None if end is None else parse_time(end, "end_time")
 
-    def _build(self, db, writer, kind: str, key: str, o: dict):
+    def _build(self, db, writer, kind: str, key: str, o: dict, deps: list):
         oids = self.oids
         if kind == "Value":
             fmt, payload = convert.value_payload(o)
@@ -269,15 +288,16 @@ class _Importer:
         if kind == "Task":
             return convert.task_record(o)
         if kind == "CallNode":
+            if "v:" + o["value_hash"] in self.error_values:
+                self.error_calls.add(key)
             arg_oids = {a["value_hash"]: oids["v:" + a["value_hash"]] for a in o["args"].values()}
             return convert.call_node_record(
                 o, oids["v:" + o["task_hash"]], oids["v:" + o["value_hash"]], arg_oids,
                 [oids["c:" + h] for h in o["children"]], o["_pk"])
         if kind == "Job":
-            deps = self._link_deps(db, kind, key, o)
             children = [oids[d] for d in deps if d.startswith("j:")]
             call = None if o["call_hash"] is None else oids["c:" + o["call_hash"]]
-            return convert.job_record(o, oids["v:" + o["task_hash"]], call, children, self._result_type(db, o))
+            return convert.job_record(o, oids["v:" + o["task_hash"]], call, children, self._result_type(o))
         if kind == "Execution":
             jkey = "j:" + o["job_id"]
             start, end = self._job_times(db, jkey)
@@ -289,13 +309,21 @@ class _Importer:
     def _present(self, oid: bytes, writer) -> bool:
         if oid in writer.entries:
             return True
-        for p in self.store.packs():
-            if p.index.find(oid) is not None:
+        if self._packs is None:
+            self.store.refresh()
+            self._packs = [p.index for p in self.store.packs()]
+            self._loose = any(True for _ in self.store.iter_loose())
+        for idx in self._packs:
+            if idx.find(oid) is not None:
                 return True
+        if not self._loose:  # no loose objects when we started, and we write none
+            return False
         h = oid.hex()
         return os.path.exists(os.path.join(self.store.objects_dir, h[:2], h[2:]))
 
-    def resolve(self, db, writer, root: str, held: list) -> None:
+    def resolve(self, db, writer, root: str, held: list, root_row=None) -> None:
+        """Build `root` and everything it links to, children first. root_row:
+        its (kind, line, body) when the caller's scan already read it."""
         oids, failed, ext = self.oids, self.failed, self.ext
         stack = [root]
         inprog: dict = {}
@@ -306,7 +334,10 @@ class _Importer:
                 continue
             st = inprog.get(k)
             if st is None:
-                row = db.execute("SELECT kind, line, body FROM recs WHERE key = ?", (k,)).fetchone()
+                if k == root and root_row is not None:
+                    row = root_row
+                else:
+                    row = db.execute("SELECT kind, line, body FROM recs WHERE key = ?", (k,)).fetchone()
                 if row is None:  # checked: lives in the repository
                     oid = ext.get(k)
                     if oid is None:
@@ -335,7 +366,7 @@ class _Importer:
                 self.summary.failed += 1
                 continue
             try:
-                rec = self._build(db, writer, kind, k, o)
+                rec = self._build(db, writer, kind, k, o, deps)
             except LineError as e:
                 self.error(e.at(line), k)
                 self.summary.failed += 1
@@ -351,6 +382,8 @@ class _Importer:
             else:
                 self.summary.imported += 1
                 writer.add_stored(oid, compress.compress(data))
+                if self.rows is not None:
+                    self.rows.add(oid, rec)
             if self.progress and len(oids) % 5000 == 0:
                 self.progress("writing", len(oids))
 
@@ -374,7 +407,7 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
     try:
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
-        db.execute("PRAGMA cache_size=-65536")
+        db.execute("PRAGMA cache_size=-16384")
         db.execute("CREATE TABLE recs (key TEXT PRIMARY KEY, line INTEGER NOT NULL, kind TEXT NOT NULL, "
                    "aux TEXT, t INTEGER, body BLOB NOT NULL)")
         db.execute("CREATE TABLE deps (src TEXT, dst TEXT, need TEXT, what TEXT, line INTEGER)")
@@ -385,17 +418,22 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
         imp.check(db)
         imp.fold_tags(db)
         repo.store.recover()
+        imp.open_index()
         writer = repo.store.pack_writer()
         held: list = []
-        roots = db.execute("SELECT key FROM recs ORDER BY rowid")
+        # Upstream writes parents first (BFS): scanning backwards meets children
+        # first, so most records are built straight from the scan.
+        first = db.execute("SELECT kind FROM recs ORDER BY rowid LIMIT 1").fetchone()
+        order = "DESC" if first and first[0] == "Execution" else "ASC"
+        roots = db.execute(f"SELECT key, kind, line, body FROM recs ORDER BY rowid {order}")
         while True:
             batch = roots.fetchmany(1000)
             if not batch:
                 break
-            for (key,) in batch:
-                if key in imp.folded_tags:
+            for key, kind, line, body in batch:
+                if key in imp.folded_tags or key in imp.oids or key in imp.failed:
                     continue
-                imp.resolve(db, writer, key, held)
+                imp.resolve(db, writer, key, held, (kind, line, body))
         _finish(repo, imp, writer, held, db)
         writer = None
     except BaseException:
@@ -430,19 +468,21 @@ def _finish(repo, imp: _Importer, writer, held: list, db) -> None:
         else:
             s.imported += n
             writer.add_stored(oid, compress.compress(data))
+            if imp.rows is not None:
+                imp.rows.add(oid, codec.decode(data))
         refs.append((key[2:], oid))
     for tkey, ekey in imp.folded_tags.items():
         if ekey not in imp.oids:  # its execution failed: the tag failed with it
             s.failed += 1
-    writer.commit()
+    name = writer.commit()
+    if imp.rows is not None and imp._index is not None:
+        rows = imp.rows
+        imp._index.commit(lambda conn: rows.flush(conn))
+        if name:
+            imp._index.note_pack(name)
     for eid, oid in refs:
         try:
             repo.refs.set(f"execs/{eid}", oid, expected=None)
             s.executions += 1
         except RefConflictError:
             pass  # set meanwhile by another import of the same execution
-    try:
-        idx = imp._index or repo.index
-        idx.catch_up()
-    except (ImportError, NotFoundError):
-        pass

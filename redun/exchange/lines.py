@@ -15,6 +15,8 @@ import base64
 import binascii
 import datetime
 import json
+import re
+import time as _time
 from dataclasses import dataclass
 
 from ..errors import RecordImportError
@@ -22,7 +24,6 @@ from ..errors import RecordImportError
 VERSION = 1
 TYPES = ("Execution", "Job", "Value", "CallNode", "Tag")
 TAG_ENTITY_TYPES = ("Execution", "Job", "CallNode", "Task", "Value", "Null")
-_HEX = frozenset("0123456789abcdef")
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 # Upstream's key order per record type (json.dumps keeps insertion order).
@@ -63,18 +64,18 @@ def _need(obj: dict, name: str, kind: str):
     return obj[name]
 
 
+_HASH_RE = re.compile(r"[0-9a-f]{40}\Z")
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+
+
 def check_hash(v, what: str) -> str:
-    if not (isinstance(v, str) and len(v) == 40 and _HEX.issuperset(v)):
+    if not (type(v) is str and _HASH_RE.match(v)):
         raise LineError(f"{what} is not a redun hash (40 lowercase hex characters): {v!r}")
     return v
 
 
 def check_uuid(v, what: str) -> str:
-    ok = isinstance(v, str) and len(v) == 36
-    if ok:
-        parts = v.split("-")
-        ok = [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(_HEX.issuperset(p) for p in parts)
-    if not ok:
+    if not (type(v) is str and _UUID_RE.match(v)):
         raise LineError(f"{what} is not a lowercase uuid: {v!r}")
     return v
 
@@ -112,9 +113,10 @@ def parse_time(v, what: str) -> int:
 
 
 def format_time(us: int) -> str:
-    """µs since the epoch -> upstream's str(datetime) with +00:00."""
-    t = _EPOCH + datetime.timedelta(microseconds=us)
-    return str(t)
+    """µs since the epoch -> upstream's str(datetime) with +00:00 (no fraction when µs == 0)."""
+    secs, frac = divmod(us, 1_000_000)
+    text = _time.strftime("%Y-%m-%d %H:%M:%S", _time.gmtime(secs))
+    return f"{text}.{frac:06d}+00:00" if frac else f"{text}+00:00"
 
 
 def decode_data(v, what: str = "data") -> bytes:
