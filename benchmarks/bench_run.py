@@ -1,0 +1,102 @@
+"""`redun run` side by side: this redun vs upstream 0.44.1 on the shared wide workflow.
+
+    python3 benchmarks/bench_run.py [--n 5000] [--reps 3] [--no-upstream] [--upstream-results FILE]
+
+For each implementation and repetition: a fresh directory, `redun init`, a
+first run of /work/shared/bench/wide.py (N leaf tasks + M mids + summarize)
+and a cached rerun, timed as wall clock of the whole command. Prints medians
+and ratios (upstream / ours). Also prints the engine overhead per recorded
+job: (first-run wall - wall of a run with the same workflow at N=0) / N.
+
+Upstream takes ~90 s per first run at N=5000; --no-upstream skips it and
+--upstream-results takes medians from benchmarks/results/upstream-0.44.1.tsv
+(the shared harness' output) instead. The machine is shared: expect noise.
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WIDE = "/work/shared/bench/wide.py"
+UPSTREAM = "/work/upstream-venv/bin/redun"
+OURS = [sys.executable, "-m", "redun"]
+
+
+def timed(cmd, cwd, env) -> float:
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    dt = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
+    return dt
+
+
+def one_rep(redun: list, n: int, m: int) -> dict:
+    d = tempfile.mkdtemp(prefix="bench_run_")
+    try:
+        shutil.copy(WIDE, d)
+        env = dict(os.environ, BENCH_N=str(n), BENCH_M=str(m), BENCH_MODE="value", REDUN_CONFIG=os.path.join(d, ".redun"))
+        subprocess.run(redun + ["init"], cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=True)
+        first = timed(redun + ["run", "wide.py", "main"], d, env)
+        cached = timed(redun + ["run", "wide.py", "main"], d, env)
+        return {"first": first, "cached": cached}
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def measure(redun: list, n: int, m: int, reps: int) -> dict:
+    rows = [one_rep(redun, n, m) for _ in range(reps)]
+    return {k: statistics.median(r[k] for r in rows) for k in rows[0]} | {"all": rows}
+
+
+def upstream_from_tsv(path: str, n: int) -> dict:
+    out = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) >= 3 and parts[0] == f"value_n{n}" and parts[1] in ("run_first", "run_cached"):
+                out[{"run_first": "first", "run_cached": "cached"}[parts[1]]] = float(parts[2])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=5000)
+    ap.add_argument("--m", type=int, default=10)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--no-upstream", action="store_true", help="do not run upstream")
+    ap.add_argument("--upstream-results", default=None,
+                    help="take upstream medians from this harness TSV instead of running it")
+    args = ap.parse_args()
+
+    print(f"# redun run benchmark: wide.py N={args.n} M={args.m}, medians of {args.reps} (shared, noisy machine)")
+    ours = measure(OURS, args.n, args.m, args.reps)
+    empty = measure(OURS, 0, 1, args.reps)
+    per_job_us = (ours["first"] - empty["first"]) / max(1, args.n + args.m + 2) * 1e6
+    up = None
+    if args.upstream_results:
+        up = upstream_from_tsv(args.upstream_results, args.n)
+    elif not args.no_upstream and os.path.exists(UPSTREAM):
+        up = measure([UPSTREAM], args.n, args.m, args.reps)
+
+    print(f"{'metric':<22}{'ours s':>10}{'upstream s':>12}{'ratio':>8}")
+    for key, label in (("first", "first run"), ("cached", "cached rerun")):
+        u = up.get(key) if up else None
+        ratio = f"{u / ours[key]:.1f}x" if u else "-"
+        print(f"{label:<22}{ours[key]:>10.2f}{(f'{u:.2f}' if u else '-'):>12}{ratio:>8}")
+    print(f"{'empty run (N=0)':<22}{empty['first']:>10.2f}")
+    print(f"per recorded job: {per_job_us:.0f} us (first run minus empty run, over {args.n + args.m + 2} jobs)")
+    print(f"ours, every rep: {[{k: round(v, 2) for k, v in r.items()} for r in ours['all']]}")
+    if up and "all" in up:
+        print(f"upstream, every rep: {[{k: round(v, 2) for k, v in r.items()} for r in up['all']]}")
+
+
+if __name__ == "__main__":
+    main()
