@@ -65,6 +65,23 @@ class Queries:
         )
         return (rows[0][0], rows[0][1]) if rows else None
 
+    def find_evals(self, eval_hashes) -> dict:
+        """find_eval for many hashes in few queries: {eval_hash: (job oid, eval value oid)}."""
+        hashes = list(dict.fromkeys(eval_hashes))
+        best: dict = {}
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i : i + 500]
+            rows = self._read(
+                "SELECT eval_hash, oid, eval_value, end_time FROM jobs WHERE eval_hash IN "
+                f"({','.join('?' * len(chunk))}) AND eval_value IS NOT NULL "
+                "AND end_time IS NOT NULL AND status != 'FAILED'",
+                chunk,
+            )
+            for eh, oid, ev, end in rows:
+                if eh not in best or end > best[eh][2]:
+                    best[eh] = (oid, ev, end)
+        return {eh: (v[0], v[1]) for eh, v in best.items()}
+
     def find_call_node(self, task_hash: bytes, args_hash: bytes, execution_id: Optional[bytes] = None):
         """Oid of the newest CallNode with (task_hash, args_hash); with execution_id,
         only CallNodes that a Job of that execution resolved to."""
@@ -146,6 +163,31 @@ class Queries:
         rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE execution_id=? AND parent_id IS NULL "
                           "ORDER BY start_time LIMIT 1", (eid,))
         return as_dict("job", rows[0]) if rows else None
+
+    def execution_job_args(self, eid: bytes) -> list:
+        """(job id, arg idx, position, key, value oid, cached preview or None) for every
+        argument of every job of an execution: the job tree in one query."""
+        return self._read(
+            "SELECT j.id, a.idx, a.position, a.key, a.value_oid, p.text FROM jobs j "
+            "JOIN call_args a ON a.call_oid = j.call_node LEFT JOIN previews p ON p.oid = a.value_oid "
+            "WHERE j.execution_id=?", (eid,))
+
+    # -- display cache ------------------------------------------------------
+    def previews(self, oids: list) -> dict:
+        out = {}
+        for i in range(0, len(oids), 500):
+            chunk = oids[i:i + 500]
+            out.update(self._read(f"SELECT oid, text FROM previews WHERE oid IN ({','.join('?' * len(chunk))})", chunk))
+        return out
+
+    def save_previews(self, items: dict) -> None:
+        """Remember display previews (derived from immutable values, so never stale)."""
+        if not items:
+            return
+        try:
+            self.commit(lambda c: c.executemany("INSERT OR IGNORE INTO previews VALUES (?, ?)", list(items.items())))
+        except Exception:  # noqa: BLE001 - a read-only or busy index only loses the cache
+            pass
 
     # -- jobs ---------------------------------------------------------------
     def job(self, jid: bytes) -> Optional[dict]:
