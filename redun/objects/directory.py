@@ -28,6 +28,9 @@ from .store import ObjectStore, verify
 
 __all__ = ["DirectoryStore", "PackWriter"]
 
+SMALL_PACK = 8192  # packs up to this many objects go into the id -> pack dict
+SMALL_TOTAL = 1 << 19  # at most this many ids in that dict (~50 MB); beyond, binary search
+
 
 def _fsync_dir(path: str) -> None:
     try:
@@ -87,6 +90,13 @@ class DirectoryStore(ObjectStore):
         os.makedirs(self.packs_dir, exist_ok=True)
         self._packs: dict = {}  # name -> _Pack
         self._order: list = []  # newest first
+        # Small packs (one per run) are looked up through one dict instead of
+        # one binary search each; big packs (after repack) are searched.
+        self._small: dict = {}  # oid -> _Pack, for packs of <= SMALL_PACK objects
+        self._small_packs: set = set()
+        self._small_budget = SMALL_TOTAL
+        self._pending: list = []  # small packs whose ids are not in the dict yet
+        self._big: list = []  # newest first
         self._writers: list = []
         self._lock = threading.RLock()
         self.refresh()
@@ -103,16 +113,32 @@ class DirectoryStore(ObjectStore):
             names = set(self.pack_names())
             gone = [n for n in self._packs if n not in names]
             for n in gone:
-                del self._packs[n]
+                p = self._packs.pop(n)
+                if n in self._small_packs:
+                    self._small_packs.discard(n)
+                    self._small_budget += p.index.count
+                    if p in self._pending:
+                        self._pending.remove(p)
+                        continue
+                    ids = p.index.ids_bytes()
+                    for i in range(0, len(ids), 32):
+                        if self._small.get(ids[i : i + 32]) is p:
+                            del self._small[ids[i : i + 32]]
             new = 0
             for n in names - set(self._packs):
                 try:
-                    self._packs[n] = _Pack(self.packs_dir, n)
-                    new += 1
+                    p = _Pack(self.packs_dir, n)
                 except (FileNotFoundError, CorruptObjectError, ValueError):
                     continue  # being installed/removed, or damaged: fsck reports damage
+                self._packs[n] = p
+                new += 1
+                if p.index.count <= SMALL_PACK and self._small_budget >= p.index.count:
+                    self._small_budget -= p.index.count
+                    self._small_packs.add(n)
+                    self._pending.append(p)  # ids go into the dict on first lookup
             if new or gone:
                 self._order = sorted(self._packs.values(), key=lambda p: p.mtime, reverse=True)
+                self._big = [p for p in self._order if p.name not in self._small_packs]
             return bool(new or gone)
 
     def packs(self) -> list:
@@ -204,7 +230,14 @@ class DirectoryStore(ObjectStore):
             if s is not None:
                 return s, w.tmp_path
         for attempt in (0, 1):
-            for p in self._order:
+            if self._pending:
+                self._ingest_small()
+            p = self._small.get(oid)
+            if p is not None:
+                s = p.read(oid)
+                if s is not None:
+                    return s, p.path
+            for p in self._big:
                 s = p.read(oid)
                 if s is not None:
                     return s, p.path
@@ -226,8 +259,12 @@ class DirectoryStore(ObjectStore):
         for w in self._writers:
             if oid in w.entries:
                 return True
-        for p in self._order:
-            if p.index.find(oid) is not None:
+        if self._pending:
+            self._ingest_small()
+        if oid in self._small:
+            return True
+        for p in self._big:
+            if p.index.position(oid) is not None:
                 return True
         return os.path.exists(self._loose_path(oid))
 
@@ -419,359 +456,22 @@ class DirectoryStore(ObjectStore):
         return name
 
     def close(self):
-        self.index.close()
-        try:
-            self.buf.close()
-        except BufferError:
-            pass
-
-
-class DirectoryStore(ObjectStore):
-    def __init__(self, root: str, durable: bool = False):
-        self.root = root
-        self.name = root
-        self.objects_dir = os.path.join(root, "objects")
-        self.packs_dir = os.path.join(root, "packs")
-        self.durable = durable  # fsync loose objects (packs are always fsynced)
-        os.makedirs(self.objects_dir, exist_ok=True)
-        os.makedirs(self.packs_dir, exist_ok=True)
-        self._packs: dict = {}  # name -> _Pack
-        self._order: list = []  # newest first
-        self._writers: list = []
-        self._lock = threading.RLock()
-        self.refresh()
-
-    # -- packs --------------------------------------------------------------
-    def pack_names(self) -> list:
-        """Names of installed packs (those with an index), as on disk now."""
-        return [e[5:-4] for e in os.listdir(self.packs_dir) if e.startswith("pack-") and e.endswith(".idx")]
-
-    def refresh(self) -> bool:
-        """Pick up packs installed (or removed) by other processes. True if anything changed.
-        Dropped packs are not closed: a concurrent reader may still hold them."""
-        with self._lock:
-            names = set(self.pack_names())
-            gone = [n for n in self._packs if n not in names]
-            for n in gone:
-                del self._packs[n]
-            new = 0
-            for n in names - set(self._packs):
-                try:
-                    self._packs[n] = _Pack(self.packs_dir, n)
-                    new += 1
-                except (FileNotFoundError, CorruptObjectError, ValueError):
-                    continue  # being installed/removed, or damaged: fsck reports damage
-            if new or gone:
-                self._order = sorted(self._packs.values(), key=lambda p: p.mtime, reverse=True)
-            return bool(new or gone)
-
-    def packs(self) -> list:
-        return list(self._order)
-
-    def _install_pack(self, tmp_path: str, entries: list, digest: bytes) -> str:
-        """Rename a finished tmp pack into place, then write its index (last)."""
-        name = pack_name(sorted(e[0] for e in entries))
-        final = os.path.join(self.packs_dir, f"pack-{name}.pack")
-        idx_final = os.path.join(self.packs_dir, f"pack-{name}.idx")
-        if os.path.exists(idx_final) and os.path.exists(final):
-            os.unlink(tmp_path)  # identical pack already installed
-            return name
-        os.replace(tmp_path, final)
-        idx_tmp = os.path.join(self.packs_dir, f"tmp-{uuid.uuid4().hex}.idx")
-        with open(idx_tmp, "wb") as f:
-            f.write(build_index(entries, digest))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(idx_tmp, idx_final)
-        _fsync_dir(self.packs_dir)
-        self.refresh()
-        return name
-
-    def pack_writer(self) -> PackWriter:
-        return PackWriter(self)
-
-    def write_pack(self, canonicals) -> Optional[str]:
-        """Write an iterable of canonical bytes as one pack; returns its name."""
-        with self.pack_writer() as w:
-            w.add_many(canonicals)
-        return w.commit()
-
-    # -- loose --------------------------------------------------------------
-    def _loose_path(self, oid: bytes) -> str:
-        h = _check_oid(oid).hex()
-        return os.path.join(self.objects_dir, h[:2], h[2:])
-
-    def put_bytes(self, canonical: bytes) -> bytes:
-        oid = object_id(canonical)
-        self.put_stored(oid, compress.compress(canonical))
-        return oid
-
-    def put_stored(self, oid: bytes, stored: bytes) -> None:
-        """Write a loose object in stored form (caller has verified it)."""
-        if self.has(oid):
-            return
-        path = self._loose_path(oid)
-        d = os.path.dirname(path)
-        tmp = os.path.join(d, f".tmp-{uuid.uuid4().hex}")
-        try:
-            f = open(tmp, "wb")
-        except FileNotFoundError:
-            os.makedirs(d, exist_ok=True)
-            f = open(tmp, "wb")
-        with f:
-            f.write(stored)
-            if self.durable:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-
-    def iter_loose(self) -> Iterator[bytes]:
-        """Ids of loose objects (streamed from the directory listing)."""
-        try:
-            subdirs = os.listdir(self.objects_dir)
-        except FileNotFoundError:
-            return
-        for sub in subdirs:
-            if len(sub) != 2:
-                continue
-            try:
-                names = os.listdir(os.path.join(self.objects_dir, sub))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            for n in names:
-                if len(n) == 62 and not n.startswith("."):
-                    try:
-                        yield bytes.fromhex(sub + n)
-                    except ValueError:
-                        continue
-
-    # -- reads --------------------------------------------------------------
-    def get_stored(self, oid: bytes) -> tuple:
-        """(stored bytes, where) without decompressing; raises NotFoundError."""
-        _check_oid(oid)
-        for w in list(self._writers):
-            s = w.read(oid)
-            if s is not None:
-                return s, w.tmp_path
-        for attempt in (0, 1):
-            for p in self._order:
-                s = p.read(oid)
-                if s is not None:
-                    return s, p.path
-            path = self._loose_path(oid)
-            try:
-                with open(path, "rb") as f:
-                    return f.read(), path
-            except FileNotFoundError:
-                pass
-            if attempt == 0 and not self.refresh():
-                break
-        raise NotFoundError(f"No object {oid.hex()} in {self.name}.")
-
-    def get_bytes(self, oid: bytes) -> bytes:
-        stored, where = self.get_stored(oid)
-        return verify(oid, compress.decompress(stored, f"{oid.hex()} in {where}"), where)
-
-    def _has_now(self, oid: bytes) -> bool:
-        for w in self._writers:
-            if oid in w.entries:
-                return True
-        for p in self._order:
-            if p.index.find(oid) is not None:
-                return True
-        return os.path.exists(self._loose_path(oid))
-
-    def has(self, oid: bytes) -> bool:
-        if self._has_now(_check_oid(oid)):
-            return True
-        return self.refresh() and self._has_now(oid)
-
-    def missing(self, oids: Iterable[bytes]) -> list:
-        self.refresh()
-        return [o for o in oids if not self._has_now(_check_oid(o))]
-
-    def iter_ids(self) -> Iterator[bytes]:
-        """Every id once. Holds a set of the ids seen (~100 bytes per object)."""
-        seen = set()
-        for p in list(self._order):
-            for oid in p.index:
-                if oid not in seen:
-                    seen.add(oid)
-                    yield oid
-        for oid in self.iter_loose():
-            if oid not in seen:
-                seen.add(oid)
-                yield oid
-
-    def prefix_candidates(self, prefix: str, limit: int = 21) -> list:
-        self.refresh()
-        found = []
-        for w in list(self._writers):
-            found.extend(o for o in list(w.entries) if o.hex().startswith(prefix) and o not in found)
-        for p in self._order:
-            for oid in p.index.with_prefix(prefix, limit):
-                if oid not in found:
-                    found.append(oid)
-        if len(prefix) >= 2:
-            d = os.path.join(self.objects_dir, prefix[:2])
-            try:
-                for n in os.listdir(d):
-                    if len(n) == 62 and (prefix[:2] + n).startswith(prefix):
-                        oid = bytes.fromhex(prefix[:2] + n)
-                        if oid not in found:
-                            found.append(oid)
-            except (FileNotFoundError, ValueError):
-                pass
-        else:
-            found.extend(o for o in self.iter_loose() if o.hex().startswith(prefix) and o not in found)
-        return found[:limit]
-
-    # -- maintenance --------------------------------------------------------
-    def _read_loose_verified(self, oid: bytes) -> Optional[bytes]:
-        path = self._loose_path(oid)
-        try:
-            with open(path, "rb") as f:
-                stored = f.read()
-        except FileNotFoundError:
-            return None
-        verify(oid, compress.decompress(stored, path), path)
-        return stored
-
-    def pack_loose(self, oids=None) -> Optional[str]:
-        """Move loose objects (all, or the given ones) into one pack, then delete them."""
-        todo = list(self.iter_loose()) if oids is None else [o for o in oids if os.path.exists(self._loose_path(o))]
-        if not todo:
-            return None
-        with self.pack_writer() as w:
-            w.add_stored_many(
-                (oid, stored) for oid, stored in ((o, self._read_loose_verified(o)) for o in todo) if stored
-            )
-        name = w.commit()
-        for oid in todo:
-            try:
-                os.unlink(self._loose_path(oid))
-            except FileNotFoundError:
-                pass
-        return name
-
-    def repack(self, include_loose: bool = True) -> Optional[str]:
-        """Merge every installed pack (and loose objects) into one pack; returns its name.
-
-        Every object is verified while copied (a corrupt one aborts the repack,
-        leaving everything as it was). Old packs are deleted only after the new
-        index is installed; readers holding them keep working, others refresh."""
-        with self._lock:
-            self.refresh()
-            old = list(self._order)
-        loose = list(self.iter_loose()) if include_loose else []
-        if len(old) + (1 if loose else 0) <= 1 and not loose:
-            return old[0].name if old else None
-
-        def stream():
-            for p in old:
-                for oid, off, size in p.index.entries():
-                    stored = read_entry(p.buf, off, size, oid, p.path)
-                    verify(oid, compress.decompress(stored, f"{oid.hex()} in {p.path}"), p.path)
-                    yield oid, stored
-            for oid in loose:
-                stored = self._read_loose_verified(oid)
-                if stored is not None:
-                    yield oid, stored
-
-        with self.pack_writer() as w:
-            w.add_stored_many(stream())
-        name = w.commit()
-        for p in old:
-            if p.name == name:
-                continue
-            for path in (p.idx_path, p.path):  # idx first: a pack without idx is never read
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
-        for oid in loose:
-            try:
-                os.unlink(self._loose_path(oid))
-            except FileNotFoundError:
-                pass
-        self.refresh()
-        return name
-
-    def recover(self) -> list:
-        """Salvage what crashed writers left: tmp packs whose lock is free and packs
-        without an index (the valid prefix of each is installed as a pack).
-        Returns the names of the packs installed. Safe to run beside live writers."""
-        installed = []
-        for entry in sorted(os.listdir(self.packs_dir)):
-            path = os.path.join(self.packs_dir, entry)
-            if entry.endswith(".pack") and (entry.startswith("tmp-") or entry.startswith("pack-")):
-                if entry.startswith("pack-") and os.path.exists(path[:-5] + ".idx"):
-                    continue
-                try:
-                    fd = os.open(path, os.O_RDONLY)
-                except FileNotFoundError:
-                    continue
-                try:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        continue  # a live writer owns it (or is installing it)
-                    if not os.path.exists(path):
-                        continue  # installed meanwhile
-                    if entry.startswith("pack-") and os.path.exists(path[:-5] + ".idx"):
-                        continue
-                    name = self._salvage(path, fd)
-                    if name:
-                        installed.append(name)
-                finally:
-                    os.close(fd)
-            elif entry.startswith("tmp-") and entry.endswith(".idx"):
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
-        for sub in os.listdir(self.objects_dir):  # loose temp files of crashed writers
-            d = os.path.join(self.objects_dir, sub)
-            if len(sub) == 2 and os.path.isdir(d):
-                for n in os.listdir(d):
-                    if n.startswith(".tmp-"):
-                        try:
-                            os.unlink(os.path.join(d, n))
-                        except FileNotFoundError:
-                            pass
-        return installed
-
-    def _salvage(self, path: str, fd: int) -> Optional[str]:
-        size = os.fstat(fd).st_size
-        good = []
-        if size:
-            buf = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-            try:
-                for oid, _off, _size, stored in scan_entries(buf, path):
-                    try:
-                        verify(oid, compress.decompress(stored, path), path)
-                    except CorruptObjectError:
-                        break
-                    good.append((oid, stored))
-            except CorruptObjectError:
-                good = []
-            finally:
-                buf.close()
-        name = None
-        if good:
-            with self.pack_writer() as w:
-                w.add_stored_many(good)
-            name = w.commit()
-        if name is None or os.path.join(self.packs_dir, f"pack-{name}.pack") != path:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-        return name
-
-    def close(self):
         with self._lock:
             for p in self._packs.values():
                 p.close()
             self._packs.clear()
             self._order = []
+            self._big = []
+            self._small = {}
+            self._small_packs = set()
+            self._small_budget = SMALL_TOTAL
+            self._pending = []
+
+    def _ingest_small(self) -> None:
+        with self._lock:
+            small = self._small
+            for p in self._pending:
+                ids = p.index.ids_bytes()
+                for i in range(0, len(ids), 32):
+                    small.setdefault(ids[i : i + 32], p)
+            self._pending = []

@@ -25,6 +25,7 @@ PACK_MAGIC = b"RDPK\x00\x00\x00\x01"
 IDX_MAGIC = b"RDIX\x00\x00\x00\x01"
 ENTRY_HEAD = 36  # oid + u32
 _U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
 
 
 def entry_bytes(oid: bytes, stored: bytes) -> bytes:
@@ -93,6 +94,7 @@ class PackIndex:
         if _U32.unpack_from(data, self.fan_at + 4 * 255)[0] != self.count:
             raise CorruptObjectError(f"pack index {where} has an inconsistent fanout table")
         self._ids = _Ids(data, self.ids_at, self.count)
+        self._fan = None
 
     @classmethod
     def open(cls, path: str) -> "PackIndex":
@@ -113,19 +115,43 @@ class PackIndex:
         return bytes(self.data[self.tail_at : self.tail_at + 32])
 
     def _bucket(self, first: int) -> tuple:
-        lo = 0 if first == 0 else _U32.unpack_from(self.data, self.fan_at + 4 * (first - 1))[0]
-        hi = _U32.unpack_from(self.data, self.fan_at + 4 * first)[0]
-        return lo, hi
+        fan = self._fan
+        if fan is None:
+            fan = self._fan = (0,) + struct.unpack_from("<256I", self.data, self.fan_at)
+        return fan[first], fan[first + 1]
 
     def find(self, oid: bytes):
-        """(offset, size) of oid's entry, or None."""
-        lo, hi = self._bucket(oid[0])
-        i = bisect.bisect_left(self._ids, oid, lo, hi)
-        if i < hi and self._ids[i] == oid:
-            off = struct.unpack_from("<Q", self.data, self.off_at + 8 * i)[0]
-            size = _U32.unpack_from(self.data, self.size_at + 4 * i)[0]
-            return off, size
+        """(offset, size) of oid's entry, or None. Inline binary search: ~2x bisect over _Ids."""
+        i = self.position(oid)
+        if i is None:
+            return None
+        off = _U64.unpack_from(self.data, self.off_at + 8 * i)[0]
+        size = _U32.unpack_from(self.data, self.size_at + 4 * i)[0]
+        return off, size
+
+    def position(self, oid: bytes):
+        """Index of oid in the sorted id table, or None."""
+        fan = self._fan
+        if fan is None:
+            fan = self._fan = (0,) + struct.unpack_from("<256I", self.data, self.fan_at)
+        first = oid[0]
+        lo, hi = fan[first], fan[first + 1]
+        data, base = self.data, self.ids_at
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            p = base + 32 * mid
+            v = data[p : p + 32]
+            if v < oid:
+                lo = mid + 1
+            elif v == oid:
+                return mid
+            else:
+                hi = mid
         return None
+
+    def ids_bytes(self) -> bytes:
+        """The whole sorted id table (32 bytes per object)."""
+        return bytes(self.data[self.ids_at : self.off_at])
 
     def with_prefix(self, prefix: str, limit: int) -> list:
         if len(prefix) % 2:
