@@ -40,6 +40,15 @@ def uuid_str(raw: bytes) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def _time(obj: dict, key: str) -> Optional[int]:
+    """µs since the epoch of a timestamp field (parsed by lines.parse_obj, else here)."""
+    us = obj.get("_" + key, False)
+    if us is not False:
+        return us
+    text = obj[key]
+    return None if text is None else parse_time(text, key)
+
+
 def _uuid(text: Optional[str]) -> Optional[bytes]:
     return None if text is None else bytes.fromhex(text.replace("-", ""))
 
@@ -127,7 +136,7 @@ def call_node_record(obj: dict, task_oid: bytes, value_oid: bytes, arg_value_oid
         value_hash=_H(obj["value_hash"]),
         value=value_oid,
         children=tuple(child_oids),
-        timestamp=parse_time(obj["timestamp"], "timestamp"),
+        timestamp=_time(obj, "timestamp"),
     )
 
 
@@ -142,8 +151,7 @@ def job_status(end_time, cached: bool, result_type: Optional[str]) -> str:
 
 def job_record(obj: dict, task_oid: bytes, call_oid: Optional[bytes], child_oids,
                result_type: Optional[str]) -> Job:
-    end = obj["end_time"]
-    end_us = None if end is None else parse_time(end, "end_time")
+    end_us = _time(obj, "end_time")
     return Job(
         id=_uuid(obj["id"]),
         execution_id=_uuid(obj["execution_id"]),
@@ -154,7 +162,7 @@ def job_record(obj: dict, task_oid: bytes, call_oid: Optional[bytes], child_oids
         call_node=call_oid,
         eval_hash=None,  # upstream exports no evaluations: no single-reduction cache
         eval_value=None,
-        start_time=parse_time(obj["start_time"], "start_time"),
+        start_time=_time(obj, "start_time"),
         end_time=end_us,
         cached=obj["cached"],
         status=job_status(end_us, obj["cached"], result_type),

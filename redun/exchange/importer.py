@@ -28,9 +28,10 @@ from ..objects import codec, compress
 from ..objects.blobs import payload_fields
 from ..objects.ids import object_id
 from . import convert
-from .lines import LineError, parse_line, parse_time
+from .lines import LineError, parse_line
 
 BATCH = 2000
+ROWS_MAX = 50_000  # index rows held for after the commit; beyond, the index catches up from the pack
 MAX_ERRORS_SHOWN = 20
 
 
@@ -69,7 +70,7 @@ def _spill_row(ln, lineno: int):
         deps.append((key, "j:" + o["job_id"], "Job", "root job (job_id)", lineno))
     elif kind == "Job":
         aux = o["parent_id"]
-        t = parse_time(o["start_time"], "start_time")
+        t = o["_start_time"]
         deps.append((key, "v:" + o["task_hash"], "Task", "task (task_hash)", lineno))
         if o["call_hash"] is not None:
             deps.append((key, "c:" + o["call_hash"], None, "call node (call_hash)", lineno))
@@ -275,8 +276,7 @@ class _Importer:
             job = self.store.get(self.oids[jkey])
             return job.start_time, job.end_time
         o = marshal.loads(row[0])
-        end = o["end_time"]
-        return parse_time(o["start_time"], "start_time"), None if end is None else parse_time(end, "end_time")
+        return o["_start_time"], o["_end_time"]
 
     def _build(self, db, writer, kind: str, key: str, o: dict, deps: list):
         oids = self.oids
@@ -384,6 +384,8 @@ class _Importer:
                 writer.add_stored(oid, compress.compress(data))
                 if self.rows is not None:
                     self.rows.add(oid, rec)
+                    if self.rows.count > ROWS_MAX:  # keep memory flat: let catch-up read the pack
+                        self.rows = None
             if self.progress and len(oids) % 5000 == 0:
                 self.progress("writing", len(oids))
 
@@ -475,11 +477,14 @@ def _finish(repo, imp: _Importer, writer, held: list, db) -> None:
         if ekey not in imp.oids:  # its execution failed: the tag failed with it
             s.failed += 1
     name = writer.commit()
-    if imp.rows is not None and imp._index is not None:
-        rows = imp.rows
-        imp._index.commit(lambda conn: rows.flush(conn))
-        if name:
-            imp._index.note_pack(name)
+    if imp._index is not None:
+        if imp.rows is not None:
+            rows = imp.rows
+            imp._index.commit(lambda conn: rows.flush(conn))
+            if name:
+                imp._index.note_pack(name)
+        else:
+            imp._index.catch_up()
     for eid, oid in refs:
         try:
             repo.refs.set(f"execs/{eid}", oid, expected=None)

@@ -139,9 +139,8 @@ def _execution(o):
 def _job(o):
     k = "Job"
     check_uuid(_need(o, "id", k), "id")
-    parse_time(_need(o, "start_time", k), "start_time")
-    if _need(o, "end_time", k) is not None:
-        parse_time(o["end_time"], "end_time")
+    o["_start_time"] = parse_time(_need(o, "start_time", k), "start_time")
+    o["_end_time"] = None if _need(o, "end_time", k) is None else parse_time(o["end_time"], "end_time")
     check_hash(_need(o, "task_hash", k), "task_hash")
     if not isinstance(_need(o, "cached", k), bool):
         raise LineError("cached must be true or false")
@@ -176,7 +175,7 @@ def _call_node(o):
     _str(_need(o, "task_name", k), "task_name")
     for name in ("task_hash", "args_hash", "value_hash"):
         check_hash(_need(o, name, k), name)
-    parse_time(_need(o, "timestamp", k), "timestamp")
+    o["_timestamp"] = parse_time(_need(o, "timestamp", k), "timestamp")
     args = _need(o, "args", k)
     if not isinstance(args, dict):
         raise LineError("args must be an object keyed by argument name or position")
@@ -207,7 +206,8 @@ _CHECKS = {"Execution": _execution, "Job": _job, "Value": _value, "CallNode": _c
 
 
 def parse_obj(obj) -> Line:
-    """Validate one decoded JSON object. Raises LineError."""
+    """Validate one decoded JSON object. Raises LineError. Parsed times are
+    added under "_<key>" (µs since the epoch) so converters need not parse again."""
     if not isinstance(obj, dict):
         raise LineError(f"expected a JSON object, found {type(obj).__name__}")
     if "_version" not in obj:
