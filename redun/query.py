@@ -23,7 +23,8 @@ class Provenance:
         self.repo = repo
         self.index = index if index is not None else repo.index
         self._records: dict = {}
-        self._previews: dict = {}
+        self._previews: dict = {}  # (oid, limit) -> text
+        self._new_previews: dict = {}  # oid -> text (limit 200), saved to the index on close
 
     def get(self, oid: bytes):
         rec = self._records.get(oid)
@@ -38,7 +39,17 @@ class Provenance:
         text = self._previews.get(key)
         if text is None:
             text = self._previews[key] = self._preview(value_oid, limit)
+            if limit == 200:
+                self._new_previews[value_oid] = text
         return text
+
+    def known_preview(self, value_oid: bytes, text: str) -> None:
+        self._previews[(value_oid, 200)] = text
+
+    def close(self) -> None:
+        """Save the previews computed in this session into the index's display cache."""
+        new, self._new_previews = self._new_previews, {}
+        self.index.save_previews(new)
 
     def _preview(self, value_oid: bytes, limit: int) -> str:
         from .objects.values import preview

@@ -128,6 +128,14 @@ class TextRenderer:
 
     def job_tree(self, jobs: list, task_names: dict, indent: int = 0) -> None:
         ids = {j["id"] for j in jobs}
+        # all arguments of all jobs in one query, with cached previews
+        args = defaultdict(list)
+        eid = jobs[0]["execution_id"] if jobs else None
+        for jid, idx, pos, key, voi, text in (self.index.execution_job_args(eid) if eid else ()):
+            args[jid].append((idx, pos, key, voi))
+            if text is not None:
+                self.prov.known_preview(voi, text)
+        self._job_args = args
         children = defaultdict(list)
         tops = []
         for j in jobs:
@@ -138,13 +146,21 @@ class TextRenderer:
         stack = [(j, indent) for j in reversed(tops)]
         while stack:
             j, ind = stack.pop()
-            self.job_line(j, indent=ind, task_name=task_names.get(j["task_oid"]))
+            self.job_line(j, indent=ind, task_name=task_names.get(j["task_oid"]), args=self._args_text(args[j["id"]]))
             stack.extend((c, ind + 2) for c in reversed(children.get(j["id"], ())))
 
+    def _args_text(self, items: list) -> str:
+        pos = sorted((p, v) for _, p, k, v in items if p is not None)
+        kw = sorted((k, v) for _, p, k, v in items if p is None and k is not None)
+        preview = self.prov.preview
+        return ", ".join([preview(v) for _, v in pos] + [f"{k}={preview(v)}" for k, v in kw])
+
     # jobs
-    def job_line(self, job: dict, detail: bool = False, indent: int = 0, task_name: str = None) -> None:
+    def job_line(self, job: dict, detail: bool = False, indent: int = 0, task_name: str = None,
+                 args: str = None) -> None:
         name = task_name or self.prov.task_name(job["task_oid"])
-        args = self.prov.arguments_text(job["call_node"])
+        if args is None:
+            args = self.prov.arguments_text(job["call_node"])
         self.line(f"Job {short(job['id'], detail)} [{status_cell(job['status'])}] {local_time(job['start_time'])}:  "
                   f"{name}({args}) ", indent)
 

@@ -198,3 +198,20 @@ def test_concurrent_processes(repo):
     assert idx.counts()["executions"] == 20
     assert idx.counts()["jobs"] == 80
     idx.close()
+
+
+def test_object_in_two_packs_is_indexed_once(repo):
+    """A bulk load that meets an object twice (two packs hold it) still ends with unique rows."""
+    out = write_execution(repo.store, repo.refs, n_jobs=3)
+    job_oid = out["jobs"][0][1]
+    data = repo.store.get_bytes(job_oid)
+    call = repo.store.get_bytes(repo.store.get(job_oid).call_node)
+    repo.store.write_pack([call, data])  # a second pack holding the same two objects
+    idx = open_index(repo)
+    assert idx.counts()["jobs"] == 3 and idx.counts()["call_nodes"] == 3
+    assert idx.counts()["ingested_packs"] == 2
+    # and once the unique indexes exist, re-ingesting is a no-op
+    idx.ingest(job_oid, repo.store.get(job_oid))
+    idx.commit()
+    assert idx.counts()["jobs"] == 3
+    idx.close()

@@ -95,7 +95,10 @@ def log_command(obj, ids, want_exec, want_job, want_call_node, want_task, want_v
         return
 
     if ids:
-        _show_id(prov, renderer, ids[0], fmt, all_matches)
+        try:
+            _show_id(prov, renderer, ids[0], fmt, all_matches)
+        finally:
+            prov.close()
         return
 
     wanted = {"exec": want_exec, "job": want_job, "call_node": want_call_node, "task": want_task,
@@ -113,8 +116,11 @@ def log_command(obj, ids, want_exec, want_job, want_call_node, want_task, want_v
         detail_list = detail
     from .log_lists import list_kind
 
-    for kind in kinds:
-        list_kind(prov, renderer, kind, filters, count=count, detail=detail_list, fmt=fmt, out=out)
+    try:
+        for kind in kinds:
+            list_kind(prov, renderer, kind, filters, count=count, detail=detail_list, fmt=fmt, out=out)
+    finally:
+        prov.close()
 
 
 def _show_id(prov, renderer, text: str, fmt: str, all_matches: bool) -> None:

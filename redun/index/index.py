@@ -27,7 +27,7 @@ from ..objects.pack import ENTRY_HEAD, PACK_MAGIC
 from ..objects.store import verify
 from .queries import Queries
 from .rows import RowBuffer
-from .schema import SCHEMA_VERSION, statements
+from .schema import SCHEMA_VERSION, UNIQUE, dedupe, statements, unique_index
 
 BUSY_TIMEOUT_MS = 60_000
 BATCH = 20_000  # records per write transaction during catch-up
@@ -176,7 +176,14 @@ class Index(Queries):
         return n
 
     def build_indexes(self) -> None:
+        """After a bulk load: unique keys (removing any duplicate rows first), then lookups."""
         def build(conn):
+            for table, cols in UNIQUE:
+                try:
+                    conn.execute(unique_index(table, cols))
+                except sqlite3.IntegrityError:  # an object was ingested twice during the bulk load
+                    conn.execute(dedupe(table, cols))
+                    conn.execute(unique_index(table, cols))
             for stmt in statements()[1]:
                 conn.execute(stmt)
             conn.execute("DELETE FROM meta WHERE key='indexes_pending'")

@@ -3,29 +3,71 @@ another version is simply rebuilt from the objects (it is derived data).
 
 Ids are stored as BLOBs (uuids 16 bytes, upstream hashes 20, object ids 32) so
 that a hex prefix becomes a range query on an ordinary b-tree index.
+
+Bulk-load design: record tables are plain rowid tables (appends are cheap);
+their uniqueness lives in UNIQUE indexes that a fresh index creates only after
+its first catch-up (`INDEXES`). Until then INSERT OR IGNORE cannot ignore, so
+the build step removes any duplicate rows before creating the unique indexes.
 """
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
-# Every schema version this code knows how to build (for `redun db versions`).
-KNOWN_SCHEMA_VERSIONS = (1,)
+# Every schema version this code has used (for `redun db versions`).
+KNOWN_SCHEMA_VERSIONS = (1, 2, 3)  # 2: display-preview cache; 3: bulk-load friendly tables
 
-DDL = """
+TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ingested_packs (name TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS ingested_loose (oid BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tmp_packs (name TEXT PRIMARY KEY, offset INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS previews (oid BLOB PRIMARY KEY, text TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS executions (
     id BLOB PRIMARY KEY, oid BLOB NOT NULL, args TEXT NOT NULL, job_oid BLOB,
     start_time INTEGER NOT NULL, end_time INTEGER, tags TEXT
 );
-CREATE INDEX IF NOT EXISTS executions_start ON executions(start_time);
 CREATE TABLE IF NOT EXISTS jobs (
-    id BLOB PRIMARY KEY, oid BLOB NOT NULL, execution_id BLOB NOT NULL, parent_id BLOB,
+    id BLOB NOT NULL, oid BLOB NOT NULL, execution_id BLOB NOT NULL, parent_id BLOB,
     task_hash BLOB NOT NULL, task_oid BLOB NOT NULL, call_hash BLOB, call_node BLOB,
     eval_hash BLOB, eval_value BLOB, start_time INTEGER NOT NULL, end_time INTEGER,
     cached INTEGER NOT NULL, status TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS call_nodes (
+    oid BLOB NOT NULL, hash BLOB NOT NULL, task_hash BLOB NOT NULL, task_oid BLOB NOT NULL,
+    task_name TEXT NOT NULL, args_hash BLOB NOT NULL, value_hash BLOB NOT NULL,
+    value_oid BLOB NOT NULL, timestamp INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS call_edges (parent BLOB NOT NULL, child BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS call_args (
+    call_oid BLOB NOT NULL, idx INTEGER NOT NULL, position INTEGER, key TEXT, value_hash BLOB NOT NULL,
+    value_oid BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    oid BLOB NOT NULL, hash BLOB NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, fullname TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vals (
+    oid BLOB NOT NULL, hash BLOB NOT NULL, type TEXT NOT NULL, format TEXT NOT NULL, size INTEGER NOT NULL,
+    path TEXT
+);
+CREATE TABLE IF NOT EXISTS subvalues (parent BLOB NOT NULL, child BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS tags (
+    oid BLOB NOT NULL, entity_type TEXT NOT NULL, entity_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL
+);
+"""
+
+# (table, unique key columns): duplicates are removed on these before the unique index is built.
+UNIQUE = (
+    ("jobs", "id"),
+    ("call_nodes", "oid"),
+    ("call_edges", "parent, child"),
+    ("call_args", "call_oid, idx"),
+    ("tasks", "oid"),
+    ("vals", "oid"),
+    ("subvalues", "parent, child"),
+    ("tags", "oid"),
+)
+
+INDEXES = """
+CREATE INDEX IF NOT EXISTS executions_start ON executions(start_time);
 CREATE INDEX IF NOT EXISTS jobs_oid ON jobs(oid);
 CREATE INDEX IF NOT EXISTS jobs_exec ON jobs(execution_id, start_time);
 CREATE INDEX IF NOT EXISTS jobs_parent ON jobs(parent_id);
@@ -33,47 +75,34 @@ CREATE INDEX IF NOT EXISTS jobs_call_hash ON jobs(call_hash);
 CREATE INDEX IF NOT EXISTS jobs_call_node ON jobs(call_node);
 CREATE INDEX IF NOT EXISTS jobs_eval ON jobs(eval_hash, end_time);
 CREATE INDEX IF NOT EXISTS jobs_task ON jobs(task_hash, start_time);
-CREATE TABLE IF NOT EXISTS call_nodes (
-    oid BLOB PRIMARY KEY, hash BLOB NOT NULL, task_hash BLOB NOT NULL, task_oid BLOB NOT NULL,
-    task_name TEXT NOT NULL, args_hash BLOB NOT NULL, value_hash BLOB NOT NULL,
-    value_oid BLOB NOT NULL, timestamp INTEGER NOT NULL
-) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS call_nodes_hash ON call_nodes(hash);
 CREATE INDEX IF NOT EXISTS call_nodes_task_args ON call_nodes(task_hash, args_hash, timestamp);
 CREATE INDEX IF NOT EXISTS call_nodes_value ON call_nodes(value_hash);
-CREATE TABLE IF NOT EXISTS call_edges (parent BLOB NOT NULL, child BLOB NOT NULL, PRIMARY KEY (parent, child))
-    WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS call_edges_child ON call_edges(child);
-CREATE TABLE IF NOT EXISTS call_args (
-    call_oid BLOB NOT NULL, idx INTEGER NOT NULL, position INTEGER, key TEXT, value_hash BLOB NOT NULL,
-    value_oid BLOB NOT NULL, PRIMARY KEY (call_oid, idx)
-) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS call_args_value ON call_args(value_hash);
-CREATE TABLE IF NOT EXISTS tasks (
-    oid BLOB PRIMARY KEY, hash BLOB NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
-    fullname TEXT NOT NULL
-) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tasks_hash ON tasks(hash);
 CREATE INDEX IF NOT EXISTS tasks_fullname ON tasks(fullname);
 CREATE INDEX IF NOT EXISTS tasks_name ON tasks(name);
-CREATE TABLE IF NOT EXISTS vals (
-    oid BLOB PRIMARY KEY, hash BLOB NOT NULL, type TEXT NOT NULL, format TEXT NOT NULL,
-    size INTEGER NOT NULL, path TEXT
-) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS vals_hash ON vals(hash);
 CREATE INDEX IF NOT EXISTS vals_path ON vals(path) WHERE path IS NOT NULL;
-CREATE TABLE IF NOT EXISTS subvalues (parent BLOB NOT NULL, child BLOB NOT NULL, PRIMARY KEY (parent, child))
-    WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS subvalues_child ON subvalues(child);
-CREATE TABLE IF NOT EXISTS tags (
-    oid BLOB PRIMARY KEY, entity_type TEXT NOT NULL, entity_id TEXT NOT NULL, key TEXT NOT NULL,
-    value TEXT NOT NULL
-) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tags_entity ON tags(entity_id);
 """
 
 
+def _split(text: str) -> list:
+    return [x.strip() for x in text.split(";") if x.strip()]
+
+
 def statements() -> tuple:
-    """(table statements, index statements): indexes are built after a bulk rebuild."""
-    stmts = [x.strip() for x in DDL.split(";") if x.strip()]
-    return [x for x in stmts if not x.startswith("CREATE INDEX")], [x for x in stmts if x.startswith("CREATE INDEX")]
+    """(table statements, index statements); index statements are built after a bulk load."""
+    return _split(TABLES), _split(INDEXES)
+
+
+def unique_index(table: str, cols: str) -> str:
+    return f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_key ON {table}({cols})"
+
+
+def dedupe(table: str, cols: str) -> str:
+    """Delete all but the first row of each key (only needed when a bulk load saw an object twice)."""
+    return f"DELETE FROM {table} WHERE rowid NOT IN (SELECT MIN(rowid) FROM {table} GROUP BY {cols})"

@@ -1,0 +1,116 @@
+"""Benchmarks for the index and `redun log` (issue 4).
+
+    python3 benchmarks/bench_log.py [--records 1000000] [--runs 5]
+
+Builds (once) a synthetic repository in benchmarks/scratch/log-<N>/ by writing
+realistic records (Task, Value, CallNode, Job, Execution, refs) with
+PackWriter directly: one execution of 5000 jobs plus executions of 1000 jobs
+until N records exist (one pack per execution). Then measures, as cold CLI
+processes (`python -m redun`): `redun log <prefix>` for each kind of record,
+`redun log <exec>` on the 5000-job execution, `redun log` (list), and
+`redun db reindex` (delete + rebuild). Prints medians; upstream figures are
+the ones measured on the same VM for the same operations (issue 4 text).
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+UPSTREAM = {"log <prefix>": 1.0, "log <exec 5000 jobs>": 8.2}
+
+
+def build(path: str, records: int) -> dict:
+    from redun.repo import Repo
+    from test_index_synth import T0, write_execution
+
+    marker = os.path.join(path, "BUILT")
+    repo = Repo.init(os.path.join(path, ".redun"))
+    if os.path.exists(marker):
+        with open(marker) as f:
+            ids = dict(line.split() for line in f)
+        repo.close()
+        return ids
+    t0 = time.perf_counter()
+    big = write_execution(repo.store, repo.refs, n_jobs=5000, seed=0, start=T0)
+    total = 5000 * 4
+    seed = 1
+    last = big
+    while total < records:
+        last = write_execution(repo.store, repo.refs, n_jobs=1000, seed=seed, start=T0 + seed * 10**8)
+        total += 1000 * 4
+        seed += 1
+        if seed % 25 == 0:
+            print(f"  built ~{total} records ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
+    ids = {
+        "big_exec": big["exec_id"].hex()[:8],
+        "exec": last["exec_id"].hex()[:8],
+        "job": last["jobs"][10][0].hex()[:8],
+        "call_node": last["calls"][10][0].hex()[:8],
+        "task": last["tasks"]["step"][1].hash.hex()[:8],
+        "value": last["values"][10][0].hex()[:8],
+    }
+    with open(marker, "w") as f:
+        for k, v in ids.items():
+            f.write(f"{k} {v}\n")
+    print(f"built {total} records in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+    repo.close()
+    return ids
+
+
+# Installed packages have byte-compiled modules; this sandbox sets PYTHONDONTWRITEBYTECODE,
+# which would make every cold process recompile ~30 modules from source. Measure like an install.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def timed(cmd: list, cwd: str) -> float:
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+    dt = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {res.stderr.decode()[-500:]}")
+    return dt
+
+
+def median(cmd: list, cwd: str, runs: int) -> float:
+    return statistics.median(timed(cmd, cwd) for _ in range(runs))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--skip-reindex", action="store_true")
+    a = ap.parse_args()
+    path = os.path.join(HERE, "scratch", f"log-{a.records}")
+    os.makedirs(path, exist_ok=True)
+    ids = build(path, a.records)
+    redun = [sys.executable, "-m", "redun"]
+    rows = []
+    if not a.skip_reindex:
+        t = median(redun + ["db", "reindex"], path, max(1, min(a.runs, 2)))
+        rows.append(("db reindex (delete + rebuild)", t, None))
+    timed(redun + ["log"], path)  # index caught up
+    rows.append(("python -c pass (interpreter floor)", median([sys.executable, "-c", "pass"], path, a.runs), None))
+    for kind in ("exec", "job", "call_node", "task", "value"):
+        t = median(redun + ["log", ids[kind]], path, a.runs)
+        rows.append((f"log <{kind} prefix>", t, UPSTREAM["log <prefix>"]))
+    rows.append(("log <exec 5000 jobs>", median(redun + ["log", ids["big_exec"]], path, a.runs),
+                 UPSTREAM["log <exec 5000 jobs>"]))
+    rows.append(("log (list executions)", median(redun + ["log"], path, a.runs), None))
+    print(f"records: ~{a.records}; runs per figure: {a.runs} (median); machine shared and noisy")
+    print(f"{'operation':40} {'ours (s)':>9} {'upstream (s)':>13} {'speedup':>8}")
+    for name, t, up in rows:
+        ratio = f"{up / t:7.1f}x" if up else ""
+        print(f"{name:40} {t:9.3f} {up if up else '':>13} {ratio:>8}")
+
+
+if __name__ == "__main__":
+    main()
