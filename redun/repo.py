@@ -83,6 +83,9 @@ class Repo:
             with open(tmp, "w") as f:
                 f.write(f"{FORMAT_NAME} {FORMAT_MAJOR}.{FORMAT_MINOR}\n")
             os.replace(tmp, os.path.join(root, "FORMAT"))
+            from .archival import write_origin
+
+            write_origin(root)
         return cls.open(root)
 
     @classmethod
@@ -91,7 +94,11 @@ class Repo:
         if create and read_format(root) is None and not os.path.exists(os.path.join(root, "redun.db")):
             return cls.init(root)
         check_format(root)
-        return cls(root, Config.load(root))
+        repo = cls(root, Config.load(root))
+        from .archival import settle_if_copied  # a `cp -r` copy taken mid-run is settled once
+
+        settle_if_copied(repo)
+        return repo
 
     @property
     def index_path(self) -> str:
