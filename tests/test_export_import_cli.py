@@ -118,3 +118,32 @@ def test_our_export_imports_into_upstream(cfg, tmp_path):
     back = subprocess.run([UPSTREAM, "--config", up, "export"], capture_output=True, env=env).stdout.decode()
     assert sorted(back.splitlines()) == sorted(open(FIXTURE).read().splitlines())
     shutil.rmtree(up)
+
+
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "compile")
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="the compile example needs gcc")
+def test_engine_run_export_import_same_log(tmp_path):
+    """Our own run -> export -> import into a fresh repo: `redun log` shows the same."""
+    if not os.path.exists(os.path.join(os.path.dirname(EXAMPLE), "..", "redun", "commands", "run.py")):
+        pytest.skip("engine not available")
+    d = tmp_path / "compile"
+    shutil.copytree(EXAMPLE, d)
+    assert run("run", "make.py", "make", cwd=d).returncode == 0
+    exported = run("export", cwd=d).stdout
+    other = str(tmp_path / "other")
+    run("-c", other, "init")
+    p = run("-c", other, "import", input=exported)
+    assert p.returncode == 0, p.stderr
+    assert run("-c", other, "log").stdout == run("log", cwd=d).stdout
+    eid = run("log", cwd=d).stdout.decode().split("Exec ")[1].split()[0]
+
+    def detail(*args, **kw):  # Duration: upstream's format has no execution times, we use the root job's
+        return [x for x in run(*args, "log", eid, **kw).stdout.decode().splitlines() if not x.startswith("Duration")]
+
+    assert detail("-c", other) == detail(cwd=d)
+    counts = lambda text: [x for x in text.decode().splitlines() if "Value" not in x]  # noqa: E731
+    assert counts(run("-c", other, "log", "--all", "--count").stdout) == counts(
+        run("log", "--all", "--count", cwd=d).stdout)
+    assert sorted(run("-c", other, "export").stdout.splitlines()) == sorted(exported.splitlines())
