@@ -240,12 +240,14 @@ def collect(
     dry_run: bool = False,
     on_garbage: Optional[Callable] = None,
     now: Optional[float] = None,
+    phase: Optional[Callable[[str], None]] = None,
 ) -> GcReport:
     """Run gc on a DirectoryStore with its refs; see the module docstring.
 
     keep: execution uuids (or prefixes of >= 8 hex digits) to keep even if
     their ref is gone. on_garbage(oid, type, nbytes) is called for each object
-    that goes (or would go, in a dry run)."""
+    that goes (or would go, in a dry run). phase(text) is told what gc is doing."""
+    phase = phase or (lambda text: None)
     if grace_days < 0:
         raise GcError("the grace period cannot be negative")
     report = GcReport(dry_run=dry_run)
@@ -257,18 +259,24 @@ def collect(
         try:
             report.packs = len(m.packs)
             known = {p.name for p in m.packs}
+            phase("marking from refs")
             live_execs = _mark_refs(m, refs)
+            phase("marking from recent objects and live runs")
             m.mark_young()
             m.mark_tmp_packs()
+            phase("looking for jobs of live executions")
             restore = _rescue(m, live_execs, _keep_prefixes(keep))
             if not dry_run:
                 # Look again right before deleting: refs, packs and staging written meanwhile.
+                phase("marking what changed meanwhile")
                 _mark_refs(m, refs)
                 m.mark_new_packs(known)
                 m.mark_tmp_packs()
                 m.mark_young()
+            phase("counting garbage")
             _count(m, report, on_garbage)
             if not dry_run:
+                phase("rewriting packs")
                 _sweep(m, report)
                 for name, oid in restore:
                     if refs.get(name) is None:

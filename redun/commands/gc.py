@@ -1,5 +1,7 @@
 """`redun gc`: delete unreachable objects older than a grace period."""
 
+import sys
+
 import click
 
 
@@ -28,8 +30,19 @@ def gc_command(obj, dry_run, grace_days, keep, quiet):
     def show(oid, kind, nbytes):
         click.echo(f"{oid.hex()} {kind} {nbytes}")
 
-    report = collect_repo(repo, grace_days=grace_days, keep=keep, dry_run=dry_run,
-                          on_garbage=show if dry_run and not quiet else None)
+    status = None
+    if sys.stderr.isatty() and not quiet:
+        from rich.console import Console
+
+        status = Console(stderr=True).status("gc")
+        status.start()
+    try:
+        report = collect_repo(repo, grace_days=grace_days, keep=keep, dry_run=dry_run,
+                              on_garbage=show if dry_run and not quiet else None,
+                              phase=(lambda text: status.update(f"gc: {text}")) if status else None)
+    finally:
+        if status is not None:
+            status.stop()
     for name in report.restored_refs:
         click.echo(f"{'would restore' if dry_run else 'restored'} ref {name}")
     if report.missing_links and not quiet:
