@@ -103,6 +103,27 @@ def encode_job(r: Job) -> bytes:
     return _JOB_PACK.pack(["job", Job.SCHEMA, fields])
 
 
+def encode_value(r: Value) -> bytes:
+    """codec.encode(r) for a Value (hot path)."""
+    return _JOB_PACK.pack(["value", Value.SCHEMA, {
+        "blobs": list(r.blobs), "data": r.data, "format": r.format, "hash": r.hash, "path": r.path,
+        "size": r.size, "subvalues": list(r.subvalues), "type": r.type,
+    }])
+
+
+def encode_call_node(r: CallNode) -> bytes:
+    """codec.encode(r) for a CallNode (hot path)."""
+    return _JOB_PACK.pack(["callnode", CallNode.SCHEMA, {
+        "args": [[a.position, a.key, a.value_hash, a.value, list(a.upstream)] for a in r.args],
+        "args_hash": r.args_hash, "children": list(r.children), "hash": r.hash, "task": r.task,
+        "task_hash": r.task_hash, "task_name": r.task_name, "timestamp": r.timestamp, "value": r.value,
+        "value_hash": r.value_hash,
+    }])
+
+
+_FAST = {Job: encode_job, Value: encode_value, CallNode: encode_call_node}
+
+
 class _MemoryIndex:
     """find_eval / find_call_node over this process's records (no repository)."""
 
@@ -122,6 +143,9 @@ class _MemoryIndex:
 
     def find_eval(self, eval_hash: bytes):
         return self.evals.get(eval_hash)
+
+    def find_evals(self, eval_hashes) -> dict:
+        return {h: self.evals[h] for h in eval_hashes if h in self.evals}
 
     def find_call_node(self, task_hash, args_hash, execution_id=None):
         return self.calls.get((task_hash, args_hash))
@@ -165,7 +189,8 @@ class Recorder:
 
     # -- writing ---------------------------------------------------------------
     def put(self, record) -> bytes:
-        data = codec.encode(record)
+        fast = _FAST.get(type(record))
+        data = fast(record) if fast is not None else codec.encode(record)
         if self.writer is not None:
             oid = self.writer.add(data)
         else:
@@ -186,9 +211,14 @@ class Recorder:
             return oid
         from .objects.values import encode_native, type_name
 
-        subs = []
         t = type(obj)
-        if t is list or t is tuple or t is dict or t is set or t is frozenset:
+        data = encode_native(obj)
+        fmt = "native"
+        if data is None:
+            data = pickle_dumps(obj)
+            fmt = "pickle"
+        subs = []
+        if (t is list or t is tuple or t is dict or t is set or t is frozenset) and b"redun" in data:
             nested: list = []
             _file_values(obj, nested)
             if nested:
@@ -200,11 +230,6 @@ class Recorder:
                     if o not in seen:
                         seen.add(o)
                         subs.append(o)
-        data = encode_native(obj)
-        fmt = "native"
-        if data is None:
-            data = pickle_dumps(obj)
-            fmt = "pickle"
         path = None
         triple = getattr(obj, "__redun_file__", None) if t not in (str, int, float, list, dict, tuple) else None
         if isinstance(triple, tuple) and len(triple) == 3:
@@ -242,19 +267,7 @@ class Recorder:
                    tuple(bytes.fromhex(h) for h in upstream))
 
     def job(self, rec: Job) -> bytes:
-        """Write a Job record (hot path: encoded directly, byte-identical to codec.encode)."""
-        data = encode_job(rec)
-        if self.writer is not None:
-            oid = self.writer.add(data)
-        else:
-            oid = self.store.put_bytes(data) if self.record else object_id(data)
-        if self.record:
-            self.pending.append((oid, rec))
-            if self.repo is None:
-                self.flush_index()
-            elif len(self.pending) >= INGEST_BATCH:
-                self.flush_index()
-        return oid
+        return self.put(rec)
 
     # -- executions --------------------------------------------------------------
     def start_execution(self, exec_id: bytes, argv: list, tags: dict, start: int) -> Optional[bytes]:

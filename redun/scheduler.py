@@ -29,6 +29,7 @@ from .runlog import RunLog, cached_line, format_task_call, log_job_statuses, mis
 from .task import get_task_registry, task
 
 _EMPTY = object()
+_NO_HIT = object()
 _SCALARS = (str, int, float, bool, bytes, type(None))
 
 
@@ -295,6 +296,7 @@ class Scheduler:
         self._root_job: Optional[Job] = None
         self._ready: deque = deque()
         self._default_hashes: dict = {}
+        self._lookups: list = []
         self.traceback_lines = []
         exec_id = uuid.UUID(execution_id).bytes if execution_id else uuid.uuid4().bytes
         self.execution_id = str(uuid.UUID(bytes=exec_id))
@@ -348,6 +350,9 @@ class Scheduler:
             while ready:
                 func, args = ready.popleft()
                 func(*args)
+            if self._lookups:
+                self._process_lookups()
+                continue
             if not self._inflight:
                 break
             job, ok, value, frames = get()
@@ -501,9 +506,13 @@ class Scheduler:
                 return
             self._cse[job.eval_hash] = job
 
-        if scope == "BACKEND" and self._check_backend(job, args, kwargs):
+        if scope == "BACKEND":
+            self._lookups.append((job, args, kwargs))  # looked up in batches (one query per batch)
             return
+        self._run_job(job, args, kwargs)
 
+    def _run_job(self, job: Job, args, kwargs) -> None:
+        task = job.task
         self.log(run_line(job.id_str, format_task_call(task, args, kwargs), task.get_task_option("executor") or
                           "default", self._dryrun))
         if self._dryrun:
@@ -511,8 +520,23 @@ class Scheduler:
         self._inflight += 1
         self._workers.submit(job, task.func, args, kwargs)
 
-    def _check_backend(self, job: Job, args, kwargs) -> bool:
-        """Cache hit → job proceeds as cached (True); miss → False."""
+    def _process_lookups(self) -> None:
+        batch, self._lookups = self._lookups, []
+        hits = None
+        index_find = getattr(self.rec.index, "find_evals", None)
+        if index_find is not None:
+            try:
+                hits = index_find([bytes.fromhex(j.eval_hash) for j, _, _ in batch])
+            except Exception:
+                hits = None
+        for job, args, kwargs in batch:
+            hit = _NO_HIT if hits is None else hits.get(bytes.fromhex(job.eval_hash))
+            if not self._check_backend(job, args, kwargs, hit):
+                self._run_job(job, args, kwargs)
+
+    def _check_backend(self, job: Job, args, kwargs, hit=None) -> bool:
+        """Cache hit → job proceeds as cached (True); miss → False. hit: prefetched find_eval
+        answer (None = no entry), or _NO_HIT to query here."""
         rec = self.rec
         task = job.task
         try:
@@ -534,7 +558,8 @@ class Scheduler:
                                      job.call_hash))
                 self._resolve_job(job, result)
                 return True
-            hit = rec.index.find_eval(bytes.fromhex(job.eval_hash))
+            if hit is _NO_HIT:
+                hit = rec.index.find_eval(bytes.fromhex(job.eval_hash))
             if hit is None:
                 return False
             job_oid, val_oid = hit

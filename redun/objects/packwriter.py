@@ -41,9 +41,14 @@ class PackWriter:
 
     def __init__(self, store):
         self.store = store
-        self.tmp_path = os.path.join(store.packs_dir, f"tmp-{uuid.uuid4().hex}.pack")
-        self.fd = os.open(self.tmp_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        token = uuid.uuid4().hex
+        self.tmp_path = os.path.join(store.packs_dir, f"tmp-{token}.pack")
+        # Create and lock under a name recover() ignores, then rename: a concurrent
+        # recover() must never see our tmp pack before we hold its lock.
+        creating = os.path.join(store.packs_dir, f"tmp-{token}.creating")
+        self.fd = os.open(creating, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(creating, self.tmp_path)
         _write_all(self.fd, PACK_MAGIC)
         self.offset = len(PACK_MAGIC)
         self.entries: dict = {}  # oid -> (offset, size); ~150 bytes per object in memory
@@ -79,21 +84,27 @@ class PackWriter:
             self.offset += len(entry)
 
     def add_many(self, canonicals: Iterable[bytes]) -> list:
-        """Add objects in order with one write() per ~1 MiB; returns their ids."""
-        oids = []
-        pairs = []
-        entries = self.entries
-        pack_len = _U32.pack
-        zc = compress.compress
-        hasher = blake3.blake3
+        """Add objects in order with one write() per ~1 MiB; returns their ids.
+        Streams: at most ~1 MiB of input is held at a time."""
+        hasher, entries = blake3.blake3, self.entries
+        oids, todo, size = [], [], 0
         for data in canonicals:
             oid = hasher(data).digest()
             oids.append(oid)
             if oid not in entries:
-                stored = zc(data)
-                pairs.append(oid + pack_len(len(stored)) + stored)
-        self._write_entries(pairs)
+                todo.append((oid, data))
+                size += len(data)
+                if size >= _BATCH_BYTES:
+                    self._add_batch(todo)
+                    todo, size = [], 0
+        if todo:
+            self._add_batch(todo)
         return oids
+
+    def _add_batch(self, todo: list) -> None:
+        pack_len = _U32.pack
+        stored = compress.compress_many([d for _, d in todo])
+        self._flush_batch([oid + pack_len(len(s)) + s for (oid, _), s in zip(todo, stored)])
 
     def add_stored_many(self, items: Iterable[tuple]) -> None:
         """Add (oid, stored) pairs in order, batched like add_many; the caller verified them."""
