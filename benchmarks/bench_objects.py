@@ -39,6 +39,17 @@ def median_of(fn, repeat=REPEAT):
     return statistics.median(fn() for _ in range(repeat))
 
 
+class Clock:
+    """Wall and CPU time of a block: the VM is shared, so CPU time is the steadier figure."""
+
+    def __enter__(self):
+        self.w, self.c = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall, self.cpu = time.perf_counter() - self.w, time.process_time() - self.c
+
+
 def du(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
 
@@ -51,19 +62,20 @@ def bench_write(records):
             d = tempfile.mkdtemp()
             try:
                 s = DirectoryStore(d)
-                t = time.perf_counter()
-                w = s.pack_writer()
-                if many:
-                    w.add_many(data)
-                else:
-                    for b in data:
-                        w.add(b)
-                w.commit()
-                return len(data) / (time.perf_counter() - t)
+                with Clock() as c:
+                    w = s.pack_writer()
+                    if many:
+                        w.add_many(data)
+                    else:
+                        for b in data:
+                            w.add(b)
+                    w.commit()
+                return len(data) / c.cpu, len(data) / c.wall
             finally:
                 shutil.rmtree(d)
 
-        out[label] = median_of(once)
+        runs = [once() for _ in range(REPEAT)]
+        out[label] = (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
     return out
 
 
@@ -71,16 +83,16 @@ def bench_reads(store, ids, n=20000):
     sample = random.Random(1).choices(ids, k=n)
 
     def raw():
-        t = time.perf_counter()
-        for o in sample:
-            store.get_bytes(o)
-        return (time.perf_counter() - t) / n * 1e6
+        with Clock() as c:
+            for o in sample:
+                store.get_bytes(o)
+        return c.cpu / n * 1e6
 
     def rec():
-        t = time.perf_counter()
-        for o in sample:
-            store.get(o)
-        return (time.perf_counter() - t) / n * 1e6
+        with Clock() as c:
+            for o in sample:
+                store.get(o)
+        return c.cpu / n * 1e6
 
     return median_of(raw), median_of(rec)
 
@@ -89,10 +101,10 @@ def bench_prefix(store, ids, n=2000, length=8):
     sample = random.Random(2).choices(ids, k=n)
 
     def once():
-        t = time.perf_counter()
-        for o in sample:
-            store.prefix_candidates(o.hex()[:length])
-        return (time.perf_counter() - t) / n * 1e6
+        with Clock() as c:
+            for o in sample:
+                store.resolve_prefix(o.hex()[:length]) if length >= 8 else store.prefix_candidates(o.hex()[:length])
+        return c.cpu / n * 1e6
 
     return median_of(once)
 
@@ -138,8 +150,9 @@ def main():
     records = list(wide_records(5000, 10))
     print(f"records: {len(records)} (synthetic wide N=5000 M=10; upstream stores 25,086 records for this run)")
 
-    for label, rate in bench_write(records).items():
-        print(f"pack write rate, {label:24s}: {rate:10,.0f} records/s   (goal >= 200,000)")
+    for label, (cpu, wall) in bench_write(records).items():
+        print(f"pack write rate, {label:24s}: {cpu:10,.0f} records/s CPU time ({wall:,.0f}/s wall; "
+              "incl. commit)   (goal >= 200,000)")
 
     d = tempfile.mkdtemp()
     s = DirectoryStore(d)
@@ -147,7 +160,8 @@ def main():
     size = du(d)
     ids = [o for o, _ in records]
     raw_us, rec_us = bench_reads(DirectoryStore(d), ids)
-    print(f"read by id, 1 pack of {len(ids)}: get_bytes {raw_us:.1f} us, get (decoded) {rec_us:.1f} us   (goal < 20)")
+    print(f"read by id, 1 pack of {len(ids)}: get_bytes {raw_us:.1f} us, get (decoded) {rec_us:.1f} us   (goal < 20; "
+          "CPU time)")
     t = time.perf_counter()
     rep = fsck(DirectoryStore(d))
     print(f"fsck {rep.objects} objects: {time.perf_counter() - t:.2f} s ({rep.summary()})")
@@ -171,6 +185,24 @@ def main():
     print(f"prefix lookup (8 hex), 1M objects in {len(big.packs())} packs: {us:.1f} us   (goal < 1000)")
     one = bench_prefix(big, ids, length=1, n=200)
     print(f"prefix lookup (1 hex, ambiguous), 1M objects: {one:.1f} us")
+    packed = os.path.join(SCRATCH, "million-repacked")
+    if not os.path.exists(os.path.join(packed, "ids.bin")):
+        shutil.rmtree(packed, ignore_errors=True)
+        subprocess.run(["cp", "-al", path, packed], check=True)  # hard links: repack leaves the original
+        with Clock() as c:
+            DirectoryStore(packed).repack()
+        print(f"repack 10 packs -> 1: {c.wall:.1f} s wall")
+    one_pack = DirectoryStore(packed)
+    raw_us, rec_us = bench_reads(one_pack, ids)
+    print(f"read by id, 1M objects in 1 pack: get_bytes {raw_us:.1f} us, get (decoded) {rec_us:.1f} us")
+    print(f"prefix lookup (8 hex), 1M objects in 1 pack: {bench_prefix(one_pack, ids):.1f} us")
+    small = os.path.join(SCRATCH, "runs100")
+    if not os.path.exists(os.path.join(small, "ids.bin")):
+        build_million(small, packs=100, target=100_000)
+    many = DirectoryStore(small)
+    sids = load_ids(small)
+    raw_us, rec_us = bench_reads(many, sids)
+    print(f"read by id, 100k objects in 100 run-sized packs: get_bytes {raw_us:.1f} us, get {rec_us:.1f} us")
     try:
         out = subprocess.run(["du", "-sb", path], capture_output=True, text=True).stdout.split()[0]
         print(f"du -sb 1M store: {int(out):,} bytes")

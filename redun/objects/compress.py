@@ -98,6 +98,26 @@ def compress(data: bytes) -> bytes:
     return b"\x00" + data
 
 
+def compress_many(datas: list) -> list:
+    """compress() over a list, with the per-call overhead hoisted (PackWriter.add_many)."""
+    try:
+        c = _local.codecs
+    except AttributeError:
+        c = _codecs()
+    dict_compress, header = c.dict_c.compress, c.dict_c_header
+    out = []
+    append = out.append
+    for data in datas:
+        n = len(data)
+        if _MIN_SIZE <= n <= _DICT_MAX_INPUT:
+            packed = dict_compress(data)
+            if len(packed) + 1 < n:
+                append(header + packed)
+                continue
+        append(compress(data) if n > _DICT_MAX_INPUT else b"\x00" + data)
+    return out
+
+
 def _inflate(d: zstandard.ZstdDecompressor, frame, where: str) -> bytes:
     size = zstandard.frame_content_size(frame)
     if size < 0 or size > MAX_OBJECT_SIZE:

@@ -101,6 +101,9 @@ class Arg:
         return [self.position, self.key, self.value_hash, self.value, list(self.upstream)]
 
 
+_COMPILED: dict = {}  # record class -> ((field, checker, optional), ...)
+
+
 class Record:
     """Base: subclasses set TYPE (tag), SCHEMA (version) and FIELDS."""
 
@@ -121,15 +124,22 @@ class Record:
 
     @classmethod
     def from_fields(cls, fields: dict) -> "Record":
-        names = {n for n, _ in cls.FIELDS}
-        extra = set(fields) - names
-        if extra:
-            raise DecodeError(f"{cls.TYPE} record has unknown fields {sorted(extra)}")
+        compiled = _COMPILED.get(cls)
+        if compiled is None:
+            compiled = _COMPILED[cls] = tuple(
+                (name, _KINDS[kind.rstrip("?")], kind.endswith("?")) for name, kind in cls.FIELDS
+            )
+        if len(fields) != len(compiled):
+            extra = set(fields) - {n for n, _, _ in compiled}
+            if extra:
+                raise DecodeError(f"{cls.TYPE} record has unknown fields {sorted(extra, key=str)}")
         kwargs = {}
-        for name, kind in cls.FIELDS:
-            if name not in fields:
-                raise DecodeError(f"{cls.TYPE} record lacks field {name!r}")
-            kwargs[name] = _check(kind, fields[name], name)
+        for name, check, optional in compiled:
+            try:
+                v = fields[name]
+            except KeyError:
+                raise DecodeError(f"{cls.TYPE} record lacks field {name!r}") from None
+            kwargs[name] = None if (optional and v is None) else check(v, name)
         return cls(**kwargs)
 
     def links(self) -> tuple:
