@@ -328,7 +328,7 @@ def _rescue(m: _Marker, live_execs: set, keep: list) -> list:
     from .objects.ids import uuid_str
 
     best: dict = {}
-    for p, where in list(m.unmarked_old()):
+    for p, where in m.unmarked_old():  # lazy: bits set meanwhile are re-checked below
         if p is not None and p.bits[where]:
             continue  # marked meanwhile by an earlier rescue
         if p is None and where in m.loose_marked:
