@@ -165,7 +165,10 @@ class Recorder:
             repo.store.recover()
             self.store = repo.store
             self.writer = repo.store.pack_writer() if record else None
-            self.min_size = repo.config.getint("backend", "value_store_min_size", 1024)
+            from .valuestore import ValueStore  # [backend] value_store_min_size / _path
+
+            self.values = ValueStore.for_repo(repo)
+            self.min_size = self.values.min_size
         else:
             from .objects.memory import MemoryStore
 
@@ -236,9 +239,10 @@ class Recorder:
             path = triple[1]
         tname = type_name(obj)
         if self.min_size is not None and len(data) >= self.min_size and self.writer is not None:
-            from .objects.blobs import put_payload
+            from .objects.blobs import native_spans, put_payload
 
-            blobs = put_payload(self.writer, data)
+            blobs = put_payload(self.values.target(self.writer), data,
+                                spans=native_spans(data) if fmt == "native" else ())
             rec = Value(vh, tname, fmt, b"", tuple(blobs), len(data), tuple(sorted(subs)), path)
         else:
             rec = Value(vh, tname, fmt, data, (), len(data), tuple(sorted(subs)), path)
@@ -323,7 +327,7 @@ class Recorder:
         if f["blobs"]:
             from .objects.blobs import read_payload
 
-            data = read_payload(self.store, Value.from_fields(f))
+            data = read_payload(self.values.reader() if self.repo is not None else self.store, Value.from_fields(f))
         else:
             data = f["data"]
         if rec.format == "native":
