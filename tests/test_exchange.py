@@ -267,3 +267,24 @@ def test_arg_hash_matches_hashing_module():
 
     for pos, key in ((0, None), (12, None), (None, "files"), (None, "naïve_ключ")):
         assert convert.arg_hash("a" * 40, pos, key, "b" * 40) == hash_arg("a" * 40, pos, key, "b" * 40)
+
+
+def test_keep_going_cycle_skips_the_cycle_only(repo):
+    good = [x.decode().rstrip("\n") for x in read(FIXTURES[0])]
+    nodes = [json.loads(x) for x in good if '"_type": "CallNode"' in x]
+    a = next(n for n in nodes if n["children"])
+    child = next(n for n in nodes if n["call_hash"] == a["children"][0])
+    child["children"] = [a["call_hash"]]
+    text = [x for x in good if json.loads(x).get("call_hash") != child["call_hash"] or '"CallNode"' not in x]
+    text.append(json.dumps(child))
+    s = import_lines(repo, [x.encode() for x in text], keep_going=True)
+    assert any("cycle" in str(e) for e in s.errors) and s.failed >= 2
+    assert s.imported > 0
+
+
+def test_keep_going_counts_dangling_once(repo):
+    good = [x.decode().rstrip("\n") for x in read(FIXTURES[0])]
+    no_values = [x for x in good if '"_type": "Value"' not in x]
+    s = import_lines(repo, [x.encode() for x in no_values], keep_going=True)
+    assert s.executions == 0 and s.imported == 0
+    assert s.failed == len(no_values)  # everything needs a task or a value

@@ -1,5 +1,6 @@
 """`redun export` and `redun import`: upstream-compatible JSON lines."""
 
+import os
 import sys
 
 import click
@@ -40,20 +41,24 @@ def export_command(obj, path, ids):
 
     repo = obj.open_repo()
     if path == "-":
-        out = sys.stdout
-        write = out.write
-    else:
-        try:
-            out = open(path, "w", encoding="ascii")
-        except OSError as e:
-            raise RedunError(f"Cannot write {path}: {e.strerror}") from None
-        write = out.write
+        export_lines(repo, sys.stdout.write, list(ids))
+        sys.stdout.flush()  # raise BrokenPipeError here, where main() turns it into a quiet exit
+        return
+    tmp = f"{path}.tmp-{os.getpid()}"  # a failed export never leaves a truncated FILE
     try:
-        export_lines(repo, write, list(ids))
-        out.flush()  # raise BrokenPipeError here, where main() turns it into a quiet exit
-    finally:
-        if out is not sys.stdout:
-            out.close()
+        out = open(tmp, "w", encoding="ascii")
+    except OSError as e:
+        raise RedunError(f"Cannot write {path}: {e.strerror}") from None
+    try:
+        with out:
+            export_lines(repo, out.write, list(ids))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 @click.command("import")

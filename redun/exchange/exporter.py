@@ -77,12 +77,9 @@ def resolve_root(repo, text: str) -> bytes:
     if index is not None and len(flat) <= 40:
         for kind, row in index.resolve(text):
             candidates.setdefault(row["oid"], kind)
-    if "-" not in text and len(flat) >= 4:
-        try:
-            for oid in repo.store.prefix_candidates(check_prefix(flat), 21):
-                candidates.setdefault(oid, "object")
-        except Exception:
-            pass
+    if not candidates and "-" not in text and len(flat) >= 4:  # upstream-style ids win over object ids
+        for oid in repo.store.prefix_candidates(check_prefix(flat), 21):
+            candidates.setdefault(oid, "object")
     if not candidates:
         raise NotFoundError(f"No execution, job, call node, task, value or object matches {text!r}.")
     if len(candidates) > 1:

@@ -115,6 +115,7 @@ class _Importer:
         self.min_size = repo.config.getint("backend", "value_store_min_size", 1024)
         self._index = None
         self.rows = None  # index rows of the records written, flushed after the pack commit
+        self.parents: set = set()  # ids of jobs that have children (internal jobs only)
         self.error_values: set = set()  # value keys of type redun.ErrorValue (small)
         self.error_calls: set = set()  # call node keys whose result is one of those
         self._packs = None
@@ -122,11 +123,13 @@ class _Importer:
 
     # -- errors -------------------------------------------------------------
     def error(self, err: LineError, key: Optional[str] = None) -> None:
+        """Raise err, or with keep_going record it and mark `key` failed (counted once)."""
         if not self.keep_going:
             raise err
         self.summary.errors.append(err)
         if key is not None and key not in self.failed:
             self.failed.add(key)
+            self.summary.failed += 1
 
     # -- phase 1 ------------------------------------------------------------
     def spill(self, stream: Iterable, db) -> None:
@@ -155,6 +158,8 @@ class _Importer:
             recs.append(row)
             if row[2] == "Value" and row[3] == convert.ERROR_VALUE_TYPE:
                 self.error_values.add(row[0])
+            elif row[2] == "Job" and row[3] is not None:
+                self.parents.add(row[3])
             deps.extend(d)
             parents.extend(("t:" + p,) for p in tp)
             if len(recs) >= BATCH:
@@ -248,8 +253,9 @@ class _Importer:
             out = ["v:" + o["task_hash"]]
             if o["call_hash"] is not None:
                 out.append("c:" + o["call_hash"])
-            out += [r[0] for r in db.execute(
-                "SELECT key FROM recs WHERE aux = ? AND kind = 'Job' ORDER BY t, key", (o["id"],))]
+            if o["id"] in self.parents:
+                out += [r[0] for r in db.execute(
+                    "SELECT key FROM recs WHERE aux = ? AND kind = 'Job' ORDER BY t, key", (o["id"],))]
             return out
         if kind == "Execution":
             return ["j:" + o["job_id"]]
@@ -350,9 +356,15 @@ class _Importer:
                 o = marshal.loads(body)
                 deps = self._link_deps(db, kind, k, o)
                 inprog[k] = (kind, line, o, deps)
+                cycle = next((d for d in deps if d in inprog), None)
+                if cycle is not None:
+                    self.error(LineError(f"{_describe(k)} is part of a reference cycle through {_describe(cycle)}",
+                                         line), k)
+                    for other in inprog:  # everything on the path depends on k
+                        self.error(LineError(f"{_describe(other)} skipped: it depends on a reference cycle",
+                                             inprog[other][1]), other)
+                    return
                 for d in deps:
-                    if d in inprog:
-                        raise LineError(f"{_describe(k)} is part of a reference cycle through {_describe(d)}", line)
                     if d not in oids and d not in failed:
                         stack.append(d)
                 continue
@@ -363,13 +375,11 @@ class _Importer:
             if bad is not None:
                 self.error(LineError(f"{_describe(k)} skipped: it needs {_describe(bad)}, which was not imported",
                                      line), k)
-                self.summary.failed += 1
                 continue
             try:
                 rec = self._build(db, writer, kind, k, o, deps)
             except LineError as e:
                 self.error(e.at(line), k)
-                self.summary.failed += 1
                 continue
             data = codec.encode(rec)
             oid = object_id(data)
