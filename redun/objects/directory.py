@@ -12,7 +12,6 @@ installed pack) and by gc; readers holding an mmap of a deleted pack keep
 reading it, and a reader that misses refreshes its pack list and retries.
 """
 
-import fcntl
 import mmap
 import os
 import threading
@@ -20,9 +19,9 @@ import uuid
 from typing import Iterable, Iterator, Optional
 
 from ..errors import CorruptObjectError, InvalidIdError, NotFoundError
-from . import compress
+from . import compress, maintenance
 from .ids import OID_LEN, object_id
-from .pack import PackIndex, build_index, pack_name, read_entry, scan_entries
+from .pack import PackIndex, build_index, pack_name, read_entry
 from .packwriter import PackWriter
 from .store import ObjectStore, verify
 
@@ -313,147 +312,21 @@ class DirectoryStore(ObjectStore):
             found.extend(o for o in self.iter_loose() if o.hex().startswith(prefix) and o not in found)
         return found[:limit]
 
-    # -- maintenance --------------------------------------------------------
+    # -- maintenance (redun/objects/maintenance.py) --------------------------
     def _read_loose_verified(self, oid: bytes) -> Optional[bytes]:
-        path = self._loose_path(oid)
-        try:
-            with open(path, "rb") as f:
-                stored = f.read()
-        except FileNotFoundError:
-            return None
-        verify(oid, compress.decompress(stored, path), path)
-        return stored
+        return maintenance.read_loose_verified(self, oid)
 
     def pack_loose(self, oids=None) -> Optional[str]:
         """Move loose objects (all, or the given ones) into one pack, then delete them."""
-        todo = list(self.iter_loose()) if oids is None else [o for o in oids if os.path.exists(self._loose_path(o))]
-        if not todo:
-            return None
-        with self.pack_writer() as w:
-            w.add_stored_many(
-                (oid, stored) for oid, stored in ((o, self._read_loose_verified(o)) for o in todo) if stored
-            )
-        name = w.commit()
-        for oid in todo:
-            try:
-                os.unlink(self._loose_path(oid))
-            except FileNotFoundError:
-                pass
-        return name
+        return maintenance.pack_loose(self, oids)
 
     def repack(self, include_loose: bool = True) -> Optional[str]:
-        """Merge every installed pack (and loose objects) into one pack; returns its name.
-
-        Every object is verified while copied (a corrupt one aborts the repack,
-        leaving everything as it was). Old packs are deleted only after the new
-        index is installed; readers holding them keep working, others refresh."""
-        with self._lock:
-            self.refresh()
-            old = list(self._order)
-        loose = list(self.iter_loose()) if include_loose else []
-        if len(old) + (1 if loose else 0) <= 1 and not loose:
-            return old[0].name if old else None
-
-        def stream():
-            for p in old:
-                for oid, off, size in p.index.entries():
-                    stored = read_entry(p.buf, off, size, oid, p.path)
-                    verify(oid, compress.decompress(stored, f"{oid.hex()} in {p.path}"), p.path)
-                    yield oid, stored
-            for oid in loose:
-                stored = self._read_loose_verified(oid)
-                if stored is not None:
-                    yield oid, stored
-
-        with self.pack_writer() as w:
-            w.add_stored_many(stream())
-        name = w.commit()
-        for p in old:
-            if p.name == name:
-                continue
-            for path in (p.idx_path, p.path):  # idx first: a pack without idx is never read
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
-        for oid in loose:
-            try:
-                os.unlink(self._loose_path(oid))
-            except FileNotFoundError:
-                pass
-        self.refresh()
-        return name
+        """Merge every pack (and loose objects) into one; see maintenance.repack."""
+        return maintenance.repack(self, include_loose)
 
     def recover(self) -> list:
-        """Salvage what crashed writers left: tmp packs whose lock is free and packs
-        without an index (the valid prefix of each is installed as a pack).
-        Returns the names of the packs installed. Safe to run beside live writers."""
-        installed = []
-        for entry in sorted(os.listdir(self.packs_dir)):
-            path = os.path.join(self.packs_dir, entry)
-            if entry.endswith(".pack") and (entry.startswith("tmp-") or entry.startswith("pack-")):
-                if entry.startswith("pack-") and os.path.exists(path[:-5] + ".idx"):
-                    continue
-                try:
-                    fd = os.open(path, os.O_RDONLY)
-                except FileNotFoundError:
-                    continue
-                try:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        continue  # a live writer owns it (or is installing it)
-                    if not os.path.exists(path):
-                        continue  # installed meanwhile
-                    if entry.startswith("pack-") and os.path.exists(path[:-5] + ".idx"):
-                        continue
-                    name = self._salvage(path, fd)
-                    if name:
-                        installed.append(name)
-                finally:
-                    os.close(fd)
-            elif entry.startswith("tmp-") and entry.endswith(".idx"):
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
-        for sub in os.listdir(self.objects_dir):  # loose temp files of crashed writers
-            d = os.path.join(self.objects_dir, sub)
-            if len(sub) == 2 and os.path.isdir(d):
-                for n in os.listdir(d):
-                    if n.startswith(".tmp-"):
-                        try:
-                            os.unlink(os.path.join(d, n))
-                        except FileNotFoundError:
-                            pass
-        return installed
-
-    def _salvage(self, path: str, fd: int) -> Optional[str]:
-        """Copy the verified prefix of a pack file into a new pack (streamed), then drop the file."""
-        name = None
-        if os.fstat(fd).st_size:
-            buf = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-            try:
-                with self.pack_writer() as w:
-
-                    def good():
-                        try:
-                            for oid, _off, _size, stored in scan_entries(buf, path):
-                                verify(oid, compress.decompress(stored, path), path)
-                                yield oid, stored
-                        except CorruptObjectError:
-                            return  # keep the valid prefix only
-
-                    w.add_stored_many(good())
-                name = w.commit()
-            finally:
-                buf.close()
-        if name is None or os.path.join(self.packs_dir, f"pack-{name}.pack") != path:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-        return name
+        """Salvage crash debris into packs; returns the names installed. See maintenance.recover."""
+        return maintenance.recover(self)
 
     def close(self):
         with self._lock:
