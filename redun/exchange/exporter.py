@@ -4,8 +4,9 @@ Walks the records reachable from the roots depth first and writes each
 record after everything it links to (children first). Upstream's import
 ignores line order; ours too, but children first means an Execution line
 comes right after the last record it needs, so a truncated export still
-holds whole executions (import it with --keep-going to keep those). Memory: a map object id -> upstream id for the records
-written so far (~150 bytes each), plus the DFS stack.
+holds whole executions (import it with --keep-going to keep those).
+Memory: a map object id -> upstream id for the records written so far
+(~150 bytes each), plus the DFS stack.
 
 Records with no upstream counterpart are not written: Blobs (their bytes
 travel inside the Value's data), Job.eval_value (upstream exports no

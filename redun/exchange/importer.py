@@ -19,85 +19,18 @@ the rest is committed.
 import marshal
 import os
 import sqlite3
-import uuid
-from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
-from ..errors import NotFoundError, RecordImportError, RedunError, RefConflictError
+from ..errors import RedunError, RefConflictError
 from ..objects import codec, compress
 from ..objects.blobs import payload_fields
 from ..objects.ids import object_id
 from . import convert
 from .lines import LineError, parse_line
+from .spill import DDL, PRAGMAS, ImportSummary, spill_row, tmp_db_path
 
 BATCH = 2000
 ROWS_MAX = 50_000  # index rows held for after the commit; beyond, the index catches up from the pack
-MAX_ERRORS_SHOWN = 20
-
-
-@dataclass
-class ImportSummary:
-    lines: int = 0
-    imported: int = 0  # lines whose record was written now
-    present: int = 0  # lines whose record was already in the repo (or repeated in the input)
-    failed: int = 0  # lines skipped because of errors (keep_going)
-    executions: int = 0  # executions made visible by this import
-    errors: list = field(default_factory=list)  # LineError, in line order
-
-    def line(self) -> str:
-        text = f"Imported {self.imported} records ({self.present} already present)."
-        if self.failed:
-            text += f" Skipped {self.failed} records with errors."
-        return text
-
-
-class _Abort(Exception):
-    pass
-
-
-def _tmp_db(repo) -> str:
-    d = os.path.join(repo.root, "tmp")
-    os.makedirs(d, exist_ok=True)
-    return os.path.join(d, f"import-{uuid.uuid4().hex}.sqlite3")
-
-
-def _spill_row(ln, lineno: int):
-    """(recs row, deps rows, tag parents) for one validated Line."""
-    o, key = ln.obj, ln.key
-    kind, aux, t = ln.kind, None, None
-    deps = []
-    if kind == "Execution":
-        deps.append((key, "j:" + o["job_id"], "Job", "root job (job_id)", lineno))
-    elif kind == "Job":
-        aux = o["parent_id"]
-        t = o["_start_time"]
-        deps.append((key, "v:" + o["task_hash"], "Task", "task (task_hash)", lineno))
-        if o["call_hash"] is not None:
-            deps.append((key, "c:" + o["call_hash"], None, "call node (call_hash)", lineno))
-        if o["parent_id"] is not None:
-            deps.append((key, "j:" + o["parent_id"], "Job", "parent job (parent_id)", lineno))
-        deps.append((key, "e:" + o["execution_id"], "Execution", "execution (execution_id)", lineno))
-    elif kind == "Value":
-        if convert.is_task_value(o):
-            kind = "Task"
-        else:
-            aux = o["type"]
-        for h in o["subvalues"]:
-            deps.append((key, "v:" + h, None, "subvalue", lineno))
-    elif kind == "CallNode":
-        aux = o["value_hash"]
-        deps.append((key, "v:" + o["task_hash"], "Task", "task (task_hash)", lineno))
-        deps.append((key, "v:" + o["value_hash"], None, "result value (value_hash)", lineno))
-        pk = []
-        for name, a in o["args"].items():
-            pk.append(convert.split_arg_key(o["call_hash"], name, a))
-            deps.append((key, "v:" + a["value_hash"], None, f"value of argument {name!r}", lineno))
-        o["_pk"] = pk
-        for h in o["children"]:
-            deps.append((key, "c:" + h, None, "child call node (children)", lineno))
-    elif kind == "Tag":
-        aux = o["entity_id"]
-    return (key, lineno, kind, aux, t, marshal.dumps(o)), deps, o.get("parents", ()) if kind == "Tag" else ()
 
 
 class _Importer:
@@ -150,7 +83,7 @@ class _Importer:
                 continue
             try:
                 ln = parse_line(raw)
-                row, d, tp = _spill_row(ln, lineno)
+                row, d, tp = spill_row(ln, lineno)
             except LineError as e:
                 self.error(e.at(lineno))
                 s.failed += 1
@@ -413,17 +346,12 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
     keep_going; then problems are collected in summary.errors and the valid
     records are committed. Records already present are counted, not rewritten."""
     imp = _Importer(repo, keep_going, progress)
-    path = _tmp_db(repo)
+    path = tmp_db_path(repo)
     db = sqlite3.connect(path, isolation_level=None)
     writer = None
     try:
-        db.execute("PRAGMA journal_mode=OFF")
-        db.execute("PRAGMA synchronous=OFF")
-        db.execute("PRAGMA cache_size=-16384")
-        db.execute("CREATE TABLE recs (key TEXT PRIMARY KEY, line INTEGER NOT NULL, kind TEXT NOT NULL, "
-                   "aux TEXT, t INTEGER, body BLOB NOT NULL)")
-        db.execute("CREATE TABLE deps (src TEXT, dst TEXT, need TEXT, what TEXT, line INTEGER)")
-        db.execute("CREATE TABLE tagparents (parent TEXT)")
+        for stmt in PRAGMAS + DDL:
+            db.execute(stmt)
         db.execute("BEGIN")
         imp.spill(stream, db)
         db.execute("COMMIT")
