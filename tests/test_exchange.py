@@ -288,3 +288,10 @@ def test_keep_going_counts_dangling_once(repo):
     s = import_lines(repo, [x.encode() for x in no_values], keep_going=True)
     assert s.executions == 0 and s.imported == 0
     assert s.failed == len(no_values)  # everything needs a task or a value
+
+
+def test_progress_callback(repo):
+    seen = []
+    src = read(FIXTURES[0]) * 100  # duplicates: 6800 lines, enough for a progress tick
+    s = import_lines(repo, src, progress=lambda phase, n: seen.append(phase))
+    assert "reading" in seen and s.imported == 68 and s.present == len(src) - 68

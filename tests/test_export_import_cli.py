@@ -147,3 +147,49 @@ def test_engine_run_export_import_same_log(tmp_path):
     assert counts(run("-c", other, "log", "--all", "--count").stdout) == counts(
         run("log", "--all", "--count", cwd=d).stdout)
     assert sorted(run("-c", other, "export").stdout.splitlines()) == sorted(exported.splitlines())
+
+
+WORKFLOW = '''
+from redun import task
+
+redun_namespace = "wf"
+
+@task()
+def big(n: int):
+    return "x" * n
+
+@task()
+def boom(x: int):
+    raise ValueError(f"bad {x}")
+
+@task()
+def main(n: int = 300000):
+    return [big(n), {"k": (1, 2.5, None, True, b"by")}, {1, 2}]
+
+@task()
+def fails():
+    return [big(10), boom(3)]
+'''
+
+
+def test_engine_failures_and_large_values_round_trip(tmp_path):
+    if not os.path.exists(os.path.join(os.path.dirname(EXAMPLE), "..", "redun", "commands", "run.py")):
+        pytest.skip("engine not available")
+    d = tmp_path / "wf"
+    d.mkdir()
+    (d / "wf.py").write_text(WORKFLOW)
+    assert run("run", "wf.py", "main", cwd=d).returncode == 0
+    assert run("run", "wf.py", "fails", cwd=d).returncode != 0
+    exported = run("export", cwd=d).stdout
+    other = str(tmp_path / "other")
+    run("-c", other, "init")
+    p = run("-c", other, "import", input=exported)
+    assert p.returncode == 0, p.stderr
+    listing = run("log", cwd=d).stdout
+    assert b"[FAILED]" in listing and run("-c", other, "log").stdout == listing
+    for eid in [x.split()[1] for x in listing.decode().splitlines() if x.startswith("Exec ")]:
+        mine = [x for x in run("log", eid, cwd=d).stdout.decode().splitlines() if not x.startswith("Duration")]
+        theirs = [x for x in run("-c", other, "log", eid).stdout.decode().splitlines()
+                  if not x.startswith("Duration")]
+        assert mine == theirs
+    assert sorted(run("-c", other, "export").stdout.splitlines()) == sorted(exported.splitlines())
