@@ -82,9 +82,15 @@ def hash_struct(x: Any) -> str:
     return _digest(bencode(x))
 
 
+_TAG_PREFIX: dict = {}
+
+
 def hash_tag_bytes(tag: str, b: bytes) -> str:
     """Hash of bencode([tag]) followed by b (e.g. tag "Value" prefixes b"l5:Valuee")."""
-    return _digest(bencode([tag]), b)
+    prefix = _TAG_PREFIX.get(tag)
+    if prefix is None:
+        prefix = _TAG_PREFIX[tag] = bencode([tag])
+    return _digest(prefix, b)
 
 
 def hash_text(s: str) -> str:

@@ -161,6 +161,7 @@ class Recorder:
         self._value_oids: dict = {}  # value_hash(bytes) -> oid
         self._task_oids: dict = {}  # task hash -> oid
         self._index = None
+        self._buf: list = []
         if repo is not None:
             repo.store.recover()
             self.store = repo.store
@@ -195,7 +196,8 @@ class Recorder:
         fast = _FAST.get(type(record))
         data = fast(record) if fast is not None else codec.encode(record)
         if self.writer is not None:
-            oid = self.writer.add(data)
+            oid = object_id(data)
+            self._buf.append(data)  # written with the next Job record: one write() per job
         else:
             oid = self.store.put_bytes(data) if self.record else object_id(data)
         if self.record:
@@ -271,7 +273,16 @@ class Recorder:
                    tuple(bytes.fromhex(h) for h in upstream))
 
     def job(self, rec: Job) -> bytes:
-        return self.put(rec)
+        """Write a finished job's record, with every record buffered before it (children
+        first) in one write(): a kill -9 keeps whole jobs."""
+        oid = self.put(rec)
+        self.flush_writes()
+        return oid
+
+    def flush_writes(self) -> None:
+        if self._buf and self.writer is not None:
+            buf, self._buf = self._buf, []
+            self.writer.add_many(buf)
 
     # -- executions --------------------------------------------------------------
     def start_execution(self, exec_id: bytes, argv: list, tags: dict, start: int) -> Optional[bytes]:
@@ -293,6 +304,7 @@ class Recorder:
         oid0, rec0 = self._prelim
         final = Execution(rec0.id, rec0.args, root_job, rec0.start_time, end, rec0.tags)
         oid = self.put(final)
+        self.flush_writes()
         pairs = self.pending
         self.pending = []
         name = self.writer.commit()
@@ -308,6 +320,7 @@ class Recorder:
     def abort(self) -> None:
         """Leave what was written in a committed pack (used on interrupt)."""
         if self.writer is not None:
+            self.flush_writes()
             self.writer.commit()
             self.writer = None
 
@@ -352,6 +365,7 @@ class Recorder:
 
     def close(self) -> None:
         if self.writer is not None:
+            self.flush_writes()
             self.writer.commit()
             self.writer = None
         if self.repo is not None and self.pending:
