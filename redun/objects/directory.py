@@ -29,6 +29,7 @@ __all__ = ["DirectoryStore", "PackWriter"]
 
 SMALL_PACK = 8192  # packs up to this many objects go into the id -> pack dict
 SMALL_TOTAL = 1 << 19  # at most this many ids in that dict (~50 MB); beyond, binary search
+COLD_READS = 64  # reads answered by searching small packs one by one before the dict is built
 
 
 def _fsync_dir(path: str) -> None:
@@ -95,6 +96,7 @@ class DirectoryStore(ObjectStore):
         self._small_packs: set = set()
         self._small_budget = SMALL_TOTAL
         self._pending: list = []  # small packs whose ids are not in the dict yet
+        self._cold_reads = 0  # reads served without building the dict (see get_stored)
         self._big: list = []  # newest first
         self._writers: list = []
         self._lock = threading.RLock()
@@ -152,12 +154,18 @@ class DirectoryStore(ObjectStore):
             os.unlink(tmp_path)  # identical pack already installed
             return name
         os.replace(tmp_path, final)
-        idx_tmp = os.path.join(self.packs_dir, f"tmp-{uuid.uuid4().hex}.idx")
+        # Named after its pack, whose flock the caller holds until we return:
+        # recover() deletes it only when that lock is free (the writer died).
+        idx_tmp = f"{idx_final}.tmp-{uuid.uuid4().hex}"
         with open(idx_tmp, "wb") as f:
             f.write(build_index(entries, digest))
             f.flush()
             os.fsync(f.fileno())
-        os.replace(idx_tmp, idx_final)
+        try:
+            os.replace(idx_tmp, idx_final)
+        except FileNotFoundError:
+            if not os.path.exists(idx_final):  # an identical pack's writer raced us
+                raise
         _fsync_dir(self.packs_dir)
         self.refresh()
         return name
@@ -229,7 +237,15 @@ class DirectoryStore(ObjectStore):
             if s is not None:
                 return s, w.tmp_path
         for attempt in (0, 1):
-            if self._pending:
+            if self._pending and self._cold_reads < COLD_READS:
+                # a few reads (`redun log <id>`) search the small packs directly: building
+                # the id -> pack dict costs ~0.5 s at 1M objects and pays off only for many reads
+                self._cold_reads += 1
+                for p in list(self._pending):
+                    s = p.read(oid)
+                    if s is not None:
+                        return s, p.path
+            elif self._pending:
                 self._ingest_small()
             p = self._small.get(oid)
             if p is not None:
