@@ -234,3 +234,54 @@ def test_missing_object_after_refresh(tmp_path):
     s = DirectoryStore(str(tmp_path / "r"))
     with pytest.raises(NotFoundError):
         s.get_bytes(b"\x05" * 32)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from redun.objects.pack import PACK_MAGIC, scan_entries  # noqa: E402
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=3000), st.binary(min_size=32, max_size=32))
+def test_fuzzed_index_bytes_give_clean_errors(raw, probe):
+    try:
+        idx = PackIndex(raw, "fuzz")
+    except CorruptObjectError:
+        return
+    try:
+        idx.verify_checksum()
+    except CorruptObjectError:
+        pass
+    idx.find(probe)
+    idx.with_prefix(probe.hex()[:3], 5)
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=2000))
+def test_fuzzed_pack_bytes_scan_cleanly(raw):
+    for data in (raw, PACK_MAGIC + raw):
+        try:
+            for oid, off, size, stored in scan_entries(data, "fuzz"):
+                assert len(oid) == 32 and len(stored) == size - 36
+        except CorruptObjectError:
+            pass
+
+
+def test_fuzzed_index_with_valid_header(tmp_path):
+    """A valid index with random damage: lookups either work or fail with CorruptObjectError."""
+    import random
+
+    entries = [(os.urandom(32), 8 + 40 * i, 40) for i in range(300)]
+    raw = build_index(entries, b"\x00" * 32)
+    rnd = random.Random(5)
+    for _ in range(300):
+        bad = bytearray(raw)
+        for _ in range(rnd.randint(1, 8)):
+            bad[rnd.randrange(len(bad))] = rnd.randrange(256)
+        try:
+            idx = PackIndex(bytes(bad), "fuzz")
+            for oid, _, _ in entries[:20]:
+                idx.find(oid)
+        except CorruptObjectError:
+            pass

@@ -9,8 +9,15 @@ Contract (tests/test_store_contract.py runs it over every implementation):
 - has(oid) / missing(oids) answer presence without reading contents.
 - resolve_prefix(hex) returns the one id with that hex prefix, or raises
   NotFoundError / AmbiguousPrefixError (listing the candidates).
-- iter_ids() streams every id once, in no particular order.
-- Nothing is ever rewritten or deleted by these calls (gc is separate).
+- iter_ids() streams every id once, in no particular order (objects still in
+  an uncommitted PackWriter are not listed).
+- Ids arriving as bytes must be 32 bytes (InvalidIdError otherwise, before
+  any path is built); hex prefixes are validated by check_prefix.
+- Nothing is ever rewritten or deleted by these calls (repack/gc are separate
+  and only delete what another installed pack holds, or what is unreachable).
+DirectoryStore adds: pack_writer(), write_pack(), put_stored/get_stored (the
+stored, compressed form, for copying without recompressing), pack_loose(),
+repack(), recover(), refresh(), packs().
 """
 
 from typing import Iterable, Iterator
