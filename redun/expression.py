@@ -298,8 +298,27 @@ def is_valid_value(value: Any) -> bool:
     return True
 
 
-def cond(cond_expr, then_expr, *rest):
-    """Lazy if-then-else: evaluates only the chosen branch (upstream `cond`)."""
-    from .scheduler import cond as _cond
+class CondExpression(Expression):
+    """cond(c1, then1, [c2, then2, ...], [else]): only the chosen branch is evaluated."""
 
-    return _cond(cond_expr, then_expr, *rest)
+    type_name = "redun.expression.SchedulerExpression"
+
+    def __init__(self, exprs: tuple):
+        self.__dict__.update(exprs=exprs, _hash=None, _length=None)
+
+    def _calc_hash(self) -> str:
+        return hash_struct(["SchedulerExpression", "redun.cond", args_hash_of(self.exprs, {})])
+
+    def __repr__(self) -> str:
+        return f"cond({format_arguments(self.exprs, {})})"
+
+    def __getstate__(self) -> dict:
+        return {"exprs": self.exprs}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(exprs=tuple(state["exprs"]), _hash=None, _length=None)
+
+
+def cond(cond_expr, then_expr, *rest):
+    """Lazy if-then-else (upstream `cond`): cond(c, then[, c2, then2, ...][, else])."""
+    return CondExpression((cond_expr, then_expr) + tuple(rest))

@@ -21,7 +21,8 @@ import traceback as tb_module
 import uuid
 from typing import Any, Callable, Optional
 
-from .expression import QuotedExpression, SimpleExpression, TaskExpression, ValueExpression, is_valid_value
+from .expression import (CondExpression, QuotedExpression, SimpleExpression, TaskExpression, ValueExpression,
+                         cond, is_valid_value)
 from .hashing import hash_call_node, hash_eval, hash_struct, hash_value
 from .objects.records import Job as JobRecord
 from .recorder import Recorder, now_us
@@ -143,7 +144,7 @@ class _Gather:
 
 
 def _is_expr(v) -> bool:
-    return isinstance(v, (TaskExpression, SimpleExpression, ValueExpression))
+    return isinstance(v, (TaskExpression, SimpleExpression, ValueExpression, CondExpression))
 
 
 def _collect(value, out: dict) -> None:
@@ -439,8 +440,24 @@ class Scheduler:
             self._evaluate((expr.args, expr.kwargs), parent, apply, fail)
         elif isinstance(expr, ValueExpression):
             ok(expr.value)
+        elif isinstance(expr, CondExpression):
+            self._eval_cond(expr.exprs, 0, parent, ok, fail)
         else:
             ok(expr)
+
+    def _eval_cond(self, exprs: tuple, i: int, parent, ok, fail) -> None:
+        if i >= len(exprs):
+            ok(None)
+        elif i == len(exprs) - 1:  # the else branch
+            self._evaluate(exprs[i], parent, ok, fail)
+        else:
+            def decide(value):
+                if value:
+                    self._evaluate(exprs[i + 1], parent, ok, fail)
+                else:
+                    self._eval_cond(exprs, i + 2, parent, ok, fail)
+
+            self._evaluate(exprs[i], parent, decide, fail)
 
     # -- jobs ------------------------------------------------------------------------
     def _exec_job(self, expr: TaskExpression, args: tuple, kwargs: dict, parent, ok, fail) -> None:
@@ -872,10 +889,6 @@ def _shell_quote(arg: str) -> str:
     import shlex
 
     return shlex.quote(arg)
-
-
-def cond(cond_expr, then_expr, *rest):  # pragma: no cover - minimal upstream helper
-    raise NotImplementedError("cond() is not supported by this redun yet.")
 
 
 def apply_tags(value, tags=(), job_tags=(), execution_tags=()):  # pragma: no cover

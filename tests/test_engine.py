@@ -360,3 +360,69 @@ def test_defaults_merged_into_kwargs():
     assert s.root_job.eval_hash == h1
     s.run(d(a=1))
     assert s.root_job.eval_hash != h1
+
+
+def test_cond_evaluates_only_the_chosen_branch():
+    from redun import cond
+
+    calls = []
+
+    @task(namespace="engc")
+    def is_even(x):
+        return x % 2 == 0
+
+    @task(namespace="engc")
+    def say(word):
+        calls.append(word)
+        return word
+
+    s = quiet()
+    assert s.run(cond(is_even(2), say("even"), say("odd"))) == "even"
+    assert s.run(cond(is_even(3), say("even"), is_even(4), say("four"))) == "four"
+    assert s.run(cond(is_even(3), say("even"))) is None
+    assert calls == ["even", "four"]
+
+
+def test_large_values_go_to_blobs_and_come_back(tmp_path):
+    from redun.objects.records import Value as ValueRecord
+    from redun.repo import Repo
+
+    repo = Repo.init(str(tmp_path / ".redun"))
+
+    @task(namespace="engb")
+    def big(n: int):
+        return "x" * n
+
+    s = Scheduler(repo=repo, quiet=True)
+    assert len(s.run(big(3_000_000))) == 3_000_000
+    assert s.run(big(3_000_000)) == "x" * 3_000_000
+    assert s.root_job.cached
+    vals = [r for _, r in repo.store.iter_records() if isinstance(r, ValueRecord) and r.size == 3_000_000 + 5]
+    assert vals and all(v.blobs and not v.data for v in vals)
+    repo.close()
+
+
+def test_dir_hash_tracks_contents(tmp_path):
+    from redun import Dir
+
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a.txt").write_text("1")
+    h1 = Dir(str(d)).hash
+    assert Dir(str(d)).hash == h1 and Dir(str(d)).is_valid()
+    (d / "b.txt").write_text("2")
+    assert Dir(str(d)).hash != h1
+    assert pickle.loads(pickle.dumps(Dir(str(d)), protocol=3)).hash == Dir(str(d)).hash
+
+
+def test_user_value_subclass():
+    from redun import Value
+
+    class Versioned(Value):
+        def __init__(self, v):
+            self.v = v
+
+        def get_hash(self, data=None):
+            return "%040x" % self.v
+
+    assert hash_value(Versioned(7)) == "%040x" % 7
