@@ -18,7 +18,9 @@ the rest is committed.
 
 import marshal
 import os
+import queue
 import sqlite3
+import threading
 from typing import Callable, Iterable, Optional
 
 from ..errors import RedunError, RefConflictError
@@ -66,40 +68,66 @@ class _Importer:
 
     # -- phase 1 ------------------------------------------------------------
     def spill(self, stream: Iterable, db) -> None:
-        recs, deps, parents = [], [], []
+        """Parse every line into the spill file. A helper thread does the sqlite
+        inserts (which release the GIL) while this one parses the next batch;
+        at most two batches wait in between, so memory stays flat."""
         s = self.summary
         blank = 0
+        batches: queue.Queue = queue.Queue(maxsize=2)
+        failure: list = []
 
-        def flush():
-            db.executemany("INSERT OR IGNORE INTO recs VALUES (?,?,?,?,?,?)", recs)
-            db.executemany("INSERT INTO deps VALUES (?,?,?,?,?)", deps)
-            db.executemany("INSERT INTO tagparents VALUES (?)", parents)
-            recs.clear(), deps.clear(), parents.clear()
+        def writer():
+            while True:
+                item = batches.get()
+                if item is None:
+                    return
+                if failure:
+                    continue
+                try:
+                    recs, deps, parents = item
+                    db.executemany("INSERT OR IGNORE INTO recs VALUES (?,?,?,?,?,?)", recs)
+                    db.executemany("INSERT INTO deps VALUES (?,?,?,?,?)", deps)
+                    db.executemany("INSERT INTO tagparents VALUES (?)", parents)
+                except BaseException as e:  # handed to the parsing thread below
+                    failure.append(e)
 
-        for lineno, raw in enumerate(stream, 1):
-            s.lines = lineno
-            if not raw.strip():
-                blank += 1
-                continue
-            try:
-                ln = parse_line(raw)
-                row, d, tp = spill_row(ln, lineno)
-            except LineError as e:
-                self.error(e.at(lineno))
-                s.failed += 1
-                continue
-            recs.append(row)
-            if row[2] == "Value" and row[3] == convert.ERROR_VALUE_TYPE:
-                self.error_values.add(row[0])
-            elif row[2] == "Job" and row[3] is not None:
-                self.parents.add(row[3])
-            deps.extend(d)
-            parents.extend(("t:" + p,) for p in tp)
-            if len(recs) >= BATCH:
-                flush()
-            if self.progress and lineno % 5000 == 0:
-                self.progress("reading", lineno)
-        flush()
+        thread = threading.Thread(target=writer, name="import-spill", daemon=True)
+        thread.start()
+        recs, deps, parents = [], [], []
+        try:
+            for lineno, raw in enumerate(stream, 1):
+                s.lines = lineno
+                if not raw.strip():
+                    blank += 1
+                    continue
+                try:
+                    ln = parse_line(raw)
+                    row, d, tp = spill_row(ln, lineno)
+                except LineError as e:
+                    self.error(e.at(lineno))
+                    s.failed += 1
+                    continue
+                recs.append(row)
+                if row[2] == "Value" and row[3] == convert.ERROR_VALUE_TYPE:
+                    self.error_values.add(row[0])
+                elif row[2] == "Job" and row[3] is not None:
+                    self.parents.add(row[3])
+                deps.extend(d)
+                if tp:
+                    parents.extend(("t:" + p,) for p in tp)
+                if len(recs) >= BATCH:
+                    batches.put((recs, deps, parents))
+                    recs, deps, parents = [], [], []
+                    if failure:
+                        break
+                if self.progress and lineno % 5000 == 0:
+                    self.progress("reading", lineno)
+            batches.put((recs, deps, parents))
+        finally:
+            batches.put(None)
+            thread.join()
+        if failure:
+            raise failure[0]
         db.execute("CREATE INDEX recs_aux ON recs(aux, kind)")
         stored = db.execute("SELECT count(*) FROM recs").fetchone()[0]
         s.present += s.lines - s.failed - stored - blank  # repeated in the input
@@ -347,7 +375,7 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
     records are committed. Records already present are counted, not rewritten."""
     imp = _Importer(repo, keep_going, progress)
     path = tmp_db_path(repo)
-    db = sqlite3.connect(path, isolation_level=None)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     writer = None
     try:
         for stmt in PRAGMAS + DDL:

@@ -80,10 +80,6 @@ def check_uuid(v, what: str) -> str:
     return v
 
 
-def _opt(check, v, what):
-    return None if v is None else check(v, what)
-
-
 def _str(v, what: str) -> str:
     if not isinstance(v, str):
         raise LineError(f"{what} must be a string, not {type(v).__name__}")
@@ -128,35 +124,39 @@ def decode_data(v, what: str = "data") -> bytes:
         raise LineError(f"{what} is not valid base64") from None
 
 
-# -- per type ---------------------------------------------------------------------
+# -- per type (required keys are checked before these run) ---------------------------
 def _execution(o):
-    check_uuid(_need(o, "id", "Execution"), "id")
-    _str(_need(o, "args", "Execution"), "args")
-    check_uuid(_need(o, "job_id", "Execution"), "job_id")
+    check_uuid(o["id"], "id")
+    _str(o["args"], "args")
+    check_uuid(o["job_id"], "job_id")
     return "e:" + o["id"]
 
 
 def _job(o):
-    k = "Job"
-    check_uuid(_need(o, "id", k), "id")
-    o["_start_time"] = parse_time(_need(o, "start_time", k), "start_time")
-    o["_end_time"] = None if _need(o, "end_time", k) is None else parse_time(o["end_time"], "end_time")
-    check_hash(_need(o, "task_hash", k), "task_hash")
-    if not isinstance(_need(o, "cached", k), bool):
+    check_uuid(o["id"], "id")
+    o["_start_time"] = parse_time(o["start_time"], "start_time")
+    end = o["end_time"]
+    o["_end_time"] = None if end is None else parse_time(end, "end_time")
+    check_hash(o["task_hash"], "task_hash")
+    if type(o["cached"]) is not bool:
         raise LineError("cached must be true or false")
-    _opt(check_hash, _need(o, "call_hash", k), "call_hash")
-    _opt(check_uuid, _need(o, "parent_id", k), "parent_id")
-    check_uuid(_need(o, "execution_id", k), "execution_id")
+    if o["call_hash"] is not None:
+        check_hash(o["call_hash"], "call_hash")
+    if o["parent_id"] is not None:
+        check_uuid(o["parent_id"], "parent_id")
+    check_uuid(o["execution_id"], "execution_id")
     return "j:" + o["id"]
 
 
 def _value(o):
-    k = "Value"
-    check_hash(_need(o, "value_hash", k), "value_hash")
-    _str(_need(o, "type", k), "type")
-    _str(_need(o, "format", k), "format")
-    decode_data(_need(o, "data", k))
-    _hash_list(_need(o, "subvalues", k), "subvalues")
+    check_hash(o["value_hash"], "value_hash")
+    _str(o["type"], "type")
+    _str(o["format"], "format")
+    decode_data(o["data"])
+    if o["subvalues"]:
+        _hash_list(o["subvalues"], "subvalues")
+    elif type(o["subvalues"]) is not list:
+        raise LineError("subvalues must be a list of hashes")
     sub = o.get("subtype")
     if sub is not None:
         if not isinstance(sub, dict) or sub.get("_type") not in ("File", "Task"):
@@ -170,38 +170,38 @@ def _value(o):
 
 
 def _call_node(o):
-    k = "CallNode"
-    ch = check_hash(_need(o, "call_hash", k), "call_hash")
-    _str(_need(o, "task_name", k), "task_name")
-    for name in ("task_hash", "args_hash", "value_hash"):
-        check_hash(_need(o, name, k), name)
-    o["_timestamp"] = parse_time(_need(o, "timestamp", k), "timestamp")
-    args = _need(o, "args", k)
-    if not isinstance(args, dict):
+    ch = check_hash(o["call_hash"], "call_hash")
+    _str(o["task_name"], "task_name")
+    check_hash(o["task_hash"], "task_hash")
+    check_hash(o["args_hash"], "args_hash")
+    check_hash(o["value_hash"], "value_hash")
+    o["_timestamp"] = parse_time(o["timestamp"], "timestamp")
+    args = o["args"]
+    if type(args) is not dict:
         raise LineError("args must be an object keyed by argument name or position")
     for name, a in args.items():
-        if not isinstance(a, dict):
+        if type(a) is not dict:
             raise LineError(f"args[{name!r}] must be an object")
-        for f in ("arg_hash", "value_hash"):
-            check_hash(_need(a, f, f"argument {name!r}"), f"args[{name!r}].{f}")
+        check_hash(_need(a, "arg_hash", f"argument {name!r}"), f"args[{name!r}].arg_hash")
+        check_hash(_need(a, "value_hash", f"argument {name!r}"), f"args[{name!r}].value_hash")
         _hash_list(_need(a, "upstream", f"argument {name!r}"), f"args[{name!r}].upstream")
-    _hash_list(_need(o, "children", k), "children")
+    _hash_list(o["children"], "children")
     return "c:" + ch
 
 
 def _tag(o):
-    k = "Tag"
-    check_hash(_need(o, "tag_hash", k), "tag_hash")
-    et = _need(o, "entity_type", k)
+    check_hash(o["tag_hash"], "tag_hash")
+    et = o["entity_type"]
     if et not in TAG_ENTITY_TYPES:
         raise LineError(f"entity_type must be one of {', '.join(TAG_ENTITY_TYPES)}, not {et!r}")
-    _str(_need(o, "entity_id", k), "entity_id")
-    _str(_need(o, "key", k), "key")
-    _need(o, "value", k)
-    _hash_list(_need(o, "parents", k), "parents")
+    _str(o["entity_id"], "entity_id")
+    _str(o["key"], "key")
+    _hash_list(o["parents"], "parents")
     return "t:" + o["tag_hash"]
 
 
+_REQUIRED = {kind: frozenset(keys) for kind, keys in KEY_ORDER.items()}
+_REQUIRED["Value"] = _REQUIRED["Value"] - {"subtype"}  # upstream's import treats it as optional
 _CHECKS = {"Execution": _execution, "Job": _job, "Value": _value, "CallNode": _call_node, "Tag": _tag}
 
 
@@ -218,6 +218,10 @@ def parse_obj(obj) -> Line:
     check = _CHECKS.get(kind) if isinstance(kind, str) else None
     if check is None:
         raise LineError(f"unknown _type {kind!r} (expected one of {', '.join(TYPES)})")
+    missing = _REQUIRED[kind] - obj.keys()
+    if missing:
+        name = next(k for k in KEY_ORDER[kind] if k in missing)
+        raise LineError(f"{kind} record lacks the key {name!r}")
     return Line(kind, check(obj), obj)
 
 
