@@ -465,7 +465,9 @@ class Scheduler:
         if task is None or task.func is None:
             fail(_TaskFailure(RuntimeError(f"Unknown task {expr.task_name}"), parent, []))
             return
-        job = Job(task, expr, args, kwargs, parent)
+        # Jobs record the registered task (its hash); call-time options only change behaviour.
+        registered = self.task_registry.get(task.fullname) if task._task_options_override else task
+        job = Job(registered or task, expr, args, kwargs, parent)
         job.waiters.append((ok, fail))
         if parent is None:
             self._root_job = job
@@ -501,7 +503,7 @@ class Scheduler:
             job.arg_hashes = [hash_value(a) for a in args]
             job.kwarg_hashes = {k: hash_value(v) for k, v in hkw.items()}
         job.args_hash = hash_struct(["TaskArguments", job.arg_hashes, job.kwarg_hashes])
-        job.eval_hash = hash_eval(task.hash, job.args_hash)
+        job.eval_hash = hash_eval(job.task.hash, job.args_hash)
 
         scope = task.get_task_option("cache_scope", "BACKEND")
         if not self._prov:
@@ -557,7 +559,7 @@ class Scheduler:
         rec = self.rec
         task = job.task
         try:
-            if task.get_task_option("check_valid", "full") == "shallow":
+            if job.expr.task.get_task_option("check_valid", "full") == "shallow":
                 oid = rec.index.find_call_node(bytes.fromhex(task.hash), bytes.fromhex(job.args_hash), None)
                 if oid is None or not rec.has(oid):
                     return False

@@ -114,9 +114,14 @@ class Task:
         return {**self._task_options_base, **self._task_options_override}
 
     def get_task_option(self, key: str, default: Any = None) -> Any:
-        if key in self._task_options_override:
-            return self._task_options_override[key]
-        return self._task_options_base.get(key, default)
+        if not self._task_options_override:
+            return self._task_options_base.get(key, default)
+        # call-time overrides are hashed raw (as upstream) but interpreted normalised
+        merged = dict(self._task_options_base)
+        if "cache" in self._task_options_override:
+            merged.pop("cache_scope", None)
+        merged = _normalise_cache_options({**merged, **self._task_options_override})
+        return merged.get(key, default)
 
     def has_task_option(self, key: str) -> bool:
         return key in self._task_options_override or key in self._task_options_base

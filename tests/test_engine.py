@@ -426,3 +426,19 @@ def test_user_value_subclass():
             return "%040x" % self.v
 
     assert hash_value(Versioned(7)) == "%040x" % 7
+
+
+def test_call_time_options_keep_the_registered_task_hash():
+    calls = []
+
+    @task(namespace="engo")
+    def opt(x):
+        calls.append(x)
+        return x
+
+    s = quiet()
+    s.run(opt(1))
+    h = s.root_job.eval_hash
+    s.run(opt.options(cache=False)(1))
+    assert s.root_job.eval_hash == h and s.root_job.task.hash == opt.hash
+    assert calls == [1, 1]  # cache=False: not reused across executions
