@@ -9,6 +9,7 @@ import pytest
 
 from redun.exchange import LineError, export_lines, import_lines
 from redun.exchange import convert, lines, pickle3
+from redun.exchange.exporter import Exporter
 from redun.objects.records import CallNode, Execution, Job, Task, Value
 from redun.repo import Repo
 
@@ -295,3 +296,31 @@ def test_progress_callback(repo):
     src = read(FIXTURES[0]) * 100  # duplicates: 6800 lines, enough for a progress tick
     s = import_lines(repo, src, progress=lambda phase, n: seen.append(phase))
     assert "reading" in seen and s.imported == 68 and s.present == len(src) - 68
+
+
+def test_unusual_values_round_trip(repo):
+    """Non-pickle formats, value-store placeholders (empty data), unplain pickles stay verbatim."""
+    class Odd:
+        pass
+
+    Odd.__module__ = "mymod"
+    Odd.__qualname__ = "Odd"
+    odd = b"\x80\x03cmymod\nOdd\nq\x00)\x81q\x01."
+    vals = [
+        {"value_hash": "1" * 40, "type": "builtins.str", "format": "text/plain", "data": "aGVsbG8=",
+         "subvalues": [], "subtype": None},
+        {"value_hash": "2" * 40, "type": "builtins.bytes", "format": "application/python-pickle", "data": "",
+         "subvalues": [], "subtype": None},
+        {"value_hash": "3" * 40, "type": "mymod.Odd", "format": "application/python-pickle",
+         "data": base64.b64encode(odd).decode(), "subvalues": ["1" * 40], "subtype": None},
+    ]
+    src = [json.dumps({"_version": 1, "_type": "Value", **v}) for v in vals]
+    s = import_lines(repo, [x.encode() for x in src])
+    assert s.imported == 3
+    ex = Exporter(repo.store, lambda t: out.append(t))
+    out = []
+    recs = {repo.store.get(o).hash.hex(): o for o in repo.store.iter_ids()}
+    ex.export([recs["3" * 40], recs["2" * 40]])
+    got = by_key("".join(out).splitlines())
+    assert got == by_key(src)
+    assert repo.store.get(recs["3" * 40]).format == "pickle"

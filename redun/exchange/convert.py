@@ -65,8 +65,11 @@ def task_record(obj: dict) -> Task:
 
 
 def value_payload(obj: dict) -> tuple:
-    """(format, payload bytes) for an upstream Value line."""
+    """(format, payload bytes) for an upstream Value line. A non-pickle upstream
+    format (rare) is kept verbatim as our format, payload untouched."""
     data = decode_data(obj["data"])
+    if obj["format"] != PICKLE_FORMAT:
+        return obj["format"], data
     if data:
         native = pickle3.native_from_pickle(data)
         if native is not None:
@@ -257,8 +260,11 @@ def task_line(rec: Task) -> dict:
 
 
 def value_line(rec: Value, payload: bytes, subvalue_hashes: list) -> dict:
+    fmt = PICKLE_FORMAT
     if rec.format == "native":
         payload = pickle3.pickle_from_native(payload)
+    elif rec.format != "pickle":
+        fmt = rec.format  # an upstream format we keep verbatim
     subtype = None
     if rec.path is not None and not rec.type.endswith("Dir") and "FileSet" not in rec.type:
         subtype = {"_type": "File", "path": rec.path}
@@ -266,7 +272,7 @@ def value_line(rec: Value, payload: bytes, subvalue_hashes: list) -> dict:
         "_version": 1, "_type": "Value",
         "value_hash": rec.hash.hex(),
         "type": rec.type,
-        "format": PICKLE_FORMAT,
+        "format": fmt,
         "data": base64.b64encode(payload).decode("ascii"),
         "subvalues": sorted(subvalue_hashes),
         "subtype": subtype,
