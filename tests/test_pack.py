@@ -285,3 +285,15 @@ def test_fuzzed_index_with_valid_header(tmp_path):
                 idx.find(oid)
         except CorruptObjectError:
             pass
+
+
+def test_busy_big_index_switches_to_fine_fanout():
+    ids = sorted({os.urandom(32) for _ in range(9000)} | {b"\x00" * 32, b"\xff" * 32, b"\x12\x34" + b"\x00" * 30})
+    idx = PackIndex(build_index([(o, 8 + 40 * i, 40) for i, o in enumerate(ids)], b"\x00" * 32), "mem")
+    absent = [os.urandom(32) for _ in range(700)]
+    for round_ in range(2):  # before and after the switch (after 512 lookups)
+        for i, o in enumerate(ids[:700]):
+            assert idx.position(o) == i
+        assert all(idx.position(o) is None for o in absent if o not in ids)
+    assert idx._fan2 is not None
+    assert idx.position(b"\xff" * 32) == len(ids) - 1 and idx.position(b"\x00" * 32) == 0

@@ -12,7 +12,9 @@ The pack name is the hex of blake3(sorted ids)[:20 bytes], so equal sets of
 objects give equal names. Functions here are pure or work on one open file.
 """
 
+import array
 import bisect
+import itertools
 import mmap
 import struct
 from typing import Iterator
@@ -26,6 +28,8 @@ IDX_MAGIC = b"RDIX\x00\x00\x00\x01"
 ENTRY_HEAD = 36  # oid + u32
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
+_FAN2_AFTER = 512  # one-shot CLI lookups never pay for the finer fanout
+_FAN2_MIN = 8192
 
 
 def entry_bytes(oid: bytes, stored: bytes) -> bytes:
@@ -95,6 +99,8 @@ class PackIndex:
             raise CorruptObjectError(f"pack index {where} has an inconsistent fanout table")
         self._ids = _Ids(data, self.ids_at, self.count)
         self._fan = None
+        self._fan2 = None  # built after _FAN2_AFTER lookups on an index of >= _FAN2_MIN ids
+        self._lookups = 0
 
     @classmethod
     def open(cls, path: str) -> "PackIndex":
@@ -131,11 +137,19 @@ class PackIndex:
 
     def position(self, oid: bytes):
         """Index of oid in the sorted id table, or None."""
-        fan = self._fan
-        if fan is None:
-            fan = self._fan = (0,) + struct.unpack_from("<256I", self.data, self.fan_at)
-        first = oid[0]
-        lo, hi = fan[first], fan[first + 1]
+        fan2 = self._fan2
+        if fan2 is not None:
+            k = (oid[0] << 8) | oid[1]
+            lo, hi = fan2[k], fan2[k + 1]
+        else:
+            fan = self._fan
+            if fan is None:
+                fan = self._fan = (0,) + struct.unpack_from("<256I", self.data, self.fan_at)
+            first = oid[0]
+            lo, hi = fan[first], fan[first + 1]
+            self._lookups += 1
+            if self._lookups == _FAN2_AFTER and self.count >= _FAN2_MIN:
+                self._build_fan2()
         data, base = self.data, self.ids_at
         while lo < hi:
             mid = (lo + hi) >> 1
@@ -148,6 +162,15 @@ class PackIndex:
             else:
                 hi = mid
         return None
+
+    def _build_fan2(self) -> None:
+        """A 65536-entry fanout on the first two bytes (256 KiB), built in memory for
+        busy big indexes: a lookup then compares ~1 id instead of ~log2(count/256)."""
+        ids = self.ids_bytes()
+        counts = [0] * 65536
+        for a, b in zip(ids[0::32], ids[1::32]):
+            counts[(a << 8) | b] += 1
+        self._fan2 = array.array("I", itertools.chain((0,), itertools.accumulate(counts)))
 
     def ids_bytes(self) -> bytes:
         """The whole sorted id table (32 bytes per object)."""
