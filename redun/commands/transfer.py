@@ -8,20 +8,34 @@ import click
 from ..errors import RedunError
 
 
-def _progress_reporter():
+def _progress_reporter(what: str = "Importing"):
     """A (phase, count) callback drawing a rich status line, only when stderr is a TTY."""
     if not sys.stderr.isatty():
         return None, None
     from rich.console import Console
 
     console = Console(stderr=True)
-    status = console.status("Importing...")
+    status = console.status(f"{what}...")
     status.start()
 
     def report(phase: str, n: int) -> None:
-        status.update(f"Importing: {phase} {n} records...")
+        status.update(f"{what}: {phase} {n} records...")
 
     return report, status
+
+
+def _counting(write, report):
+    """Wrap write() to report the number of lines written so far (export progress)."""
+    if report is None:
+        return write
+    count = [0]
+
+    def counted(text: str) -> None:
+        write(text)
+        count[0] += text.count("\n")
+        report("wrote", count[0])
+
+    return counted
 
 
 @click.command("export")
@@ -40,25 +54,30 @@ def export_command(obj, path, ids):
     from ..exchange import export_lines
 
     repo = obj.open_repo()
-    if path == "-":
-        export_lines(repo, sys.stdout.write, list(ids))
-        sys.stdout.flush()  # raise BrokenPipeError here, where main() turns it into a quiet exit
-        return
-    tmp = f"{path}.tmp-{os.getpid()}"  # a failed export never leaves a truncated FILE
+    report, status = _progress_reporter("Exporting")
     try:
-        out = open(tmp, "w", encoding="ascii")
-    except OSError as e:
-        raise RedunError(f"Cannot write {path}: {e.strerror}") from None
-    try:
-        with out:
-            export_lines(repo, out.write, list(ids))
-        os.replace(tmp, path)
-    except BaseException:
+        if path == "-":
+            export_lines(repo, _counting(sys.stdout.write, report), list(ids))
+            sys.stdout.flush()  # raise BrokenPipeError here, where main() turns it into a quiet exit
+            return
+        tmp = f"{path}.tmp-{os.getpid()}"  # a failed export never leaves a truncated FILE
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+            out = open(tmp, "w", encoding="ascii")
+        except OSError as e:
+            raise RedunError(f"Cannot write {path}: {e.strerror}") from None
+        try:
+            with out:
+                export_lines(repo, _counting(out.write, report), list(ids))
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    finally:
+        if status is not None:
+            status.stop()
 
 
 @click.command("import")
