@@ -38,6 +38,19 @@ def _digest(*chunks: bytes) -> str:
 
 
 def _bencode_into(x: Any, out: list) -> None:
+    # Fast paths for the exact builtin types hashes are made of (same output as below).
+    t = type(x)
+    if t is str:
+        raw = x.encode()
+        out.append(b"%d:" % len(raw))
+        out.append(raw)
+        return
+    if t is list or t is tuple:
+        out.append(b"l")
+        for item in x:
+            _bencode_into(item, out)
+        out.append(b"e")
+        return
     # Order of checks matters: bool is an int, str/bytes and mappings are iterable.
     if isinstance(x, int) and not isinstance(x, bool):
         out.append(b"i%se" % str(x).encode())

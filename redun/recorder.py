@@ -71,6 +71,10 @@ def _file_values(obj: Any, out: list) -> None:
             out.append(v)
 
 
+_PLAIN_TYPES = frozenset((dict, list, tuple, str, int, float, bool, bytes, type(None), set, frozenset))
+_PLAIN_TYPE_NAMES: dict = {}
+
+
 class ValueInfo:
     __slots__ = ("hash", "type", "format")
 
@@ -239,7 +243,11 @@ class Recorder:
         triple = getattr(obj, "__redun_file__", None) if t not in (str, int, float, list, dict, tuple) else None
         if isinstance(triple, tuple) and len(triple) == 3:
             path = triple[1]
-        tname = type_name(obj)
+        tname = _PLAIN_TYPE_NAMES.get(t)
+        if tname is None:
+            tname = type_name(obj)
+            if t in _PLAIN_TYPES:
+                _PLAIN_TYPE_NAMES[t] = tname  # depends on the class only
         if self.min_size is not None and len(data) >= self.min_size and self.writer is not None:
             from .objects.blobs import native_spans, put_payload
 

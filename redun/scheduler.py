@@ -114,7 +114,8 @@ class Job:
     @property
     def id_str(self) -> str:
         if self.hex is None:
-            self.hex = str(uuid.UUID(bytes=self.id))
+            h = self.id.hex()
+            self.hex = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
         return self.hex
 
 
