@@ -146,7 +146,7 @@ def exec_status(index, ex: dict) -> str:
     """DONE/FAILED from the root job; RUN while the execution has no root job yet."""
     if ex["job_oid"] is None:
         return "RUN" if ex["end_time"] is None else "FAILED"
-    root = index.job_by_oid(ex["job_oid"])
+    root = index.root_job(ex["id"])
     if root is None:
         return "RUN"
     return "FAILED" if root["status"] == "FAILED" else "DONE"
@@ -325,7 +325,8 @@ class CallNodeView(_View):
 
     @property
     def children(self) -> list:
-        return [CallNodeView(self._prov, r) for r in self._prov.index.call_children(self._row["oid"])]
+        kids = self._prov.get(self._row["oid"]).children
+        return [CallNodeView(self._prov, r) for r in self._prov.index.call_nodes_by_oid(kids)]
 
     @property
     def jobs(self) -> list:
@@ -421,7 +422,7 @@ class ExecutionView(_View):
     def job(self) -> Optional[JobView]:
         if self._row["job_oid"] is None:
             return None
-        row = self._prov.index.job_by_oid(self._row["job_oid"])
+        row = self._prov.index.root_job(self._row["id"])
         return JobView(self._prov, row) if row else None
 
     @property

@@ -215,7 +215,7 @@ class TextRenderer:
                 for p in rows:
                     self.call_node_line(p, indent + 4)
         if children:
-            rows = self.index.call_children(cn["oid"])
+            rows = self.index.call_nodes_by_oid(self.prov.get(cn["oid"]).children)
             if rows:
                 self.line("Child CallNodes:", indent + 2)
                 for c in rows:

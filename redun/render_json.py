@@ -21,7 +21,7 @@ class JsonRenderer:
         from .exchange.convert import execution_line
 
         rec = self.prov.get(ex["oid"])
-        root = self.index.job_by_oid(ex["job_oid"]) if ex["job_oid"] else None
+        root = self.index.root_job(ex["id"]) if ex["job_oid"] else None
         self.out(_dumps(execution_line(rec, uuid_str(root["id"]) if root else None)))
 
     def job(self, job: dict) -> None:
@@ -35,7 +35,7 @@ class JsonRenderer:
         from .exchange.convert import call_node_line
 
         rec = self.prov.get(cn["oid"])
-        children = [c["hash"].hex() for c in self.index.call_children(cn["oid"])]
+        children = [c["hash"].hex() for c in self.index.call_nodes_by_oid(rec.children)]
         self.out(_dumps(call_node_line(rec, children)))
 
     def task(self, task: dict) -> None:

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from redun.cli import cli
 from redun.commands import db as dbcmd
 from redun.errors import UsageError
+from redun.index import SCHEMA_VERSION
 from redun.repo import Repo
 
 from test_index_synth import write_execution
@@ -23,7 +24,7 @@ def test_info_and_versions(tmp_repo_dir):
     repo.close()
     res = invoke(tmp_repo_dir, "info")
     assert res.exit_code == 0, res.output
-    assert "repo format: 1.0 " in res.output and "index schema: 3 " in res.output
+    assert "repo format: 1.0 " in res.output and f"index schema: {SCHEMA_VERSION} " in res.output
     assert "records: 1 Execution, 3 Job, 3 CallNode, 2 Task" in res.output
     res = invoke(tmp_repo_dir, "versions")
     assert res.exit_code == 0 and "\n1.0      " in res.output

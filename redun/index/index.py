@@ -19,6 +19,7 @@ import threading
 from typing import Callable, Iterable, Optional
 
 import blake3
+import zstandard
 
 from ..errors import CorruptObjectError, RedunError
 from ..objects import compress
@@ -52,6 +53,52 @@ def _schema_version(conn) -> Optional[int]:
             return None
         raise
     return int(row[0]) if row else None
+
+
+_BLOB_HEAD = b"\x93\xa4blob\x01"  # canonical Blob records start so (see objects/blobs.py)
+
+
+def _is_blob(stored: bytes) -> bool:
+    """Whether a stored object is a Blob chunk, without inflating a megabyte for it."""
+    code = stored[0]
+    if code == compress.RAW:
+        return stored[1:8] == _BLOB_HEAD
+    if code == compress.ZSTD and len(stored) > 4096:
+        try:
+            head = zstandard.ZstdDecompressor().decompressobj().decompress(stored[1:257])
+        except zstandard.ZstdError:
+            return False
+        return head[:7] == _BLOB_HEAD
+    return False
+
+
+def _entries(data: bytes, pos: int, path: str, trusted: bool, live: bool):
+    """(oid, canonical bytes or None for a Blob, offset after the entry) for each complete
+    entry of a pack image. A live tmp pack stops at the first entry that does not verify
+    (a write in flight); a damaged entry of an installed pack is skipped (fsck reports it)."""
+    end = len(data)
+    decompress = compress.decompress
+    while pos + ENTRY_HEAD <= end:
+        oid = data[pos : pos + 32]
+        nxt = pos + ENTRY_HEAD + int.from_bytes(data[pos + 32 : pos + 36], "little")
+        if nxt > end:
+            return
+        stored = data[pos + ENTRY_HEAD : nxt]
+        try:
+            if trusted and _is_blob(stored):
+                yield oid, None, nxt
+                pos = nxt
+                continue
+            canonical = decompress(stored, path)
+            if not trusted:
+                verify(oid, canonical, path)
+        except (CorruptObjectError, IndexError):
+            if live:
+                return
+            pos = nxt
+            continue
+        yield oid, canonical, nxt
+        pos = nxt
 
 
 def _pack_digest_ok(pack_path: str, data: bytes) -> bool:
@@ -178,6 +225,7 @@ class Index(Queries):
     def build_indexes(self) -> None:
         """After a bulk load: unique keys (removing any duplicate rows first), then lookups."""
         def build(conn):
+            conn.execute("PRAGMA threads=2")  # let sqlite sort with a helper thread
             for table, cols in UNIQUE:
                 try:
                     conn.execute(unique_index(table, cols))
@@ -253,42 +301,36 @@ class Index(Queries):
             if data[: len(PACK_MAGIC)] != PACK_MAGIC:
                 return start, 0  # not a pack (or still being created); fsck reports damage
             pos = len(PACK_MAGIC)
-        trusted = path.endswith(".pack") and os.path.basename(path).startswith("pack-") and _pack_digest_ok(path, data)
-        end = len(data)
+        live = base > 0 or os.path.basename(path).startswith("tmp-")
+        trusted = not live and _pack_digest_ok(path, data)
         count = 0
         last_tick = pos
-        buffer = self.buffer
-        decompress = compress.decompress
-        while pos + ENTRY_HEAD <= end:
-            oid = data[pos : pos + 32]
-            n = int.from_bytes(data[pos + 32 : pos + 36], "little")
-            nxt = pos + ENTRY_HEAD + n
-            if nxt > end:
-                break
-            try:
-                canonical = decompress(data[pos + ENTRY_HEAD : nxt], path)
-                if not trusted:
-                    verify(oid, canonical, path)
-            except CorruptObjectError:
-                if base or not trusted and path.rsplit("/", 1)[-1].startswith("tmp-"):
-                    break  # a live tmp pack: maybe a write in flight; stop here
-                pos = nxt  # damaged entry in an installed pack: skip it (fsck reports)
-                continue
-            try:
-                with self.lock:
-                    buffer.add_canonical(oid, canonical)
-                    if buffer.count >= BATCH:
-                        self.commit()
-            except CorruptObjectError:
-                pass  # hashes right but does not decode: fsck reports it
+        chunk = []
+        for oid, canonical, pos in _entries(data, pos, path, trusted, live):
+            if canonical is not None:
+                chunk.append((oid, canonical))
             count += 1
-            pos = nxt
-            if tick is not None and pos - last_tick > 1 << 20:
-                tick(pos - last_tick)
-                last_tick = pos
+            if len(chunk) >= 2000:
+                self._add_canonical(chunk)
+                chunk = []
+                if tick is not None and pos - last_tick > 1 << 20:
+                    tick(pos - last_tick)
+                    last_tick = pos
+        self._add_canonical(chunk)
         if tick is not None:
             tick(pos - last_tick)
         return base + pos, count
+
+    def _add_canonical(self, pairs: list) -> None:
+        with self.lock:
+            add = self.buffer.add_canonical
+            for oid, canonical in pairs:
+                try:
+                    add(oid, canonical)
+                except CorruptObjectError:
+                    pass  # hashes right but does not decode: fsck reports it
+            if self.buffer.count >= BATCH:
+                self.commit()
 
     def _catch_up_loose(self, store) -> int:
         try:

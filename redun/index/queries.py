@@ -161,7 +161,7 @@ class Queries:
 
     def root_job(self, eid: bytes) -> Optional[dict]:
         rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE execution_id=? AND parent_id IS NULL "
-                          "ORDER BY start_time LIMIT 1", (eid,))
+                          "ORDER BY start_time DESC LIMIT 1", (eid,))
         return as_dict("job", rows[0]) if rows else None
 
     def execution_job_args(self, eid: bytes) -> list:
@@ -194,21 +194,18 @@ class Queries:
         rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE id=?", (jid,))
         return as_dict("job", rows[0]) if rows else None
 
-    def job_by_oid(self, oid: bytes) -> Optional[dict]:
-        rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE oid=?", (oid,))
-        return as_dict("job", rows[0]) if rows else None
-
     def child_jobs(self, jid: bytes) -> list:
-        return [as_dict("job", r) for r in
-                self._read(f"SELECT {JOB_COLS} FROM jobs WHERE parent_id=? ORDER BY start_time, id", (jid,))]
+        """Jobs whose parent is jid (a parent and its children share an execution)."""
+        parent = self.job(jid)
+        if parent is None:
+            return []
+        return [as_dict("job", r) for r in self._read(
+            f"SELECT {JOB_COLS} FROM jobs WHERE execution_id=? AND parent_id=? ORDER BY start_time, id",
+            (parent["execution_id"], jid))]
 
     def jobs_for_call_node(self, call_oid: bytes) -> list:
         return [as_dict("job", r) for r in
                 self._read(f"SELECT {JOB_COLS} FROM jobs WHERE call_node=? ORDER BY start_time", (call_oid,))]
-
-    def jobs_for_call_hash(self, call_hash: bytes) -> list:
-        return [as_dict("job", r) for r in
-                self._read(f"SELECT {JOB_COLS} FROM jobs WHERE call_hash=? ORDER BY start_time", (call_hash,))]
 
     def first_job_of_task(self, task_hash: bytes) -> Optional[dict]:
         rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE task_hash=? ORDER BY start_time LIMIT 1", (task_hash,))
@@ -225,14 +222,20 @@ class Queries:
         return as_dict("call_node", rows[0]) if rows else None
 
     def call_parents(self, oid: bytes) -> list:
+        """CallNodes of the parent jobs of the jobs that resolved to this CallNode."""
         return [as_dict("call_node", r) for r in self._read(
-            f"SELECT {', '.join('c.' + c for c in _FIELDS['call_node'])} FROM call_edges e "
-            "JOIN call_nodes c ON c.oid = e.parent WHERE e.child=? ORDER BY c.timestamp", (oid,))]
+            f"SELECT DISTINCT {', '.join('c.' + c for c in _FIELDS['call_node'])} FROM jobs j "
+            "JOIN jobs p ON p.id = j.parent_id JOIN call_nodes c ON c.oid = p.call_node "
+            "WHERE j.call_node=? ORDER BY c.timestamp", (oid,))]
 
-    def call_children(self, oid: bytes) -> list:
-        return [as_dict("call_node", r) for r in self._read(
-            f"SELECT {', '.join('c.' + c for c in _FIELDS['call_node'])} FROM call_edges e "
-            "JOIN call_nodes c ON c.oid = e.child WHERE e.parent=? ORDER BY c.timestamp", (oid,))]
+    def call_nodes_by_oid(self, oids) -> list:
+        """Rows for these CallNode oids, in the given order (unknown ones skipped)."""
+        out = []
+        for oid in oids:
+            row = self.call_node(oid)
+            if row is not None:
+                out.append(row)
+        return out
 
     # -- tasks and values ---------------------------------------------------
     def task(self, oid: bytes) -> Optional[dict]:

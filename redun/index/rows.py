@@ -9,6 +9,7 @@ pack is harmless).
 import json
 
 import msgpack
+from msgpack import unpackb as _unpackb
 
 from ..objects import codec
 from ..objects.records import Blob, CallNode, Execution, Job, Tag, Task, Value
@@ -23,7 +24,6 @@ SQL = {
     ),
     "jobs": "INSERT OR IGNORE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     "call_nodes": "INSERT OR IGNORE INTO call_nodes VALUES (?,?,?,?,?,?,?,?,?)",
-    "call_edges": "INSERT OR IGNORE INTO call_edges VALUES (?,?)",
     "call_args": "INSERT OR IGNORE INTO call_args VALUES (?,?,?,?,?,?)",
     "tasks": "INSERT OR IGNORE INTO tasks VALUES (?,?,?,?,?)",
     "vals": "INSERT OR IGNORE INTO vals VALUES (?,?,?,?,?,?)",
@@ -54,9 +54,6 @@ class RowBuffer:
                 oid, rec.hash, rec.task_hash, rec.task, rec.task_name, rec.args_hash, rec.value_hash,
                 rec.value, rec.timestamp,
             ))
-            edges = r["call_edges"]
-            for c in rec.children:
-                edges.append((oid, c))
             args = r["call_args"]
             for i, a in enumerate(rec.args):
                 args.append((oid, i, a.position, a.key, a.value_hash, a.value))
@@ -80,42 +77,38 @@ class RowBuffer:
 
     def add_canonical(self, oid: bytes, canonical: bytes) -> None:
         """Rows straight from verified canonical bytes, skipping dataclass construction
-        (catch-up speed). Anything unexpected falls back to the strict decoder, which
-        raises DecodeError naming the problem."""
+        (catch-up speed: this runs once per object on a reindex). Field types are not
+        re-checked here: the bytes hash to their id, and a malformed record can only put
+        a wrong value into this derived table; anything structurally unexpected falls back
+        to the strict decoder, which raises DecodeError naming the problem."""
         try:
-            tag, schema, f = msgpack.unpackb(canonical, raw=False)
+            tag, schema, f = _unpackb(canonical, raw=False)
             if schema != 1:
                 raise ValueError
-            r = self.rows
             if tag == "job":
-                r["jobs"].append((
-                    _b(f["id"], 16), oid, _b(f["execution_id"], 16), _ob(f["parent_id"], 16), _b(f["task_hash"], 20),
-                    _b(f["task"], 32), _ob(f["call_hash"], 20), _ob(f["call_node"], 32), _ob(f["eval_hash"], 20),
-                    _ob(f["eval_value"], 32), _i(f["start_time"]), _oi(f["end_time"]), int(f["cached"] is True),
-                    _s(f["status"]),
+                self.rows["jobs"].append((
+                    f["id"], oid, f["execution_id"], f["parent_id"], f["task_hash"], f["task"], f["call_hash"],
+                    f["call_node"], f["eval_hash"], f["eval_value"], f["start_time"], f["end_time"],
+                    1 if f["cached"] is True else 0, f["status"],
                 ))
-            elif tag == "callnode":
-                row = (
-                    oid, _b(f["hash"], 20), _b(f["task_hash"], 20), _b(f["task"], 32), _s(f["task_name"]),
-                    _b(f["args_hash"], 20), _b(f["value_hash"], 20), _b(f["value"], 32), _i(f["timestamp"]),
-                )
-                edges = [(oid, _b(c, 32)) for c in f["children"]]
-                args = [(oid, i, _oi(pos), _os(key), _b(vh, 20), _b(vo, 32))
-                        for i, (pos, key, vh, vo, _ups) in enumerate(f["args"])]
-                r["call_nodes"].append(row)
-                r["call_edges"].extend(edges)
-                r["call_args"].extend(args)
             elif tag == "value":
-                row = (oid, _b(f["hash"], 20), _s(f["type"]), _s(f["format"]), _i(f["size"]), _os(f["path"]))
-                sub = [(oid, _b(c, 32)) for c in f["subvalues"]]
-                r["vals"].append(row)
-                r["subvalues"].extend(sub)
+                self.rows["vals"].append((oid, f["hash"], f["type"], f["format"], f["size"], f["path"]))
+                subs = f["subvalues"]
+                if subs:
+                    self.rows["subvalues"].extend([(oid, c) for c in subs])
+            elif tag == "callnode":
+                args = [(oid, i, a[0], a[1], a[2], a[3]) for i, a in enumerate(f["args"])]
+                self.rows["call_nodes"].append((
+                    oid, f["hash"], f["task_hash"], f["task"], f["task_name"], f["args_hash"], f["value_hash"],
+                    f["value"], f["timestamp"],
+                ))
+                self.rows["call_args"].extend(args)
             elif tag == "blob":
                 return
             else:
                 raise ValueError
             self.count += 1
-        except (ValueError, TypeError, KeyError, msgpack.UnpackException):
+        except (ValueError, TypeError, KeyError, IndexError, msgpack.UnpackException):
             self.add(oid, codec.decode(canonical))
 
     def flush(self, conn) -> int:
@@ -132,32 +125,3 @@ class RowBuffer:
     def __len__(self):
         return self.count
 
-
-def _b(v, n):
-    if type(v) is not bytes or len(v) != n:
-        raise ValueError
-    return v
-
-
-def _ob(v, n):
-    return None if v is None else _b(v, n)
-
-
-def _i(v):
-    if type(v) is not int:
-        raise ValueError
-    return v
-
-
-def _oi(v):
-    return None if v is None else _i(v)
-
-
-def _s(v):
-    if type(v) is not str:
-        raise ValueError
-    return v
-
-
-def _os(v):
-    return None if v is None else _s(v)

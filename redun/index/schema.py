@@ -10,10 +10,10 @@ its first catch-up (`INDEXES`). Until then INSERT OR IGNORE cannot ignore, so
 the build step removes any duplicate rows before creating the unique indexes.
 """
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Every schema version this code has used (for `redun db versions`).
-KNOWN_SCHEMA_VERSIONS = (1, 2, 3)  # 2: display-preview cache; 3: bulk-load friendly tables
+KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4)  # 2: preview cache; 3: bulk-load tables; 4: leaner indexes
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,7 +36,6 @@ CREATE TABLE IF NOT EXISTS call_nodes (
     task_name TEXT NOT NULL, args_hash BLOB NOT NULL, value_hash BLOB NOT NULL,
     value_oid BLOB NOT NULL, timestamp INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS call_edges (parent BLOB NOT NULL, child BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS call_args (
     call_oid BLOB NOT NULL, idx INTEGER NOT NULL, position INTEGER, key TEXT, value_hash BLOB NOT NULL,
     value_oid BLOB NOT NULL
@@ -58,7 +57,6 @@ CREATE TABLE IF NOT EXISTS tags (
 UNIQUE = (
     ("jobs", "id"),
     ("call_nodes", "oid"),
-    ("call_edges", "parent, child"),
     ("call_args", "call_oid, idx"),
     ("tasks", "oid"),
     ("vals", "oid"),
@@ -68,17 +66,13 @@ UNIQUE = (
 
 INDEXES = """
 CREATE INDEX IF NOT EXISTS executions_start ON executions(start_time);
-CREATE INDEX IF NOT EXISTS jobs_oid ON jobs(oid);
-CREATE INDEX IF NOT EXISTS jobs_exec ON jobs(execution_id, start_time);
-CREATE INDEX IF NOT EXISTS jobs_parent ON jobs(parent_id);
-CREATE INDEX IF NOT EXISTS jobs_call_hash ON jobs(call_hash);
+CREATE INDEX IF NOT EXISTS jobs_exec ON jobs(execution_id, parent_id);
 CREATE INDEX IF NOT EXISTS jobs_call_node ON jobs(call_node);
 CREATE INDEX IF NOT EXISTS jobs_eval ON jobs(eval_hash, end_time);
 CREATE INDEX IF NOT EXISTS jobs_task ON jobs(task_hash, start_time);
 CREATE INDEX IF NOT EXISTS call_nodes_hash ON call_nodes(hash);
 CREATE INDEX IF NOT EXISTS call_nodes_task_args ON call_nodes(task_hash, args_hash, timestamp);
 CREATE INDEX IF NOT EXISTS call_nodes_value ON call_nodes(value_hash);
-CREATE INDEX IF NOT EXISTS call_edges_child ON call_edges(child);
 CREATE INDEX IF NOT EXISTS call_args_value ON call_args(value_hash);
 CREATE INDEX IF NOT EXISTS tasks_hash ON tasks(hash);
 CREATE INDEX IF NOT EXISTS tasks_fullname ON tasks(fullname);
