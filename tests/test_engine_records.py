@@ -210,3 +210,70 @@ def test_records_link_only_to_earlier_records(wfdir):
                 assert link in seen, f"{type(rec).__name__} links to a later object"
             seen.add(oid)
     assert isinstance(Task, type) and isinstance(Value, type) and isinstance(Job, type)
+
+
+COMPAT_WF = textwrap.dedent('''
+    from typing import Dict, List
+    from redun import task
+
+    redun_namespace = "compat"
+
+    @task()
+    def square(x: int) -> int:
+        return x * x
+
+    @task()
+    def total(xs: List[int], bonus: int = 0) -> int:
+        return sum(xs) + bonus
+
+    @task()
+    def pairs(n: int) -> Dict[str, int]:
+        return {"n": n, "sq": square(n)}
+
+    @task(version="3")
+    def label(d: dict, prefix: str = "v") -> str:
+        return "%s%d" % (prefix, d["sq"])
+
+    @task()
+    def main(n: int = 4) -> list:
+        squares = [square(i) for i in range(n)]
+        p = pairs(n)
+        return [total(squares), total(squares, bonus=1), label(p), p["sq"], square(2)]
+''')
+
+
+@pytest.mark.slow
+def test_same_workflow_same_hashes_as_upstream(tmp_path):
+    """Run upstream 0.44.1 and this redun on one workflow: identical task, value and call hashes."""
+    import json
+
+    upstream = "/work/upstream-venv/bin/redun"
+    if not os.path.exists(upstream):
+        pytest.skip("upstream redun venv not installed")
+    up = tmp_path / "up"
+    ours = tmp_path / "ours"
+    for d in (up, ours):
+        d.mkdir()
+        (d / "wf.py").write_text(COMPAT_WF)
+    env = dict(os.environ, REDUN_CONFIG=str(up / ".redun"))
+    r = subprocess.run([upstream, "run", "wf.py", "main"], cwd=up, env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([upstream, "export"], cwd=up, env=env, capture_output=True, text=True, timeout=300)
+    lines = [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
+    up_calls = {x["call_hash"] for x in lines if x["_type"] == "CallNode"}
+    up_results = {x["value_hash"] for x in lines if x["_type"] == "CallNode"}
+    up_tasks = {x["task_hash"] for x in lines if x["_type"] == "Job"}
+    assert len(up_calls) >= 8
+
+    p = _redun(ours, "run", "wf.py", "main")
+    repo, execs = _executions(ours)
+    (oid, ex), = execs
+    recs = _closure(repo, oid)
+    our_calls = {c.hash.hex() for c in recs["CallNode"]}
+    our_results = {c.value_hash.hex() for c in recs["CallNode"]}
+    our_tasks = {j.task_hash.hex() for j in recs["Job"]}
+    assert our_tasks == up_tasks
+    assert our_results == up_results
+    assert our_calls == up_calls
+    repo.close()
