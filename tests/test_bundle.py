@@ -126,3 +126,25 @@ def test_object_damage_caught_even_with_a_valid_checksum(src, dst, tmp_path):
     with pytest.raises(BundleError, match="object"):
         unbundle(dst.store, dst.refs, path)
     assert list(dst.refs.list()) == []
+
+
+def test_hostile_header_is_refused(src, dst, tmp_path):
+    import json
+    import struct
+
+    import blake3
+
+    repo, a, _ = src
+    path = str(tmp_path / "a.bundle")
+    create(repo.store, repo.refs, path)
+    data = open(path, "rb").read()
+    pack_len, idx_len, head_len = struct.unpack_from("<QQI", data, len(data) - 60)
+    start = 12 + pack_len + idx_len
+    head = json.loads(data[start : start + head_len])
+    head["refs"] = {"../../../etc/evil": next(iter(head["refs"].values()))}
+    new_head = json.dumps(head).encode()
+    body = data[:start] + new_head + struct.pack("<QQI8s", pack_len, idx_len, len(new_head), b"RDBEND\0\0")
+    open(path, "wb").write(body + blake3.blake3(body).digest())
+    with pytest.raises(BundleError, match="bad ref"):
+        unbundle(dst.store, dst.refs, path)
+    assert list(dst.refs.list()) == []
