@@ -169,7 +169,7 @@ def test_s3_push_request_counts(tmp_path, moto_s3):  # noqa: F811
     assert "ListObjects" not in remote.calls and "ListObjectsV2" not in remote.calls
     assert remote.calls["PutObject"] == 3  # pack, index, HEAD (conditional)
     assert remote.calls["GetObject"] == 1  # HEAD
-    remote2 = S3Remote(url, str(tmp_path / "cache"))
+    remote2 = S3Remote(url, str(tmp_path / "cache-elsewhere"))  # even with nothing cached
     assert sync(DirectoryRemote(a.root, a), remote2).up_to_date
     assert dict(remote2.calls) == {"GetObject": 1}  # nothing new = one read of the head
     # a second execution: the remote's index is cached, so again 1 GET + 3 PUTs

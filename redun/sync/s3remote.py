@@ -138,6 +138,7 @@ class S3Remote(Remote):
         self._indexes: dict = {}  # pack name -> PackIndex (cached on disk)
         self._packs: dict = {}  # pack name -> mmap of a downloaded pack
         self._head_packs: tuple = ()
+        self._loaded = True
 
     # -- plumbing -----------------------------------------------------------
     @property
@@ -196,10 +197,16 @@ class S3Remote(Remote):
 
     def read_head(self) -> Head:
         head = self._read_head_raw()
-        for name in head.packs:
-            self._load_index(name)
         self._head_packs = head.packs
+        self._loaded = False  # indexes are fetched on the first has/get_stored, not for a no-op
         return head
+
+    def _head_indexes(self) -> list:
+        if not self._loaded:
+            for name in self._head_packs:
+                self._load_index(name)
+            self._loaded = True
+        return [(name, self._indexes[name]) for name in self._head_packs]
 
     def update_head(self, head: Head, updates: dict, packs: list) -> None:
         token, cur_refs, cur_packs = head.token, dict(head.refs), tuple(head.packs)
@@ -273,8 +280,8 @@ class S3Remote(Remote):
         return self._indexes[name]
 
     def has(self, oid: bytes) -> bool:
-        for name in self._head_packs:
-            if self._indexes[name].find(oid) is not None:
+        for _name, idx in self._head_indexes():
+            if idx.find(oid) is not None:
                 return True
         return False
 
@@ -302,8 +309,8 @@ class S3Remote(Remote):
         return buf
 
     def get_stored(self, oid: bytes) -> bytes:
-        for name in self._head_packs:
-            hit = self._indexes[name].find(oid)
+        for name, idx in self._head_indexes():
+            hit = idx.find(oid)
             if hit is not None:
                 return read_entry(self._pack_buf(name), hit[0], hit[1], oid, f"{self.location} pack {name}")
         raise NotFoundError(f"No object {oid.hex()} in {self.location}.")
