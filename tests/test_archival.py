@@ -121,3 +121,47 @@ def test_settling_a_consistent_repo_changes_nothing(tmp_path):
     copy = Repo.open(dst)
     assert dict(copy.refs.list()) == {exec_ref(run["exec_id"]): run["exec"]}
     copy.close()
+
+
+ENGINE_WORKFLOW = textwrap.dedent('''
+    import time
+    from redun import task
+
+    redun_namespace = "archival"
+
+    @task()
+    def step(i: int, seed: int) -> str:
+        time.sleep(0.005)
+        return ("x" * 2000) + str(i * seed)
+
+    @task()
+    def main(seed: int = 0) -> list:
+        return [step(i, seed) for i in range(60)]
+''')
+
+
+def test_cp_r_while_the_engine_runs_is_fsck_clean(tmp_path):
+    work = tmp_path / "wf"
+    work.mkdir()
+    (work / "wf.py").write_text(ENGINE_WORKFLOW)
+    src = str(work / ".redun")
+    Repo.init(src).close()
+    loop = "; ".join(f"{sys.executable} -m redun -c {src} run wf.py main --seed {k} >/dev/null 2>&1" for k in range(1, 7))
+    runs = subprocess.Popen(["bash", "-c", loop], cwd=str(work))
+    copies = []
+    try:
+        for k in range(6):
+            time.sleep(0.4)
+            dst = str(tmp_path / f"copy{k}" / ".redun")
+            os.makedirs(os.path.dirname(dst))
+            subprocess.run(["cp", "-r", src, dst], stderr=subprocess.DEVNULL)
+            copies.append(dst)
+    finally:
+        runs.wait(timeout=120)
+    for dst in copies:
+        result = _fsck(dst)
+        assert result.returncode == 0, result.stdout + result.stderr
+        log = subprocess.run([sys.executable, "-m", "redun", "-c", dst, "log"], capture_output=True, text=True)
+        assert log.returncode == 0, log.stderr
+    assert _fsck(src).returncode == 0
+    assert len(list(Repo.open(src).refs.list("execs/"))) == 6
