@@ -27,6 +27,19 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 UPSTREAM = {"log <prefix>": 1.0, "log <exec 5000 jobs>": 8.2}
 
 
+def count_records(root: str) -> int:
+    """Objects in the repo's packs (from each .idx header)."""
+    import struct
+
+    packs = os.path.join(root, "packs")
+    total = 0
+    for name in os.listdir(packs):
+        if name.endswith(".idx"):
+            with open(os.path.join(packs, name), "rb") as f:
+                total += struct.unpack("<I", f.read(12)[8:12])[0]
+    return total
+
+
 def build(path: str, records: int) -> dict:
     from redun.repo import Repo
     from test_index_synth import T0, write_execution
@@ -40,12 +53,13 @@ def build(path: str, records: int) -> dict:
         return ids
     t0 = time.perf_counter()
     big = write_execution(repo.store, repo.refs, n_jobs=5000, seed=0, start=T0)
-    total = 5000 * 4
+    total = 5000 * 4 + 7  # per job: 2 values, a CallNode, a Job; plus tasks, root values, Execution
     seed = 1
     last = big
     while total < records:
-        last = write_execution(repo.store, repo.refs, n_jobs=1000, seed=seed, start=T0 + seed * 10**8)
-        total += 1000 * 4
+        n = max(1, min(1000, (records - total) // 4))
+        last = write_execution(repo.store, repo.refs, n_jobs=n, seed=seed, start=T0 + seed * 10**8)
+        total += n * 4 + 7
         seed += 1
         if seed % 25 == 0:
             print(f"  built ~{total} records ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
@@ -60,7 +74,8 @@ def build(path: str, records: int) -> dict:
     with open(marker, "w") as f:
         for k, v in ids.items():
             f.write(f"{k} {v}\n")
-    print(f"built {total} records in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+    print(f"built {count_records(os.path.join(path, '.redun'))} records in {time.perf_counter() - t0:.0f}s",
+          file=sys.stderr)
     repo.close()
     return ids
 
@@ -70,17 +85,24 @@ def build(path: str, records: int) -> dict:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def timed(cmd: list, cwd: str) -> float:
+def timed(cmd: list, cwd: str) -> tuple:
+    """(wall seconds, CPU seconds user+sys) of one cold process."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     res = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     dt = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if res.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {res.stderr.decode()[-500:]}")
-    return dt
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return dt, cpu
 
 
-def median(cmd: list, cwd: str, runs: int) -> float:
-    return statistics.median(timed(cmd, cwd) for _ in range(runs))
+def median(cmd: list, cwd: str, runs: int) -> tuple:
+    samples = [timed(cmd, cwd) for _ in range(runs)]
+    return statistics.median(w for w, _ in samples), statistics.median(c for _, c in samples)
 
 
 def main():
@@ -95,21 +117,26 @@ def main():
     redun = [sys.executable, "-m", "redun"]
     rows = []
     if not a.skip_reindex:
-        t = median(redun + ["db", "reindex"], path, max(1, min(a.runs, 2)))
-        rows.append(("db reindex (delete + rebuild)", t, None))
+        rows.append(("db reindex (delete + rebuild)", *median(redun + ["db", "reindex"], path, max(1, min(a.runs, 2))),
+                     None))
     timed(redun + ["log"], path)  # index caught up
-    rows.append(("python -c pass (interpreter floor)", median([sys.executable, "-c", "pass"], path, a.runs), None))
+    rows.append(("python -c pass (interpreter floor)", *median([sys.executable, "-c", "pass"], path, a.runs), None))
     for kind in ("exec", "job", "call_node", "task", "value"):
-        t = median(redun + ["log", ids[kind]], path, a.runs)
-        rows.append((f"log <{kind} prefix>", t, UPSTREAM["log <prefix>"]))
-    rows.append(("log <exec 5000 jobs>", median(redun + ["log", ids["big_exec"]], path, a.runs),
+        rows.append((f"log <{kind} prefix>", *median(redun + ["log", ids[kind]], path, a.runs),
+                     UPSTREAM["log <prefix>"]))
+    rows.append(("log <exec 5000 jobs>", *median(redun + ["log", ids["big_exec"]], path, a.runs),
                  UPSTREAM["log <exec 5000 jobs>"]))
-    rows.append(("log (list executions)", median(redun + ["log"], path, a.runs), None))
-    print(f"records: ~{a.records}; runs per figure: {a.runs} (median); machine shared and noisy")
-    print(f"{'operation':40} {'ours (s)':>9} {'upstream (s)':>13} {'speedup':>8}")
-    for name, t, up in rows:
+    rows.append(("log (list executions)", *median(redun + ["log"], path, a.runs), None))
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = float("nan")
+    print(f"records: {count_records(os.path.join(path, '.redun'))}; runs per figure: {a.runs} (median); "
+          f"machine shared and noisy (load average {load:.1f})")
+    print(f"{'operation':40} {'wall (s)':>9} {'cpu (s)':>8} {'upstream (s)':>13} {'speedup':>8}")
+    for name, t, cpu, up in rows:
         ratio = f"{up / t:7.1f}x" if up else ""
-        print(f"{name:40} {t:9.3f} {up if up else '':>13} {ratio:>8}")
+        print(f"{name:40} {t:9.3f} {cpu:8.3f} {up if up else '':>13} {ratio:>8}")
 
 
 if __name__ == "__main__":

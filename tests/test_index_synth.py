@@ -34,9 +34,14 @@ def make_task(writer, name, namespace="", source=None):
 
 
 def make_value(writer, obj, path=None, type_name=None):
-    data = pickle.dumps(obj, protocol=3)
+    """A Value as the engine records plain data: native encoding (pickle only if not plain)."""
+    from redun.objects.values import encode_native
+
+    data, fmt = encode_native(obj), "native"
+    if data is None:
+        data, fmt = pickle.dumps(obj, protocol=3), "pickle"
     rec = Value(
-        hash=h20("value", data, path), type=type_name or f"builtins.{type(obj).__name__}", format="pickle",
+        hash=h20("value", data, path), type=type_name or f"builtins.{type(obj).__name__}", format=fmt,
         data=data, size=len(data), path=path,
     )
     return put(writer, rec), rec
@@ -60,7 +65,7 @@ def write_execution(store, refs, n_jobs=5, start=T0, task_names=("main", "step")
         if files and i < len(files):
             res_oid, res = make_value(w, f"file:{files[i]}", path=files[i], type_name="redun.File")
         else:
-            res_oid, res = make_value(w, i * 10 + seed)
+            res_oid, res = make_value(w, i * 10 + seed * 1_000_000)
         t_oid, t_rec = tasks[child_name]
         args_hash = h20("args", seed, i)
         call = CallNode(

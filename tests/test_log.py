@@ -64,7 +64,7 @@ def test_job_call_node_task_value_blocks(history):
     out = run(d, jid.hex()[:8])
     assert out.splitlines()[0].startswith(f"Job {uuid_str(jid)} [ DONE ]")
     assert f"Traceback: Exec {a['exec_id'].hex()[:8]} > Job {a['root'][0].hex()[:8]} main > Job {jid.hex()[:8]} step" in out
-    assert "  CallNode " in out and "    Result: 11" in out
+    assert "  CallNode " in out and "    Result: 1000010" in out
     assert "  Task " in out and "def step(x):" in out
 
     call_hash = a["calls"][0][0].hex()

@@ -37,8 +37,8 @@ def test_piped_session(history):
     assert res.returncode == 0, res.stderr
     out = res.stdout.splitlines()
     assert out[0] == f"CallNode(hash='{call[:8]}', task_name='step', args=[(1, 1)])"
-    assert out[1].startswith("Value(hash=") and out[1].endswith("value=11)")
-    assert out[2] == "11"
+    assert out[1].startswith("Value(hash=") and out[1].endswith("value=1000010)")
+    assert out[2] == "1000010"
     assert "def step(x):" in out
     assert any(line.startswith("[CallNode(hash=") and "task_name='main'" in line for line in out)
     assert "3" in out
