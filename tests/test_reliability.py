@@ -143,3 +143,36 @@ def test_damage_is_detected_on_read_and_by_fsck(tmp_path, where):
 
         with pytest.raises(CorruptObjectError, match=loose[0].hex()):
             fresh.get(loose[0])
+
+
+REPACKER = r"""
+import sys
+from redun.objects.directory import DirectoryStore
+DirectoryStore(sys.argv[1]).repack()
+print("done", flush=True)
+"""
+
+
+def test_kill_9_during_repack_loses_nothing(tmp_path):
+    root = str(tmp_path / "store")
+    s = DirectoryStore(root)
+    blobs = [encode(Blob(os.urandom(8) * (1 + i % 40))) for i in range(60000)]
+    for k in range(12):
+        s.write_pack(blobs[k * 5000 : (k + 1) * 5000])
+    ids = set(DirectoryStore(root).iter_ids())
+    rnd = random.Random(7)
+    killed = 0
+    for _ in range(3):
+        p = subprocess.Popen([sys.executable, "-c", REPACKER, root], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(rnd.uniform(0.08, 0.5))  # repack of 60k objects takes ~0.5 s here
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        killed += b"done" not in p.stdout.read()
+        store = DirectoryStore(root)
+        store.recover()
+        report = fsck(store, None)
+        assert report.ok, [str(x) for x in report.problems]
+        assert store.missing(ids) == []
+        s.write_pack(encode(Blob(os.urandom(16))) for _ in range(50))  # a new run between repacks
+        ids |= set(DirectoryStore(root).iter_ids())
+    print(f"{killed} of 3 kills landed before the repack finished")
