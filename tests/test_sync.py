@@ -255,7 +255,14 @@ def test_concurrent_pushes_directory(tmp_path):
         assert closure_ok(final.store, final.refs.get(n))
 
 
-def test_concurrent_pushes_s3_moto(tmp_path, moto_s3):  # noqa: F811
+@pytest.mark.parametrize("backend", ["moto", "seaweed"])
+def test_concurrent_pushes_s3(tmp_path, request, backend):
+    if backend == "moto":
+        request.getfixturevalue("moto_s3")
+        make_client = lambda: None  # noqa: E731
+    else:
+        endpoint = request.getfixturevalue("seaweed")
+        make_client = lambda: seaweed_client(endpoint)  # noqa: E731
     repos = [new_repo(tmp_path / f"r{i}") for i in range(3)]
     names = [make_exec(r, 50)[0] for r in repos]
     url = unique_url()
@@ -265,7 +272,7 @@ def test_concurrent_pushes_s3_moto(tmp_path, moto_s3):  # noqa: F811
     def push(i):
         try:
             barrier.wait()
-            sync(DirectoryRemote(repos[i].root, repos[i]), S3Remote(url, str(tmp_path / f"cache{i}")))
+            sync(DirectoryRemote(repos[i].root, repos[i]), S3Remote(url, str(tmp_path / f"cache{i}"), make_client()))
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
@@ -276,7 +283,7 @@ def test_concurrent_pushes_s3_moto(tmp_path, moto_s3):  # noqa: F811
         t.join()
     assert not errors
     c = new_repo(tmp_path / "c")
-    with S3Remote(url, str(tmp_path / "cache-c")) as src:
+    with S3Remote(url, str(tmp_path / "cache-c"), make_client()) as src:
         head = src.read_head()
         assert set(head.refs) == set(names)
         sync(src, DirectoryRemote(c.root, c))

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest_s3 import closure_ok, make_exec
+from conftest_s3 import closure_ok, make_exec, seaweed  # noqa: F401
 from redun.objects.fsck import fsck
 from redun.repo import Repo
 
@@ -47,3 +47,41 @@ def test_kill9_during_push_then_retry(tmp_path):
     assert check_remote(remote.root) == names
     out = subprocess.run(cmd + ["push", "r"], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "Repo 'r' is up to date."
+
+
+def test_kill9_during_s3_push_then_retry(tmp_path, seaweed):  # noqa: F811
+    """Against a real S3 server: HEAD only ever names complete packs."""
+    from conftest_s3 import seaweed_client, unique_url
+    from redun.sync.dirremote import DirectoryRemote
+    from redun.sync.s3remote import S3Remote
+    from redun.sync.transfer import sync
+
+    src = Repo.init(str(tmp_path / "a" / ".redun"))
+    url = unique_url()
+    env = dict(os.environ, REDUN_CONFIG=src.root, AWS_ENDPOINT_URL_S3=seaweed, AWS_ACCESS_KEY_ID="redun",
+               AWS_SECRET_ACCESS_KEY="redun", AWS_DEFAULT_REGION="us-east-1")
+    cmd = [sys.executable, "-m", "redun"]
+    subprocess.run(cmd + ["repo", "add", "s3", url], env=env, check=True)
+    rnd = random.Random(int(os.environ.get("REDUN_TEST_SEED", "6")))
+    names = set()
+
+    def check(expect_all=False):
+        c = Repo.init(str(tmp_path / f"check{rnd.random()}"))
+        with S3Remote(url, str(tmp_path / "cache-check"), client=seaweed_client(seaweed)) as remote:
+            head = remote.read_head()
+            sync(remote, DirectoryRemote(c.root, c))  # verifies every object and every closure
+        got = {n for n, _ in Repo.open(c.root).refs.list("execs/")}
+        assert got == set(head.refs) and got <= names
+        if expect_all:
+            assert got == names
+
+    for trial in range(3):
+        names.add(make_exec(src, 800)[0])
+        p = subprocess.Popen(cmd + ["push", "s3"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rnd.uniform(0.1, 0.8))
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        check()
+    out = subprocess.run(cmd + ["push", "s3"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    check(expect_all=True)
