@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
 from .errors import CorruptObjectError, GcError, NotFoundError
-from .gcpack import entry_at, find_position, oid_at, read_at, rewrite_pack, scan_tmp_pack, type_at
+from .gcpack import entry_at, find_position, links_at, oid_at, read_at, rewrite_pack, scan_tmp_pack, type_at
 from .objects.pack import PackIndex
 from .objects.records import Execution, Job, Value
 
@@ -114,17 +114,32 @@ class _Marker:
             p.close()
 
     # -- marking ------------------------------------------------------------
-    def mark(self, oid: bytes, expand: bool = True) -> bool:
-        """Mark oid where it lives; push it for expansion if new. False if absent or already marked."""
-        for i, p in enumerate(self.packs):
+    def _locate(self, oid: bytes, hint: int) -> tuple:
+        """(pack number, position) of a copy of oid, or (-1, -1). `hint`: a pack likely
+        to hold it (its parent's: a run writes one pack), tried first. An object in
+        several packs may get marked in either; keeping any one copy is enough."""
+        packs = self.packs
+        if 0 <= hint < len(packs):
+            pos = find_position(packs[hint].index, oid)
+            if pos >= 0:
+                return hint, pos
+        for i, p in enumerate(packs):
             pos = find_position(p.index, oid)
             if pos >= 0:
-                if p.bits[pos]:
-                    return False
-                p.bits[pos] = 1
-                if expand:
-                    self.stack += _LOC.pack(i, pos)
-                return True
+                return i, pos
+        return -1, -1
+
+    def mark(self, oid: bytes, expand: bool = True, hint: int = -1) -> bool:
+        """Mark oid where it lives; push it for expansion if new. False if absent or already marked."""
+        i, pos = self._locate(oid, hint)
+        if i >= 0:
+            p = self.packs[i]
+            if p.bits[pos]:
+                return False
+            p.bits[pos] = 1
+            if expand:
+                self.stack += _LOC.pack(i, pos)
+            return True
         if oid in self.loose_marked:
             return False
         if os.path.exists(self.store._loose_path(oid)):
@@ -150,10 +165,12 @@ class _Marker:
             if self.stack:
                 i, pos = _LOC.unpack_from(self.stack, len(self.stack) - 8)
                 del self.stack[-8:]
-                p = self.packs[i]
-                if type_at(p, pos) == "blob":
-                    continue
-                record = read_at(p, pos)
+                children, blob_ids = links_at(self.packs[i], pos)
+                for b in blob_ids:
+                    self.mark(b, expand=False, hint=i)  # blobs link nowhere: no need to read them
+                for c in children:
+                    self.mark(c, hint=i)
+                continue
             else:
                 oid = self.loose_stack.pop()
                 record = self._read_loose(oid)
