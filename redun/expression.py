@@ -11,6 +11,7 @@ import operator
 from typing import Any, Optional
 
 from .hashing import hash_args, hash_bytes, hash_struct, hash_value, pickle_dumps
+from .task import get_task_registry
 
 
 def _trim(text: str, n: int = 200) -> str:
@@ -144,8 +145,6 @@ class TaskExpression(Expression):
         }
 
     def __setstate__(self, state: dict) -> None:
-        from .task import get_task_registry
-
         d = self.__dict__
         d["_hash"] = None
         d["task_name"] = state["task_name"]
@@ -161,8 +160,6 @@ class TaskExpression(Expression):
         d["task"] = task
 
     def is_valid(self) -> bool:
-        from .task import get_task_registry
-
         if get_task_registry().get(self.task_name) is None:
             return False
         return all(is_valid_value(v) for v in (self.args, self.kwargs))
