@@ -101,3 +101,49 @@ def log_job_statuses(log: RunLog, counts: dict) -> None:
     for line in job_status_lines(counts):
         log.log(line)
     log.log()
+
+
+def _def_line(func) -> tuple:
+    import inspect
+
+    lines, first = inspect.getsourcelines(func)
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(("def ", "async def ")):
+            return line.strip(), first + i
+    return lines[0].strip(), first
+
+
+def task_traceback_lines(failed_job, frames: list, error: BaseException) -> list:
+    """Upstream's "most recent task last" traceback: each job from the root down to the
+    failing one (file, def line, bound arguments), then the frames inside the task."""
+    chain = []
+    j = failed_job
+    while j is not None:
+        chain.append(j)
+        j = j.parent
+    lines = []
+    for j in reversed(chain):
+        code = getattr(j.task.func, "__code__", None)
+        if code is None:
+            continue
+        try:
+            text, first = _def_line(j.task.func)
+        except (OSError, TypeError):
+            text, first = "", code.co_firstlineno
+        lines.append(f'  Job {j.id_str[:8]}: File "{code.co_filename}", line {first}, in {j.task.name}')
+        lines.append(f"    {text}")
+        try:
+            bound = j.task.signature.bind(*j.args, **j.kwargs)
+            bound.apply_defaults()
+            params = dict(bound.arguments)
+        except (TypeError, ValueError):
+            params = {}
+        if params:
+            width = max(map(len, params))
+            for k in sorted(params):
+                lines.append(f"    {k.ljust(width)} = {trim(repr(params[k]))}")
+    for fr in frames:
+        lines.append(f'  File "{fr.filename}", line {fr.lineno}, in {fr.name}')
+        lines.append(f"    {fr.line}")
+    lines.append(f"{type(error).__name__}: {error}")
+    return lines

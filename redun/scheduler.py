@@ -11,27 +11,26 @@ have children). Every finished job is recorded by redun.recorder.
 """
 
 import getpass
-from collections import deque
 import os
 import queue
-import sys
-import threading
 import time
 import traceback as tb_module
 import uuid
-from typing import Any, Callable, Optional
+from collections import deque
+from typing import Any, Optional
 
-from .expression import (CondExpression, QuotedExpression, SimpleExpression, TaskExpression, ValueExpression,
-                         cond, is_valid_value)
+from .caching import CacheMixin
+from .expression import CondExpression, QuotedExpression, SimpleExpression, TaskExpression, ValueExpression
+from .expression import cond  # noqa: F401 - upstream exposes redun.scheduler.cond
 from .hashing import hash_call_node, hash_eval, hash_struct, hash_value
+from .jobs import (_EMPTY, Job, _Gather, _TaskFailure, _collect, _dedup_key, _default_value, _defaults,
+                   _has_exprs, _is_expr, _notify_fail, _notify_ok, _upstream_calls)
 from .objects.records import Job as JobRecord
 from .recorder import Recorder, now_us
-from .runlog import RunLog, cached_line, format_task_call, log_job_statuses, miss_line, reject_line, run_line
+from .runlog import RunLog, cached_line, format_task_call, log_job_statuses, reject_line, run_line
+from .runlog import task_traceback_lines
 from .task import get_task_registry, task
-
-_EMPTY = object()
-_NO_HIT = object()
-_SCALARS = (str, int, float, bool, bytes, type(None))
+from .workers import Workers
 
 
 class ErrorValue:
@@ -76,179 +75,7 @@ def root_task(expr: QuotedExpression):
 # runtime objects
 
 
-class Job:
-    """A job in this process: one evaluation of a task on concrete arguments."""
-
-    __slots__ = (
-        "id", "hex", "task", "expr", "args", "kwargs", "parent", "children", "eval_hash", "args_hash",
-        "arg_hashes", "kwarg_hashes", "defaults", "status", "cached", "call_hash", "call_oid", "eval_oid",
-        "eval_vhash", "prev_call", "start", "oid", "waiters", "followers", "result", "error", "memo",
-        "result_vhash",
-    )
-
-    def __init__(self, task, expr, args, kwargs, parent):
-        raw = uuid.uuid4().bytes
-        self.id = raw
-        self.hex = None
-        self.task = task
-        self.expr = expr
-        self.args = args
-        self.kwargs = kwargs
-        self.parent = parent
-        self.children = []
-        self.status = "PENDING"
-        self.cached = False
-        self.call_hash = None
-        self.call_oid = None
-        self.eval_oid = None
-        self.eval_vhash = None
-        self.prev_call = None
-        self.start = now_us()
-        self.oid = None
-        self.waiters = []
-        self.followers = []
-        self.result = _EMPTY
-        self.error = None
-        self.memo = None
-        self.result_vhash = None
-
-    @property
-    def id_str(self) -> str:
-        if self.hex is None:
-            h = self.id.hex()
-            self.hex = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-        return self.hex
-
-
-class _Gather:
-    """Waits for every expression inside a value, then rebuilds it with results."""
-
-    __slots__ = ("value", "left", "results", "ok", "fail", "failed")
-
-    def __init__(self, value, n, ok, fail):
-        self.value = value
-        self.left = n
-        self.results = {}
-        self.ok = ok
-        self.fail = fail
-        self.failed = False
-
-    def done(self, key, result):
-        self.results[key] = result
-        self.left -= 1
-        if self.left == 0 and not self.failed:
-            self.ok(_substitute(self.value, self.results))
-
-    def error(self, err):
-        if not self.failed:
-            self.failed = True
-            self.fail(err)
-
-
-def _is_expr(v) -> bool:
-    return isinstance(v, (TaskExpression, SimpleExpression, ValueExpression, CondExpression))
-
-
-def _collect(value, out: dict) -> None:
-    """Expressions anywhere inside value (containers walked), by id."""
-    t = type(value)
-    if t in _SCALARS:
-        return
-    if t is list or t is tuple or t is set or t is frozenset:
-        for v in value:
-            tv = type(v)
-            if tv not in _SCALARS:
-                _collect(v, out)
-    elif t is dict:
-        for k, v in value.items():
-            _collect(k, out)
-            _collect(v, out)
-    elif _is_expr(value):
-        out[id(value)] = value
-    elif isinstance(value, tuple) and hasattr(value, "_fields"):
-        for v in value:
-            _collect(v, out)
-
-
-def _substitute(value, results: dict):
-    t = type(value)
-    if t in _SCALARS:
-        return value
-    if t is list:
-        return [_substitute(v, results) for v in value]
-    if t is tuple:
-        return tuple(_substitute(v, results) for v in value)
-    if t is dict:
-        return {_substitute(k, results): _substitute(v, results) for k, v in value.items()}
-    if t is set or t is frozenset:
-        return t(_substitute(v, results) for v in value)
-    if _is_expr(value):
-        return results[id(value)]
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return t(*(_substitute(v, results) for v in value))
-    return value
-
-
-class _TaskFailure(Exception):
-    """Carries a task's exception up the job tree."""
-
-    def __init__(self, error: BaseException, job: Job, frames: list):
-        self.error = error
-        self.job = job
-        self.frames = frames  # traceback.FrameSummary list inside the task function
-
-
-# ---------------------------------------------------------------------------
-
-
-class _Workers:
-    """Worker threads running user task functions; results come back on one queue."""
-
-    def __init__(self, max_workers: int, outq):
-        self.max = max(1, max_workers)
-        self.inq = queue.SimpleQueue()
-        self.outq = outq
-        self.threads = []
-        self.idle = 0
-        self.queued = 0  # submitted, not yet taken by a worker
-        self.lock = threading.Lock()
-
-    def submit(self, job: Job, func: Callable, args, kwargs) -> None:
-        with self.lock:
-            self.queued += 1
-            spawn = self.queued > self.idle and len(self.threads) < self.max
-        self.inq.put((job, func, args, kwargs))
-        if spawn:
-            t = threading.Thread(target=self._loop, name="redun-worker", daemon=True)
-            self.threads.append(t)
-            t.start()
-
-    def _loop(self):
-        inq, outq = self.inq, self.outq
-        while True:
-            with self.lock:
-                self.idle += 1
-            item = inq.get()
-            with self.lock:
-                self.idle -= 1
-                if item is not None:
-                    self.queued -= 1
-            if item is None:
-                return
-            job, func, args, kwargs = item
-            try:
-                outq.put((job, True, func(*args, **kwargs), None))
-            except BaseException as e:  # noqa: BLE001 - reported as the job's error
-                frames = tb_module.extract_tb(e.__traceback__)[1:]
-                outq.put((job, False, e, frames))
-
-    def stop(self):
-        for _ in self.threads:
-            self.inq.put(None)
-        self.threads = []
-
-
-class Scheduler:
+class Scheduler(CacheMixin):
     """Runs expressions. `Scheduler()` records to memory; `Scheduler(repo=...)` to a repository."""
 
     def __init__(self, config=None, repo=None, max_workers: Optional[int] = None, quiet: bool = False,
@@ -293,7 +120,7 @@ class Scheduler:
         self._counts: dict = {}
         self._inflight = 0
         self._outq = queue.SimpleQueue()
-        self._workers = _Workers(self.max_workers, self._outq)
+        self._workers = Workers(self.max_workers, self._outq)
         self._root_memo: dict = {}
         self._failure: Optional[_TaskFailure] = None
         self._root_job: Optional[Job] = None
@@ -541,70 +368,6 @@ class Scheduler:
         self._inflight += 1
         self._workers.submit(job, task.func, args, kwargs)
 
-    def _process_lookups(self) -> None:
-        batch, self._lookups = self._lookups, []
-        hits = None
-        index_find = getattr(self.rec.index, "find_evals", None)
-        if index_find is not None:
-            try:
-                hits = index_find([bytes.fromhex(j.eval_hash) for j, _, _ in batch])
-            except Exception:
-                hits = None
-        for job, args, kwargs in batch:
-            hit = _NO_HIT if hits is None else hits.get(bytes.fromhex(job.eval_hash))
-            if not self._check_backend(job, args, kwargs, hit):
-                self._run_job(job, args, kwargs)
-
-    def _check_backend(self, job: Job, args, kwargs, hit=None) -> bool:
-        """Cache hit → job proceeds as cached (True); miss → False. hit: prefetched find_eval
-        answer (None = no entry), or _NO_HIT to query here."""
-        rec = self.rec
-        task = job.task
-        try:
-            if job.expr.task.get_task_option("check_valid", "full") == "shallow":
-                oid = rec.index.find_call_node(bytes.fromhex(task.hash), bytes.fromhex(job.args_hash), None)
-                if oid is None or not rec.has(oid):
-                    return False
-                node = rec.get(oid)
-                result, vrec = rec.load_value(node.value)
-                if vrec.type == "redun.ErrorValue":
-                    return False
-                job.call_hash = node.hash.hex()
-                job.call_oid = oid
-                job.cached = True
-                job.result_vhash = vrec.hash.hex()
-                job.eval_vhash = job.result_vhash
-                job.eval_oid = node.value
-                self.log(cached_line(job.id_str, format_task_call(task, args, kwargs), job.eval_hash,
-                                     job.call_hash))
-                self._resolve_job(job, result)
-                return True
-            if hit is _NO_HIT:
-                hit = rec.index.find_eval(bytes.fromhex(job.eval_hash))
-            if hit is None:
-                return False
-            job_oid, val_oid = hit
-            result, vrec = rec.load_value(val_oid)  # NotFoundError (other process's pack): miss
-            if vrec.type == "redun.ErrorValue":
-                return False
-        except Exception:  # unreadable cache entry: treat as a miss
-            return False
-        if not is_valid_value(result):
-            self.log(miss_line(job.id_str, repr(result), job.eval_hash))
-            return False
-        try:
-            prev = rec.job_fields(job_oid)
-            if prev["call_hash"] is not None and prev["call_node"] is not None:
-                job.prev_call = (prev["call_hash"].hex(), prev["call_node"], not prev["children"])
-        except Exception:
-            pass
-        self.log(cached_line(job.id_str, format_task_call(task, args, kwargs), job.eval_hash, None))
-        job.cached = True
-        job.eval_oid = val_oid
-        job.eval_vhash = vrec.hash.hex()
-        self._after_eval(job, result, from_cache=True)
-        return True
-
     def _done_job(self, job: Job, result) -> None:
         """The task function returned (worker → main thread)."""
         if self._prov:
@@ -738,6 +501,14 @@ class Scheduler:
                              tuple(c.call_oid for c in children if c.call_oid is not None))
 
     # -- helpers ----------------------------------------------------------------------
+    def _log_traceback(self, failure) -> None:
+        if not isinstance(failure, _TaskFailure):
+            return
+        self.traceback_lines = task_traceback_lines(failure.job, failure.frames, failure.error)
+        self.log("*** Execution failed. Traceback (most recent task last):")
+        for line in self.traceback_lines:
+            self.log(line)
+
     def _exec_tags(self, expr, tags) -> list:
         from . import __version__
 
@@ -763,131 +534,6 @@ class Scheduler:
             names = ", ".join(f"{os.path.basename(t.func.__code__.co_filename)}:{t.func.__name__}" for t in missing)
             self.log("Tasks will require namespace soon. Either set namespace in the `@task` decorator or with "
                      "the module-level variable `redun_namespace`.\ntasks needing namespace: " + names)
-
-    def _log_traceback(self, failure) -> None:
-        if not isinstance(failure, _TaskFailure):
-            return
-        lines = []
-        chain = []
-        j = failure.job
-        while j is not None:
-            chain.append(j)
-            j = j.parent
-        for j in reversed(chain):
-            func = j.task.func
-            code = getattr(func, "__code__", None)
-            if code is not None:
-                try:
-                    import linecache
-
-                    text = linecache.getline(code.co_filename, code.co_firstlineno).strip()
-                    src_lines, first = _def_line(func)
-                except Exception:
-                    src_lines, first = text, code.co_firstlineno
-                lines.append(f'  Job {j.id_str[:8]}: File "{code.co_filename}", line {first}, in {j.task.name}')
-                lines.append(f"    {src_lines}")
-                params = {}
-                try:
-                    bound = j.task.signature.bind(*j.args, **j.kwargs)
-                    bound.apply_defaults()
-                    params = dict(bound.arguments)
-                except Exception:
-                    pass
-                if params:
-                    width = max(map(len, params))
-                    for k in sorted(params):
-                        lines.append(f"    {k.ljust(width)} = {_trim(repr(params[k]))}")
-        for fr in failure.frames:
-            lines.append(f'  File "{fr.filename}", line {fr.lineno}, in {fr.name}')
-            lines.append(f"    {fr.line}")
-        lines.append(f"{type(failure.error).__name__}: {failure.error}")
-        self.traceback_lines = lines
-        self.log("*** Execution failed. Traceback (most recent task last):")
-        for line in lines:
-            self.log(line)
-
-
-def _trim(text: str, n: int = 200) -> str:
-    return text if len(text) <= n else text[: n - 3] + "..."
-
-
-def _def_line(func) -> tuple:
-    import inspect
-
-    lines, first = inspect.getsourcelines(func)
-    for i, line in enumerate(lines):
-        if line.lstrip().startswith("def ") or line.lstrip().startswith("async def "):
-            return line.strip(), first + i
-    return lines[0].strip(), first
-
-
-def _dedup_key(expr: TaskExpression) -> tuple:
-    """Identity of a task call as written (same inputs as upstream's TaskExpression hash, cheaper)."""
-    d = expr.__dict__
-    ah = d.get("_arg_hashes")
-    if ah is None:
-        ah = d["_arg_hashes"] = ([hash_value(a) for a in expr.args],
-                                 {k: hash_value(v) for k, v in expr.kwargs.items()})
-    opts = d.get("_options")
-    return (expr.task_name, tuple(ah[0]), tuple(sorted(ah[1].items())),
-            hash_value(opts) if opts else None)
-
-
-def _notify_ok(waiters: list, result) -> None:
-    for ok, _ in waiters:
-        ok(result)
-
-
-def _notify_fail(waiters: list, error) -> None:
-    for _, fail in waiters:
-        fail(error)
-
-
-def _has_exprs(value) -> bool:
-    found: dict = {}
-    _collect(value, found)
-    return bool(found)
-
-
-def _upstream_calls(src, evaluated) -> tuple:
-    """call hashes of the task calls whose results fed an argument (dataflow)."""
-    if src is evaluated:
-        return ()
-    found: dict = {}
-    _collect(src, found)
-    out = []
-    for e in found.values():
-        ch = e.__dict__.get("call_hash") if isinstance(e, TaskExpression) else None
-        if ch:
-            out.append(ch)
-    return tuple(sorted(set(out)))
-
-
-_DEFAULTS_CACHE: dict = {}
-
-
-def _defaults(task, npos: int) -> list:
-    """(name, default) of parameters not covered by npos positional args that have defaults."""
-    key = (id(task.func), npos)
-    hit = _DEFAULTS_CACHE.get(key)
-    if hit is None:
-        import inspect
-
-        hit = []
-        for i, p in enumerate(task.signature.parameters.values()):
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                continue
-            if i < npos and p.kind != p.KEYWORD_ONLY:
-                continue
-            if p.default is not inspect.Parameter.empty:
-                hit.append((p.name, p.default))
-        _DEFAULTS_CACHE[key] = hit
-    return hit
-
-
-def _default_value(task, name: str):
-    return task.signature.parameters[name].default
-
 
 def _shell_quote(arg: str) -> str:
     import shlex
