@@ -297,3 +297,15 @@ def test_busy_big_index_switches_to_fine_fanout():
         assert all(idx.position(o) is None for o in absent if o not in ids)
     assert idx._fan2 is not None
     assert idx.position(b"\xff" * 32) == len(ids) - 1 and idx.position(b"\x00" * 32) == 0
+
+
+def test_adding_to_a_finished_writer_is_an_error(tmp_path):
+    from redun.errors import RedunError
+
+    s = DirectoryStore(str(tmp_path / "r"))
+    w = s.pack_writer()
+    w.add(data(1))
+    w.commit()
+    for call in (lambda: w.add(data(2)), lambda: w.add_many([data(3)]), lambda: w.add_stored(b"\x01" * 32, b"\x00x")):
+        with pytest.raises(RedunError, match="already committed"):
+            call()

@@ -18,6 +18,7 @@ from typing import Iterable, Optional
 
 import blake3
 
+from ..errors import RedunError
 from . import compress
 from .pack import ENTRY_HEAD, PACK_MAGIC
 
@@ -76,7 +77,9 @@ class PackWriter:
         """Add an object already in stored (compressed) form; the caller verified it."""
         entry = oid + _U32.pack(len(stored)) + stored
         with self.lock:
-            if oid in self.entries or self.closed:
+            if self.closed:
+                raise self._closed_error()
+            if oid in self.entries:
                 return
             _write_all(self.fd, entry)
             self.digest.update(entry)
@@ -125,7 +128,7 @@ class PackWriter:
     def _flush_batch(self, batch: list) -> None:
         with self.lock:
             if self.closed:
-                return
+                raise self._closed_error()
             seen, new, out, off = self.entries, {}, [], self.offset
             for entry in batch:
                 oid = entry[:32]
@@ -141,6 +144,12 @@ class PackWriter:
             self.digest.update(data)
             seen.update(new)
             self.offset = off
+
+    def _closed_error(self) -> RedunError:
+        return RedunError(
+            f"pack writer {self.tmp_path} was already committed or aborted; nothing more can be "
+            "added to it (open a new one with store.pack_writer())"
+        )
 
     # -- reads --------------------------------------------------------------
     def read(self, oid: bytes) -> Optional[bytes]:
