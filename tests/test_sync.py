@@ -331,3 +331,30 @@ def test_fast_links_match_decoded_links(tmp_path):
     assert fast_links(b"\x93\xa5value\x01\x80") is None  # malformed: falls back to a full decode
     b = new_repo(tmp_path / "b")
     assert sync(DirectoryRemote(a.root, a), DirectoryRemote(b.root, b), trusted=True).objects == len(oids)
+
+
+@pytest.mark.parametrize("kind", ["directory", "moto"])
+def test_many_remote_packs(tmp_path, request, kind):
+    """Past haves.MERGE_AT packs, `has` uses the merged prefix array: same answers."""
+    from redun.sync import haves
+
+    a = new_repo(tmp_path / "a")
+    if kind == "directory":
+        b = new_repo(tmp_path / "b")
+        remote = lambda: DirectoryRemote(b.root)  # noqa: E731
+    else:
+        request.getfixturevalue("moto_s3")
+        url = unique_url()
+        remote = lambda: S3Remote(url, str(tmp_path / "cache"))  # noqa: E731
+    seen = set()
+    for _ in range(haves.MERGE_AT + 3):  # one pack per push
+        _, oids = make_exec(a, 2)
+        assert sync(DirectoryRemote(a.root, a), remote()).objects == len(oids - seen)
+        seen |= oids
+    r = remote()
+    head = r.read_head()
+    assert len(head.packs) > haves.MERGE_AT
+    assert all(r.has(o) for o in seen)
+    assert not r.has(b"\x00" * 32) and not r.has(b"\xff" * 32)
+    name, oids = make_exec(a, 3)
+    assert sync(DirectoryRemote(a.root, a), remote()).objects == len(oids - seen)

@@ -18,6 +18,7 @@ from typing import Optional
 from ..errors import NotFoundError, RefConflictError
 from ..objects.directory import DirectoryStore
 from ..refs import DirectoryRefs
+from .haves import Haves
 from .plan import SYNC_PREFIX
 from .remote import Head, PackSink, Remote
 
@@ -55,7 +56,7 @@ class DirectoryRemote(Remote):
         self.location = self.root
         self.store: DirectoryStore = repo.store
         self.refs: DirectoryRefs = repo.refs
-        self._packs: list = []
+        self._packs = Haves([])
         self._loose = True
         self._blobs = None  # reader for blobs at value_store_path (lazy)
 
@@ -63,7 +64,7 @@ class DirectoryRemote(Remote):
     def read_head(self) -> Head:
         refs = dict(self.refs.list(SYNC_PREFIX))
         self.store.refresh()
-        self._packs = [p.index for p in self.store.packs()]
+        self._packs = Haves([p.index for p in self.store.packs()])
         self._loose = self._has_loose()
         return Head(refs=refs, packs=tuple(sorted(p.name for p in self.store.packs())), token=None)
 
@@ -75,9 +76,8 @@ class DirectoryRemote(Remote):
             return False
 
     def has(self, oid: bytes) -> bool:
-        for idx in self._packs:
-            if idx.find(oid) is not None:
-                return True
+        if oid in self._packs:
+            return True
         if self._loose:
             h = oid.hex()
             return os.path.exists(os.path.join(self.store.objects_dir, h[:2], h[2:]))

@@ -27,6 +27,7 @@ from ..errors import CorruptObjectError, NotFoundError, RefConflictError, SyncEr
 from ..objects.ids import parse_oid
 from ..objects.pack import PACK_MAGIC, PackIndex, build_index, entry_bytes, pack_name, read_entry
 from ..refs.store import check_ref_name
+from .haves import Haves
 from .remote import Head, PackSink, Remote, check_pack_name
 
 HEAD_FORMAT = "redun-repo 1.0"
@@ -138,6 +139,7 @@ class S3Remote(Remote):
         self._indexes: dict = {}  # pack name -> PackIndex (cached on disk)
         self._packs: dict = {}  # pack name -> mmap of a downloaded pack
         self._head_packs: tuple = ()
+        self._haves = None
         self._loaded = True
 
     # -- plumbing -----------------------------------------------------------
@@ -198,6 +200,7 @@ class S3Remote(Remote):
     def read_head(self) -> Head:
         head = self._read_head_raw()
         self._head_packs = head.packs
+        self._haves = None
         self._loaded = False  # indexes are fetched on the first has/get_stored, not for a no-op
         return head
 
@@ -280,10 +283,9 @@ class S3Remote(Remote):
         return self._indexes[name]
 
     def has(self, oid: bytes) -> bool:
-        for _name, idx in self._head_indexes():
-            if idx.find(oid) is not None:
-                return True
-        return False
+        if self._haves is None:
+            self._haves = Haves([idx for _, idx in self._head_indexes()])
+        return oid in self._haves
 
     def _pack_buf(self, name: str):
         buf = self._packs.get(name)
