@@ -309,3 +309,20 @@ def test_adding_to_a_finished_writer_is_an_error(tmp_path):
     for call in (lambda: w.add(data(2)), lambda: w.add_many([data(3)]), lambda: w.add_stored(b"\x01" * 32, b"\x00x")):
         with pytest.raises(RedunError, match="already committed"):
             call()
+
+
+def test_iter_ids_once_with_loose_duplicates(tmp_path):
+    root = str(tmp_path / "r")
+    s = DirectoryStore(root)
+    s.write_pack(data(i) for i in range(10))
+    dup = object_id(data(3))
+    s.put_stored(dup, b"\x00" + data(3))  # has() is true, so write the file by hand
+    path = s._loose_path(dup)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    open(path, "wb").write(b"\x00" + data(3))
+    s.put(task(50))
+    ids = list(DirectoryStore(root).iter_ids())
+    assert len(ids) == len(set(ids)) == 11
+    s.write_pack(data(i) for i in range(5, 15))  # second pack overlapping the first
+    ids = list(DirectoryStore(root).iter_ids())
+    assert len(ids) == len(set(ids)) == 16

@@ -293,9 +293,17 @@ class DirectoryStore(ObjectStore):
         return [o for o in oids if not self._has_now(_check_oid(o))]
 
     def iter_ids(self) -> Iterator[bytes]:
-        """Every id once. Holds a set of the ids seen (~100 bytes per object)."""
+        """Every id once. With one pack (after repack) nothing is held in memory;
+        with several, a set of the ids seen (~100 bytes per object)."""
+        packs = list(self._order)
+        if len(packs) <= 1:
+            yield from (packs[0].index if packs else ())
+            for oid in self.iter_loose():
+                if not packs or packs[0].index.position(oid) is None:
+                    yield oid
+            return
         seen = set()
-        for p in list(self._order):
+        for p in packs:
             for oid in p.index:
                 if oid not in seen:
                     seen.add(oid)
