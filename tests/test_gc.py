@@ -168,3 +168,34 @@ def test_gc_command_dry_run_and_real(repo, tmp_path):
     out = subprocess.run(cmd + ["--keep", "nonsense"], capture_output=True, text=True)
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert DirectoryRefs(repo.root).get(exec_ref(live["exec_id"])) == live["exec"]
+
+
+def test_gc_while_runs_write_keeps_the_repo_valid(repo):
+    """Runs write (engine protocol) while gc sweeps repeatedly with a 2-second grace
+    period (a run's objects are younger than that until its ref names them; with
+    no grace at all, a record written just before the ref is set could go)."""
+    import time
+
+    from test_archival import WRITER
+
+    tests = os.path.dirname(os.path.abspath(__file__))
+    with repo.store.pack_writer() as w:  # old garbage for gc to chew on
+        for i in range(20):
+            write_execution(w, f"junk{i}")
+    age_everything(repo.root)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER.format(tests=tests, root=repo.root, seconds=3)],
+                              stdout=subprocess.PIPE, text=True)
+    removed = 0
+    try:
+        while writer.poll() is None:
+            removed += collect(DirectoryStore(repo.root), DirectoryRefs(repo.root), grace_days=2 / 86400).garbage
+            time.sleep(0.05)
+    finally:
+        out, _ = writer.communicate(timeout=60)
+    assert writer.returncode == 0 and int(out) > 0
+    assert removed >= 100
+    store = DirectoryStore(repo.root)
+    report = fsck(store, DirectoryRefs(repo.root))
+    assert report.ok, [str(p) for p in report.problems]
+    finished = [o for _, o in DirectoryRefs(repo.root).list("execs/") if store.get(o).job is not None]
+    assert len(finished) == int(out)

@@ -8,7 +8,8 @@ import click
 @click.command("gc")
 @click.option("-n", "--dry-run", is_flag=True, help="List what would be removed; change nothing.")
 @click.option("--grace", "grace_days", type=click.FloatRange(min=0), default=14.0, show_default=True,
-              metavar="DAYS", help="Keep every object younger than this many days.")
+              metavar="DAYS", help="Keep every object younger than this many days. "
+                   "Use 0 only when nothing writes: a run's newest records are unreferenced for a moment.")
 @click.option("--keep", "keep", multiple=True, metavar="EXEC_ID",
               help="Keep this execution (uuid or 8+ char prefix) even if its ref was deleted; "
                    "its ref is restored. Repeatable.")
