@@ -14,6 +14,7 @@ Deleting the file is always safe: the next open rebuilds it from the objects.
 """
 
 import os
+import queue
 import sqlite3
 import threading
 from typing import Callable, Iterable, Optional
@@ -37,6 +38,7 @@ Progress = Optional[Callable[[int, int], None]]  # (done, total) in bytes of pac
 
 def _connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA page_size=16384")  # only takes effect when the file is created
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")  # derived data: losing the tail is fine
@@ -101,6 +103,50 @@ def _entries(data: bytes, pos: int, path: str, trusted: bool, live: bool):
         pos = nxt
 
 
+class _Pipe:
+    """A writer thread: runs (rows, extra) batches in order, one transaction each."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.queue = queue.Queue(maxsize=3)
+        self.error = None
+        self.thread = threading.Thread(target=self._run, name="redun-index-writer", daemon=True)
+        self.thread.start()
+
+    def put(self, rows: RowBuffer, extra) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put((rows, extra))
+
+    def _run(self) -> None:
+        conn = self.conn
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if self.error is not None:
+                continue
+            rows, extra = item
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                rows.flush(conn)
+                if extra is not None:
+                    extra(conn)
+                conn.execute("COMMIT")
+            except BaseException as e:  # noqa: BLE001 - re-raised in the owner thread
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                self.error = e
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 def _pack_digest_ok(pack_path: str, data: bytes) -> bool:
     """Whether the whole pack matches the blake3 digest recorded in its .idx."""
     try:
@@ -127,6 +173,7 @@ class Index(Queries):
         self.conn = conn
         self.lock = threading.RLock()
         self.buffer = RowBuffer()
+        self._pipe = None  # a _Pipe writer thread during bulk catch-up
 
     # -- opening ------------------------------------------------------------
     @classmethod
@@ -189,6 +236,9 @@ class Index(Queries):
         """Write buffered rows (and run `extra(conn)`) in one transaction."""
         with self.lock:
             if not len(self.buffer) and extra is None:
+                return
+            if self._pipe is not None:
+                self._pipe.put(self.buffer.take(), extra)
                 return
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
@@ -267,14 +317,21 @@ class Index(Queries):
             if progress is not None:
                 progress(done_bytes[0], total)
 
-        for name in new:
-            path = os.path.join(packs_dir, f"pack-{name}.pack")
-            try:
-                end, n = self._ingest_pack_file(path, len(PACK_MAGIC), tick)
-            except FileNotFoundError:
-                continue  # removed by gc/repack meanwhile
-            count += n
-            self.commit(lambda c, name=name: c.execute("INSERT OR IGNORE INTO ingested_packs VALUES (?)", (name,)))
+        # Many packs (a rebuild): decode here while a writer thread runs sqlite (it releases the GIL).
+        self._pipe = _Pipe(self.conn) if len(new) >= 4 else None
+        try:
+            for name in new:
+                path = os.path.join(packs_dir, f"pack-{name}.pack")
+                try:
+                    end, n = self._ingest_pack_file(path, len(PACK_MAGIC), tick)
+                except FileNotFoundError:
+                    continue  # removed by gc/repack meanwhile
+                count += n
+                self.commit(lambda c, name=name: c.execute("INSERT OR IGNORE INTO ingested_packs VALUES (?)", (name,)))
+        finally:
+            pipe, self._pipe = self._pipe, None
+            if pipe is not None:
+                pipe.close()
         for tmp in tmps:
             start = tmp_offsets.get(tmp, len(PACK_MAGIC))
             try:
