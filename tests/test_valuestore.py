@@ -183,3 +183,25 @@ def test_s3_value_store_and_remote_fsck(tmp_path, moto_s3):  # noqa: F811
     shutil.rmtree(os.path.join(root, "remotes-cache"), ignore_errors=True)
     out = runner.invoke(cli, ["-c", root, "-r", "s3", "fsck"])
     assert out.exit_code == 1 and "bad" in out.output, out.output
+
+
+def test_fsck_of_a_directory_remote_by_name(tmp_path):
+    from click.testing import CliRunner
+
+    from redun.cli import cli
+
+    root = str(tmp_path / "repo" / ".redun")
+    other = str(tmp_path / "other" / ".redun")
+    Repo.init(root).close()
+    o = Repo.init(other)
+    with o.store.pack_writer() as w:
+        run = write_execution(w, "o")
+    o.refs.set(exec_ref(run["exec_id"]), run["exec"])
+    o.close()
+    with open(os.path.join(root, "redun.ini"), "a") as f:
+        f.write(f"\n[repos.other]\nconfig_dir = {other}\n")
+    out = CliRunner().invoke(cli, ["-c", root, "-r", "other", "fsck"])
+    assert out.exit_code == 0 and "5 objects" in out.output, out.output
+    os.unlink(os.path.join(other, "packs", next(p for p in os.listdir(os.path.join(other, "packs")) if p.endswith(".pack"))))
+    out = CliRunner().invoke(cli, ["-c", root, "-r", "other", "fsck"])
+    assert out.exit_code == 1, out.output
