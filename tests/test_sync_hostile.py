@@ -9,7 +9,7 @@ import blake3
 import boto3
 import pytest
 
-from conftest_s3 import BUCKET, make_exec, moto_s3, unique_url  # noqa: F401
+from conftest_s3 import make_exec, moto_s3, unique_url  # noqa: F401
 from redun.errors import CorruptObjectError, InvalidIdError, RedunError, SyncError
 from redun.objects import codec, compress
 from redun.objects.ids import new_uuid, object_id, uuid_str

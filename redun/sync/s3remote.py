@@ -33,6 +33,7 @@ from .remote import Head, PackSink, Remote, check_pack_name
 HEAD_FORMAT = "redun-repo 1.0"
 HEAD_VERSION = 1
 _CAS_ATTEMPTS = 20
+_MULTIPART_AT = 1 << 30  # packs above 1 GiB go up in parts (a single PUT stops at 5 GiB)
 
 
 def parse_s3_url(url: str) -> tuple:
@@ -106,8 +107,11 @@ class _S3PackSink(PackSink):
             name = pack_name(sorted(e[0] for e in self.entries))
             idx = build_index(self.entries, self.digest.digest())
             r = self.remote
-            with open(self.path, "rb") as f:
-                r._put(f"packs/pack-{name}.pack", f)
+            if self.offset > _MULTIPART_AT:
+                r._upload_large(f"packs/pack-{name}.pack", self.path)
+            else:
+                with open(self.path, "rb") as f:
+                    r._put(f"packs/pack-{name}.pack", f)
             r._put(f"packs/pack-{name}.idx", idx)
             r._cache_index(name, idx)
             return name
@@ -186,6 +190,16 @@ class S3Remote(Remote):
         except ClientError as e:
             if cond and e.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise RefConflictError(f"HEAD of {self.location} changed during the update") from None
+            raise SyncError(f"Cannot write {self._key(rel)} to {self.location}: {e}") from None
+
+    def _upload_large(self, rel: str, path: str) -> None:
+        from boto3.s3.transfer import TransferConfig
+
+        ClientError = self._errors()
+        config = TransferConfig(multipart_threshold=_MULTIPART_AT, multipart_chunksize=256 << 20)
+        try:
+            self.client.upload_file(path, self.bucket, self._key(rel), Config=config)
+        except ClientError as e:
             raise SyncError(f"Cannot write {self._key(rel)} to {self.location}: {e}") from None
 
     # -- head ---------------------------------------------------------------

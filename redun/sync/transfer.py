@@ -132,7 +132,8 @@ def sync(
         updates = ref_updates(src_head.refs, dst_head.refs, only)
         for name, (old, new) in list(updates.items()):
             if old is not None and _running(src, new):
-                result.skipped.append(name)
+                if name not in result.skipped:
+                    result.skipped.append(name)
                 del updates[name]
         if not updates:
             return result
