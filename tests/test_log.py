@@ -206,3 +206,37 @@ def test_end_to_end_compile(compiled):
     assert res.stdout.startswith("Task 087460305fc60e05c5958edb8623ffbe29bdbe25 link \n  First Job ")
     res = redun("log", "--all", "--count")
     assert res.stdout.splitlines()[:3] == ["       2 Execution", "      18 Job", "      14 CallNode"]
+
+
+def test_log_while_four_runs_write(tmp_path):
+    """Four engine runs write to one repo while `redun log` reads it; afterwards all four are listed."""
+    if not os.path.exists(os.path.join(ROOT, "redun", "commands", "run.py")):
+        pytest.skip("engine not available")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    repo_dir = str(tmp_path / "shared" / ".redun")
+    assert subprocess.run([sys.executable, "-m", "redun", "-c", repo_dir, "init"], env=env,
+                          capture_output=True).returncode == 0
+    runs = []
+    for i in range(4):
+        work = tmp_path / f"w{i}"
+        work.mkdir()
+        for name in os.listdir(os.path.join(ROOT, "examples", "compile")):
+            shutil.copy(os.path.join(ROOT, "examples", "compile", name), work / name)
+        with open(work / "lib.c", "a") as f:
+            f.write(f"\n/* run {i} */\n")
+        runs.append(subprocess.Popen([sys.executable, "-m", "redun", "-c", repo_dir, "run", "make.py", "make"],
+                                     cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    while any(p.poll() is None for p in runs):
+        res = subprocess.run([sys.executable, "-m", "redun", "-c", repo_dir, "log"], env=env, capture_output=True,
+                             text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.startswith("Recent executions:")
+    assert all(p.wait() == 0 for p in runs), [p.stderr.read() for p in runs]
+    res = subprocess.run([sys.executable, "-m", "redun", "-c", repo_dir, "log"], env=env, capture_output=True,
+                         text=True)
+    lines = res.stdout.splitlines()[2:]
+    assert len(lines) == 4 and all("[ DONE ]" in line for line in lines)
+    for line in lines:
+        res = subprocess.run([sys.executable, "-m", "redun", "-c", repo_dir, "log", line.split()[1]], env=env,
+                             capture_output=True, text=True)
+        assert res.returncode == 0 and "Jobs: 9 (" in res.stdout, res.stdout + res.stderr
