@@ -165,7 +165,8 @@ def test_dangling_reference(repo):
     only_jobs = [x for x in good if '"_type": "Job"' in x]
     with pytest.raises(LineError) as e:
         import_lines(repo, [x.encode() for x in only_jobs])
-    assert "task (task_hash)" in str(e.value) and e.value.line == 1
+    assert e.value.line == 1 and "in neither the input nor the repository" in str(e.value)
+    assert len(e.value.all) == 18  # every problem is collected: one per job
 
 
 def test_arg_hash_mismatch(repo):
@@ -324,3 +325,18 @@ def test_unusual_values_round_trip(repo):
     got = by_key("".join(out).splitlines())
     assert got == by_key(src)
     assert repo.store.get(recs["3" * 40]).format == "pickle"
+
+
+def test_fast_native_path_agrees_with_values_module():
+    from redun.objects import values as V
+
+    samples = [1, 300, -5, 2**70, "s", "é" * 3, b"b", None, True, 1.5, [1, "a"], {"k": [1, 2]}, (1, 2),
+               {1, 2}, frozenset([3]), [[]], {"a": ("x", None)}]
+    for v in samples:
+        data = pickle.dumps(v, protocol=3)
+        assert pickle3.native_from_pickle(data) == V.native_from_pickle(data, exact=True), v
+    shared = "lib.c"
+    data = pickle.dumps([shared, [shared]], protocol=3)  # memo sharing: not reproducible from native
+    assert pickle3.native_from_pickle(data) is None and V.native_from_pickle(data, exact=True) is None
+    evil = b"\x80\x03cos\nsystem\nq\x00X\x04\x00\x00\x00trueq\x01\x85q\x02Rq\x03."
+    assert pickle3.native_from_pickle(evil) is None

@@ -95,7 +95,7 @@ def import_command(obj, path, keep_going, quiet):
     and nothing is imported (unless --keep-going). Records already present
     are skipped and counted; importing twice is harmless.
     """
-    from ..exchange import import_lines
+    from ..exchange import LineError, import_lines
 
     repo = obj.open_repo()
     if path == "-":
@@ -108,6 +108,19 @@ def import_command(obj, path, keep_going, quiet):
     report, status = _progress_reporter()
     try:
         summary = import_lines(repo, stream, keep_going=keep_going, progress=report)
+    except LineError as e:
+        if status is not None:
+            status.stop()
+            status = None
+        problems = getattr(e, "all", None)
+        if not problems:
+            raise
+        for err in problems[:20]:
+            click.echo(f"redun: error: {err}", err=True)
+        if len(problems) > 20:
+            click.echo(f"redun: ... and {len(problems) - 20} more problems", err=True)
+        click.echo("Nothing was imported (--keep-going imports the valid records).", err=True)
+        sys.exit(e.exit_code)
     finally:
         if status is not None:
             status.stop()

@@ -3,17 +3,19 @@
 1. Spill: each line is parsed and validated (lines.py) and stored, keyed by
    its upstream id, in a temporary sqlite file under `<repo>/tmp/`, with
    the references it makes (deps). Memory stays flat whatever the input.
-2. Check: one query finds references to ids that are neither in the input
-   nor in the repository (dangling) or of the wrong kind; each is an error
-   naming the line.
+2. Check: jobs whose parent job or execution is in neither the input nor
+   the repository (two joins on the spill file).
 3. Write: records are built depth-first, children first (a record links only
-   to records that exist), all through one PackWriter. The only thing kept
-   in memory is a map upstream key -> object id (~100 bytes per record).
+   to records that exist), all through one PackWriter; a reference to an id
+   in neither the input nor the repository (dangling), or a task_hash naming
+   a non-task, is an error naming the line and the field. The only thing
+   kept in memory is a map upstream key -> object id (~100 bytes per record).
    Execution records are held back and added last, then the pack is
    committed and only then are refs `execs/<uuid>` set (CAS from nothing).
-Any error aborts the writer: nothing becomes visible. With keep_going, bad
-lines and every record that depends on them are skipped and reported, and
-the rest is committed.
+A malformed line stops the import at once; problems found later are all
+collected and reported (lowest line first) and then the writer is aborted:
+nothing becomes visible. With keep_going, bad lines and every record that
+depends on them are skipped and reported, and the rest is committed.
 """
 
 import marshal
@@ -29,7 +31,7 @@ from ..objects.blobs import payload_fields
 from ..objects.ids import object_id
 from . import convert
 from .lines import LineError, parse_line
-from .spill import DDL, PRAGMAS, ImportSummary, spill_row, tmp_db_path
+from .spill import DDL, PRAGMAS, ImportSummary, describe_ref, spill_row, tmp_db_path
 
 BATCH = 2000
 ROWS_MAX = 50_000  # index rows held for after the commit; beyond, the index catches up from the pack
@@ -51,20 +53,34 @@ class _Importer:
         self._index = None
         self.rows = None  # index rows of the records written, flushed after the pack commit
         self.parents: set = set()  # ids of jobs that have children (internal jobs only)
+        self.task_keys: set = set()  # keys of Task lines (few)
+        self.missing: set = set()  # referenced keys in neither the input nor the repository
         self.error_values: set = set()  # value keys of type redun.ErrorValue (small)
         self.error_calls: set = set()  # call node keys whose result is one of those
         self._packs = None
         self._loose = True
 
     # -- errors -------------------------------------------------------------
-    def error(self, err: LineError, key: Optional[str] = None) -> None:
-        """Raise err, or with keep_going record it and mark `key` failed (counted once)."""
-        if not self.keep_going:
+    def error(self, err: LineError, key: Optional[str] = None, now: bool = False) -> None:
+        """Record a problem and mark `key` failed (counted once). Without keep_going,
+        `now` raises at once; other problems are raised together by `raise_errors`."""
+        if now and not self.keep_going:
             raise err
         self.summary.errors.append(err)
         if key is not None and key not in self.failed:
             self.failed.add(key)
             self.summary.failed += 1
+
+    def raise_errors(self) -> None:
+        # malformed lines first, then other root causes, then records skipped because of them
+        errs = sorted(self.summary.errors, key=lambda e: (getattr(e, "rank", 1), e.line))
+        self.summary.errors = errs
+        if errs and not self.keep_going:
+            first = errs[0]
+            more = f" (and {len(errs) - 1} more problems; --keep-going imports the rest)" if len(errs) > 1 else ""
+            err = LineError(first.problem + more, first.line)
+            err.all = errs
+            raise err
 
     # -- phase 1 ------------------------------------------------------------
     def spill(self, stream: Iterable, db) -> None:
@@ -84,16 +100,15 @@ class _Importer:
                 if failure:
                     continue
                 try:
-                    recs, deps, parents = item
-                    db.executemany("INSERT OR IGNORE INTO recs VALUES (?,?,?,?,?,?)", recs)
-                    db.executemany("INSERT INTO deps VALUES (?,?,?,?,?)", deps)
+                    recs, parents = item
+                    db.executemany("INSERT OR IGNORE INTO recs VALUES (?,?,?,?,?,?,?)", recs)
                     db.executemany("INSERT INTO tagparents VALUES (?)", parents)
                 except BaseException as e:  # handed to the parsing thread below
                     failure.append(e)
 
         thread = threading.Thread(target=writer, name="import-spill", daemon=True)
         thread.start()
-        recs, deps, parents = [], [], []
+        recs, parents = [], []
         try:
             for lineno, raw in enumerate(stream, 1):
                 s.lines = lineno
@@ -102,27 +117,32 @@ class _Importer:
                     continue
                 try:
                     ln = parse_line(raw)
-                    row, d, tp = spill_row(ln, lineno)
+                    row, tp = spill_row(ln, lineno)
                 except LineError as e:
-                    self.error(e.at(lineno))
+                    err = e.at(lineno)
+                    err.rank = 0
+                    self.error(err, now=True)
                     s.failed += 1
                     continue
                 recs.append(row)
-                if row[2] == "Value" and row[3] == convert.ERROR_VALUE_TYPE:
+                kind = row[2]
+                if kind == "Job":
+                    if row[3] is not None:
+                        self.parents.add(row[3])
+                elif kind == "Task":
+                    self.task_keys.add(row[0])
+                elif kind == "Value" and row[3] == convert.ERROR_VALUE_TYPE:
                     self.error_values.add(row[0])
-                elif row[2] == "Job" and row[3] is not None:
-                    self.parents.add(row[3])
-                deps.extend(d)
                 if tp:
                     parents.extend(("t:" + p,) for p in tp)
                 if len(recs) >= BATCH:
-                    batches.put((recs, deps, parents))
-                    recs, deps, parents = [], [], []
+                    batches.put((recs, parents))
+                    recs, parents = [], []
                     if failure:
                         break
                 if self.progress and lineno % 5000 == 0:
                     self.progress("reading", lineno)
-            batches.put((recs, deps, parents))
+            batches.put((recs, parents))
         finally:
             batches.put(None)
             thread.join()
@@ -145,7 +165,7 @@ class _Importer:
 
         self.rows = RowBuffer()
 
-    def _lookup(self, key: str, need: Optional[str]) -> Optional[bytes]:
+    def _lookup(self, key: str) -> Optional[bytes]:
         """Object id of a record the repository already holds, by upstream key."""
         kind, ident = key[0], key[2:]
         if kind == "e":
@@ -162,28 +182,36 @@ class _Importer:
             row = idx.job(bytes.fromhex(ident.replace("-", "")))
         elif kind == "c":
             row = idx.call_node_by_hash(bytes.fromhex(ident))
-        elif need == "Task":
-            row = idx.task_by_hash(bytes.fromhex(ident))
         else:
-            row = idx.value_by_hash(bytes.fromhex(ident)) or idx.task_by_hash(bytes.fromhex(ident))
+            row = idx.task_by_hash(bytes.fromhex(ident))
+            if row is not None:
+                self.task_keys.add(key)
+            else:
+                row = idx.value_by_hash(bytes.fromhex(ident))
         return row["oid"] if row else None
 
     def check(self, db) -> None:
-        rows = db.execute(
-            "SELECT d.src, d.dst, d.need, d.what, d.line, r.kind FROM deps d LEFT JOIN recs r ON r.key = d.dst "
-            "WHERE r.key IS NULL OR (d.need IS NOT NULL AND r.kind != d.need) ORDER BY d.line"
-        ).fetchall()
-        for src, dst, need, what, line, found in rows:
-            ident = dst[2:]
-            if found is None:
-                oid = self.ext.get(dst) or self._lookup(dst, need)
-                if oid is not None:
-                    self.ext[dst] = oid
-                    continue
-                msg = f"{_describe(src)} refers to {what} {ident}, which is in neither the input nor the repository"
-            else:
-                msg = f"{_describe(src)}: {what} {ident} is a {found}, not a {need}"
-            self.error(LineError(msg, line), src)
+        """Jobs whose parent job or execution is in neither the input nor the repository.
+        (References that are links are checked while writing, see resolve.)"""
+        for col, prefix, what in (("aux", "j:", "parent job (parent_id)"), ("ref", "e:", "execution (execution_id)")):
+            rows = db.execute(
+                f"SELECT j.key, j.line, j.{col} FROM recs j LEFT JOIN recs p ON p.key = '{prefix}' || j.{col} "
+                f"WHERE j.kind = 'Job' AND j.{col} IS NOT NULL AND p.key IS NULL"
+            ).fetchall()
+            for key, line, ident in rows:
+                dst = prefix + ident
+                if dst in self.ext or dst in self.missing:
+                    found = dst in self.ext
+                else:
+                    oid = self._lookup(dst)
+                    found = oid is not None
+                    if found:
+                        self.ext[dst] = oid
+                    else:
+                        self.missing.add(dst)
+                if not found:
+                    self.error(LineError(f"{_describe(key)} refers to {what} {ident}, "
+                                         "which is in neither the input nor the repository", line), key)
 
     def fold_tags(self, db) -> None:
         """Decide which Execution tags live in Execution.tags (see convert.tag_folds)."""
@@ -305,11 +333,15 @@ class _Importer:
                     row = root_row
                 else:
                     row = db.execute("SELECT kind, line, body FROM recs WHERE key = ?", (k,)).fetchone()
-                if row is None:  # checked: lives in the repository
+                if row is None:  # not in the input: maybe in the repository
                     oid = ext.get(k)
+                    if oid is None and k not in self.missing:
+                        oid = self._lookup(k)
                     if oid is None:
+                        self.missing.add(k)
                         failed.add(k)
                     else:
+                        ext[k] = oid
                         oids[k] = oid
                     stack.pop()
                     continue
@@ -322,8 +354,10 @@ class _Importer:
                     self.error(LineError(f"{_describe(k)} is part of a reference cycle through {_describe(cycle)}",
                                          line), k)
                     for other in inprog:  # everything on the path depends on k
-                        self.error(LineError(f"{_describe(other)} skipped: it depends on a reference cycle",
-                                             inprog[other][1]), other)
+                        err = LineError(f"{_describe(other)} skipped: it depends on a reference cycle",
+                                        inprog[other][1])
+                        err.rank = 2
+                        self.error(err, other)
                     return
                 for d in deps:
                     if d not in oids and d not in failed:
@@ -334,8 +368,19 @@ class _Importer:
             stack.pop()
             bad = next((d for d in deps if d not in oids), None)
             if bad is not None:
-                self.error(LineError(f"{_describe(k)} skipped: it needs {_describe(bad)}, which was not imported",
-                                     line), k)
+                if bad in self.missing:
+                    msg = (f"{_describe(k)} refers to {describe_ref(kind, o, bad)} {bad[2:]}, "
+                           "which is in neither the input nor the repository")
+                    err = LineError(msg, line)
+                else:
+                    err = LineError(f"{_describe(k)} skipped: it needs {_describe(bad)}, which could not be imported",
+                                    line)
+                    err.rank = 2
+                self.error(err, k)
+                continue
+            if kind in ("Job", "CallNode") and "v:" + o["task_hash"] not in self.task_keys:
+                self.error(LineError(f"{_describe(k)}: task_hash {o['task_hash']} names a Value that is not a "
+                                     "task", line), k)
                 continue
             try:
                 rec = self._build(db, writer, kind, k, o, deps)
@@ -402,6 +447,7 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
                 if key in imp.folded_tags or key in imp.oids or key in imp.failed:
                     continue
                 imp.resolve(db, writer, key, held, (kind, line, body))
+        imp.raise_errors()
         _finish(repo, imp, writer, held, db)
         writer = None
     except BaseException:

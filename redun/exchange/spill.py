@@ -1,9 +1,8 @@
 """Import phase 1 helpers: the temporary sqlite spill file and one line's rows.
 
 Each validated line becomes one `recs` row (upstream key, line number, kind,
-an auxiliary column for the queries the importer needs, the parsed object as
-marshal bytes) plus one `deps` row per reference it makes, so dangling
-references are found by one join instead of holding the input in memory.
+the columns the importer's queries need, the parsed object as marshal
+bytes), so the input never has to fit in memory.
 """
 
 import marshal
@@ -15,8 +14,7 @@ from . import convert
 
 DDL = (
     "CREATE TABLE recs (key TEXT PRIMARY KEY, line INTEGER NOT NULL, kind TEXT NOT NULL, "
-    "aux TEXT, t INTEGER, body BLOB NOT NULL)",
-    "CREATE TABLE deps (src TEXT, dst TEXT, need TEXT, what TEXT, line INTEGER)",
+    "aux TEXT, t INTEGER, ref TEXT, body BLOB NOT NULL)",
     "CREATE TABLE tagparents (parent TEXT)",
 )
 PRAGMAS = ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", "PRAGMA cache_size=-16384")
@@ -45,39 +43,44 @@ def tmp_db_path(repo) -> str:
 
 
 def spill_row(ln, lineno: int):
-    """(recs row, deps rows, tag parents) for one validated Line."""
+    """(recs row, tag parents) for one validated Line.
+
+    recs columns: key, line, kind ("Task" for Values with a Task subtype),
+    aux (Job: parent_id, Value: type, CallNode: value_hash, Tag: entity_id),
+    t (Job: start time), ref (Job: execution_id), body (marshal of the object)."""
     o, key = ln.obj, ln.key
-    kind, aux, t = ln.kind, None, None
-    deps = []
-    if kind == "Execution":
-        deps.append((key, "j:" + o["job_id"], "Job", "root job (job_id)", lineno))
-    elif kind == "Job":
-        aux = o["parent_id"]
-        t = o["_start_time"]
-        deps.append((key, "v:" + o["task_hash"], "Task", "task (task_hash)", lineno))
-        if o["call_hash"] is not None:
-            deps.append((key, "c:" + o["call_hash"], None, "call node (call_hash)", lineno))
-        if o["parent_id"] is not None:
-            deps.append((key, "j:" + o["parent_id"], "Job", "parent job (parent_id)", lineno))
-        deps.append((key, "e:" + o["execution_id"], "Execution", "execution (execution_id)", lineno))
+    kind, aux, t, ref = ln.kind, None, None, None
+    if kind == "Job":
+        aux, t, ref = o["parent_id"], o["_start_time"], o["execution_id"]
     elif kind == "Value":
         if convert.is_task_value(o):
             kind = "Task"
         else:
             aux = o["type"]
-        for h in o["subvalues"]:
-            deps.append((key, "v:" + h, None, "subvalue", lineno))
     elif kind == "CallNode":
         aux = o["value_hash"]
-        deps.append((key, "v:" + o["task_hash"], "Task", "task (task_hash)", lineno))
-        deps.append((key, "v:" + o["value_hash"], None, "result value (value_hash)", lineno))
-        pk = []
-        for name, a in o["args"].items():
-            pk.append(convert.split_arg_key(o["call_hash"], name, a))
-            deps.append((key, "v:" + a["value_hash"], None, f"value of argument {name!r}", lineno))
-        o["_pk"] = pk
-        for h in o["children"]:
-            deps.append((key, "c:" + h, None, "child call node (children)", lineno))
+        o["_pk"] = [convert.split_arg_key(o["call_hash"], name, a) for name, a in o["args"].items()]
     elif kind == "Tag":
         aux = o["entity_id"]
-    return (key, lineno, kind, aux, t, marshal.dumps(o)), deps, o.get("parents", ()) if kind == "Tag" else ()
+    return (key, lineno, kind, aux, t, ref, marshal.dumps(o)), o["parents"] if kind == "Tag" else ()
+
+
+def describe_ref(kind: str, o: dict, dep: str) -> str:
+    """Which field of a record names `dep` (for error messages)."""
+    ident = dep[2:]
+    if kind == "Execution":
+        return "root job (job_id)"
+    if kind == "Job":
+        return "task (task_hash)" if ident == o["task_hash"] else "call node (call_hash)"
+    if kind == "Value":
+        return "subvalue"
+    if kind == "CallNode":
+        if dep.startswith("c:"):
+            return "child call node (children)"
+        if ident == o["task_hash"]:
+            return "task (task_hash)"
+        if ident == o["value_hash"]:
+            return "result value (value_hash)"
+        name = next((n for n, a in o["args"].items() if a["value_hash"] == ident), "?")
+        return f"value of argument {name!r}"
+    return "record"
