@@ -326,3 +326,93 @@ def test_iter_ids_once_with_loose_duplicates(tmp_path):
     s.write_pack(data(i) for i in range(5, 15))  # second pack overlapping the first
     ids = list(DirectoryStore(root).iter_ids())
     assert len(ids) == len(set(ids)) == 16
+
+
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule  # noqa: E402
+
+
+class StoreMachine(RuleBasedStateMachine):
+    """Random puts, packs, repacks and crashes through two stores on one directory:
+    every object ever written stays readable from both, with the right content."""
+
+    def __init__(self):
+        super().__init__()
+        import tempfile
+
+        self.root = tempfile.mkdtemp(prefix="storemachine-")
+        self.a, self.b = DirectoryStore(self.root), DirectoryStore(self.root)
+        self.model = {}
+        self.n = 0
+        self.writer = None
+
+    def _next(self):
+        self.n += 1
+        return data(self.n)
+
+    @rule()
+    def put_loose(self):
+        d = self._next()
+        self.model[self.a.put_bytes(d)] = d
+
+    @rule(k=st.integers(1, 30))
+    def write_pack(self, k):
+        ds = [self._next() for _ in range(k)]
+        self.a.write_pack(ds)
+        self.model.update({object_id(d): d for d in ds})
+
+    @rule(k=st.integers(1, 10))
+    def add_to_open_writer(self, k):
+        if self.writer is None:
+            self.writer = self.a.pack_writer()
+        for _ in range(k):
+            d = self._next()
+            self.model[self.writer.add(d)] = d
+
+    @rule()
+    def commit_writer(self):
+        if self.writer is not None:
+            self.writer.commit()
+            self.writer = None
+
+    @rule()
+    def crash_writer(self):
+        if self.writer is not None:  # as if the process died: lock released, file left
+            os.close(self.writer.fd)
+            self.a._writers.remove(self.writer)
+            self.writer = None
+            self.b.recover()
+
+    @rule()
+    def repack_from_b(self):
+        if self.writer is None:
+            self.b.repack()
+
+    @rule()
+    def pack_loose(self):
+        self.b.pack_loose()
+
+    @invariant()
+    def everything_readable(self):
+        for store in (self.a, self.b):
+            for oid, d in list(self.model.items())[-40:]:
+                if self.writer is not None and oid in self.writer and store is self.b:
+                    continue  # uncommitted: only its own process sees it
+                assert store.get_bytes(oid) == d
+
+    def teardown(self):
+        import shutil
+
+        from redun.objects.fsck import fsck
+
+        if self.writer is not None:
+            self.writer.commit()
+        report = fsck(DirectoryStore(self.root))
+        assert report.ok, [str(p) for p in report.problems]
+        assert set(DirectoryStore(self.root).iter_ids()) == set(self.model)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+TestStoreMachine = StoreMachine.TestCase
+TestStoreMachine.settings = settings(max_examples=25, stateful_step_count=25, deadline=None,
+                                     suppress_health_check=[HealthCheck.too_slow])
