@@ -147,8 +147,8 @@ def exec_status(index, ex: dict) -> str:
     if ex["job_oid"] is None:
         return "RUN" if ex["end_time"] is None else "FAILED"
     root = index.root_job(ex["id"])
-    if root is None:
-        return "RUN"
+    if root is None:  # finished, but its root job is not in this repo (e.g. a partial import)
+        return "RUN" if ex["end_time"] is None else "DONE"
     return "FAILED" if root["status"] == "FAILED" else "DONE"
 
 
