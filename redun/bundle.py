@@ -77,7 +77,7 @@ def select_refs(refs, exec_ids: Iterable[str]) -> dict:
 def create(store, refs, path: str, exec_ids: Iterable[str] = (), reader=None) -> BundleInfo:
     """Write a bundle of the chosen executions (closure read through `reader`,
     default `store`: pass the value-store reader so external blobs come along)."""
-    reader = reader or store
+    reader = store if reader is None else reader
     chosen = select_refs(refs, exec_ids)
     ids = sorted({oid for oid, _ in walk(reader, list(chosen.values()))})
     out_dir = os.path.dirname(os.path.abspath(path)) or "."

@@ -119,7 +119,10 @@ class ValueStore:
     def target(self, run_writer=None):
         """Where put_payload writes: the value store, else the run's PackWriter
         (or the repo store when no run is writing)."""
-        return self.external or run_writer or self.repo_store
+        ext = self.external
+        if ext is not None:
+            return ext
+        return run_writer if run_writer is not None else self.repo_store  # (an empty PackWriter is falsy)
 
     def reader(self) -> ObjectStore:
         """A store that finds blobs wherever they are."""
@@ -174,7 +177,8 @@ def open_blob_store(path: str) -> ObjectStore:
 
 def blob_store_for(repo) -> ObjectStore:
     """The ObjectStore a repo's blobs go to (its own store unless value_store_path is set)."""
-    return ValueStore.for_repo(repo).external or repo.store
+    ext = ValueStore.for_repo(repo).external
+    return repo.store if ext is None else ext
 
 
 def blob_reader_for(repo) -> ObjectStore:

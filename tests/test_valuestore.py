@@ -43,6 +43,9 @@ def test_defaults_and_config(tmp_path):
     assert blob_store_for(r) is r.store
     f = vs.fields(b"x" * 10)
     assert f["data"] == b"x" * 10 and f["blobs"] == ()
+    w = r.store.pack_writer()
+    assert vs.target(w) is w  # even while empty (a PackWriter with no objects is falsy)
+    w.abort()
     root = str(tmp_path / "c" / ".redun")
     r3 = Repo.init(root)
     with open(os.path.join(root, "redun.ini"), "w") as f:
