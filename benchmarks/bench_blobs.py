@@ -1,16 +1,20 @@
 """Blob write/read throughput for one large value (default 1 GB).
 
-    python3 benchmarks/bench_blobs.py [--size-mb 1024] [--repeat 3]
+    python3 benchmarks/bench_blobs.py [--size-mb 1024] [--repeat 3] [--no-dedup]
 
 Writes the payload through a PackWriter into a fresh DirectoryStore (as a run
 does), commits, then reads it back through a fresh store. Prints medians in
 MB/s for incompressible (random) and compressible (text) payloads.
+Then the dedup figure: a workflow whose tasks return three 5 MiB strings, passes
+the list to another task and returns it, run by our redun and by upstream
+(/work/upstream-venv/bin/redun); prints the size of each .redun.
 """
 
 import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,11 +59,72 @@ def run(kind: str, size: int, repeat: int, scratch: str) -> tuple:
     return statistics.median(writes), statistics.median(reads)
 
 
+DEDUP_WORKFLOW = """
+import random
+from redun import task
+
+redun_namespace = "dedup"
+
+
+@task()
+def make(i: int) -> str:
+    rnd = random.Random(i)
+    return "".join(chr(rnd.randrange(32, 127)) for _ in range(5 * 1024 * 1024))
+
+
+@task()
+def combine(items: list) -> list:
+    return items
+
+
+@task()
+def count(items: list) -> int:
+    return len(items)
+
+
+@task()
+def main() -> int:
+    return count(combine([make(0), make(1), make(2)]))
+"""
+UPSTREAM = "/work/upstream-venv/bin/redun"
+
+
+def _du(path: str) -> int:
+    total = 0
+    for d, _, files in os.walk(path):
+        for f in files:
+            total += os.path.getsize(os.path.join(d, f))
+    return total
+
+
+def dedup(scratch: str) -> None:
+    print("dedup: three 5 MiB strings, each a task result, then a list passed on and returned")
+    sizes = {}
+    for who, cmd in (("ours", [sys.executable, "-m", "redun"]), ("upstream", [UPSTREAM])):
+        if who == "upstream" and not os.path.exists(UPSTREAM):
+            continue
+        work = tempfile.mkdtemp(dir=scratch)
+        try:
+            with open(os.path.join(work, "wf.py"), "w") as f:
+                f.write(DEDUP_WORKFLOW)
+            p = subprocess.run(cmd + ["run", "wf.py", "main"], cwd=work, capture_output=True, text=True)
+            if p.returncode != 0:
+                print(f"  {who}: failed: {p.stderr[-300:]}")
+                continue
+            sizes[who] = _du(os.path.join(work, ".redun"))
+            print(f"  {who:8s} .redun = {sizes[who] / 2**20:6.1f} MiB")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    if len(sizes) == 2:
+        print(f"  ratio upstream/ours = {sizes['upstream'] / sizes['ours']:.1f}x (payload: 15 MiB of text)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--scratch", default=os.path.join(os.path.dirname(__file__), "scratch"))
+    ap.add_argument("--no-dedup", action="store_true", help="skip the workflow size comparison")
     a = ap.parse_args()
     os.makedirs(a.scratch, exist_ok=True)
     size = a.size_mb * 1_000_000
@@ -67,6 +132,8 @@ def main():
     for kind in ("random", "text"):
         w, r = run(kind, size, a.repeat, a.scratch)
         print(f"  {kind:6s}  write {w:7.0f} MB/s   read {r:7.0f} MB/s   (target >= 200)")
+    if not a.no_dedup:
+        dedup(a.scratch)
 
 
 if __name__ == "__main__":
