@@ -68,9 +68,12 @@ class SettleReport:
 
 def settle_if_copied(repo) -> "SettleReport | None":
     """Settle `repo` if it is a copy (see module docstring); None otherwise."""
-    if not is_copy(repo.root):
-        return None
-    report = settle(repo.store, repo.refs, index_path=repo.index_path)
+    if not is_copy(repo.root) or not os.access(repo.root, os.W_OK):
+        return None  # a read-only copy is used as it is
+    try:
+        report = settle(repo.store, repo.refs, index_path=repo.index_path)
+    except OSError:
+        return None  # e.g. some files not writable: leave it for `redun fsck` to report
     write_origin(repo.root)
     return report
 
