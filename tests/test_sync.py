@@ -228,6 +228,8 @@ def test_s3_seaweed_push_pull_subprocess(tmp_path, seaweed):  # noqa: F811
     out = redun(a.root, "push", "sw")
     assert out.stdout.strip() == f"Pushed {len(oids)} record(s) to repo 'sw'", out.stderr
     assert redun(a.root, "push", "sw").stdout.strip() == "Repo 'sw' is up to date."
+    out = redun(a.root, "--repo", "sw", "log")  # read through the local mirror of the S3 repo
+    assert out.returncode == 0 and f"Exec {name.split('/')[1][:8]}" in out.stdout, out.stderr
     assert redun(c.root, "repo", "add", "sw", url).returncode == 0
     out = redun(c.root, "pull", "sw")
     assert out.stdout.strip() == f"Pulled {len(oids)} new record(s) from repo 'sw'", out.stderr
