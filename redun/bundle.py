@@ -79,7 +79,7 @@ def create(store, refs, path: str, exec_ids: Iterable[str] = (), reader=None) ->
     default `store`: pass the value-store reader so external blobs come along)."""
     reader = store if reader is None else reader
     chosen = select_refs(refs, exec_ids)
-    ids = sorted({oid for oid, _ in walk(reader, list(chosen.values()))})
+    ids = _closure_sorted(store, reader, list(chosen.values()))
     out_dir = os.path.dirname(os.path.abspath(path)) or "."
     work = tempfile.mkdtemp(prefix=".redun-bundle-", dir=out_dir)
     try:
@@ -91,7 +91,7 @@ def create(store, refs, path: str, exec_ids: Iterable[str] = (), reader=None) ->
         except BaseException:
             w.abort()
             raise
-        header = json.dumps({"format": "redun-bundle", "version": 1, "objects": len(ids),
+        header = json.dumps({"format": "redun-bundle", "version": 1, "objects": len(w),
                              "refs": {n: o.hex() for n, o in sorted(chosen.items())}}, sort_keys=True).encode()
         pack_path = os.path.join(work, f"pack-{name}.pack")
         idx_path = os.path.join(work, f"pack-{name}.idx")
@@ -122,7 +122,31 @@ def create(store, refs, path: str, exec_ids: Iterable[str] = (), reader=None) ->
         os.replace(tmp, path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return BundleInfo(path, chosen, len(ids), os.path.getsize(path))
+    return BundleInfo(path, chosen, len(w), os.path.getsize(path))
+
+
+def _closure_sorted(store, reader, roots: list):
+    """Ids reachable from roots, ascending. For a directory store: gc's mark
+    state (a byte per packed object) and a merge of the packs' sorted ids, so a
+    whole-repository bundle does not hold a set of ids; links the store lacks
+    (blobs at value_store_path) are collected and read through `reader`."""
+    if not hasattr(store, "packs_dir"):
+        yield from sorted({oid for oid, _ in walk(reader, roots)})
+        return
+    import heapq
+
+    from .gc import GcReport
+    from .gcmark import Marker
+
+    store.refresh()
+    m = Marker(store, float("inf"), GcReport())
+    m.missing = set()
+    try:
+        for oid in roots:
+            m.mark_root(oid)
+        yield from heapq.merge(m.marked_ids(), sorted(m.missing))
+    finally:
+        m.close()
 
 
 def _stored(reader, oid: bytes) -> bytes:

@@ -51,6 +51,7 @@ class Marker:
         self.loose_marked: set = set()
         self.stack = bytearray()
         self.loose_stack: list = []
+        self.missing = None  # a set to collect ids linked but not in this store (bundles)
 
     def close(self):
         for p in self.packs:
@@ -91,6 +92,8 @@ class Marker:
                 self.loose_stack.append(oid)
             return True
         self.report.missing_links += 1
+        if self.missing is not None:
+            self.missing.add(oid)
         return False
 
     def mark_links(self, record) -> None:
@@ -190,3 +193,24 @@ class Marker:
         for oid in self.store.iter_loose():
             if oid not in self.loose_marked and self._loose_mtime(oid) < self.cutoff:
                 yield None, oid
+
+
+    def marked_ids(self):
+        """Every marked id once, in increasing order (streamed: a k-way merge of
+        the packs' sorted id tables and the sorted loose ids)."""
+        import heapq
+
+        from .gcpack import oid_at
+
+        def from_pack(p):
+            bits, index = p.bits, p.index
+            pos = bits.find(1)
+            while pos >= 0:
+                yield oid_at(index, pos)
+                pos = bits.find(1, pos + 1)
+
+        last = None
+        for oid in heapq.merge(*(from_pack(p) for p in self.packs), sorted(self.loose_marked)):
+            if oid != last:
+                yield oid
+                last = oid
