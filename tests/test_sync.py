@@ -360,3 +360,11 @@ def test_many_remote_packs(tmp_path, request, kind):
     assert not r.has(b"\x00" * 32) and not r.has(b"\xff" * 32)
     name, oids = make_exec(a, 3)
     assert sync(DirectoryRemote(a.root, a), remote()).objects == len(oids - seen)
+
+
+def test_s3_missing_bucket_is_a_clear_error(tmp_path, moto_s3):  # noqa: F811
+    a = new_repo(tmp_path / "a" / ".redun")
+    make_exec(a, 1)
+    run_cli("-c", a.root, "repo", "add", "nob", "s3://no-such-bucket-here/x")
+    r = run_cli("-c", a.root, "push", "nob")
+    assert isinstance(r.exception, SyncError) and "no-such-bucket-here" in str(r.exception)
