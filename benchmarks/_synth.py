@@ -45,8 +45,9 @@ def value(v) -> Value:
     return Value(h20("value", repr(v)), type(v).__name__, "native", data, (), len(data), (), None)
 
 
-def wide_records(n: int = 1000, m: int = 10, salt: str = "s0"):
-    """Yield (oid, canonical bytes) in closure order (children first)."""
+def wide_records(n: int = 1000, m: int = 10, salt: str = "s0", first: int = 0):
+    """Yield (oid, canonical bytes) in closure order (children first).
+    Leaves are numbered from `first` (distinct runs: distinct argument values)."""
     ex = _uuid("exec", salt, n)
     tasks = {}
     for name, src in SOURCES.items():
@@ -59,7 +60,7 @@ def wide_records(n: int = 1000, m: int = 10, salt: str = "s0"):
         shared[v] = (vid, value(v).hash)
         yield vid, vb
     mids_cn, mids_job = [], []
-    bounds = [(k * n) // m for k in range(m + 1)]
+    bounds = [first + (k * n) // m for k in range(m + 1)]
     t = T0
     for k in range(m):
         leaf_cn, leaf_jobs = [], []

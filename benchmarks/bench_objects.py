@@ -121,7 +121,7 @@ def build_million(path, packs=10, target=1_000_000):
     for k in range(packs):
         w = s.pack_writer()
         batch = []
-        for oid, data in wide_records(per // 4, 10, salt=f"run{k}"):
+        for oid, data in wide_records(per // 4, 10, salt=f"run{k}", first=k * per):
             batch.append(data)
             ids.append(oid)
         w.add_many(batch)
@@ -211,7 +211,7 @@ def main():
     build_million(path)
     big = DirectoryStore(path)
     ids = load_ids(path)
-    print(f"1M store: {len(ids):,} objects in {len(big.packs())} packs, {du(path) / 2**20:.0f} MiB")
+    print(f"1M store: {len(set(ids)):,} distinct objects in {len(big.packs())} packs, {du(path) / 2**20:.0f} MiB")
     raw_us, rec_us = bench_reads(big, ids)
     print(f"read by id, 1M objects: get_bytes {raw_us:.1f} us, get (decoded) {rec_us:.1f} us   (goal < 20)")
     us = bench_prefix(big, ids)
@@ -229,6 +229,13 @@ def main():
     raw_us, rec_us = bench_reads(one_pack, ids)
     print(f"read by id, 1M objects in 1 pack: get_bytes {raw_us:.1f} us, get (decoded) {rec_us:.1f} us")
     print(f"prefix lookup (8 hex), 1M objects in 1 pack: {bench_prefix(one_pack, ids):.1f} us")
+    code = ("import resource, sys, time; from redun.objects.directory import DirectoryStore; "
+            "from redun.objects.fsck import fsck; t = time.perf_counter(); r = fsck(DirectoryStore(sys.argv[1])); "
+            "print(r.objects, r.ok, round(time.perf_counter() - t, 1), "
+            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+    out = subprocess.run([sys.executable, "-c", code, packed], capture_output=True, text=True).stdout.split()
+    if len(out) == 4:
+        print(f"fsck of the 1M store (1 pack): {out[2]} s wall, peak RSS {out[3]} MiB, ok={out[1]}")
     small = os.path.join(SCRATCH, "runs100")
     if not os.path.exists(os.path.join(small, "ids.bin")):
         build_million(small, packs=100, target=100_000)

@@ -16,7 +16,6 @@ kept for directory stores (the generic path's iter_ids may hold one: ~100
 bytes per object, ~100 MB at 1M objects).
 """
 
-import mmap
 import os
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -26,7 +25,7 @@ import blake3
 from ..errors import CorruptObjectError, NotFoundError, RedunError
 from . import codec, compress
 from .ids import object_id
-from .pack import PackIndex, pack_name, read_entry
+from .pack import ENTRY_HEAD, PACK_MAGIC, PackIndex, read_entry
 
 
 @dataclass
@@ -135,35 +134,79 @@ class _Checker:
                 index.verify_checksum()
             except CorruptObjectError:
                 self.bad("index", name, "index fails its checksum (corrupt)", idx_path)
-            if pack_name(list(index)) != name:
+            ids = blake3.blake3()
+            ids.update(memoryview(index.data)[index.ids_at : index.off_at])  # == pack_name(ids)
+            if ids.digest(20).hex() != name:
                 self.bad("index", name, "index does not list the objects its name promises", idx_path)
             if not os.path.exists(pack_path):
                 self.bad("pack", name, "pack file is missing (its index exists)", pack_path)
                 return
-            h = blake3.blake3()
-            if os.path.getsize(pack_path):
-                h.update_mmap(pack_path)
-            if h.digest() != index.pack_digest:
-                self.bad("pack", name, "pack file does not match the digest in its index "
-                         "(truncated or corrupt)", pack_path)
-            with open(pack_path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-            try:
-                for oid, off, sz in index.entries():
-                    try:
-                        stored = read_entry(buf, off, sz, oid, pack_path)
-                    except CorruptObjectError as e:
-                        self.report.objects += 1
-                        self.bad("object", oid.hex(), str(e), pack_path)
-                        continue
-                    self.check_object(oid, stored, pack_path)
-                    self.progress(1)
-            finally:
-                if size:
-                    buf.close()
+            self.scan_pack(name, index, pack_path)
         finally:
             index.close()
+
+    def scan_pack(self, name: str, index: PackIndex, pack_path: str) -> None:
+        """Read the pack once, front to back (bounded memory, no mmap): digest, and
+        every entry checked against the index and re-hashed. If the scan derails
+        (bad length, entry not where the index says), the remaining entries are
+        read where the index says they are."""
+        digest = blake3.blake3()
+        stop = None  # offset where the sequential scan stopped trusting the file
+        seen = 0
+        with open(pack_path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            magic = f.read(len(PACK_MAGIC))
+            digest.update(magic)
+            pos = len(magic)
+            if magic != PACK_MAGIC:
+                self.bad("pack", name, "pack file has a bad header", pack_path)
+                stop = 0
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+            while stop is None:
+                head = f.read(ENTRY_HEAD)
+                digest.update(head)
+                if len(head) < ENTRY_HEAD:
+                    if head:
+                        stop = pos
+                    break
+                oid, n = head[:32], int.from_bytes(head[32:], "little")
+                if index.find(oid) != (pos, ENTRY_HEAD + n) or pos + ENTRY_HEAD + n > size:
+                    stop = pos
+                    for chunk in iter(lambda: f.read(1 << 20), b""):  # finish the digest
+                        digest.update(chunk)
+                    break
+                body = f.read(n)
+                digest.update(body)
+                if len(body) < n:
+                    stop = pos
+                    break
+                self.check_object(oid, body, pack_path)
+                self.progress(1)
+                seen += 1
+                pos += ENTRY_HEAD + n
+        if digest.digest() != index.pack_digest:
+            self.bad("pack", name, "pack file does not match the digest in its index (truncated or corrupt)",
+                     pack_path)
+        if stop is None:
+            if seen == index.count:
+                return
+            stop = pos  # the index lists entries beyond the end of the pack
+        fd = os.open(pack_path, os.O_RDONLY)  # fallback: read the rest where the index says
+        try:
+            for oid, off, size in index.entries():
+                if off < stop:
+                    continue
+                try:
+                    stored = read_entry(os.pread(fd, size, off), 0, size, oid, pack_path)
+                except CorruptObjectError as e:
+                    self.report.objects += 1
+                    self.bad("object", oid.hex(), str(e), pack_path)
+                    continue
+                self.check_object(oid, stored, pack_path)
+                self.progress(1)
+        finally:
+            os.close(fd)
 
     # -- any store ----------------------------------------------------------
     def generic(self) -> None:
