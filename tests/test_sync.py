@@ -368,3 +368,18 @@ def test_s3_missing_bucket_is_a_clear_error(tmp_path, moto_s3):  # noqa: F811
     run_cli("-c", a.root, "repo", "add", "nob", "s3://no-such-bucket-here/x")
     r = run_cli("-c", a.root, "push", "nob")
     assert isinstance(r.exception, SyncError) and "no-such-bucket-here" in str(r.exception)
+
+
+def test_s3_unreachable_endpoint_is_a_clear_error(tmp_path, monkeypatch):
+    a = new_repo(tmp_path / "a" / ".redun")
+    make_exec(a, 1)
+    from conftest_s3 import free_ports
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_ports(1)[0]}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    run_cli("-c", a.root, "repo", "add", "down", "s3://bucket-x/p")
+    r = run_cli("-c", a.root, "push", "down")
+    assert isinstance(r.exception, SyncError) and "endpoint" in str(r.exception)

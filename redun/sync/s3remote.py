@@ -17,6 +17,8 @@ Endpoint and credentials come from the usual AWS settings
 import json
 import mmap
 import os
+import random
+import time
 import uuid
 from collections import Counter
 from typing import Optional
@@ -170,11 +172,23 @@ class S3Remote(Remote):
 
         return ClientError
 
+    def _call(self, what: str, fn, *args, **kwargs):
+        """Run a boto3 call; connection and credential problems become SyncError."""
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            return fn(*args, **kwargs)
+        except BotoCoreError as e:
+            raise SyncError(
+                f"Cannot {what} {self.location}: {e}. Check the AWS credentials and endpoint "
+                "(AWS_ENDPOINT_URL_S3 for S3-compatible servers)."
+            ) from None
+
     def _get(self, rel: str):
         """The GetObject response for rel, or None if absent."""
         ClientError = self._errors()
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(rel))
+            return self._call("read", self.client.get_object, Bucket=self.bucket, Key=self._key(rel))
         except ClientError as e:
             code = e.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchKey", "404", "NotFound"):
@@ -186,7 +200,7 @@ class S3Remote(Remote):
     def _put(self, rel: str, body, **cond):
         ClientError = self._errors()
         try:
-            return self.client.put_object(Bucket=self.bucket, Key=self._key(rel), Body=body, **cond)
+            return self._call("write to", self.client.put_object, Bucket=self.bucket, Key=self._key(rel), Body=body, **cond)
         except ClientError as e:
             if cond and e.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise RefConflictError(f"HEAD of {self.location} changed during the update") from None
@@ -198,7 +212,7 @@ class S3Remote(Remote):
         ClientError = self._errors()
         config = TransferConfig(multipart_threshold=_MULTIPART_AT, multipart_chunksize=256 << 20)
         try:
-            self.client.upload_file(path, self.bucket, self._key(rel), Config=config)
+            self._call("write to", self.client.upload_file, path, self.bucket, self._key(rel), Config=config)
         except ClientError as e:
             raise SyncError(f"Cannot write {self._key(rel)} to {self.location}: {e}") from None
 
@@ -207,7 +221,7 @@ class S3Remote(Remote):
         r = self._get("HEAD")
         if r is None:
             return Head()
-        data = r["Body"].read()
+        data = self._call("read", r["Body"].read)
         refs, packs = decode_head(data, f"{self.location}/HEAD")
         return Head(refs=refs, packs=packs, token=r["ETag"])
 
@@ -229,7 +243,7 @@ class S3Remote(Remote):
         token, cur_refs, cur_packs = head.token, dict(head.refs), tuple(head.packs)
         todo = dict(updates)
         conflicts = []
-        for _ in range(_CAS_ATTEMPTS):
+        for attempt in range(_CAS_ATTEMPTS):
             for name, (old, new) in list(todo.items()):
                 now = cur_refs.get(name)
                 if now != old and now != new:
@@ -243,6 +257,7 @@ class S3Remote(Remote):
                 self._put("HEAD", body, **cond)
                 break
             except RefConflictError:
+                time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # spread out racing writers
                 fresh = self._read_head_raw()  # lost the race: merge onto the new head
                 cur_refs, cur_packs, token = dict(fresh.refs), tuple(fresh.packs), fresh.token
         else:
@@ -293,7 +308,7 @@ class S3Remote(Remote):
         r = self._get(f"packs/pack-{name}.idx")
         if r is None:
             raise CorruptObjectError(f"{self.location} lists pack {name} but its index is missing")
-        self._cache_index(name, r["Body"].read())
+        self._cache_index(name, self._call("read", r["Body"].read))
         return self._indexes[name]
 
     def has(self, oid: bytes) -> bool:
@@ -311,10 +326,17 @@ class S3Remote(Remote):
         path = self._cache_path(name, "pack")
         tmp = f"{path}.tmp-{uuid.uuid4().hex}"
         h = blake3.blake3()
-        with open(tmp, "wb") as f:
-            for chunk in r["Body"].iter_chunks(1 << 20):
-                h.update(chunk)
-                f.write(chunk)
+        def download():
+            with open(tmp, "wb") as f:
+                for chunk in r["Body"].iter_chunks(1 << 20):
+                    h.update(chunk)
+                    f.write(chunk)
+
+        try:
+            self._call("read", download)
+        except BaseException:
+            os.unlink(tmp)
+            raise
         if h.digest() != self._indexes[name].pack_digest:
             os.unlink(tmp)
             raise CorruptObjectError(f"pack {name} from {self.location} does not match its index")
