@@ -96,3 +96,20 @@ def test_errors_go_to_stderr_without_traceback(tmp_path):
     assert out.returncode == 1 and out.stderr == "redun: error: Repository 'x' already configured\n"
     out = subprocess.run(cmd + ["--help"], env=env, capture_output=True, text=True)
     assert out.returncode == 0 and "add" in out.stdout and "remove" in out.stdout
+
+
+def test_push_initializes_a_config_dir_but_not_a_missing_dir(tmp_path):
+    root, _ = setup(tmp_path)
+    make_exec(Repo.open(root), 1)
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "redun.ini").write_text("[backend]\n")
+    assert invoke(root, "repo", "add", "bare", str(bare)).exit_code == 0
+    r = invoke(root, "push", "bare")
+    assert r.exit_code == 0 and r.output.startswith("Pushed 9 record(s)")
+    assert (bare / "FORMAT").exists()
+    import shutil
+
+    shutil.rmtree(bare)
+    r = invoke(root, "push", "bare")
+    assert r.exit_code != 0 and "redun init" in str(r.exception) and not bare.exists()

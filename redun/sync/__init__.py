@@ -46,7 +46,8 @@ def open_remote(location: str, local_root: Optional[str] = None, name: Optional[
     from ..repo import Repo
     from .dirremote import DirectoryRemote
 
-    repo = Repo.open(location, create=create)
+    # a push may initialize an existing config dir (upstream auto-creates its db), never a missing one
+    repo = Repo.open(location, create=create and os.path.isdir(location))
     return DirectoryRemote(location, repo=repo, own=True)
 
 
