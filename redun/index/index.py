@@ -14,19 +14,15 @@ Deleting the file is always safe: the next open rebuilds it from the objects.
 """
 
 import os
-import queue
 import sqlite3
 import threading
 from typing import Callable, Iterable, Optional
 
-import blake3
-import zstandard
 
 from ..errors import CorruptObjectError, RedunError
-from ..objects import compress
 from ..objects.ids import parse_uuid
-from ..objects.pack import ENTRY_HEAD, PACK_MAGIC
-from ..objects.store import verify
+from ..objects.pack import PACK_MAGIC
+from .packread import WriterThread, pack_digest_ok, pack_entries
 from .queries import Queries
 from .rows import RowBuffer
 from .schema import SCHEMA_VERSION, UNIQUE, dedupe, statements, unique_index
@@ -57,107 +53,6 @@ def _schema_version(conn) -> Optional[int]:
     return int(row[0]) if row else None
 
 
-_BLOB_HEAD = b"\x93\xa4blob\x01"  # canonical Blob records start so (see objects/blobs.py)
-
-
-def _is_blob(stored: bytes) -> bool:
-    """Whether a stored object is a Blob chunk, without inflating a megabyte for it."""
-    code = stored[0]
-    if code == compress.RAW:
-        return stored[1:8] == _BLOB_HEAD
-    if code == compress.ZSTD and len(stored) > 4096:
-        try:
-            head = zstandard.ZstdDecompressor().decompressobj().decompress(stored[1:257])
-        except zstandard.ZstdError:
-            return False
-        return head[:7] == _BLOB_HEAD
-    return False
-
-
-def _entries(data: bytes, pos: int, path: str, trusted: bool, live: bool):
-    """(oid, canonical bytes or None for a Blob, offset after the entry) for each complete
-    entry of a pack image. A live tmp pack stops at the first entry that does not verify
-    (a write in flight); a damaged entry of an installed pack is skipped (fsck reports it)."""
-    end = len(data)
-    decompress = compress.decompress
-    while pos + ENTRY_HEAD <= end:
-        oid = data[pos : pos + 32]
-        nxt = pos + ENTRY_HEAD + int.from_bytes(data[pos + 32 : pos + 36], "little")
-        if nxt > end:
-            return
-        stored = data[pos + ENTRY_HEAD : nxt]
-        try:
-            if trusted and _is_blob(stored):
-                yield oid, None, nxt
-                pos = nxt
-                continue
-            canonical = decompress(stored, path)
-            if not trusted:
-                verify(oid, canonical, path)
-        except (CorruptObjectError, IndexError):
-            if live:
-                return
-            pos = nxt
-            continue
-        yield oid, canonical, nxt
-        pos = nxt
-
-
-class _Pipe:
-    """A writer thread: runs (rows, extra) batches in order, one transaction each."""
-
-    def __init__(self, conn):
-        self.conn = conn
-        self.queue = queue.Queue(maxsize=3)
-        self.error = None
-        self.thread = threading.Thread(target=self._run, name="redun-index-writer", daemon=True)
-        self.thread.start()
-
-    def put(self, rows: RowBuffer, extra) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put((rows, extra))
-
-    def _run(self) -> None:
-        conn = self.conn
-        while True:
-            item = self.queue.get()
-            if item is None:
-                return
-            if self.error is not None:
-                continue
-            rows, extra = item
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                rows.flush(conn)
-                if extra is not None:
-                    extra(conn)
-                conn.execute("COMMIT")
-            except BaseException as e:  # noqa: BLE001 - re-raised in the owner thread
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                self.error = e
-
-    def close(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-
-def _pack_digest_ok(pack_path: str, data: bytes) -> bool:
-    """Whether the whole pack matches the blake3 digest recorded in its .idx."""
-    try:
-        with open(pack_path[:-5] + ".idx", "rb") as f:
-            f.seek(-64, 2)
-            digest = f.read(32)
-    except OSError:
-        return False
-    return blake3.blake3(data, max_threads=blake3.blake3.AUTO).digest() == digest
-
-
 def remove_index_files(path: str) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         try:
@@ -173,7 +68,7 @@ class Index(Queries):
         self.conn = conn
         self.lock = threading.RLock()
         self.buffer = RowBuffer()
-        self._pipe = None  # a _Pipe writer thread during bulk catch-up
+        self._pipe = None  # a WriterThread during bulk catch-up
 
     # -- opening ------------------------------------------------------------
     @classmethod
@@ -318,7 +213,7 @@ class Index(Queries):
                 progress(done_bytes[0], total)
 
         # Many packs (a rebuild): decode here while a writer thread runs sqlite (it releases the GIL).
-        self._pipe = _Pipe(self.conn) if len(new) >= 4 else None
+        self._pipe = WriterThread(self.conn) if len(new) >= 4 else None
         try:
             for name in new:
                 path = os.path.join(packs_dir, f"pack-{name}.pack")
@@ -359,11 +254,11 @@ class Index(Queries):
                 return start, 0  # not a pack (or still being created); fsck reports damage
             pos = len(PACK_MAGIC)
         live = base > 0 or os.path.basename(path).startswith("tmp-")
-        trusted = not live and _pack_digest_ok(path, data)
+        trusted = not live and pack_digest_ok(path, data)
         count = 0
         last_tick = pos
         chunk = []
-        for oid, canonical, pos in _entries(data, pos, path, trusted, live):
+        for oid, canonical, pos in pack_entries(data, pos, path, trusted, live):
             if canonical is not None:
                 chunk.append((oid, canonical))
             count += 1
