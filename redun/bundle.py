@@ -79,14 +79,13 @@ def create(store, refs, path: str, exec_ids: Iterable[str] = (), reader=None) ->
     default `store`: pass the value-store reader so external blobs come along)."""
     reader = store if reader is None else reader
     chosen = select_refs(refs, exec_ids)
-    ids = _closure_sorted(store, reader, list(chosen.values()))
     out_dir = os.path.dirname(os.path.abspath(path)) or "."
     work = tempfile.mkdtemp(prefix=".redun-bundle-", dir=out_dir)
     try:
         w = StreamPackWriter(work)
         try:
-            for oid in ids:
-                w.add_stored(oid, _stored(reader, oid))
+            for oid, stored in _closure_stored(store, reader, list(chosen.values())):
+                w.add_stored(oid, stored)
             name = w.commit()
         except BaseException:
             w.abort()
@@ -125,18 +124,20 @@ def create(store, refs, path: str, exec_ids: Iterable[str] = (), reader=None) ->
     return BundleInfo(path, chosen, len(w), os.path.getsize(path))
 
 
-def _closure_sorted(store, reader, roots: list):
-    """Ids reachable from roots, ascending. For a directory store: gc's mark
-    state (a byte per packed object) and a merge of the packs' sorted ids, so a
-    whole-repository bundle does not hold a set of ids; links the store lacks
-    (blobs at value_store_path) are collected and read through `reader`."""
+def _closure_stored(store, reader, roots: list):
+    """(oid, stored bytes) of everything reachable from roots, ids ascending.
+    For a directory store: gc's mark state (a byte per packed object), a merge
+    of the packs' sorted ids and pread (no id set, no mmap of the packs); links
+    the store lacks (blobs at value_store_path) are read through `reader`."""
     if not hasattr(store, "packs_dir"):
-        yield from sorted({oid for oid, _ in walk(reader, roots)})
+        for oid in sorted({oid for oid, _ in walk(reader, roots)}):
+            yield oid, _stored(reader, oid)
         return
     import heapq
 
     from .gc import GcReport
     from .gcmark import Marker
+    from .gcpack import stored_at
 
     store.refresh()
     m = Marker(store, float("inf"), GcReport())
@@ -144,7 +145,16 @@ def _closure_sorted(store, reader, roots: list):
     try:
         for oid in roots:
             m.mark_root(oid)
-        yield from heapq.merge(m.marked_ids(), sorted(m.missing))
+        elsewhere = ((oid, -2, 0) for oid in sorted(m.missing))
+        for oid, i, pos in heapq.merge(m.marked_entries(), elsewhere):
+            if i >= 0:
+                got, stored = stored_at(m.packs[i], pos)
+                where = f"{oid.hex()} in {m.packs[i].path}"
+                if object_id(compress.decompress(stored, where)) != oid:
+                    raise CorruptObjectError(f"object {where} does not match its id; run `redun fsck`")
+                yield oid, stored
+            else:
+                yield oid, _stored(store if i == -1 else reader, oid)
     finally:
         m.close()
 

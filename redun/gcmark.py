@@ -195,22 +195,24 @@ class Marker:
                 yield None, oid
 
 
-    def marked_ids(self):
-        """Every marked id once, in increasing order (streamed: a k-way merge of
-        the packs' sorted id tables and the sorted loose ids)."""
+    def marked_entries(self):
+        """(oid, pack number, position) of every marked object, ids increasing
+        (pack number -1 for a loose object); an id in several packs comes once.
+        Streamed: a k-way merge of the packs' sorted id tables."""
         import heapq
 
         from .gcpack import oid_at
 
-        def from_pack(p):
+        def from_pack(i, p):
             bits, index = p.bits, p.index
             pos = bits.find(1)
             while pos >= 0:
-                yield oid_at(index, pos)
+                yield oid_at(index, pos), i, pos
                 pos = bits.find(1, pos + 1)
 
+        loose = ((oid, -1, 0) for oid in sorted(self.loose_marked))
         last = None
-        for oid in heapq.merge(*(from_pack(p) for p in self.packs), sorted(self.loose_marked)):
-            if oid != last:
-                yield oid
-                last = oid
+        for entry in heapq.merge(*(from_pack(i, p) for i, p in enumerate(self.packs)), loose):
+            if entry[0] != last:
+                yield entry
+                last = entry[0]
