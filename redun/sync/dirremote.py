@@ -30,6 +30,9 @@ class _DirPackSink(PackSink):
     def add_stored(self, oid, stored):
         self.writer.add_stored(oid, stored)
 
+    def add_many(self, items):
+        self.writer.add_stored_many(items)  # one write() per ~1 MiB, order kept
+
     def commit(self) -> Optional[str]:
         return self.writer.commit()
 

@@ -108,6 +108,14 @@ def _running(src: Remote, oid: bytes) -> bool:
     return isinstance(rec, Execution) and rec.end_time is None
 
 
+def _counted(items, result: SyncResult, progress):
+    for item in items:
+        result.objects += 1
+        if progress is not None and result.objects % _PROGRESS_EVERY == 0:
+            progress(result.objects)
+        yield item
+
+
 def sync(
     src: Remote,
     dst: Remote,
@@ -139,11 +147,7 @@ def sync(
             return result
         sink = dst.begin_pack()
         try:
-            for oid, stored in walk([new for _, new in updates.values()], dst.has, expand):
-                sink.add_stored(oid, stored)
-                result.objects += 1
-                if progress is not None and result.objects % _PROGRESS_EVERY == 0:
-                    progress(result.objects)
+            sink.add_many(_counted(walk([new for _, new in updates.values()], dst.has, expand), result, progress))
             name = sink.commit()
         except BaseException:
             sink.abort()
