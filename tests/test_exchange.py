@@ -7,6 +7,7 @@ import pickle
 
 import pytest
 
+from redun.errors import NotFoundError
 from redun.exchange import LineError, export_lines, import_lines
 from redun.exchange import convert, lines, pickle3
 from redun.exchange.exporter import Exporter
@@ -340,3 +341,50 @@ def test_fast_native_path_agrees_with_values_module():
     assert pickle3.native_from_pickle(data) is None and V.native_from_pickle(data, exact=True) is None
     evil = b"\x80\x03cos\nsystem\nq\x00X\x04\x00\x00\x00trueq\x01\x85q\x02Rq\x03."
     assert pickle3.native_from_pickle(evil) is None
+
+
+def test_export_roots_of_every_kind(repo):
+    import_lines(repo, read(FIXTURES[0]))
+    src = by_key(read(FIXTURES[0]))
+    job = next(o for (t, _), o in src.items() if t == "Job" and o["parent_id"] is None)
+    cn = next(o for (t, _), o in src.items() if t == "CallNode" and o["task_name"] == "compile")
+    for root, must in ((job["id"], ("Job", job["id"])), (job["id"][:8], ("Job", job["id"])),
+                       (cn["call_hash"][:10], ("CallNode", cn["call_hash"])),
+                       (cn["value_hash"], ("Value", cn["value_hash"])),
+                       (cn["task_hash"], ("Value", cn["task_hash"]))):
+        got = by_key(export_text(repo, [root]))
+        assert must in got, root
+        assert all(k in src and got[k] == src[k] for k in got)
+    with pytest.raises(NotFoundError):
+        export_text(repo, ["0123456789abcdef0123"])
+    with pytest.raises(NotFoundError):
+        export_text(repo, ["not-an-id"])
+
+
+def test_export_without_index_file(repo):
+    import_lines(repo, read(FIXTURES[0]))
+    repo.close()
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.unlink(repo.index_path + suffix)
+        except FileNotFoundError:
+            pass
+    again = Repo.open(repo.root)
+    try:
+        assert set(by_key(export_text(again))) == set(by_key(read(FIXTURES[0])))
+        assert not os.path.exists(again.index_path)  # a full export does not build the index
+    finally:
+        again.close()
+
+
+def test_non_execution_tags_round_trip(repo):
+    src = [x.decode().rstrip("\n") for x in read(FIXTURES[0])]
+    job = json.loads(next(x for x in src if '"_type": "Job"' in x))
+    from redun.hashing import hash_tag
+
+    tag = {"_version": 1, "_type": "Tag", "tag_hash": hash_tag(job["id"], "env", "prod", []),
+           "entity_type": "Job", "entity_id": job["id"], "key": "env", "value": "prod", "parents": []}
+    s = import_lines(repo, [x.encode() for x in src + [json.dumps(tag)]])
+    assert s.imported == len(src) + 1
+    got = by_key(export_text(repo))
+    assert got[("Tag", tag["tag_hash"])] == tag
