@@ -100,6 +100,8 @@ def import_command(obj, path, keep_going, quiet):
     repo = obj.open_repo()
     if path == "-":
         stream = sys.stdin.buffer
+        if sys.stdin.isatty():
+            click.echo("Reading JSON lines from stdin (end with Ctrl-D; or use -f FILE)...", err=True)
     else:
         try:
             stream = open(path, "rb")
