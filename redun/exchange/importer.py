@@ -59,6 +59,7 @@ class _Importer:
         self.error_calls: set = set()  # call node keys whose result is one of those
         self._packs = None
         self._loose = True
+        self._repo_empty = None
 
     # -- errors -------------------------------------------------------------
     def error(self, err: LineError, key: Optional[str] = None, now: bool = False) -> None:
@@ -170,7 +171,9 @@ class _Importer:
         kind, ident = key[0], key[2:]
         if kind == "e":
             return self.repo.refs.get(f"execs/{ident}")
-        if not (self.store.pack_names() or any(True for _ in self.store.iter_loose())):
+        if self._repo_empty is None:
+            self._repo_empty = not (self.store.pack_names() or any(True for _ in self.store.iter_loose()))
+        if self._repo_empty:
             return None
         if self._index is None:
             try:
