@@ -97,22 +97,27 @@ def collect(
         try:
             report.packs = len(m.packs)
             known = {p.name for p in m.packs}
-            phase("marking from refs")
-            live_execs = _mark_refs(m, refs)
-            phase("marking from recent objects and live runs")
-            m.mark_young()
-            m.mark_tmp_packs()
-            phase("looking for jobs of live executions")
-            restore = _rescue(m, live_execs, _keep_prefixes(keep))
-            if not dry_run:
-                # Look again right before deleting: refs, packs and staging written meanwhile.
-                phase("marking what changed meanwhile")
-                _mark_refs(m, refs)
-                m.mark_new_packs(known)
-                m.mark_tmp_packs()
+            keep_prefixes = _keep_prefixes(keep)
+            try:
+                phase("marking from refs")
+                live_execs = _mark_refs(m, refs)
+                phase("marking from recent objects and live runs")
                 m.mark_young()
-            phase("counting garbage")
-            _count(m, report, on_garbage)
+                m.mark_tmp_packs()
+                phase("looking for jobs of live executions")
+                restore = _rescue(m, live_execs, keep_prefixes)
+                if not dry_run:
+                    # Look again right before deleting: refs, packs and staging written meanwhile.
+                    phase("marking what changed meanwhile")
+                    _mark_refs(m, refs)
+                    m.mark_new_packs(known)
+                    m.mark_tmp_packs()
+                    m.mark_young()
+                phase("counting garbage")
+                _count(m, report, on_garbage)
+            except CorruptObjectError as e:
+                # Without an object's links gc cannot know what it keeps alive.
+                raise CorruptObjectError(f"{e}\ngc stopped before deleting anything; run `redun fsck`.") from None
             if not dry_run:
                 phase("rewriting packs")
                 _sweep(m, report)

@@ -199,3 +199,23 @@ def test_gc_while_runs_write_keeps_the_repo_valid(repo):
     assert report.ok, [str(p) for p in report.problems]
     finished = [o for _, o in DirectoryRefs(repo.root).list("execs/") if store.get(o).job is not None]
     assert len(finished) == int(out)
+
+
+def test_a_corrupt_object_stops_gc_before_anything_is_deleted(repo):
+    live, dead = _two_runs(repo)
+    age_everything(repo.root)
+    (pack,) = [p for p in os.listdir(os.path.join(repo.root, "packs")) if p.endswith(".pack")]
+    path = os.path.join(repo.root, "packs", pack)
+    store = DirectoryStore(repo.root)
+    p = next(x for x in store.packs())
+    off, size = p.index.find(live["job"])
+    data = bytearray(open(path, "rb").read())
+    data[off + size - 3] ^= 0xFF  # damage the live job record (reachable: gc must read it)
+    open(path, "wb").write(bytes(data))
+    before = sorted(os.listdir(os.path.join(repo.root, "packs")))
+    from redun.errors import CorruptObjectError
+
+    with pytest.raises(CorruptObjectError, match="fsck"):
+        collect(DirectoryStore(repo.root), repo.refs)
+    assert sorted(os.listdir(os.path.join(repo.root, "packs"))) == before
+    assert os.path.getsize(path) == len(data)

@@ -122,6 +122,9 @@ def test_fsck_bundle_and_push_with_external_blobs(tmp_path):
     cli = [sys.executable, "-m", "redun", "-c", root]
     out = subprocess.run(cli + ["fsck"], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+    out = subprocess.run(cli + ["gc", "--grace", "0"], capture_output=True, text=True)
+    assert out.returncode == 0 and "removed 0" in out.stdout, out.stdout + out.stderr
+    assert "not in this store" in out.stderr  # the external blobs: neither collected nor an error
 
     from redun.bundle import create, unbundle
     from redun.valuestore import blob_reader_for
