@@ -388,3 +388,22 @@ def test_non_execution_tags_round_trip(repo):
     assert s.imported == len(src) + 1
     got = by_key(export_text(repo))
     assert got[("Tag", tag["tag_hash"])] == tag
+
+
+def test_references_to_records_already_in_the_repo(repo):
+    src = [x.decode().rstrip("\n") for x in read(FIXTURES[0])]
+    import_lines(repo, [x.encode() for x in src])
+    ex = json.loads(src[0])
+    job = next(json.loads(x) for x in src if json.loads(x).get("id") == ex["job_id"])
+    ex["id"], job["id"] = "11111111-2222-4333-8444-555555555555", "66666666-7777-4888-8999-aaaaaaaaaaaa"
+    ex["job_id"], job["execution_id"], job["children"] = job["id"], ex["id"], []
+    s = import_lines(repo, [json.dumps(ex).encode(), json.dumps(job).encode()])
+    assert (s.imported, s.executions) == (2, 1)
+    rec = repo.store.get(repo.refs.get(f"execs/{ex['id']}"))
+    root = repo.store.get(rec.job)
+    assert repo.store.get(root.call_node).hash.hex() == job["call_hash"]
+    # the same lines into an empty repository: the call node and task are missing
+    other = Repo.init(os.path.join(os.path.dirname(repo.root), "other"))
+    with pytest.raises(LineError) as e:
+        import_lines(other, [json.dumps(ex).encode(), json.dumps(job).encode()])
+    assert "in neither the input nor the repository" in str(e.value) and e.value.line == 2
