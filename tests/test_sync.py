@@ -383,3 +383,15 @@ def test_s3_unreachable_endpoint_is_a_clear_error(tmp_path, monkeypatch):
     run_cli("-c", a.root, "repo", "add", "down", "s3://bucket-x/p")
     r = run_cli("-c", a.root, "push", "down")
     assert isinstance(r.exception, SyncError) and "endpoint" in str(r.exception)
+
+
+def test_read_exec_refs_matches_ref_store(tmp_path):
+    from redun.sync.dirremote import read_exec_refs
+
+    a = new_repo(tmp_path / "a")
+    for _ in range(5):
+        make_exec(a, 1)
+    a.refs.set("remotes/x/execs/y", b"\x01" * 32)
+    open(os.path.join(a.refs.dir, "execs", "junk.tmp-1"), "w").close()
+    assert read_exec_refs(a.refs.dir) == dict(a.refs.list("execs/"))
+    assert read_exec_refs(str(tmp_path / "nowhere")) == {}
