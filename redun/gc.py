@@ -47,6 +47,7 @@ class GcReport:
     packs_rewritten: int = 0
     packs_removed: int = 0
     loose_removed: int = 0
+    loose_packed: int = 0
     missing_links: int = 0
     restored_refs: list = field(default_factory=list)
     dry_run: bool = False
@@ -58,7 +59,8 @@ class GcReport:
             f"{verb} {self.garbage} ({_human(self.garbage_bytes)})"
         )
         if not self.dry_run:
-            text += f"; {self.packs_rewritten} pack(s) rewritten, {self.packs_removed} removed, {self.loose_removed} loose"
+            text += (f"; {self.packs_rewritten} pack(s) rewritten, {self.packs_removed} removed, "
+                     f"{self.loose_removed} loose removed, {self.loose_packed} loose packed")
         return text
 
 
@@ -259,6 +261,11 @@ def _sweep(m: Marker, report: GcReport) -> None:
                 report.loose_removed += 1
         except FileNotFoundError:
             pass
+    # Live loose objects past the grace period (e.g. runs' preliminary records) go into a pack.
+    old_live = [oid for oid in m.loose_marked if 0 < m._loose_mtime(oid) < m.cutoff]
+    if old_live:
+        m.store.pack_loose(old_live)
+        report.loose_packed = len(old_live)
 
 
 def collect_repo(repo, **kwargs) -> GcReport:

@@ -79,11 +79,14 @@ def test_whole_pack_removed_and_loose_swept(repo):
     with repo.store.pack_writer() as w:
         orphan = write_execution(w, "orphan")
     loose = repo.store.put(Value(b"\x01" * 20, "str", "native", b"loose garbage"))
+    kept = repo.store.put(Value(b"\x04" * 20, "str", "native", b"loose and live"))
+    repo.refs.set("remotes/x/keep", kept)
     age_everything(repo.root)
     report = collect(repo.store, repo.refs)
-    assert report.packs_removed == 1 and report.loose_removed == 1
+    assert report.packs_removed == 1 and report.loose_removed == 1 and report.loose_packed == 1
     store = _fresh(repo)
     assert not store.has(loose) and not store.has(orphan["exec"])
+    assert store.has(kept) and list(store.iter_loose()) == []
     assert fsck(store, repo.refs).ok
 
 
