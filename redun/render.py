@@ -196,13 +196,14 @@ class TextRenderer:
             self.task_block(self.index.task(job["task_oid"]), indent=indent + 2, first_job=False)
             return
         self.call_node_block(self.index.call_node(job["call_node"]), indent=indent + 2,
-                             parents=False, children=False)
+                             parents=False, children=False, execution_id=job["execution_id"])
 
     # call nodes
     def call_node_line(self, cn: dict, indent: int = 0) -> None:
         self.line(f"CallNode {short(cn['hash'])} {cn['task_name']} ", indent)
 
-    def call_node_block(self, cn: dict, indent: int = 0, parents: bool = True, children: bool = True) -> None:
+    def call_node_block(self, cn: dict, indent: int = 0, parents: bool = True, children: bool = True,
+                        dataflow: bool = True, execution_id: bytes = None) -> None:
         self.line(f"CallNode {cn['hash'].hex()} {cn['task_name']} ", indent)
         self.line(f"Args:   {self.prov.arguments_text(cn['oid'])}", indent + 2)
         value = self.index.value(cn["value_oid"])
@@ -223,6 +224,17 @@ class TextRenderer:
         self.line()
         task = self.index.task(cn["task_oid"]) or self.index.task_by_hash(cn["task_hash"])
         self.task_block(task, indent=indent, first_job=False)
+        if dataflow:
+            self.line()
+            self.dataflow(cn["value_oid"], "result", producer=cn, indent=indent, execution_id=execution_id)
+
+    def dataflow(self, value_oid: bytes, name: str, producer: dict = None, indent: int = 0,
+                 execution_id: bytes = None) -> None:
+        from .render_dataflow import Dataflow
+
+        flow = Dataflow(self.prov, self.line)
+        flow.execution_id = execution_id
+        flow.render(value_oid, name, producer=producer, indent=indent)
 
     # tasks
     def task_line(self, task: dict, indent: int = 0) -> None:
@@ -254,13 +266,8 @@ class TextRenderer:
         else:
             self.line(f"Value {short(val['hash'])} {val['type']} ", indent)
             self.line(self.prov.preview(val["oid"], limit=10_000), indent)
-        producers = self.index.producers(val["oid"])
-        if producers:
-            self.line(f"Produced by Job {short(producers[0]['id'])}", indent)
-        else:
-            consumers = self.index.consumers(val["oid"])
-            if consumers:
-                self.line(f"Consumed by Job {short(consumers[0]['id'])}", indent)
+        self.line()
+        self.dataflow(val["oid"], "value", indent=indent)
 
     def file_block(self, val: dict, job: dict, kind: str, indent: int = 0) -> None:
         self.file_line(val, indent)

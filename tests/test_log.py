@@ -204,6 +204,21 @@ def test_end_to_end_compile(compiled):
     assert "\nConsumed by Job " in res.stdout and "compile(File(path=prog.c" in res.stdout
     res = redun("log", "link")
     assert res.stdout.startswith("Task 087460305fc60e05c5958edb8623ffbe29bdbe25 link \n  First Job ")
+    # the upstream dataflow of a link job, in upstream's layout
+    link_job = [line for line in redun("log", "--job", "--task-name", "link").stdout.splitlines()
+                if "link('prog2'" in line][0].split()[1]
+    out = redun("log", link_job).stdout
+    flow = out[out.index("  Upstream dataflow:"):].splitlines()
+    assert flow[2].startswith("    result = File(path=prog2, hash=")
+    assert flow[4].startswith("    result <-- <") and flow[4].endswith("> link(prog_path, o_files)")
+    assert flow[5].startswith("      prog_path = <15636c87> 'prog2'")
+    assert flow[6].startswith("      o_files   = <")
+    assert flow[8].startswith("    prog_path <-- argument of <") and flow[8].endswith("> make_prog(prog_path, c_files)")
+    assert flow[9] == "              <-- origin"
+    assert flow[11] == "    o_files <-- derives from"
+    assert flow[12].startswith("      compile_result   = <") and flow[13].startswith("      compile_result_2 = <")
+    assert any(line.startswith("    c_file <-- argument of <") for line in flow)
+    assert "           <-- origin" in flow
     res = redun("log", "--all", "--count")
     assert res.stdout.splitlines()[:3] == ["       2 Execution", "      18 Job", "      14 CallNode"]
 
