@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from conftest_s3 import closure_ok, make_exec, moto_s3, seaweed, seaweed_client, unique_url  # noqa: F401
 from redun.cli import cli
-from redun.errors import NotFoundError, SyncError
+from redun.errors import AmbiguousPrefixError, NotFoundError, SyncError
 from redun.repo import Repo
 from redun.sync.dirremote import DirectoryRemote
 from redun.sync.plan import ref_updates, resolve_roots, walk
@@ -44,7 +44,7 @@ def test_ref_updates_and_roots():
     assert ref_updates(src, {"execs/aa": b"1"}) == {"execs/bb": (None, b"2")}
     assert ref_updates(src, {}, ["execs/aa"]) == {"execs/aa": (None, b"1")}
     assert resolve_roots({"execs/abc-1": b"1", "execs/abd-2": b"2"}, ["abc"]) == ["execs/abc-1"]
-    with pytest.raises(NotFoundError):
+    with pytest.raises(AmbiguousPrefixError, match="abc-1"):
         resolve_roots({"execs/abc-1": b"1", "execs/abd-2": b"2"}, ["ab"])
     with pytest.raises(NotFoundError, match="Unknown record ids"):
         resolve_roots({"execs/abc-1": b"1"}, ["ff"])

@@ -3,8 +3,8 @@
 The local repository is one too, and `cp -r .redun elsewhere` is a valid
 remote. The head is derived from the directory itself: the refs under
 refs/execs/ and the packs whose index exists. Objects arrive as one pack
-written through the store's PackWriter (one O_APPEND write per object,
-installed pack-then-index on commit); refs are then moved one by one with
+written through the store's PackWriter (O_APPEND writes of ~1 MiB batches,
+in order; installed pack-then-index on commit); refs are then moved one by one with
 the ref store's lock + rename compare-and-swap. A push killed half-way
 leaves a tmp pack that is invisible to readers; a retry sends the objects
 again, and `store.recover()` (fsck/gc) may salvage the tmp pack safely since

@@ -11,7 +11,7 @@ closed under links: a transfer killed half-way leaves nothing dangling.
 
 from typing import Callable, Iterable, Iterator, Optional
 
-from ..errors import NotFoundError
+from ..errors import AmbiguousPrefixError, NotFoundError
 
 SYNC_PREFIX = "execs/"
 
@@ -24,8 +24,8 @@ def exec_refs(refs: dict) -> dict:
 def resolve_roots(refs: dict, prefixes: Iterable[str]) -> list:
     """Ref names of the executions whose uuid starts with each prefix.
 
-    Raises NotFoundError naming the unknown prefixes, or NotFoundError for an
-    ambiguous one (listing the candidates)."""
+    Raises NotFoundError naming the unknown prefixes, or AmbiguousPrefixError
+    (listing the candidates)."""
     names = sorted(n for n in refs if n.startswith(SYNC_PREFIX))
     chosen, unknown = [], []
     for p in prefixes:
@@ -34,8 +34,7 @@ def resolve_roots(refs: dict, prefixes: Iterable[str]) -> list:
         if not p or not hits:
             unknown.append(p)
         elif len(hits) > 1:
-            shown = ", ".join(h[len(SYNC_PREFIX):] for h in hits[:10])
-            raise NotFoundError(f"Execution id prefix '{p}' is ambiguous ({shown}); use a longer prefix.")
+            raise AmbiguousPrefixError(p, [h[len(SYNC_PREFIX):] for h in hits], what="execution")
         elif hits[0] not in chosen:
             chosen.append(hits[0])
     if unknown:
