@@ -63,7 +63,7 @@ class Repo:
     def __init__(self, root: str, config: Config):
         self.root = root
         self.config = config
-        self.store = DirectoryStore(root)
+        self.store = DirectoryStore(root, durable=True)  # loose puts are rare: fsync them (refs point at them)
         self.refs = DirectoryRefs(root)
         self._index = None
 

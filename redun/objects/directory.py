@@ -85,7 +85,7 @@ class DirectoryStore(ObjectStore):
         self.name = root
         self.objects_dir = os.path.join(root, "objects")
         self.packs_dir = os.path.join(root, "packs")
-        self.durable = durable  # fsync loose objects (packs are always fsynced)
+        self.durable = durable  # fsync loose objects and their directory (packs are always fsynced)
         os.makedirs(self.objects_dir, exist_ok=True)
         os.makedirs(self.packs_dir, exist_ok=True)
         self._packs: dict = {}  # name -> _Pack
@@ -207,6 +207,8 @@ class DirectoryStore(ObjectStore):
                 f.flush()
                 os.fsync(f.fileno())
         os.replace(tmp, path)
+        if self.durable:
+            _fsync_dir(d)
 
     def iter_loose(self) -> Iterator[bytes]:
         """Ids of loose objects (streamed from the directory listing)."""
