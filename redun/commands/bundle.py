@@ -37,9 +37,11 @@ def verify_command(obj, file, standalone):
 
     store = None
     if not standalone:
+        from ..errors import RedunError
+
         try:
             store = obj.open_repo().store
-        except Exception:  # no repository here: check the bundle on its own
+        except RedunError:  # no repository here: check the bundle on its own
             store = None
     info = verify(file, store)
     click.echo(f"ok {info.summary()}")
