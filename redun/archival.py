@@ -24,6 +24,8 @@ that file, so a false alarm (a move across filesystems) is harmless.
 import os
 from dataclasses import dataclass, field
 
+from .errors import CorruptObjectError, NotFoundError, RefConflictError
+
 ORIGIN_FILENAME = "ORIGIN"
 
 
@@ -95,7 +97,7 @@ def settle(store, refs, index_path: str = None) -> SettleReport:
                 else:
                     refs.delete(name, expected=oid)
                     report.dropped.append(name)
-            except Exception:  # changed meanwhile by another process settling it: theirs wins
+            except RefConflictError:  # changed meanwhile by another process settling it: theirs wins
                 continue
     if index_path is not None:
         for suffix in ("", "-wal", "-shm", "-journal"):  # the sqlite file and its companions
@@ -130,8 +132,8 @@ def _newest_executions(store, exec_ids: set) -> dict:
     for oid in store.iter_loose():
         try:
             consider(oid, store.get(oid))
-        except Exception:
-            continue
+        except (CorruptObjectError, NotFoundError):
+            continue  # damaged or packed meanwhile: fsck reports damage
     for p in store.packs():
         view = _PackView(p)
         try:
