@@ -48,8 +48,8 @@ def export_command(obj, path, ids):
 
     IDS are roots: execution or job ids, call node, task or value hashes, or
     object ids (unique prefixes are fine). Without IDS every execution is
-    exported, newest first. Records are written children first, so any
-    prefix of the output is itself importable.
+    exported, newest first. Records are written children first (each
+    Execution line follows everything it needs), in upstream's line format.
     """
     from ..exchange import export_lines
 
