@@ -56,7 +56,7 @@ class CacheMixin:
                 hit = rec.index.find_eval(bytes.fromhex(job.eval_hash))
             if hit is None:
                 return False
-            job_oid, val_oid = hit
+            job_oid, val_oid = hit[0], hit[1]
             result, vrec = rec.load_value(val_oid)  # NotFoundError (other process's pack): miss
             if vrec.type == "redun.ErrorValue":
                 return False
@@ -65,12 +65,16 @@ class CacheMixin:
         if not is_valid_value(result):
             self.log(miss_line(job.id_str, repr(result), job.eval_hash))
             return False
-        try:
-            prev = rec.job_fields(job_oid)
-            if prev["call_hash"] is not None and prev["call_node"] is not None:
-                job.prev_call = (prev["call_hash"].hex(), prev["call_node"], not prev["children"])
-        except Exception:
-            pass
+        if len(hit) >= 4:  # find_evals also returns the job's call_hash and CallNode
+            if hit[2] is not None and hit[3] is not None:
+                job.prev_call = (hit[2].hex(), hit[3])
+        else:
+            try:
+                prev = rec.job_fields(job_oid)
+                if prev["call_hash"] is not None and prev["call_node"] is not None:
+                    job.prev_call = (prev["call_hash"].hex(), prev["call_node"])
+            except Exception:
+                pass
         self.log(cached_line(job.id_str, format_task_call(task, args, kwargs), job.eval_hash, None))
         job.cached = True
         job.eval_oid = val_oid

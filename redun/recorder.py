@@ -138,7 +138,7 @@ class _MemoryIndex:
     def ingest_many(self, pairs) -> None:
         for oid, rec in pairs:
             if type(rec) is Job and rec.eval_value is not None and rec.status != "FAILED":
-                self.evals[rec.eval_hash] = (oid, rec.eval_value)
+                self.evals[rec.eval_hash] = (oid, rec.eval_value, rec.call_hash, rec.call_node)
             elif type(rec) is CallNode:
                 self.calls[(rec.task_hash, rec.args_hash)] = oid
 
@@ -146,7 +146,8 @@ class _MemoryIndex:
         pass
 
     def find_eval(self, eval_hash: bytes):
-        return self.evals.get(eval_hash)
+        hit = self.evals.get(eval_hash)
+        return hit[:2] if hit else None
 
     def find_evals(self, eval_hashes) -> dict:
         return {h: self.evals[h] for h in eval_hashes if h in self.evals}

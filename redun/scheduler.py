@@ -390,24 +390,15 @@ class Scheduler(CacheMixin):
     def _resolve_job(self, job: Job, result) -> None:
         job.result = result
         if self._prov:
-            rec = self.rec
             vhash = job.result_vhash or hash_value(result)
             job.result_vhash = vhash
-            prev = job.prev_call
-            if prev is not None and prev[2] and not job.children and job.result_vhash == job.eval_vhash:
-                # leaf cached job: same task, args and value as the job it reuses
-                call_hash = prev[0]
-            else:
-                call_hash = None
-            if call_hash is None:
-                children = [c for c in job.children if c.call_hash]
-                call_hash = hash_call_node(job.task.hash, job.args_hash, vhash, [c.call_hash for c in children])
+            children = [c for c in job.children if c.call_hash]
+            call_hash = hash_call_node(job.task.hash, job.args_hash, vhash, [c.call_hash for c in children])
             if job.call_oid is not None and job.call_hash == call_hash:
                 pass  # ultimate reduction: the recorded CallNode is this one
             elif job.prev_call is not None and job.prev_call[0] == call_hash:
-                job.call_oid = job.prev_call[1]
+                job.call_oid = job.prev_call[1]  # same call as the job the cache hit came from
             else:
-                children = [c for c in job.children if c.call_hash]
                 job.call_oid = self._record_call_node(job, call_hash, result, vhash, children)
             job.call_hash = call_hash
         job.expr.__dict__["call_hash"] = job.call_hash

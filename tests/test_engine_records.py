@@ -111,9 +111,13 @@ def test_rerun_is_fully_cached_and_reuses_call_nodes(wfdir):
     assert p.stderr.count("Cached Job") == 20
     repo, execs = _executions(wfdir)
     calls = [set(), set()]
+    oids = [set(), set()]
     for i, (oid, ex) in enumerate(sorted(execs, key=lambda e: e[1].start_time)):
-        calls[i] = {c.hash for c in _closure(repo, oid).get("CallNode", [])}
+        recs = list(walk(repo.store, [oid]))
+        calls[i] = {r.hash for _, r in recs if isinstance(r, CallNode)}
+        oids[i] = {o for o, r in recs if isinstance(r, CallNode)}
     assert calls[0] == calls[1]  # same results, same children: same call hashes
+    assert oids[0] == oids[1]  # and the rerun reuses the recorded CallNodes (none written)
     repo.close()
 
 

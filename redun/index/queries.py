@@ -66,21 +66,22 @@ class Queries:
         return (rows[0][0], rows[0][1]) if rows else None
 
     def find_evals(self, eval_hashes) -> dict:
-        """find_eval for many hashes in few queries: {eval_hash: (job oid, eval value oid)}."""
+        """find_eval for many hashes in few queries:
+        {eval_hash: (job oid, eval value oid, job call_hash, job call_node oid)}."""
         hashes = list(dict.fromkeys(eval_hashes))
         best: dict = {}
         for i in range(0, len(hashes), 500):
             chunk = hashes[i : i + 500]
             rows = self._read(
-                "SELECT eval_hash, oid, eval_value, end_time FROM jobs WHERE eval_hash IN "
+                "SELECT eval_hash, oid, eval_value, end_time, call_hash, call_node FROM jobs WHERE eval_hash IN "
                 f"({','.join('?' * len(chunk))}) AND eval_value IS NOT NULL "
                 "AND end_time IS NOT NULL AND status != 'FAILED'",
                 chunk,
             )
-            for eh, oid, ev, end in rows:
+            for eh, oid, ev, end, ch, cn in rows:
                 if eh not in best or end > best[eh][2]:
-                    best[eh] = (oid, ev, end)
-        return {eh: (v[0], v[1]) for eh, v in best.items()}
+                    best[eh] = (oid, ev, end, ch, cn)
+        return {eh: (v[0], v[1], v[3], v[4]) for eh, v in best.items()}
 
     def find_call_node(self, task_hash: bytes, args_hash: bytes, execution_id: Optional[bytes] = None):
         """Oid of the newest CallNode with (task_hash, args_hash); with execution_id,
