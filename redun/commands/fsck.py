@@ -56,6 +56,9 @@ def fsck_command(obj, do_recover, quiet):
             click.echo(f"note: {note}")
         click.echo(report.summary())
     if not report.ok:
-        if not quiet and any("interrupted" in n or "crash" in n for n in report.notes):
-            click.echo("hint: `redun fsck --recover` salvages crash debris.", err=True)
+        if not quiet:
+            if any("interrupted" in n or "crash" in n for n in report.notes):
+                click.echo("hint: `redun fsck --recover` salvages crash debris.", err=True)
+            click.echo("hint: damaged or missing objects can be restored from another copy of the "
+                       "repository (`redun pull`); records that do not depend on them stay readable.", err=True)
         raise SystemExit(1)

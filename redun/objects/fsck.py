@@ -70,6 +70,8 @@ class _Checker:
         self.report = FsckReport()
 
     def bad(self, kind, name, message, where=""):
+        if kind == "object":  # the id and file are shown once, by Problem.__str__
+            message = message.replace(f"object {name} in {where}: ", "").replace(f" {name} in {where}", "")
         self.report.problems.append(Problem(kind, name, message, where))
 
     def check_object(self, oid: bytes, stored, where: str) -> None:
