@@ -442,3 +442,11 @@ def test_call_time_options_keep_the_registered_task_hash():
     s.run(opt.options(cache=False)(1))
     assert s.root_job.eval_hash == h and s.root_job.task.hash == opt.hash
     assert calls == [1, 1]  # cache=False: not reused across executions
+
+
+def test_run_plain_values_and_nested_roots():
+    s = quiet()
+    assert s.run(5) == 5
+    assert s.root_job is None
+    assert s.run([inc(1), {"k": inc(2)}]) == [2, {"k": 3}]
+    assert s.root_job.task.fullname == "redun.root_task"

@@ -170,3 +170,10 @@ def test_compile_example_recompiles_only_what_changed(tmp_path):
     assert "| ALL             0       0       0       3       6       9" in p.stderr
     assert subprocess.run(["./prog"], cwd=d, capture_output=True, text=True).stdout == \
         "prog1: Hello, World!!!!!!!!\n"
+
+
+def test_option_override(wf):
+    run(wf, "run", "wf.py", "main", check=0)
+    p = run(wf, "run", "-o", "cache=false", "wf.py", "main", check=0)
+    assert p.stderr.count("Run    Job") == 1  # main itself reruns; its children still hit the cache
+    assert p.stderr.count("Cached Job") == 3
