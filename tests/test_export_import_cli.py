@@ -193,3 +193,25 @@ def test_engine_failures_and_large_values_round_trip(tmp_path):
                   if not x.startswith("Duration")]
         assert mine == theirs
     assert sorted(run("-c", other, "export").stdout.splitlines()) == sorted(exported.splitlines())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="the compile example needs gcc")
+def test_our_engine_export_imports_into_upstream(tmp_path):
+    if not os.path.exists(UPSTREAM):
+        pytest.skip("upstream venv not installed")
+    d = tmp_path / "compile"
+    shutil.copytree(EXAMPLE, d)
+    assert run("run", "make.py", "make", cwd=d).returncode == 0
+    out = tmp_path / "ours.jsonl"
+    assert run("export", "-f", str(out), cwd=d).returncode == 0
+    up = str(tmp_path / "up")
+    subprocess.run([UPSTREAM, "--config", up, "init"], check=True, capture_output=True)
+    p = subprocess.run([UPSTREAM, "--config", up, "import", "-f", str(out)], capture_output=True)
+    assert p.returncode == 0, p.stderr
+    ours = run("log", cwd=d).stdout.decode().splitlines()
+    theirs = subprocess.run([UPSTREAM, "--config", up, "log"], capture_output=True).stdout.decode().splitlines()
+    assert [x for x in ours if x.startswith("Exec ")] == [x for x in theirs if x.startswith("Exec ")]
+    eid = ours[2].split()[1]
+    detail = subprocess.run([UPSTREAM, "--config", up, "log", eid], capture_output=True).stdout.decode()
+    assert "Jobs: 9 (DONE: 8, CACHED: 1, FAILED: 0)" in detail and "make_prog('prog'" in detail
