@@ -127,10 +127,9 @@ def test_large_object(store):
 
 
 def test_wrong_length_id_rejected(store):
-    if isinstance(store, MemoryStore):
-        pytest.skip("memory store has no paths to protect")
-    with pytest.raises(InvalidIdError):
-        store.get(b"../../etc/passwd")
+    for bad in (b"../../etc/passwd", b"\x00" * 31, "a" * 64):
+        with pytest.raises(InvalidIdError):
+            store.get(bad)
 
 
 def test_reopen_sees_everything(tmp_path):

@@ -3,8 +3,8 @@
 import threading
 from typing import Iterator
 
-from ..errors import NotFoundError
-from .ids import object_id
+from ..errors import InvalidIdError, NotFoundError
+from .ids import OID_LEN, object_id
 from .store import ObjectStore, verify
 
 
@@ -22,6 +22,8 @@ class MemoryStore(ObjectStore):
         return oid
 
     def get_bytes(self, oid: bytes) -> bytes:
+        if type(oid) is not bytes or len(oid) != OID_LEN:
+            raise InvalidIdError(f"Not an object id (32 bytes): {oid!r:.80}")
         try:
             data = self._objects[oid]
         except KeyError:
