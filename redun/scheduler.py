@@ -95,6 +95,9 @@ class Scheduler(CacheMixin):
     def log(self, message: str = "") -> None:
         self.runlog.log(message)
 
+    def load(self, migrate: Optional[bool] = None) -> None:
+        """Upstream API: open the backend. Ours opens lazily; kept for compatibility."""
+
     @property
     def root_job(self) -> Optional[Job]:
         """The root job of the last run (its hashes, children, status)."""
