@@ -215,3 +215,19 @@ def test_object_in_two_packs_is_indexed_once(repo):
     idx.commit()
     assert idx.counts()["jobs"] == 3
     idx.close()
+
+
+def test_removed_pack_triggers_full_reingest(repo):
+    """gc/repack delete packs: rows of objects that are gone must not survive."""
+    a = write_execution(repo.store, repo.refs, n_jobs=3, seed=1)
+    b = write_execution(repo.store, repo.refs, n_jobs=4, seed=2, start=T0 + 10**6)
+    idx = open_index(repo)
+    assert idx.counts()["jobs"] == 7
+    for ext in ("pack", "idx"):  # what gc does to a pack whose objects all became unreachable
+        os.unlink(os.path.join(repo.store.packs_dir, f"pack-{a['pack']}.{ext}"))
+    repo.refs.delete(f"execs/{uuid_str(a['exec_id'])}")
+    idx.catch_up()
+    assert idx.counts()["jobs"] == 4 and idx.counts()["ingested_packs"] == 1
+    assert idx.job(a["jobs"][0][0]) is None and idx.job(b["jobs"][0][0]) is not None
+    assert idx.find_eval(repo.store.get(b["jobs"][0][1]).eval_hash) is not None
+    idx.close()

@@ -167,6 +167,22 @@ class Index(Queries):
             self.build_indexes()
         return n
 
+    def _reset(self) -> None:
+        """Empty every derived table (keeping the preview cache) for a full re-ingest."""
+        def wipe(conn):
+            keep = {"meta", "previews"}
+            for stmt in statements()[0]:
+                table = stmt.split()[5]
+                if table not in keep:
+                    conn.execute(f"DROP TABLE IF EXISTS {table}")
+            for stmt in statements()[0]:
+                conn.execute(stmt)
+            conn.execute("DELETE FROM meta WHERE key='refs_execs_mtime'")
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('indexes_pending', '1')")
+
+        self.buffer = RowBuffer()
+        self.commit(wipe)
+
     def build_indexes(self) -> None:
         """After a bulk load: unique keys (removing any duplicate rows first), then lookups."""
         def build(conn):
@@ -189,7 +205,12 @@ class Index(Queries):
         except FileNotFoundError:
             return 0
         done = {r[0] for r in self._read("SELECT name FROM ingested_packs")}
-        new = [e[5:-4] for e in listing if e.startswith("pack-") and e.endswith(".idx") and e[5:-4] not in done]
+        present = {e[5:-4] for e in listing if e.startswith("pack-") and e.endswith(".idx")}
+        if done - present:
+            # gc or repack removed packs: rows of deleted objects must go, so start over
+            self._reset()
+            done = set()
+        new = [name for name in present if name not in done]
         tmps = [e for e in listing if e.startswith("tmp-") and e.endswith(".pack")]
         tmp_offsets = dict(self._read("SELECT name, offset FROM tmp_packs"))
         gone = [t for t in tmp_offsets if t not in tmps]
