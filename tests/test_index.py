@@ -231,3 +231,24 @@ def test_removed_pack_triggers_full_reingest(repo):
     assert idx.job(a["jobs"][0][0]) is None and idx.job(b["jobs"][0][0]) is not None
     assert idx.find_eval(repo.store.get(b["jobs"][0][1]).eval_hash) is not None
     idx.close()
+
+
+def test_loose_objects_packed_or_deleted(repo):
+    from redun.objects.records import Execution
+
+    rec = Execution(id=os.urandom(16), args='["redun", "run", "x.py", "main"]', job=None, start_time=T0,
+                    end_time=T0 + 1, tags={})
+    oid = repo.store.put(rec)  # loose
+    idx = open_index(repo)
+    assert idx.execution(rec.id) is not None
+    repo.store.pack_loose()  # moved into a pack: still indexed, nothing re-ingested from scratch
+    assert idx.catch_up() == 1  # the new pack's one object
+    assert idx.execution(rec.id) is not None
+    # an object that vanishes altogether (gc) takes its rows with it
+    oid2 = repo.store.put(Execution(id=os.urandom(16), args="[]", job=None, start_time=T0, end_time=T0, tags={}))
+    idx.catch_up()
+    h = oid2.hex()
+    os.unlink(os.path.join(repo.store.objects_dir, h[:2], h[2:]))
+    idx.catch_up()
+    assert idx.counts()["executions"] == 1 and idx.execution(rec.id) is not None
+    idx.close()

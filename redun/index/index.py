@@ -159,6 +159,9 @@ class Index(Queries):
     def catch_up(self, progress: Progress = None) -> int:
         """Ingest whatever the repo holds that the index has not seen. Returns records ingested."""
         store = self.repo.store
+        if self._lost_objects(store):
+            # gc or repack deleted objects the index has rows for: start over
+            self._reset()
         n = self._catch_up_packs(store.packs_dir, progress)
         n += self._catch_up_loose(store)
         n += self._catch_up_refs()
@@ -205,12 +208,7 @@ class Index(Queries):
         except FileNotFoundError:
             return 0
         done = {r[0] for r in self._read("SELECT name FROM ingested_packs")}
-        present = {e[5:-4] for e in listing if e.startswith("pack-") and e.endswith(".idx")}
-        if done - present:
-            # gc or repack removed packs: rows of deleted objects must go, so start over
-            self._reset()
-            done = set()
-        new = [name for name in present if name not in done]
+        new = [e[5:-4] for e in listing if e.startswith("pack-") and e.endswith(".idx") and e[5:-4] not in done]
         tmps = [e for e in listing if e.startswith("tmp-") and e.endswith(".pack")]
         tmp_offsets = dict(self._read("SELECT name, offset FROM tmp_packs"))
         gone = [t for t in tmp_offsets if t not in tmps]
@@ -304,6 +302,26 @@ class Index(Queries):
                     pass  # hashes right but does not decode: fsck reports it
             if self.buffer.count >= BATCH:
                 self.commit()
+
+    def _lost_objects(self, store) -> bool:
+        """Whether an ingested pack disappeared, or an ingested loose object is gone from
+        the store (a loose object that was merely packed is forgotten here instead)."""
+        try:
+            present = {e[5:-4] for e in os.listdir(store.packs_dir) if e.startswith("pack-") and e.endswith(".idx")}
+        except FileNotFoundError:
+            present = set()
+        if any(r[0] not in present for r in self._read("SELECT name FROM ingested_packs")):
+            return True
+        loose = [r[0] for r in self._read("SELECT oid FROM ingested_loose")]
+        if not loose:
+            return False
+        here = set(store.iter_loose())
+        moved = [o for o in loose if o not in here]
+        if any(not store.has(o) for o in moved):
+            return True
+        if moved:
+            self.commit(lambda c: c.executemany("DELETE FROM ingested_loose WHERE oid=?", [(o,) for o in moved]))
+        return False
 
     def _catch_up_loose(self, store) -> int:
         try:
