@@ -17,7 +17,7 @@ import threading
 
 import zstandard
 
-from ..errors import CorruptObjectError
+from ..errors import CorruptObjectError, ValueTooLargeError
 
 RAW = 0
 ZSTD = 1
@@ -79,9 +79,18 @@ def _codecs() -> _Codecs:
     return c
 
 
+def _too_large(n: int) -> ValueTooLargeError:
+    return ValueTooLargeError(
+        f"an object of {n} bytes exceeds the {MAX_OBJECT_SIZE}-byte object limit; "
+        "large payloads must be split into Blob records (redun/objects/blobs.py)"
+    )
+
+
 def compress(data: bytes) -> bytes:
     """Stored form of canonical bytes (the smallest of raw, zstd, zstd+dict)."""
     n = len(data)
+    if n > MAX_OBJECT_SIZE:
+        raise _too_large(n)
     if n >= _MIN_SIZE:
         try:
             c = _local.codecs
