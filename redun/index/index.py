@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Optional
 from ..errors import CorruptObjectError, RedunError
 from ..objects.ids import parse_uuid
 from ..objects.pack import PACK_MAGIC
-from .packread import WriterThread, pack_digest_ok, pack_entries
+from .packread import pack_digest_ok, pack_entries
 from .queries import Queries
 from .rows import RowBuffer
 from .schema import SCHEMA_VERSION, UNIQUE, dedupe, statements, unique_index
@@ -68,7 +68,6 @@ class Index(Queries):
         self.conn = conn
         self.lock = threading.RLock()
         self.buffer = RowBuffer()
-        self._pipe = None  # a WriterThread during bulk catch-up
 
     # -- opening ------------------------------------------------------------
     @classmethod
@@ -131,9 +130,6 @@ class Index(Queries):
         """Write buffered rows (and run `extra(conn)`) in one transaction."""
         with self.lock:
             if not len(self.buffer) and extra is None:
-                return
-            if self._pipe is not None:
-                self._pipe.put(self.buffer.take(), extra)
                 return
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
@@ -231,21 +227,14 @@ class Index(Queries):
             if progress is not None:
                 progress(done_bytes[0], total)
 
-        # Many packs (a rebuild): decode here while a writer thread runs sqlite (it releases the GIL).
-        self._pipe = WriterThread(self.conn) if len(new) >= 4 else None
-        try:
-            for name in new:
-                path = os.path.join(packs_dir, f"pack-{name}.pack")
-                try:
-                    end, n = self._ingest_pack_file(path, len(PACK_MAGIC), tick)
-                except FileNotFoundError:
-                    continue  # removed by gc/repack meanwhile
-                count += n
-                self.commit(lambda c, name=name: c.execute("INSERT OR IGNORE INTO ingested_packs VALUES (?)", (name,)))
-        finally:
-            pipe, self._pipe = self._pipe, None
-            if pipe is not None:
-                pipe.close()
+        for name in new:
+            path = os.path.join(packs_dir, f"pack-{name}.pack")
+            try:
+                end, n = self._ingest_pack_file(path, len(PACK_MAGIC), tick)
+            except FileNotFoundError:
+                continue  # removed by gc/repack meanwhile
+            count += n
+            self.commit(lambda c, name=name: c.execute("INSERT OR IGNORE INTO ingested_packs VALUES (?)", (name,)))
         for tmp in tmps:
             start = tmp_offsets.get(tmp, len(PACK_MAGIC))
             try:

@@ -1,12 +1,7 @@
-"""Reading pack images for catch-up, and the writer thread used during bulk loads.
+"""Reading pack images for catch-up: entries, blob detection, whole-pack verification.
 
-Pure helpers apart from `_Pipe` (a thread that owns the sqlite connection while
-the catch-up loop decodes objects) and `pack_digest_ok` (reads the pack's .idx).
+Pure helpers apart from `pack_digest_ok`, which reads the pack's .idx.
 """
-
-import queue
-import sqlite3
-import threading
 
 import blake3
 import zstandard
@@ -60,50 +55,6 @@ def pack_entries(data: bytes, pos: int, path: str, trusted: bool, live: bool):
             continue
         yield oid, canonical, nxt
         pos = nxt
-
-
-class WriterThread:
-    """A writer thread: runs (rows, extra) batches in order, one transaction each."""
-
-    def __init__(self, conn):
-        self.conn = conn
-        self.queue = queue.Queue(maxsize=3)
-        self.error = None
-        self.thread = threading.Thread(target=self._run, name="redun-index-writer", daemon=True)
-        self.thread.start()
-
-    def put(self, rows, extra) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put((rows, extra))
-
-    def _run(self) -> None:
-        conn = self.conn
-        while True:
-            item = self.queue.get()
-            if item is None:
-                return
-            if self.error is not None:
-                continue
-            rows, extra = item
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                rows.flush(conn)
-                if extra is not None:
-                    extra(conn)
-                conn.execute("COMMIT")
-            except BaseException as e:  # noqa: BLE001 - re-raised in the owner thread
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                self.error = e
-
-    def close(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
 
 
 def pack_digest_ok(pack_path: str, data: bytes) -> bool:

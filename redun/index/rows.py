@@ -122,13 +122,6 @@ class RowBuffer:
         self.count = 0
         return n
 
-    def take(self) -> "RowBuffer":
-        """Move the buffered rows into a new buffer (for a writer thread); self is left empty."""
-        out = RowBuffer()
-        out.rows, out.count = self.rows, self.count
-        self.rows, self.count = {t: [] for t in ORDER}, 0
-        return out
-
     def __len__(self):
         return self.count
 
