@@ -140,13 +140,30 @@ class _TaskFailure(Exception):
 # ---------------------------------------------------------------------------
 
 
+_SCALAR_HASHES: dict = {}  # (type, value) -> value hash; a scalar's pickle depends on its value only
+
+
+def arg_hash(a) -> str:
+    """hash_value, memoised for scalar arguments (the same salt/flag is hashed once per process)."""
+    t = type(a)
+    if t is str or t is int or t is bool or a is None:  # not float: -0.0 == 0.0, nan != nan
+        key = (t, a)
+        h = _SCALAR_HASHES.get(key)
+        if h is None:
+            if len(_SCALAR_HASHES) > 100_000:
+                _SCALAR_HASHES.clear()
+            h = _SCALAR_HASHES[key] = hash_value(a)
+        return h
+    return hash_value(a)
+
+
 def _dedup_key(expr: TaskExpression) -> tuple:
     """Identity of a task call as written (same inputs as upstream's TaskExpression hash, cheaper)."""
     d = expr.__dict__
     ah = d.get("_arg_hashes")
     if ah is None:
-        ah = d["_arg_hashes"] = ([hash_value(a) for a in expr.args],
-                                 {k: hash_value(v) for k, v in expr.kwargs.items()})
+        ah = d["_arg_hashes"] = ([arg_hash(a) for a in expr.args],
+                                 {k: arg_hash(v) for k, v in expr.kwargs.items()})
     opts = d.get("_options")
     return (expr.task_name, tuple(ah[0]), tuple(sorted(ah[1].items())),
             hash_value(opts) if opts else None)

@@ -23,7 +23,7 @@ from .caching import CacheMixin
 from .expression import CondExpression, QuotedExpression, SimpleExpression, TaskExpression, ValueExpression
 from .expression import cond  # noqa: F401 - upstream exposes redun.scheduler.cond
 from .hashing import hash_call_node, hash_eval, hash_struct, hash_value
-from .jobs import (_EMPTY, Job, _Gather, _TaskFailure, _collect, _dedup_key, _default_value, _defaults,
+from .jobs import (_EMPTY, Job, arg_hash, _Gather, _TaskFailure, _collect, _dedup_key, _default_value, _defaults,
                    _has_exprs, _is_expr, _notify_fail, _notify_ok, _upstream_calls)
 from .objects.records import Job as JobRecord
 from .recorder import Recorder, now_us
@@ -332,8 +332,8 @@ class Scheduler(CacheMixin):
                     kh.pop(name, None)
             job.kwarg_hashes = kh
         else:
-            job.arg_hashes = [hash_value(a) for a in args]
-            job.kwarg_hashes = {k: hash_value(v) for k, v in hkw.items()}
+            job.arg_hashes = [arg_hash(a) for a in args]
+            job.kwarg_hashes = {k: arg_hash(v) for k, v in hkw.items()}
         job.args_hash = hash_struct(["TaskArguments", job.arg_hashes, job.kwarg_hashes])
         job.eval_hash = hash_eval(job.task.hash, job.args_hash)
 
