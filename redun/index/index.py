@@ -25,7 +25,7 @@ from ..objects.pack import PACK_MAGIC
 from .packread import pack_digest_ok, pack_entries
 from .queries import Queries
 from .rows import RowBuffer
-from .schema import SCHEMA_VERSION, UNIQUE, dedupe, statements, unique_index
+from .schema import OFTEN_DUPLICATED, SCHEMA_VERSION, UNIQUE, dedupe, statements, unique_index
 
 BUSY_TIMEOUT_MS = 60_000
 BATCH = 20_000  # records per write transaction during catch-up
@@ -187,6 +187,8 @@ class Index(Queries):
         def build(conn):
             conn.execute("PRAGMA threads=2")  # let sqlite sort with a helper thread
             for table, cols in UNIQUE:
+                if table in OFTEN_DUPLICATED:
+                    conn.execute(dedupe(table, cols))
                 try:
                     conn.execute(unique_index(table, cols))
                 except sqlite3.IntegrityError:  # an object was ingested twice during the bulk load

@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS tags (
 );
 """
 
+# Tables whose rows usually repeat across packs (every run records its tasks, and runs share
+# input values): their duplicates are removed before the unique index is built, not after it fails.
+OFTEN_DUPLICATED = ("tasks", "vals")
+
 # (table, unique key columns): duplicates are removed on these before the unique index is built.
 UNIQUE = (
     ("jobs", "id"),
