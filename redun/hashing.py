@@ -176,11 +176,34 @@ def hash_args(args: Sequence[str], kwargs: Mapping[str, str]) -> str:
 
     kwargs must be the explicit kwargs merged with unsupplied signature defaults.
     """
-    return hash_struct(["TaskArguments", list(args), dict(kwargs)])
+    try:  # fast path (hot in the scheduler): the bencoding written directly, same bytes
+        parts = [b"l13:TaskArgumentsl"]
+        for h in args:
+            _bstr(h, parts)
+        parts.append(b"ed")
+        for k in sorted(kwargs):
+            _bstr(k, parts)
+            _bstr(kwargs[k], parts)
+        parts.append(b"ee")
+    except AttributeError:
+        return hash_struct(["TaskArguments", list(args), dict(kwargs)])
+    return _digest(b"".join(parts))
+
+
+def _bstr(text: str, parts: list) -> None:
+    raw = text.encode()
+    parts.append(b"%d:" % len(raw))
+    parts.append(raw)
 
 
 def hash_eval(task_hash: str, args_hash: str) -> str:
     """eval_hash: the single-reduction cache key."""
+    if type(task_hash) is str and type(args_hash) is str:
+        parts = [b"l4:Eval"]
+        _bstr(task_hash, parts)
+        _bstr(args_hash, parts)
+        parts.append(b"e")
+        return _digest(b"".join(parts))
     return hash_struct(["Eval", task_hash, args_hash])
 
 
@@ -188,7 +211,17 @@ def hash_call_node(
     task_hash: str, args_hash: str, result_hash: str, child_call_hashes: Iterable[str]
 ) -> str:
     """call_hash; children are sorted (duplicates kept) so child order does not matter."""
-    return hash_struct(["CallNode", task_hash, args_hash, result_hash, sorted(child_call_hashes)])
+    children = sorted(child_call_hashes)
+    if all(type(x) is str for x in (task_hash, args_hash, result_hash, *children)):
+        parts = [b"l8:CallNode"]
+        for x in (task_hash, args_hash, result_hash):
+            _bstr(x, parts)
+        parts.append(b"l")
+        for c in children:
+            _bstr(c, parts)
+        parts.append(b"ee")
+        return _digest(b"".join(parts))
+    return hash_struct(["CallNode", task_hash, args_hash, result_hash, children])
 
 
 def hash_arg(call_hash: str, position: Optional[int], key: Optional[str], value_hash: str) -> str:

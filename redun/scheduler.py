@@ -22,7 +22,7 @@ from typing import Any, Optional
 from .caching import CacheMixin
 from .expression import CondExpression, QuotedExpression, SimpleExpression, TaskExpression, ValueExpression
 from .expression import cond  # noqa: F401 - upstream exposes redun.scheduler.cond
-from .hashing import hash_call_node, hash_eval, hash_struct, hash_value
+from .hashing import hash_args, hash_call_node, hash_eval, hash_struct, hash_value
 from .jobs import (_EMPTY, Job, arg_hash, _Gather, _TaskFailure, _collect, _dedup_key, _default_value, _defaults,
                    _has_exprs, _is_expr, _notify_fail, _notify_ok, _upstream_calls)
 from .objects.records import Job as JobRecord
@@ -334,7 +334,7 @@ class Scheduler(CacheMixin):
         else:
             job.arg_hashes = [arg_hash(a) for a in args]
             job.kwarg_hashes = {k: arg_hash(v) for k, v in hkw.items()}
-        job.args_hash = hash_struct(["TaskArguments", job.arg_hashes, job.kwarg_hashes])
+        job.args_hash = hash_args(job.arg_hashes, job.kwarg_hashes)
         job.eval_hash = hash_eval(job.task.hash, job.args_hash)
 
         scope = task.get_task_option("cache_scope", "BACKEND")
