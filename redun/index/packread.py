@@ -3,6 +3,8 @@
 Pure helpers apart from `pack_digest_ok`, which reads the pack's .idx.
 """
 
+import struct
+
 import blake3
 import zstandard
 
@@ -34,14 +36,16 @@ def pack_entries(data: bytes, pos: int, path: str, trusted: bool, live: bool):
     (a write in flight); a damaged entry of an installed pack is skipped (fsck reports it)."""
     end = len(data)
     decompress = compress.decompress
+    length = struct.Struct("<I").unpack_from
+    dict_code = compress.ZSTD_DICT  # small objects: never a Blob, no need to peek
     while pos + ENTRY_HEAD <= end:
         oid = data[pos : pos + 32]
-        nxt = pos + ENTRY_HEAD + int.from_bytes(data[pos + 32 : pos + 36], "little")
+        nxt = pos + ENTRY_HEAD + length(data, pos + 32)[0]
         if nxt > end:
             return
         stored = data[pos + ENTRY_HEAD : nxt]
         try:
-            if trusted and _is_blob(stored):
+            if trusted and stored[0] != dict_code and _is_blob(stored):
                 yield oid, None, nxt
                 pos = nxt
                 continue
