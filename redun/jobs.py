@@ -22,7 +22,7 @@ class Job:
         "id", "hex", "task", "expr", "args", "kwargs", "parent", "children", "eval_hash", "args_hash",
         "arg_hashes", "kwarg_hashes", "defaults", "status", "cached", "call_hash", "call_oid", "eval_oid",
         "eval_vhash", "prev_call", "start", "oid", "waiters", "followers", "result", "error", "memo",
-        "result_vhash",
+        "result_vhash", "scope",
     )
 
     def __init__(self, task, expr, args, kwargs, parent):
@@ -50,6 +50,7 @@ class Job:
         self.error = None
         self.memo = None
         self.result_vhash = None
+        self.scope = "NONE"
 
     @property
     def id_str(self) -> str:

@@ -343,27 +343,34 @@ class Scheduler(CacheMixin):
         elif not self._use_cache and scope == "BACKEND":
             scope = "CSE"
 
-        # Same call within this execution: collapse into it (in flight) or reuse it (finished).
-        if scope != "NONE":
-            other = self._cse.get(job.eval_hash)
-            if other is not None:
-                if other.status in ("PENDING", "RUNNING"):
-                    other.followers.append(job)
-                    return
-                # finished (even failed: CSE reuses errors within an execution)
-                self.log(cached_line(job.id_str, format_task_call(task, args, kwargs), job.eval_hash,
-                                     other.call_hash))
-                self._finish_follower(job, other)
-                return
-            self._cse[job.eval_hash] = job
-
+        job.scope = scope
+        if scope != "NONE" and self._same_call(job, args, kwargs):
+            return
         if scope == "BACKEND":
             self._lookups.append((job, args, kwargs))  # looked up in batches (one query per batch)
             return
         self._run_job(job, args, kwargs)
 
+    def _same_call(self, job: Job, args, kwargs) -> bool:
+        """The same call already ran in this execution: collapse into it while it runs (silently,
+        as upstream), or reuse it once finished (CSE; errors too). True if handled."""
+        other = self._cse.get(job.eval_hash)
+        if other is None:
+            return False
+        if other.status == "PENDING":
+            other.followers.append(job)
+            return True
+        self.log(cached_line(job.id_str, format_task_call(job.task, args, kwargs), job.eval_hash,
+                             other.call_hash))
+        self._finish_follower(job, other)
+        return True
+
     def _run_job(self, job: Job, args, kwargs) -> None:
         task = job.task
+        if job.scope != "NONE":
+            if self._same_call(job, args, kwargs):  # a twin from the same lookup batch is running
+                return
+            self._cse[job.eval_hash] = job
         self.log(run_line(job.id_str, format_task_call(task, args, kwargs), task.get_task_option("executor") or
                           "default", self._dryrun))
         if self._dryrun:
@@ -429,6 +436,8 @@ class Scheduler(CacheMixin):
     def _end_job(self, job: Job, status: str) -> None:
         self._count(job, status)
         job.status = status
+        if job.scope != "NONE":
+            self._cse.setdefault(job.eval_hash, job)
         if not self._prov:
             return
         rec = self.rec
