@@ -16,6 +16,7 @@ Deleting the file is always safe: the next open rebuilds it from the objects.
 import os
 import sqlite3
 import threading
+import time
 from typing import Callable, Iterable, Optional
 
 
@@ -340,9 +341,10 @@ class Index(Queries):
         """Ingest the Execution records named by refs/execs/* that the index does not hold yet."""
         execs_dir = os.path.join(self.repo.refs.dir, "execs")
         try:
-            stamp = str(os.stat(execs_dir).st_mtime_ns)
+            mtime = os.stat(execs_dir).st_mtime_ns
         except FileNotFoundError:
             return 0
+        stamp = str(mtime)
         row = self._read("SELECT value FROM meta WHERE key='refs_execs_mtime'")
         if row and row[0][0] == stamp:
             return 0
@@ -364,7 +366,9 @@ class Index(Queries):
                 count += 1
             except RedunError:
                 complete = False  # named object not visible yet (writer still staging)
-        if not complete:
+        if not complete or mtime > time.time_ns() - 2_000_000_000:
+            # a ref renamed within the directory's timestamp granularity of this scan would
+            # not change the stamp: only trust stamps that are a little old
             return count
         self.commit(lambda c: c.execute("INSERT OR REPLACE INTO meta VALUES ('refs_execs_mtime', ?)", (stamp,)))
         return count
