@@ -56,6 +56,34 @@ def measure(redun: list, n: int, m: int, reps: int) -> dict:
     return {k: statistics.median(r[k] for r in rows) for k in rows[0]} | {"all": rows}
 
 
+def in_process(n: int, m: int, reps: int) -> dict:
+    """CPU per job inside one process (no start-up): scheduling alone (record=False) and
+    with recording (records + index + cache lookups), first run and cached rerun."""
+    sys.path.insert(0, os.path.dirname(WIDE))
+    os.environ.update(BENCH_N=str(n), BENCH_M=str(m), BENCH_MODE="value")
+    import importlib
+
+    wide = importlib.import_module("wide")
+    from redun import Scheduler
+    from redun.repo import Repo
+
+    out: dict = {"norecord": [], "first": [], "cached": []}
+    for _ in range(reps):
+        d = tempfile.mkdtemp(prefix="bench_inproc_")
+        try:
+            repo = Repo.init(os.path.join(d, ".redun"))
+            s = Scheduler(repo=repo, quiet=True)
+            for key, record in (("norecord", False), ("first", True), ("cached", True)):
+                c0 = time.process_time()
+                s.run(wide.main(), record=record)
+                out[key].append(time.process_time() - c0)
+            repo.close()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+    jobs = n + m + 2
+    return {k: statistics.median(v) / jobs * 1e6 for k, v in out.items()}
+
+
 def upstream_from_tsv(path: str, n: int) -> dict:
     out = {}
     with open(path) as f:
@@ -94,6 +122,9 @@ def main() -> None:
     print(f"{'empty run (N=0)':<22}{empty['first']:>10.2f}")
     print(f"per recorded job: {per_job_us:.0f} us (first run minus empty run, over {args.n + args.m + 2} jobs)")
     print(f"ours, every rep: {[{k: round(v, 2) for k, v in r.items()} for r in ours['all']]}")
+    ip = in_process(args.n, args.m, args.reps)
+    print(f"in-process CPU per job: scheduling only {ip['norecord']:.0f} us; with recording: first run "
+          f"{ip['first']:.0f} us (recording adds {ip['first'] - ip['norecord']:.0f} us), cached rerun {ip['cached']:.0f} us")
     if up and "all" in up:
         print(f"upstream, every rep: {[{k: round(v, 2) for k, v in r.items()} for r in up['all']]}")
 
