@@ -10,7 +10,6 @@ return an expression, which is evaluated under its job (so cached jobs can
 have children). Every finished job is recorded by redun.recorder.
 """
 
-import getpass
 import os
 import queue
 import time
@@ -513,19 +512,9 @@ class Scheduler(CacheMixin):
             self.log(line)
 
     def _exec_tags(self, expr, tags) -> list:
-        from . import __version__
-
-        out = [("redun.version", __version__)]
-        user = os.environ.get("REDUN_USER")
-        if not user:
-            try:
-                user = getpass.getuser()
-            except Exception:
-                user = None
-        if user:
-            out.append(("user", user))
-        if isinstance(expr, TaskExpression) and expr.task is not None and expr.task.namespace:
-            out.append(("project", expr.task.namespace))
+        """Execution tags: the config's [tags] section, then the caller's (the CLI adds
+        redun.version, git, user, project, as upstream's `redun run` does)."""
+        out = []
         if self.config is not None and hasattr(self.config, "section"):
             out.extend(self.config.section("tags").items())
         out.extend(tags)

@@ -154,13 +154,7 @@ def run_command(ctx, no_cache, no_prov, dryrun, options, tags, project, doc, use
     if task_options:
         task = task.options(**task_options)
 
-    exec_tags = []
-    if user:
-        exec_tags.append(("user", user))
-    if project:
-        exec_tags.append(("project", project))
-    if doc:
-        exec_tags.append(("doc", doc))
+    exec_tags = _default_tags(__version__, user, project or task.namespace or None, doc)
     exec_tags.extend(_parse_kv(t, "--tag") for t in tags)
 
     scheduler = Scheduler(repo=repo, log=log)
@@ -180,6 +174,43 @@ def run_command(ctx, no_cache, no_prov, dryrun, options, tags, project, doc, use
 
     sys.stderr.flush()
     pprint.pprint(result)
+
+
+def _git(*args: str):
+    import subprocess
+
+    try:
+        p = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return p.stdout.strip() or None if p.returncode == 0 else None
+
+
+def _default_tags(version: str, user, project, doc) -> list:
+    """Upstream's default execution tags: version, git commit/origin, user, project, doc."""
+    import getpass
+
+    tags = [("redun.version", version)]
+    commit = os.environ.get("REDUN_GIT_COMMIT") or _git("rev-parse", "--verify", "HEAD")
+    if commit:
+        tags.append(("git_commit", commit))
+    origin = os.environ.get("REDUN_GIT_ORIGIN_URL") or _git("remote", "get-url", "origin")
+    if origin:
+        tags.append(("git_origin_url", origin))
+    if not user:
+        user = os.environ.get("REDUN_USER")
+        if not user:
+            try:
+                user = getpass.getuser()
+            except (KeyError, OSError):
+                user = None
+    if user:
+        tags.append(("user", user))
+    if project:
+        tags.append(("project", project))
+    if doc:
+        tags.append(("doc", doc))
+    return tags
 
 
 def _exec_argv(script: str, task_name: str, task_args: list) -> list:
