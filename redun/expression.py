@@ -14,6 +14,15 @@ from .hashing import hash_args, hash_bytes, hash_struct, hash_value, pickle_dump
 from .task import get_task_registry
 
 
+def _unserialize(data):
+    """A nested pickle from upstream-shaped expression state (older states hold the object)."""
+    if isinstance(data, bytes):
+        import pickle
+
+        return pickle.loads(data)
+    return data
+
+
 def _trim(text: str, n: int = 200) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
@@ -135,10 +144,11 @@ class TaskExpression(Expression):
         return f"{self.task_name}({format_arguments(self.args, self.kwargs)})"
 
     def __getstate__(self) -> dict:
+        # args/kwargs as nested protocol-3 pickles, as upstream's type registry serializes them
         return {
             "task_name": self.task_name,
-            "args": self.args,
-            "kwargs": self.kwargs,
+            "args": pickle_dumps(self.args),
+            "kwargs": pickle_dumps(self.kwargs),
             "task_options": self._options,
             "export_options": self._export_options,
             "length": self._length,
@@ -148,8 +158,8 @@ class TaskExpression(Expression):
         d = self.__dict__
         d["_hash"] = None
         d["task_name"] = state["task_name"]
-        d["args"] = tuple(state["args"])
-        d["kwargs"] = dict(state["kwargs"])
+        d["args"] = tuple(_unserialize(state["args"]))
+        d["kwargs"] = dict(_unserialize(state["kwargs"]))
         d["_options"] = state.get("task_options", {})
         d["_export_options"] = state.get("export_options", set())
         d["_length"] = state.get("length")
@@ -223,15 +233,15 @@ class SimpleExpression(Expression):
         return f"SimpleExpression({name!r}, {args!r}, {self.kwargs!r})"
 
     def __getstate__(self) -> dict:
-        return {"func_name": self.func_name, "args": self.args, "kwargs": self.kwargs}
+        return {"func_name": self.func_name, "args": pickle_dumps(self.args), "kwargs": pickle_dumps(self.kwargs)}
 
     def __setstate__(self, state: dict) -> None:
         d = self.__dict__
         d["_hash"] = None
         d["_length"] = None
         d["func_name"] = state["func_name"]
-        d["args"] = tuple(state["args"])
-        d["kwargs"] = dict(state["kwargs"])
+        d["args"] = tuple(_unserialize(state["args"]))
+        d["kwargs"] = dict(_unserialize(state["kwargs"]))
 
 
 class ValueExpression(Expression):
@@ -249,10 +259,12 @@ class ValueExpression(Expression):
         return f"ValueExpression({self.value!r})"
 
     def __getstate__(self) -> dict:
-        return {"value": self.value}
+        from .objects.values import type_name
+
+        return {"value_type": type_name(self.value), "value": pickle_dumps(self.value)}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(value=state["value"], _hash=None, _length=None)
+        self.__dict__.update(value=_unserialize(state["value"]), _hash=None, _length=None)
 
 
 class QuotedExpression:

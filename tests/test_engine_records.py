@@ -299,3 +299,39 @@ def test_same_workflow_same_hashes_as_upstream(tmp_path):
     assert our_results == up_results
     assert our_calls == up_calls
     repo.close()
+
+
+@pytest.mark.slow
+def test_expression_and_container_hashes_match_upstream(tmp_path):
+    """Expressions pickle like upstream's (nested serialized args), so containers of
+    expressions, Files and Dirs hash the same: run one script under both."""
+    upstream_py = "/work/upstream-venv/bin/python"
+    if not os.path.exists(upstream_py):
+        pytest.skip("upstream redun venv not installed")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.txt").write_text("a")
+    (tmp_path / "chk.py").write_text(textwrap.dedent('''
+        from redun import task, File, Dir
+        try:
+            from redun.value import get_type_registry
+            h = get_type_registry().get_hash
+        except ImportError:
+            from redun.hashing import hash_value as h
+        from redun.expression import ValueExpression
+
+        redun_namespace = "chk"
+
+        @task()
+        def f(x, y=2):
+            return x
+
+        e = f(File("d/a.txt"), y=[1, "s"])
+        for v in (e, [e, f(1)], e["k"], [e.attr], [ValueExpression(3)], {"a": [e, Dir("d")]}):
+            print(h(v))
+    '''))
+    outs = []
+    for py in (upstream_py, sys.executable):
+        p = subprocess.run([py, "chk.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        outs.append(p.stdout)
+    assert outs[0] == outs[1] and len(outs[0].split()) == 6
