@@ -12,8 +12,6 @@ in-memory sqlite default.
 
 import json
 import pickle
-import queue
-import threading
 import time
 
 import msgpack
@@ -169,7 +167,6 @@ class Recorder:
         self._task_oids: dict = {}  # task hash -> oid
         self._index = None
         self._buf: list = []
-        self._ingester = None
         if repo is not None:
             repo.store.recover()
             self.store = repo.store
@@ -194,38 +191,12 @@ class Recorder:
         return self._index
 
     def flush_index(self) -> None:
-        """Hand buffered rows to the index: in memory at once; for a repository on a
-        background thread (sqlite work overlaps the run; the pack is the truth anyway)."""
-        if not self.pending:
-            return
-        pairs, self.pending = self.pending, []
-        if self.repo is None:
+        """Hand buffered rows to the index in one transaction (called every INGEST_BATCH
+        records and at the end; bookkeeping stays on the scheduler's thread)."""
+        if self.pending:
+            pairs, self.pending = self.pending, []
             self.index.ingest_many(pairs)
-            return
-        if self._ingester is None:
-            index = self.index  # opened (and caught up) on this thread
-            q = self._ingest_q = queue.SimpleQueue()
-
-            def loop():
-                while True:
-                    batch = q.get()
-                    if batch is None:
-                        return
-                    try:
-                        index.ingest_many(batch)
-                        index.commit()
-                    except Exception:  # derived data: the next open catches up from the packs
-                        pass
-
-            self._ingester = threading.Thread(target=loop, name="redun-index", daemon=True)
-            self._ingester.start()
-        self._ingest_q.put(pairs)
-
-    def _join_ingester(self) -> None:
-        if self._ingester is not None:
-            self._ingest_q.put(None)
-            self._ingester.join()
-            self._ingester = None
+            self.index.commit()
 
     # -- writing ---------------------------------------------------------------
     def put(self, record) -> bytes:
@@ -350,7 +321,6 @@ class Recorder:
         name = self.writer.commit()
         self.writer = None
         self.repo.refs.set(self.ref, oid, expected=oid0)
-        self._join_ingester()
         index = self.index
         index.ingest_many(pairs)
         index.ingest(oid0, rec0)
@@ -360,7 +330,6 @@ class Recorder:
 
     def abort(self) -> None:
         """Leave what was written in a committed pack (used on interrupt)."""
-        self._join_ingester()
         if self.writer is not None:
             self.flush_writes()
             self.writer.commit()
@@ -412,4 +381,3 @@ class Recorder:
             self.writer = None
         if self.repo is not None and self.pending:
             self.flush_index()
-        self._join_ingester()
