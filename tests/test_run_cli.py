@@ -177,3 +177,11 @@ def test_option_override(wf):
     p = run(wf, "run", "-o", "cache=false", "wf.py", "main", check=0)
     assert p.stderr.count("Run    Job") == 1  # main itself reruns; its children still hit the cache
     assert p.stderr.count("Cached Job") == 3
+
+
+def test_input_pickle(wf):
+    import pickle
+
+    (wf / "in.pkl").write_bytes(pickle.dumps(((2,), {"flag": True})))
+    p = run(wf, "run", "-i", "in.pkl", "wf.py", "main", "--words", "z", check=0)
+    assert p.stdout == "{'doubles': [0, 2], 'flag': True, 'words': ['z']}\n"

@@ -118,12 +118,14 @@ def _parse_kv(text: str, what: str) -> tuple:
 @click.option("--doc", default=None, help="Specify a documentation tag for the execution.")
 @click.option("-u", "--user", default=None, help="Specify user tag for execution.")
 @click.option("--execution-id", default=None, help="The execution id (a UUID not used before).")
+@click.option("-i", "--input", "input_path", default=None,
+              help="Pickle of (args, kwargs) for the task; --name value arguments override it.")
 @click.argument("script")
 @click.argument("task_name", metavar="TASK")
 @click.argument("task_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def run_command(ctx, no_cache, no_prov, dryrun, options, tags, project, doc, user, execution_id, script,
-                task_name, task_args):
+def run_command(ctx, no_cache, no_prov, dryrun, options, tags, project, doc, user, execution_id, input_path,
+                script, task_name, task_args):
     """Run TASK from SCRIPT; task arguments follow as --name value."""
     from .. import __version__
     from ..runlog import RunLog
@@ -149,7 +151,18 @@ def run_command(ctx, no_cache, no_prov, dryrun, options, tags, project, doc, use
     task = get_task_registry().get(fullname)
     if task is None:
         raise WorkflowError(f'Unknown task "{fullname}"')
-    kwargs = _task_args(task, list(task_args))
+    pos_args: tuple = ()
+    kwargs = {}
+    if input_path:
+        import pickle
+
+        try:
+            with open(input_path, "rb") as f:
+                pos_args, kwargs = pickle.load(f)  # the user's own input file (trusted, as upstream)
+        except (OSError, pickle.UnpicklingError, ValueError, TypeError) as e:
+            raise UsageError(f"Cannot read task arguments from {input_path}: {e}") from None
+        pos_args, kwargs = tuple(pos_args), dict(kwargs)
+    kwargs.update(_task_args(task, list(task_args)))
     task_options = dict(_parse_kv(o, "--option") for o in options)
     if task_options:
         task = task.options(**task_options)
@@ -160,7 +173,7 @@ def run_command(ctx, no_cache, no_prov, dryrun, options, tags, project, doc, use
     scheduler = Scheduler(repo=repo, log=log)
     argv = _exec_argv(script, task_name, list(task_args))
     try:
-        result = scheduler.run(task(**kwargs), exec_argv=argv, dryrun=dryrun, cache=not no_cache,
+        result = scheduler.run(task(*pos_args, **kwargs), exec_argv=argv, dryrun=dryrun, cache=not no_cache,
                                tags=exec_tags, execution_id=execution_id, record=not no_prov)
     except DryRunResult:
         sys.exit(1)
