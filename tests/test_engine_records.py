@@ -335,3 +335,41 @@ def test_expression_and_container_hashes_match_upstream(tmp_path):
         assert p.returncode == 0, p.stderr
         outs.append(p.stdout)
     assert outs[0] == outs[1] and len(outs[0].split()) == 6
+
+
+@pytest.mark.slow
+def test_compile_example_args_hashes_match_upstream(tmp_path):
+    """examples/compile under upstream and ours, from copies with identical mtimes: the
+    compile/make_prog/make calls see the same File hashes, so the same args hashes."""
+    import json
+    import shutil
+
+    upstream = "/work/upstream-venv/bin/redun"
+    if not os.path.exists(upstream) or shutil.which("gcc") is None:
+        pytest.skip("needs upstream redun and gcc")
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "compile")
+    dirs = {}
+    for name in ("up", "ours"):
+        d = tmp_path / name
+        d.mkdir()
+        for f in ("make.py", "lib.c", "prog.c", "prog2.c"):
+            shutil.copy2(os.path.join(example, f), d / f)
+        dirs[name] = d
+    for f in ("lib.c", "prog.c", "prog2.c"):
+        st = os.stat(dirs["up"] / f)
+        os.utime(dirs["ours"] / f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    env = dict(os.environ, REDUN_CONFIG=str(dirs["up"] / ".redun"))
+    r = subprocess.run([upstream, "run", "make.py", "make"], cwd=dirs["up"], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([upstream, "export"], cwd=dirs["up"], env=env, capture_output=True, text=True, timeout=300)
+    up = [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
+    up_args = {(x["task_name"], x["args_hash"]) for x in up if x["_type"] == "CallNode"
+               and x["task_name"] in ("compile", "make_prog", "make")}
+    _redun(dirs["ours"], "run", "make.py", "make")
+    repo, execs = _executions(dirs["ours"])
+    (oid, ex), = execs
+    ours = {(c.task_name, c.args_hash.hex()) for c in _closure(repo, oid)["CallNode"]
+            if c.task_name in ("compile", "make_prog", "make")}
+    assert len(up_args) == 6 and ours == up_args
+    repo.close()
