@@ -70,10 +70,6 @@ def root_task(expr: QuotedExpression):
     return expr.eval()
 
 
-# ---------------------------------------------------------------------------
-# runtime objects
-
-
 class Scheduler(CacheMixin):
     """Runs expressions. `Scheduler()` records to memory; `Scheduler(repo=...)` to a repository."""
 
