@@ -12,6 +12,7 @@ have children). Every finished job is recorded by redun.recorder.
 
 import os
 import queue
+import sys
 import time
 import traceback as tb_module
 import uuid
@@ -145,6 +146,10 @@ class Scheduler(CacheMixin):
             root = expr
         outcome: dict = {}
         t0 = time.time()
+        # Deeply nested expressions (a task returning f(f(f(...)))) are hashed and pickled
+        # recursively, as upstream does; allow depth for them while we run.
+        old_limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old_limit, 20_000))
         try:
             self._evaluate(root, None, lambda v: outcome.setdefault("ok", v),
                            lambda e: outcome.setdefault("err", e))
@@ -153,6 +158,8 @@ class Scheduler(CacheMixin):
             self._workers.stop()
             rec.abort()
             raise
+        finally:
+            sys.setrecursionlimit(old_limit)
         self._workers.stop()
         log_job_statuses(self.runlog, self._status_counts())
         self.log(f"Execution duration: {time.time() - t0:.2f} seconds")

@@ -450,3 +450,14 @@ def test_run_plain_values_and_nested_roots():
     assert s.root_job is None
     assert s.run([inc(1), {"k": inc(2)}]) == [2, {"k": 3}]
     assert s.root_job.task.fullname == "redun.root_task"
+
+
+def test_deeply_nested_returned_expression():
+    @task(namespace="engdeep")
+    def loop(n: int):
+        x = 0
+        for _ in range(n):
+            x = inc(x)
+        return x
+
+    assert quiet().run(loop(1500)) == 1500
