@@ -19,7 +19,7 @@ import uuid
 from typing import Iterable, Iterator, Optional
 
 from ..errors import CorruptObjectError, InvalidIdError, NotFoundError
-from . import compress, maintenance
+from . import codec, compress, maintenance
 from .ids import OID_LEN, object_id
 from .pack import PackIndex, build_index, pack_name, read_entry
 from .packwriter import PackWriter
@@ -30,6 +30,8 @@ __all__ = ["DirectoryStore", "PackWriter"]
 SMALL_PACK = 8192  # packs up to this many objects go into the id -> pack dict
 SMALL_TOTAL = 1 << 19  # at most this many ids in that dict (~50 MB); beyond, binary search
 COLD_READS = 64  # reads answered by searching small packs one by one before the dict is built
+_IDX_FIXED = 12 + 1024 + 64  # idx header, fanout and trailing digests
+_IDX_PER_ID = 32 + 8 + 4  # id, offset, size
 
 
 def _fsync_dir(path: str) -> None:
@@ -52,29 +54,67 @@ def _check_oid(oid) -> bytes:
 
 
 class _Pack:
-    """An open, indexed pack: its index plus an mmap of the pack file."""
+    """An installed pack: its index plus an mmap of the pack file, both opened on first
+    use (a store with hundreds of packs opens only those a command reads)."""
 
     def __init__(self, store_dir: str, name: str):
         self.name = name
         self.path = os.path.join(store_dir, f"pack-{name}.pack")
         self.idx_path = os.path.join(store_dir, f"pack-{name}.idx")
-        self.index = PackIndex.open(self.idx_path)
-        with open(self.path, "rb") as f:
-            if f.seek(0, 2) == 0:
-                raise CorruptObjectError(f"pack {self.path} is empty")
-            self.buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        self.mtime = os.stat(self.idx_path).st_mtime
+        st = os.stat(self.idx_path)
+        self.mtime = st.st_mtime
+        # from the idx size (fixed layout, see pack.py); the real count is checked on open
+        n, rest = divmod(st.st_size - _IDX_FIXED, _IDX_PER_ID)
+        self.count_hint = n if n >= 0 and not rest else None
+        self._index = None
+        self._buf = None
+
+    def _open(self) -> None:
+        index = PackIndex.open(self.idx_path)
+        try:
+            with open(self.path, "rb") as f:
+                if f.seek(0, 2) == 0:
+                    raise CorruptObjectError(f"pack {self.path} is empty")
+                buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except BaseException:
+            index.close()
+            raise
+        self._index, self._buf = index, buf
+
+    @property
+    def index(self) -> PackIndex:
+        if self._index is None:
+            self._open()
+        return self._index
+
+    @property
+    def buf(self):
+        if self._buf is None:
+            self._open()
+        return self._buf
+
+    def usable(self) -> bool:
+        """Open it now; False if it is gone or damaged (fsck reports damage)."""
+        try:
+            self.index
+            return True
+        except (OSError, CorruptObjectError, ValueError):
+            return False
 
     def read(self, oid: bytes) -> Optional[bytes]:
-        hit = self.index.find(oid)
+        if self._index is None and not self.usable():
+            return None
+        hit = self._index.find(oid)
         if hit is None:
             return None
-        return read_entry(self.buf, hit[0], hit[1], oid, self.path)
+        return read_entry(self._buf, hit[0], hit[1], oid, self.path)
 
     def close(self):
-        self.index.close()
+        if self._index is None:
+            return
+        self._index.close()
         try:
-            self.buf.close()
+            self._buf.close()
         except BufferError:
             pass
 
@@ -98,6 +138,7 @@ class DirectoryStore(ObjectStore):
         self._pending: list = []  # small packs whose ids are not in the dict yet
         self._cold_reads = 0  # reads served without building the dict (see get_stored)
         self._big: list = []  # newest first
+        self._recent = None  # the pack that answered the last cold read
         self._writers: list = []
         self._lock = threading.RLock()
         self.refresh()
@@ -117,7 +158,7 @@ class DirectoryStore(ObjectStore):
                 p = self._packs.pop(n)
                 if n in self._small_packs:
                     self._small_packs.discard(n)
-                    self._small_budget += p.index.count
+                    self._small_budget += p.count_hint
                     if p in self._pending:
                         self._pending.remove(p)
                         continue
@@ -129,21 +170,25 @@ class DirectoryStore(ObjectStore):
             for n in names - set(self._packs):
                 try:
                     p = _Pack(self.packs_dir, n)
-                except (FileNotFoundError, CorruptObjectError, ValueError):
-                    continue  # being installed/removed, or damaged: fsck reports damage
+                except OSError:
+                    continue  # being installed/removed: a later refresh sees it
                 self._packs[n] = p
                 new += 1
-                if p.index.count <= SMALL_PACK and self._small_budget >= p.index.count:
-                    self._small_budget -= p.index.count
+                c = p.count_hint
+                if c is not None and c <= SMALL_PACK and self._small_budget >= c:
+                    self._small_budget -= c
                     self._small_packs.add(n)
                     self._pending.append(p)  # ids go into the dict on first lookup
             if new or gone:
                 self._order = sorted(self._packs.values(), key=lambda p: p.mtime, reverse=True)
                 self._big = [p for p in self._order if p.name not in self._small_packs]
+                rank = {p.name: i for i, p in enumerate(self._order)}
+                self._pending.sort(key=lambda p: rank[p.name])  # cold reads: newest first
             return bool(new or gone)
 
     def packs(self) -> list:
-        return list(self._order)
+        """Open installed packs, newest first (a damaged pack is left out: fsck reports it)."""
+        return [p for p in self._order if p.usable()]
 
     def _install_pack(self, tmp_path: str, entries: list, digest: bytes) -> str:
         """Rename a finished tmp pack into place, then write its index (last)."""
@@ -231,8 +276,10 @@ class DirectoryStore(ObjectStore):
                         continue
 
     # -- reads --------------------------------------------------------------
-    def get_stored(self, oid: bytes) -> tuple:
-        """(stored bytes, where) without decompressing; raises NotFoundError."""
+    def get_stored(self, oid: bytes, hint: Optional[str] = None) -> tuple:
+        """(stored bytes, where) without decompressing; raises NotFoundError.
+        `hint`: name of the pack that probably holds oid (tried first; a wrong or stale
+        hint costs one lookup)."""
         _check_oid(oid)
         for w in list(self._writers):
             s = w.read(oid)
@@ -243,9 +290,11 @@ class DirectoryStore(ObjectStore):
                 # a few reads (`redun log <id>`) search the small packs directly: building
                 # the id -> pack dict costs ~0.5 s at 1M objects and pays off only for many reads
                 self._cold_reads += 1
-                for p in list(self._pending):
+                first = [p for p in (self._packs.get(hint), self._recent) if p is not None]
+                for p in first + [p for p in self._pending if p not in first]:
                     s = p.read(oid)
                     if s is not None:
+                        self._recent = p  # records read together usually share a pack (one run)
                         return s, p.path
             elif self._pending:
                 self._ingest_small()
@@ -268,9 +317,17 @@ class DirectoryStore(ObjectStore):
                 break
         raise NotFoundError(f"No object {oid.hex()} in {self.name}.")
 
-    def get_bytes(self, oid: bytes) -> bytes:
-        stored, where = self.get_stored(oid)
+    def get_bytes(self, oid: bytes, hint: Optional[str] = None) -> bytes:
+        stored, where = self.get_stored(oid, hint)
         return verify(oid, compress.decompress(stored, f"{oid.hex()} in {where}"), where)
+
+    def get_from(self, oid: bytes, hint: Optional[str]):
+        """get(oid), looking in pack `hint` first (e.g. the pack the index says it came from)."""
+        data = self.get_bytes(oid, hint)
+        try:
+            return codec.decode(data)
+        except CorruptObjectError as e:
+            raise CorruptObjectError(f"object {oid.hex()} in {self.name}: {e}") from None
 
     def _has_now(self, oid: bytes) -> bool:
         for w in self._writers:
@@ -281,7 +338,7 @@ class DirectoryStore(ObjectStore):
         if oid in self._small:
             return True
         for p in self._big:
-            if p.index.position(oid) is not None:
+            if p.usable() and p.index.position(oid) is not None:
                 return True
         return os.path.exists(self._loose_path(oid))
 
@@ -297,7 +354,7 @@ class DirectoryStore(ObjectStore):
     def iter_ids(self) -> Iterator[bytes]:
         """Every id once. With one pack (after repack) nothing is held in memory;
         with several, a set of the ids seen (~100 bytes per object)."""
-        packs = list(self._order)
+        packs = self.packs()
         if len(packs) <= 1:
             yield from (packs[0].index if packs else ())
             for oid in self.iter_loose():
@@ -320,7 +377,7 @@ class DirectoryStore(ObjectStore):
         found = []
         for w in list(self._writers):
             found.extend(o for o in list(w.entries) if o.hex().startswith(prefix) and o not in found)
-        for p in self._order:
+        for p in self.packs():
             for oid in p.index.with_prefix(prefix, limit):
                 if oid not in found:
                     found.append(oid)
@@ -365,11 +422,14 @@ class DirectoryStore(ObjectStore):
             self._small_packs = set()
             self._small_budget = SMALL_TOTAL
             self._pending = []
+            self._recent = None
 
     def _ingest_small(self) -> None:
         with self._lock:
             small = self._small
             for p in self._pending:
+                if not p.usable():
+                    continue
                 ids = p.index.ids_bytes()
                 for i in range(0, len(ids), 32):
                     small.setdefault(ids[i : i + 32], p)
