@@ -12,9 +12,24 @@ from redun.refs import ANY, DirectoryRefs, MemoryRefs
 A, B, C = (bytes([i]) * 32 for i in (1, 2, 3))
 
 
-@pytest.fixture(params=["memory", "directory"])
+class PackingRefs(DirectoryRefs):
+    """DirectoryRefs that packs after every update: runs the whole contract with
+    refs moving between loose files and refs/.packed all the time."""
+
+    def set(self, name, new, expected=ANY):
+        super().set(name, new, expected)
+        self.pack_refs()
+
+    def delete(self, name, expected=ANY):
+        super().delete(name, expected)
+        self.pack_refs()
+
+
+@pytest.fixture(params=["memory", "directory", "directory-packing"])
 def refs(request, tmp_path):
-    return MemoryRefs() if request.param == "memory" else DirectoryRefs(str(tmp_path))
+    if request.param == "memory":
+        return MemoryRefs()
+    return (DirectoryRefs if request.param == "directory" else PackingRefs)(str(tmp_path))
 
 
 def test_get_set_delete(refs):

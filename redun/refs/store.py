@@ -8,6 +8,10 @@
 - list(prefix) -> iterator of (name, oid), sorted by name.
 - names(prefix) -> sorted names only (never reads a ref; fsck uses it to
   name a damaged ref instead of failing the whole listing).
+- pack_refs() -> int: maintenance, no visible change: store refs compactly
+  (DirectoryRefs: into refs/.packed) so that list() is one read; returns
+  how many refs moved. Safe against concurrent get/set/delete/list/pack_refs
+  in other threads and processes; CAS semantics are unchanged.
 Names are '/'-separated segments of [A-Za-z0-9._-], no '.' or '..' segments,
 no segment ending in '.lock' or containing '.tmp-', validated before any path
 is built. A name cannot be both a ref and a prefix directory of another ref
@@ -17,6 +21,7 @@ Conventional names: execs/<uuid> (an execution's head record),
 remotes/<remote>/... (remote-tracking copies).
 """
 
+import bisect
 import fcntl
 import os
 import re
@@ -26,6 +31,7 @@ from typing import Iterator, Optional
 
 from ..errors import CorruptObjectError, InvalidIdError, RefConflictError
 from ..objects.ids import parse_oid
+from .packed import PACKED_FILENAME, decode_packed, encode_packed
 
 ANY = object()
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z")
@@ -73,6 +79,9 @@ class RefStore:
     def names(self, prefix: str = "") -> list:
         return [name for name, _ in self.list(prefix)]
 
+    def pack_refs(self) -> int:
+        return 0
+
 
 class MemoryRefs(RefStore):
     def __init__(self):
@@ -112,53 +121,161 @@ class MemoryRefs(RefStore):
 
 
 class DirectoryRefs(RefStore):
-    """refs/<name> files holding '<64 hex>\\n'. Updates hold an flock on
-    refs/<name>.lock while they read, compare and rename, so a crash never
-    leaves a lock behind and never a half-written ref."""
+    """Loose refs are files refs/<name> holding '<64 hex>\\n'; packed refs are
+    lines of refs/.packed (see packed.py). A loose file wins over a packed line.
+
+    Locks (flock, never left behind by a crash): refs/<name>.lock guards one
+    ref, refs/.packed.lock guards the packed file. Order: a ref lock, then the
+    packed lock; pack_refs (packed lock first) only *tries* ref locks, so no
+    deadlock. Lock files may be unlinked by their holder (pack_refs tidies
+    them), so a locker checks after flock that the path still names its file.
+
+    - set: under the ref lock, read loose-or-packed, compare, write the loose
+      file (temp + rename). The packed line, if any, is shadowed.
+    - delete: under the ref lock and the packed lock, compare, drop the packed
+      line (rewrite), then unlink the loose file: never a moment where an old
+      packed value shows through.
+    - pack_refs: under the packed lock, write packed = packed + loose values,
+      then for each loose ref whose lock is free and value unchanged, unlink
+      it. Readers read loose first, then packed: a ref is never missing.
+    - list: lists loose names first, then reads packed, then loose files, so a
+      concurrent pack_refs cannot hide a ref.
+    - After a CAS from an existing value (a run ending swaps its execs/ ref),
+      refs are packed when that directory holds more than PACK_THRESHOLD loose
+      refs (skipped if someone else is packing).
+    """
+
+    PACK_THRESHOLD = 256
 
     def __init__(self, root: str):
         self.dir = os.path.join(root, "refs")
         os.makedirs(self.dir, exist_ok=True)
+        self.packed_path = os.path.join(self.dir, PACKED_FILENAME)
+        self._cache = None  # (stat key, {name: oid}, sorted names or None)
 
     def _path(self, name):
         return os.path.join(self.dir, *check_ref_name(name).split("/"))
 
     def _read(self, path) -> Optional[bytes]:
         try:
-            with open(path, "r") as f:
-                text = f.read().strip()
-        except (FileNotFoundError, NotADirectoryError):
+            fd = os.open(path, os.O_RDONLY)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         try:
-            return parse_oid(text)
-        except InvalidIdError:
+            data = os.read(fd, 256)
+        except IsADirectoryError:
+            return None
+        finally:
+            os.close(fd)
+        try:
+            return parse_oid(data.decode("ascii").strip())
+        except (InvalidIdError, UnicodeDecodeError):
             raise CorruptObjectError(f"ref file {path} does not hold an object id") from None
 
-    def get(self, name):
-        return self._read(self._path(name))
+    # -- packed file ----------------------------------------------------------
+    def _packed(self) -> dict:
+        """{name: oid} of refs/.packed, parsed once per version of the file."""
+        try:
+            fd = os.open(self.packed_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return {}
+        try:
+            st = os.fstat(fd)
+            key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            cache = self._cache
+            if cache is not None and cache[0] == key:
+                return cache[1]
+            chunks = []
+            while True:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        refs = decode_packed(b"".join(chunks), self.packed_path)
+        self._cache = (key, refs, None)
+        return refs
+
+    def _packed_sorted(self, packed: dict) -> list:
+        cache = self._cache
+        if cache is not None and cache[1] is packed:
+            if cache[2] is None:
+                self._cache = cache = (cache[0], packed, sorted(packed))
+            return cache[2]
+        return sorted(packed)
+
+    def _write_packed(self, refs: dict) -> None:
+        tmp = f"{self.packed_path}.tmp-{uuid.uuid4().hex}"
+        with open(tmp, "wb") as f:
+            f.write(encode_packed(refs))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.packed_path)
+
+    def _lock_packed(self, wait: bool = True):
+        return self._flock(self.packed_path + ".lock", wait)
+
+    # -- locks ----------------------------------------------------------------
+    @staticmethod
+    def _flock(lock_path: str, wait: bool = True):
+        """An fd holding an exclusive flock on lock_path, or None (wait=False, busy)."""
+        while True:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return None
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(lock_path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                return fd
+            os.close(fd)  # the holder unlinked it: lock the new file
 
     def _locked(self, path, name):
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             if os.path.isdir(path):
                 raise NotADirectoryError
-            fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            return self._flock(path + ".lock")
         except (NotADirectoryError, FileExistsError):
             raise InvalidIdError(
                 f"ref '{name}' clashes with an existing ref (a name cannot be both a ref and a "
                 "prefix of other refs)"
             ) from None
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        return fd
+
+    def _check_packed_clash(self, name: str, packed: dict) -> None:
+        if not packed:
+            return
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in packed:
+                raise InvalidIdError(f"ref '{name}' clashes with existing ref '{'/'.join(parts[:i])}'")
+        names = self._packed_sorted(packed)
+        j = bisect.bisect_left(names, name + "/")
+        if j < len(names) and names[j].startswith(name + "/"):
+            raise InvalidIdError(f"ref '{name}' clashes with existing ref '{names[j]}'")
+
+    # -- contract -------------------------------------------------------------
+    def get(self, name):
+        oid = self._read(self._path(name))
+        return oid if oid is not None else self._packed().get(name)
 
     def set(self, name, new, expected=ANY):
         path = self._path(name)
         _check_value(name, new)
         fd = self._locked(path, name)
         try:
+            packed = self._packed()
             cur = self._read(path)
+            if cur is None:
+                cur = packed.get(name)
             if expected is not ANY and cur != expected:
                 raise _conflict(name, expected, cur)
+            self._check_packed_clash(name, packed)
             tmp = f"{path}.tmp-{uuid.uuid4().hex}"
             with open(tmp, "w") as f:
                 f.write(new.hex() + "\n")
@@ -167,37 +284,139 @@ class DirectoryRefs(RefStore):
             os.replace(tmp, path)
         finally:
             os.close(fd)
+        if type(expected) is bytes:
+            self.maybe_pack(os.path.dirname(path))
 
     def delete(self, name, expected=ANY):
         path = self._path(name)
-        if expected is ANY and not os.path.exists(path):
+        if expected is ANY and not os.path.exists(path) and name not in self._packed():
             return
         fd = self._locked(path, name)
         try:
-            cur = self._read(path)
-            if expected is not ANY and cur != expected:
-                raise _conflict(name, expected, cur)
+            pfd = self._lock_packed()
             try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+                packed = self._packed()
+                cur = self._read(path)
+                if cur is None:
+                    cur = packed.get(name)
+                if expected is not ANY and cur != expected:
+                    raise _conflict(name, expected, cur)
+                if name in packed:
+                    self._write_packed({n: o for n, o in packed.items() if n != name})
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+            finally:
+                os.close(pfd)
         finally:
             os.close(fd)
 
-    def names(self, prefix=""):
-        out = []
-        for dirpath, _dirs, files in os.walk(self.dir):
+    def _loose(self, prefix: str = "") -> tuple:
+        """(sorted loose ref names under prefix, lock file paths) from the directories."""
+        top = self.dir
+        if "/" in prefix:
+            sub = prefix.rsplit("/", 1)[0]
+            top = os.path.join(self.dir, *sub.split("/"))
+        names, locks = [], []
+        for dirpath, _dirs, files in os.walk(top):
             rel = os.path.relpath(dirpath, self.dir)
+            base = "" if rel == "." else rel.replace(os.sep, "/") + "/"
             for f in files:
-                if f.endswith(".lock") or ".tmp-" in f:
+                if f.startswith(".") or ".tmp-" in f:
                     continue
-                name = f if rel == "." else f"{rel}/{f}".replace(os.sep, "/")
+                if f.endswith(".lock"):
+                    locks.append(os.path.join(dirpath, f))
+                    continue
+                name = base + f
                 if name.startswith(prefix):
-                    out.append(name)
-        return sorted(out)
+                    names.append(name)
+        names.sort()
+        return names, locks
+
+    def names(self, prefix=""):
+        loose, _ = self._loose(prefix)
+        packed = [n for n in self._packed() if n.startswith(prefix)]
+        return sorted(set(loose).union(packed))
 
     def list(self, prefix=""):
-        for name in self.names(prefix):
-            oid = self._read(self._path(name))
+        loose, _ = self._loose(prefix)  # before reading packed: see pack_refs
+        packed = self._packed()
+        merged = dict.fromkeys(loose)
+        for name in packed:
+            if name.startswith(prefix):
+                merged[name] = None
+        read = self._read
+        is_loose = set(loose)
+        for name in sorted(merged):
+            oid = None
+            if name in is_loose:
+                oid = read(os.path.join(self.dir, *name.split("/")))
+            if oid is None:
+                oid = packed.get(name)
             if oid is not None:
                 yield name, oid
+
+    def maybe_pack(self, directory: Optional[str] = None) -> int:
+        """pack_refs() if `directory` (default refs/execs) holds more than
+        PACK_THRESHOLD loose refs and nobody else is packing; else 0."""
+        directory = directory or os.path.join(self.dir, "execs")
+        count = 0
+        try:
+            with os.scandir(directory) as it:
+                for entry in it:
+                    if not entry.name.endswith(".lock"):
+                        count += 1
+                        if count > self.PACK_THRESHOLD:
+                            return self.pack_refs(wait=False)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        return 0
+
+    def pack_refs(self, wait: bool = True) -> int:
+        """Move every loose ref into refs/.packed (see the class docstring);
+        returns how many moved. wait=False: return 0 if another packer runs."""
+        pfd = self._lock_packed(wait)
+        if pfd is None:
+            return 0
+        try:
+            loose, locks = self._loose()
+            values = {}
+            for name in loose:
+                try:
+                    oid = self._read(os.path.join(self.dir, *name.split("/")))
+                except CorruptObjectError:
+                    continue  # left loose for fsck to name
+                if oid is not None:
+                    values[name] = oid
+            if values:
+                merged = dict(self._packed())
+                merged.update(values)
+                self._write_packed(merged)
+            moved = 0
+            for name, oid in values.items():
+                path = os.path.join(self.dir, *name.split("/"))
+                fd = self._flock(path + ".lock", wait=False)
+                if fd is None:
+                    continue  # being updated: stays loose (and wins over packed)
+                try:
+                    if self._read(path) == oid:
+                        os.unlink(path)
+                        moved += 1
+                    os.unlink(path + ".lock")
+                finally:
+                    os.close(fd)
+            for lock in locks:  # tidy lock files left by earlier updates
+                fd = self._flock(lock, wait=False)
+                if fd is None:
+                    continue
+                try:
+                    if not os.path.exists(lock[: -len(".lock")]):
+                        os.unlink(lock)
+                except FileNotFoundError:
+                    pass
+                finally:
+                    os.close(fd)
+            return moved
+        finally:
+            os.close(pfd)
