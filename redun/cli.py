@@ -75,8 +75,14 @@ def cli(ctx, config_dir, repo_name, log_level, setup):
 
 
 def main(argv=None) -> None:
+    """Entry point. Drives click ourselves (not click's main) so that every
+    exit path is ours: RedunError -> message + its exit code, a closed pipe
+    (`redun log | head`) -> quiet exit 0, usage errors -> exit 2."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli.main(args=argv, prog_name="redun", standalone_mode=False)
+        with cli.make_context("redun", args) as ctx:
+            cli.invoke(ctx)
+        sys.stdout.flush()
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.Abort:
@@ -89,16 +95,21 @@ def main(argv=None) -> None:
         click.echo(f"redun: error: {e}", err=True)
         sys.exit(e.exit_code)
     except BrokenPipeError:
-        # `redun export | head`: the reader left; exit quietly.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except OSError:
-            pass
+        _silence_stdout()
         sys.exit(0)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+
+
+def _silence_stdout() -> None:
+    """After the reader of stdout left, point stdout at /dev/null so the
+    interpreter's final flush does not print a second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":
