@@ -385,13 +385,15 @@ def test_s3_unreachable_endpoint_is_a_clear_error(tmp_path, monkeypatch):
     assert isinstance(r.exception, SyncError) and "endpoint" in str(r.exception)
 
 
-def test_read_exec_refs_matches_ref_store(tmp_path):
-    from redun.sync.dirremote import read_exec_refs
+def test_directory_head_reads_packed_and_loose_refs(tmp_path):
+    from redun.sync.dirremote import DirectoryRemote
 
     a = new_repo(tmp_path / "a")
     for _ in range(5):
         make_exec(a, 1)
+    a.refs.pack_refs()
+    make_exec(a, 1)  # one loose ref next to the packed ones
     a.refs.set("remotes/x/execs/y", b"\x01" * 32)
     open(os.path.join(a.refs.dir, "execs", "junk.tmp-1"), "w").close()
-    assert read_exec_refs(a.refs.dir) == dict(a.refs.list("execs/"))
-    assert read_exec_refs(str(tmp_path / "nowhere")) == {}
+    head = DirectoryRemote(a.root, repo=a).read_head()
+    assert head.refs == dict(a.refs.list("execs/")) and len(head.refs) == 6

@@ -351,9 +351,8 @@ class Index(Queries):
         known = dict(self._read("SELECT id, oid FROM executions"))
         count = 0
         complete = True
-        for entry in os.listdir(execs_dir):
-            if ".lock" in entry or ".tmp-" in entry:
-                continue
+        for name in self.repo.refs.names("execs/"):  # loose files and refs/.packed
+            entry = name[len("execs/"):]
             try:
                 eid = parse_uuid(entry)
                 oid = self.repo.refs.get(f"execs/{entry}")
