@@ -272,6 +272,8 @@ def collect_repo(repo, **kwargs) -> GcReport:
     """collect() on a Repo; when anything was deleted, drops the query index
     (derived, rebuilt on next use) so it never answers with a deleted record."""
     report = collect(repo.store, repo.refs, **kwargs)
+    if not report.dry_run:
+        repo.refs.pack_refs()  # maintenance: refs/.packed keeps listing refs one read
     if not report.dry_run and (report.packs_rewritten or report.packs_removed or report.loose_removed):
         from .index import remove_index_files  # lazy: sqlite only here
 
