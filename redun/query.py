@@ -23,11 +23,20 @@ class Provenance:
         self._records: dict = {}
         self._previews: dict = {}  # (oid, limit) -> text
         self._new_previews: dict = {}  # oid -> text (limit 200), saved to the index on close
+        self._hints_left = 32  # store reads that first look up their pack in the index
 
     def get(self, oid: bytes):
         rec = self._records.get(oid)
         if rec is None:
-            rec = self._records[oid] = self.repo.store.get(oid)
+            get_from = getattr(self.repo.store, "get_from", None)
+            if get_from is not None and self._hints_left > 0:
+                # the first reads of a command: ask the index which pack holds the record,
+                # so the store opens that pack instead of searching hundreds
+                self._hints_left -= 1
+                rec = get_from(oid, self.index.pack_hint(oid))
+            else:
+                rec = self.repo.store.get(oid)
+            self._records[oid] = rec
         return rec
 
     # -- values ---------------------------------------------------------------

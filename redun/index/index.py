@@ -35,7 +35,7 @@ Progress = Optional[Callable[[int, int], None]]  # (done, total) in bytes of pac
 
 def _connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA page_size=16384")  # only takes effect when the file is created
+    conn.execute("PRAGMA page_size=4096")  # only takes effect when the file is created
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")  # derived data: losing the tail is fine
@@ -232,10 +232,15 @@ class Index(Queries):
 
         for name in new:
             path = os.path.join(packs_dir, f"pack-{name}.pack")
+            with self.lock:
+                self.buffer.pack = self._pack_id(name)
             try:
                 end, n = self._ingest_pack_file(path, len(PACK_MAGIC), tick)
             except FileNotFoundError:
                 continue  # removed by gc/repack meanwhile
+            finally:
+                with self.lock:
+                    self.buffer.pack = None
             count += n
             self.commit(lambda c, name=name: c.execute("INSERT OR IGNORE INTO ingested_packs VALUES (?)", (name,)))
         for tmp in tmps:
@@ -248,6 +253,13 @@ class Index(Queries):
             if end != start:
                 self.commit(lambda c, t=tmp, e=end: c.execute("INSERT OR REPLACE INTO tmp_packs VALUES (?, ?)", (t, e)))
         return count
+
+    def _pack_id(self, name: str) -> int:
+        """pack_ids.id for a pack name (the `pack` column of rows ingested from it)."""
+        def add(conn):
+            conn.execute("INSERT OR IGNORE INTO pack_ids(name) VALUES (?)", (name,))
+        self.commit(add)
+        return self._read("SELECT id FROM pack_ids WHERE name=?", (name,))[0][0]
 
     def _ingest_pack_file(self, path: str, start: int, tick) -> tuple:
         """Ingest complete, valid entries from `start`; returns (offset after the last one, count).

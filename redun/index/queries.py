@@ -173,6 +173,13 @@ class Queries:
             "JOIN call_args a ON a.call_oid = j.call_node LEFT JOIN previews p ON p.oid = a.value_oid "
             "WHERE j.execution_id=?", (eid,))
 
+    def pack_hint(self, oid: bytes) -> Optional[str]:
+        """Name of the pack a CallNode, Value or Task was ingested from (None if unknown)."""
+        rows = self._read(
+            "SELECT name FROM pack_ids WHERE id = coalesce((SELECT pack FROM call_nodes WHERE oid=?1), "
+            "(SELECT pack FROM vals WHERE oid=?1), (SELECT pack FROM tasks WHERE oid=?1))", (oid,))
+        return rows[0][0] if rows else None
+
     # -- display cache ------------------------------------------------------
     def previews(self, oids: list) -> dict:
         out = {}

@@ -23,10 +23,10 @@ SQL = {
         "(excluded.end_time IS NOT NULL AND excluded.end_time > executions.end_time)"
     ),
     "jobs": "INSERT OR IGNORE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    "call_nodes": "INSERT OR IGNORE INTO call_nodes VALUES (?,?,?,?,?,?,?,?,?)",
+    "call_nodes": "INSERT OR IGNORE INTO call_nodes VALUES (?,?,?,?,?,?,?,?,?,?)",
     "call_args": "INSERT OR IGNORE INTO call_args VALUES (?,?,?,?,?,?)",
-    "tasks": "INSERT OR IGNORE INTO tasks VALUES (?,?,?,?,?)",
-    "vals": "INSERT OR IGNORE INTO vals VALUES (?,?,?,?,?,?)",
+    "tasks": "INSERT OR IGNORE INTO tasks VALUES (?,?,?,?,?,?)",
+    "vals": "INSERT OR IGNORE INTO vals VALUES (?,?,?,?,?,?,?)",
     "subvalues": "INSERT OR IGNORE INTO subvalues VALUES (?,?)",
     "tags": "INSERT OR IGNORE INTO tags VALUES (?,?,?,?,?)",
 }
@@ -39,6 +39,7 @@ class RowBuffer:
     def __init__(self):
         self.rows = {t: [] for t in ORDER}
         self.count = 0
+        self.pack = None  # pack_ids.id of the pack being ingested, if any
 
     def add(self, oid: bytes, rec) -> None:
         r = self.rows
@@ -52,18 +53,18 @@ class RowBuffer:
         elif t is CallNode:
             r["call_nodes"].append((
                 oid, rec.hash, rec.task_hash, rec.task, rec.task_name, rec.args_hash, rec.value_hash,
-                rec.value, rec.timestamp,
+                rec.value, rec.timestamp, self.pack,
             ))
             args = r["call_args"]
             for i, a in enumerate(rec.args):
                 args.append((oid, i, a.position, a.key, a.value_hash, a.value))
         elif t is Value:
-            r["vals"].append((oid, rec.hash, rec.type, rec.format, rec.size, rec.path))
+            r["vals"].append((oid, rec.hash, rec.type, rec.format, rec.size, rec.path, self.pack))
             sub = r["subvalues"]
             for c in rec.subvalues:
                 sub.append((oid, c))
         elif t is Task:
-            r["tasks"].append((oid, rec.hash, rec.namespace, rec.name, rec.fullname))
+            r["tasks"].append((oid, rec.hash, rec.namespace, rec.name, rec.fullname, self.pack))
         elif t is Execution:
             r["executions"].append((
                 rec.id, oid, rec.args, rec.job, rec.start_time, rec.end_time,
@@ -92,7 +93,7 @@ class RowBuffer:
                     1 if f["cached"] is True else 0, f["status"],
                 ))
             elif tag == "value":
-                self.rows["vals"].append((oid, f["hash"], f["type"], f["format"], f["size"], f["path"]))
+                self.rows["vals"].append((oid, f["hash"], f["type"], f["format"], f["size"], f["path"], self.pack))
                 subs = f["subvalues"]
                 if subs:
                     self.rows["subvalues"].extend([(oid, c) for c in subs])
@@ -100,7 +101,7 @@ class RowBuffer:
                 args = [(oid, i, a[0], a[1], a[2], a[3]) for i, a in enumerate(f["args"])]
                 self.rows["call_nodes"].append((
                     oid, f["hash"], f["task_hash"], f["task"], f["task_name"], f["args_hash"], f["value_hash"],
-                    f["value"], f["timestamp"],
+                    f["value"], f["timestamp"], self.pack,
                 ))
                 self.rows["call_args"].extend(args)
             elif tag == "blob":

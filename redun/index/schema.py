@@ -3,6 +3,8 @@ another version is simply rebuilt from the objects (it is derived data).
 
 Ids are stored as BLOBs (uuids 16 bytes, upstream hashes 20, object ids 32) so
 that a hex prefix becomes a range query on an ordinary b-tree index.
+`pack` columns hold `pack_ids.id` of the installed pack a record was ingested
+from (NULL when ingested from a running writer): a read hint for the store.
 
 Bulk-load design: record tables are plain rowid tables (appends are cheap);
 their uniqueness lives in UNIQUE indexes that a fresh index creates only after
@@ -10,16 +12,18 @@ its first catch-up (`INDEXES`). Until then INSERT OR IGNORE cannot ignore, so
 the build step removes any duplicate rows before creating the unique indexes.
 """
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Every schema version this code has used (for `redun db versions`).
-KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4)  # 2: preview cache; 3: bulk-load tables; 4: leaner indexes
+KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4, 5)  # 2: preview cache; 3: bulk-load tables; 4: leaner indexes;
+# 5: pack hints (which pack a record came from), 4 KiB pages
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ingested_packs (name TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS ingested_loose (oid BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tmp_packs (name TEXT PRIMARY KEY, offset INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS pack_ids (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS previews (oid BLOB PRIMARY KEY, text TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS executions (
     id BLOB PRIMARY KEY, oid BLOB NOT NULL, args TEXT NOT NULL, job_oid BLOB,
@@ -34,18 +38,19 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS call_nodes (
     oid BLOB NOT NULL, hash BLOB NOT NULL, task_hash BLOB NOT NULL, task_oid BLOB NOT NULL,
     task_name TEXT NOT NULL, args_hash BLOB NOT NULL, value_hash BLOB NOT NULL,
-    value_oid BLOB NOT NULL, timestamp INTEGER NOT NULL
+    value_oid BLOB NOT NULL, timestamp INTEGER NOT NULL, pack INTEGER
 );
 CREATE TABLE IF NOT EXISTS call_args (
     call_oid BLOB NOT NULL, idx INTEGER NOT NULL, position INTEGER, key TEXT, value_hash BLOB NOT NULL,
     value_oid BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tasks (
-    oid BLOB NOT NULL, hash BLOB NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, fullname TEXT NOT NULL
+    oid BLOB NOT NULL, hash BLOB NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, fullname TEXT NOT NULL,
+    pack INTEGER
 );
 CREATE TABLE IF NOT EXISTS vals (
     oid BLOB NOT NULL, hash BLOB NOT NULL, type TEXT NOT NULL, format TEXT NOT NULL, size INTEGER NOT NULL,
-    path TEXT
+    path TEXT, pack INTEGER
 );
 CREATE TABLE IF NOT EXISTS subvalues (parent BLOB NOT NULL, child BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tags (
