@@ -167,11 +167,17 @@ class Queries:
 
     def execution_job_args(self, eid: bytes) -> list:
         """(job id, arg idx, position, key, value oid, cached preview or None) for every
-        argument of every job of an execution: the job tree in one query."""
-        return self._read(
-            "SELECT j.id, a.idx, a.position, a.key, a.value_oid, p.text FROM jobs j "
-            "JOIN call_args a ON a.call_oid = j.call_node LEFT JOIN previews p ON p.oid = a.value_oid "
-            "WHERE j.execution_id=?", (eid,))
+        argument of every job of an execution: the job tree in two queries."""
+        from .rows import unpack_args
+
+        out = []
+        for jid, blob in self._read(
+            "SELECT j.id, c.args FROM jobs j JOIN call_nodes c ON c.oid = j.call_node "
+            "WHERE j.execution_id=? AND c.args IS NOT NULL", (eid,)
+        ):
+            out.extend((jid, i, a[0], a[1], a[2]) for i, a in enumerate(unpack_args(blob)))
+        cached = self.previews(list({r[4] for r in out}))
+        return [(*r, cached.get(r[4])) for r in out]
 
     def pack_hint(self, oid: bytes) -> Optional[str]:
         """Name of the pack a CallNode, Value or Task was ingested from (None if unknown)."""
@@ -293,7 +299,7 @@ class Queries:
             return []
         q = ",".join("?" * len(hashes))
         return [as_dict("job", r) for r in self._read(
-            f"SELECT DISTINCT {', '.join('j.' + c for c in _FIELDS['job'])} FROM call_args a "
+            f"SELECT DISTINCT {', '.join('j.' + c for c in _FIELDS['job'])} FROM arg_uses a "
             f"JOIN jobs j ON j.call_node = a.call_oid WHERE a.value_hash IN ({q}) ORDER BY j.start_time DESC", hashes)]
 
     def counts(self) -> dict:

@@ -23,14 +23,24 @@ SQL = {
         "(excluded.end_time IS NOT NULL AND excluded.end_time > executions.end_time)"
     ),
     "jobs": "INSERT OR IGNORE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    "call_nodes": "INSERT OR IGNORE INTO call_nodes VALUES (?,?,?,?,?,?,?,?,?,?)",
-    "call_args": "INSERT OR IGNORE INTO call_args VALUES (?,?,?,?,?,?)",
+    "call_nodes": "INSERT OR IGNORE INTO call_nodes VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+    "arg_uses": "INSERT OR IGNORE INTO arg_uses VALUES (?,?)",
     "tasks": "INSERT OR IGNORE INTO tasks VALUES (?,?,?,?,?,?)",
     "vals": "INSERT OR IGNORE INTO vals VALUES (?,?,?,?,?,?,?)",
     "subvalues": "INSERT OR IGNORE INTO subvalues VALUES (?,?)",
     "tags": "INSERT OR IGNORE INTO tags VALUES (?,?,?,?,?)",
 }
 ORDER = tuple(SQL)
+_packb = msgpack.Packer(use_bin_type=True).pack
+
+
+def pack_args(args: list):
+    """A CallNode's arguments as stored in call_nodes.args: msgpack [[position, key, value oid], ...]."""
+    return _packb(args) if args else None
+
+
+def unpack_args(blob) -> list:
+    return _unpackb(blob, raw=False, use_list=False) if blob else ()
 
 
 class RowBuffer:
@@ -53,11 +63,9 @@ class RowBuffer:
         elif t is CallNode:
             r["call_nodes"].append((
                 oid, rec.hash, rec.task_hash, rec.task, rec.task_name, rec.args_hash, rec.value_hash,
-                rec.value, rec.timestamp, self.pack,
+                rec.value, rec.timestamp, pack_args([(a.position, a.key, a.value) for a in rec.args]), self.pack,
             ))
-            args = r["call_args"]
-            for i, a in enumerate(rec.args):
-                args.append((oid, i, a.position, a.key, a.value_hash, a.value))
+            r["arg_uses"].extend([(a.value_hash, oid) for a in rec.args])
         elif t is Value:
             r["vals"].append((oid, rec.hash, rec.type, rec.format, rec.size, rec.path, self.pack))
             sub = r["subvalues"]
@@ -98,12 +106,12 @@ class RowBuffer:
                 if subs:
                     self.rows["subvalues"].extend([(oid, c) for c in subs])
             elif tag == "callnode":
-                args = [(oid, i, a[0], a[1], a[2], a[3]) for i, a in enumerate(f["args"])]
+                args = f["args"]
                 self.rows["call_nodes"].append((
                     oid, f["hash"], f["task_hash"], f["task"], f["task_name"], f["args_hash"], f["value_hash"],
-                    f["value"], f["timestamp"], self.pack,
+                    f["value"], f["timestamp"], pack_args([(a[0], a[1], a[3]) for a in args]), self.pack,
                 ))
-                self.rows["call_args"].extend(args)
+                self.rows["arg_uses"].extend([(a[2], oid) for a in args])
             elif tag == "blob":
                 return
             else:

@@ -5,6 +5,8 @@ Ids are stored as BLOBs (uuids 16 bytes, upstream hashes 20, object ids 32) so
 that a hex prefix becomes a range query on an ordinary b-tree index.
 `pack` columns hold `pack_ids.id` of the installed pack a record was ingested
 from (NULL when ingested from a running writer): a read hint for the store.
+A CallNode's arguments live in its row (`args`: msgpack list of [position, key,
+value oid]); `arg_uses` maps an argument's value hash to the CallNodes taking it.
 
 Bulk-load design: record tables are plain rowid tables (appends are cheap);
 their uniqueness lives in UNIQUE indexes that a fresh index creates only after
@@ -16,7 +18,7 @@ SCHEMA_VERSION = 5
 
 # Every schema version this code has used (for `redun db versions`).
 KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4, 5)  # 2: preview cache; 3: bulk-load tables; 4: leaner indexes;
-# 5: pack hints (which pack a record came from), 4 KiB pages
+# 5: pack hints (which pack a record came from), 4 KiB pages, arguments inline in call_nodes
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,12 +40,11 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS call_nodes (
     oid BLOB NOT NULL, hash BLOB NOT NULL, task_hash BLOB NOT NULL, task_oid BLOB NOT NULL,
     task_name TEXT NOT NULL, args_hash BLOB NOT NULL, value_hash BLOB NOT NULL,
-    value_oid BLOB NOT NULL, timestamp INTEGER NOT NULL, pack INTEGER
+    value_oid BLOB NOT NULL, timestamp INTEGER NOT NULL, args BLOB, pack INTEGER
 );
-CREATE TABLE IF NOT EXISTS call_args (
-    call_oid BLOB NOT NULL, idx INTEGER NOT NULL, position INTEGER, key TEXT, value_hash BLOB NOT NULL,
-    value_oid BLOB NOT NULL
-);
+CREATE TABLE IF NOT EXISTS arg_uses (
+    value_hash BLOB NOT NULL, call_oid BLOB NOT NULL, PRIMARY KEY (value_hash, call_oid)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tasks (
     oid BLOB NOT NULL, hash BLOB NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, fullname TEXT NOT NULL,
     pack INTEGER
@@ -66,7 +67,6 @@ OFTEN_DUPLICATED = ("tasks", "vals")
 UNIQUE = (
     ("jobs", "id"),
     ("call_nodes", "oid"),
-    ("call_args", "call_oid, idx"),
     ("tasks", "oid"),
     ("vals", "oid"),
     ("subvalues", "parent, child"),
@@ -82,7 +82,6 @@ CREATE INDEX IF NOT EXISTS jobs_task ON jobs(task_hash, start_time);
 CREATE INDEX IF NOT EXISTS call_nodes_hash ON call_nodes(hash);
 CREATE INDEX IF NOT EXISTS call_nodes_task_args ON call_nodes(task_hash, args_hash, timestamp);
 CREATE INDEX IF NOT EXISTS call_nodes_value ON call_nodes(value_hash);
-CREATE INDEX IF NOT EXISTS call_args_value ON call_args(value_hash);
 CREATE INDEX IF NOT EXISTS tasks_hash ON tasks(hash);
 CREATE INDEX IF NOT EXISTS tasks_fullname ON tasks(fullname);
 CREATE INDEX IF NOT EXISTS tasks_name ON tasks(name);
