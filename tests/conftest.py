@@ -19,3 +19,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def copy_compile_example(dst) -> str:
+    """Copy examples/compile's sources only (not a .redun or build outputs left by running the demo)."""
+    import shutil
+
+    src = os.path.join(EXAMPLES, "compile")
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".redun", "*.o", "prog", "prog2", "__pycache__"),
+                    dirs_exist_ok=True)
+    return str(dst)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import copy_compile_example
 from click.testing import CliRunner
 
 from redun.cli import cli
@@ -129,7 +130,7 @@ def test_engine_run_export_import_same_log(tmp_path):
     if not os.path.exists(os.path.join(os.path.dirname(EXAMPLE), "..", "redun", "commands", "run.py")):
         pytest.skip("engine not available")
     d = tmp_path / "compile"
-    shutil.copytree(EXAMPLE, d)
+    copy_compile_example(d)
     assert run("run", "make.py", "make", cwd=d).returncode == 0
     exported = run("export", cwd=d).stdout
     other = str(tmp_path / "other")
@@ -201,7 +202,7 @@ def test_our_engine_export_imports_into_upstream(tmp_path):
     if not os.path.exists(UPSTREAM):
         pytest.skip("upstream venv not installed")
     d = tmp_path / "compile"
-    shutil.copytree(EXAMPLE, d)
+    copy_compile_example(d)
     assert run("run", "make.py", "make", cwd=d).returncode == 0
     out = tmp_path / "ours.jsonl"
     assert run("export", "-f", str(out), cwd=d).returncode == 0

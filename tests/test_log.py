@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import copy_compile_example
 from click.testing import CliRunner
 
 from redun.cli import cli
@@ -167,8 +168,7 @@ def compiled(tmp_path_factory):
     if not os.path.exists(os.path.join(ROOT, "redun", "commands", "run.py")):
         pytest.skip("engine not available")
     work = tmp_path_factory.mktemp("compile")
-    for name in os.listdir(os.path.join(ROOT, "examples", "compile")):
-        shutil.copy(os.path.join(ROOT, "examples", "compile", name), work / name)
+    copy_compile_example(work)
     env = dict(os.environ, PYTHONPATH=ROOT)
 
     def redun(*args):
