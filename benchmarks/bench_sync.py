@@ -10,6 +10,10 @@
 4. `pull` of everything into a fresh repo (wall, max RSS).
 5. The same push to S3 (moto server on 127.0.0.1, in-process client) counting
    S3 operations per kind; then a no-op push.
+6. --execs N (default 10000): a repo with N small executions, pushed once to
+   a directory; then `push` with nothing new as a CLI (median of --repeat),
+   first with the source's refs loose (one file per ref), then packed
+   (refs/.packed, as after runs end / gc).
 Prints medians and ratios against upstream 0.44.1's recorded figures
 (benchmarks/results/upstream-0.44.1.tsv, value_n5000). Times are wall clock on
 a shared, noisy machine: compare ratios, not absolute numbers.
@@ -107,16 +111,87 @@ def bench_s3(src_root, scratch):
         server.stop()
 
 
+def make_many_execs(root: str, n: int) -> None:
+    """n executions of one job each (5 records), one pack, refs set by CAS from nothing."""
+    sys.path.insert(0, ROOT)
+    from redun.objects import codec
+    from redun.objects.ids import new_uuid, uuid_str
+    from redun.objects.records import CallNode, Execution, Job, Task, Value
+    from redun.objects.values import encode_native
+    from redun.repo import Repo
+
+    repo = Repo.open(root)
+    now = int(time.time() * 1e6)
+    refs = []
+    with repo.store.pack_writer() as w:
+        t = Task(b"\x01" * 20, "bench", "one", "def one(): pass")
+        toid = w.add(codec.encode(t))
+        for i in range(n):
+            eid = new_uuid()
+            v = w.add(codec.encode(Value(os.urandom(20), "builtins.int", "native", encode_native(i))))
+            cn = w.add(codec.encode(CallNode(os.urandom(20), t.hash, toid, "one", os.urandom(20), (), os.urandom(20), v, (), now)))
+            j = w.add(codec.encode(Job(new_uuid(), eid, None, t.hash, toid, os.urandom(20), cn, os.urandom(20), v, now, now, False, "DONE", (), {})))
+            refs.append((f"execs/{uuid_str(eid)}", w.add(codec.encode(Execution(eid, '["run"]', j, now, now, {})))))
+    for name, oid in refs:
+        repo.refs.set(name, oid, expected=None)
+    repo.close()
+
+
+def bench_many_execs(scratch: str, n: int, repeat: int, env) -> None:
+    src = os.path.join(scratch, "many")
+    dst = os.path.join(scratch, "many_dst")
+    for d in (src, dst):
+        shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(src)
+    run(REDUN + ["init"], src, env)
+    t = time.perf_counter()
+    make_many_execs(os.path.join(src, ".redun"), n)
+    print(f"\n{n} executions written in {time.perf_counter() - t:.1f}s (setup)")
+    run(REDUN + ["--config", dst, "init"], src, env)
+    run(REDUN + ["repo", "add", "many", dst], src, env)
+    w, r, out, c = run(REDUN + ["push", "many"], src, env)
+    print(f"  push of {n} executions: {w:.2f}s wall {c:.2f}s cpu  {out}  (destination refs packed: "
+          f"{os.path.exists(os.path.join(dst, 'refs', '.packed'))})")
+    run(REDUN + ["log"], src, env)  # index catch-up, not measured
+
+    def noop(label):
+        samples = []
+        for _ in range(repeat):
+            w, r, out, c = run(REDUN + ["push", "many"], src, env)
+            assert "up to date" in out, out
+            samples.append((w, c, r))
+        print(f"  no-op push, {label}: median {statistics.median(s[0] for s in samples) * 1000:.0f} ms wall, "
+              f"{statistics.median(s[1] for s in samples) * 1000:.0f} ms cpu, "
+              f"{statistics.median(s[2] for s in samples):.0f} MB (CLI, {n} executions)")
+
+    noop("source refs loose")
+    sys.path.insert(0, ROOT)
+    from redun.refs import DirectoryRefs
+
+    DirectoryRefs(os.path.join(src, ".redun")).pack_refs()
+    noop("source refs packed")
+    t = time.perf_counter()
+    run(REDUN + ["--version"], src, env)
+    print(f"  (CLI start-up alone: {(time.perf_counter() - t) * 1000:.0f} ms)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=5000, help="wide.py leaves (default 5000)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--scratch", default=None)
     ap.add_argument("--no-s3", action="store_true")
+    ap.add_argument("--execs", type=int, default=10000, help="executions for the no-op push case (0: skip)")
+    ap.add_argument("--only-execs", action="store_true", help="run only the many-executions case")
     args = ap.parse_args()
     scratch = args.scratch or tempfile.mkdtemp(prefix="bench_sync_")
     os.makedirs(scratch, exist_ok=True)
     env = dict(os.environ, BENCH_N=str(args.n), BENCH_M="10", PYTHONPATH=ROOT)
+    if args.only_execs:
+        bench_many_execs(scratch, args.execs, max(args.repeat, 5), env)
+        if not args.scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return
     src = os.path.join(scratch, "src")
     shutil.rmtree(src, ignore_errors=True)
     os.makedirs(src)
@@ -169,6 +244,8 @@ def main():
         print(f"S3 no-op push: up_to_date={up_to_date} in {noop * 1000:.0f} ms; requests {noop_calls}")
         lists = sum(v for k, v in calls.items() if k.startswith("List"))
         print(f"  PUTs={calls.get('PutObject', 0)} (pack, index, conditional HEAD), LISTs={lists}")
+    if args.execs:
+        bench_many_execs(scratch, args.execs, max(args.repeat, 5), env)
     if not args.scratch:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -17,12 +17,14 @@ from ..errors import CorruptObjectError
 
 PACKED_FILENAME = ".packed"
 HEADER = b"# redun packed-refs 1\n"
-_SEG = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
-_LINE = re.compile(rb"([0-9a-f]{64}) (" + _SEG.encode() + rb"(?:/" + _SEG.encode() + rb")*)\n")
+_SEG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z")
+_LINES = re.compile(r"(?:[0-9a-f]{64} [A-Za-z0-9._/-]{1,512}\n)*\Z")  # whole file, fast
+_SUSPECT = ("/.", "/-", " .", " -", "//", "/\n", ".tmp-", ".lock/", ".lock\n")
 
 
-def _bad_lock(name: str) -> bool:
-    return any(seg.endswith(".lock") for seg in name.split("/"))
+def _name_ok(name: str) -> bool:
+    return len(name) <= 512 and all(_SEG.match(seg) and not seg.endswith(".lock") and ".tmp-" not in seg
+                                    for seg in name.split("/"))
 
 
 def encode_packed(refs: dict) -> bytes:
@@ -33,8 +35,10 @@ def encode_packed(refs: dict) -> bytes:
 
 
 def decode_packed(data: bytes, path: str) -> dict:
-    """File bytes -> {name: oid}. Every line is validated (oid hex, name rules);
-    anything else raises CorruptObjectError naming the file and line."""
+    """File bytes -> {name: oid}, sorted by name. Every line is validated (oid
+    hex, name rules); anything else raises CorruptObjectError naming the file
+    (and the line when it can). One regex pass over the file: listing 10k refs
+    costs a few ms."""
     if not data:
         return {}
     if not data.startswith(HEADER):
@@ -42,22 +46,27 @@ def decode_packed(data: bytes, path: str) -> dict:
             f"packed refs file {path} does not start with {HEADER.decode().strip()!r}; "
             "restore it from a copy or remove it (its refs are then lost)"
         )
-    out = {}
-    pos = len(HEADER)
-    end = len(data)
-    match = _LINE.match
+    try:
+        text = data[len(HEADER):].decode("ascii")
+    except UnicodeDecodeError:
+        raise CorruptObjectError(f"packed refs file {path} holds non-ASCII bytes") from None
+    lines = text.split("\n")
+    if lines.pop() != "" or not _LINES.match(text):
+        for lineno, line in enumerate(lines, start=2):
+            if not _LINES.match(line + "\n"):
+                break
+        else:
+            lineno = len(lines) + 2
+        raise CorruptObjectError(f"packed refs file {path} line {lineno} is not '<64 hex> <ref name>'")
+    if any(s in text for s in _SUSPECT) or max(map(len, lines), default=0) > 65 + 128:
+        for lineno, line in enumerate(lines, start=2):  # the careful check, only when needed
+            if not _name_ok(line[65:]):
+                raise CorruptObjectError(f"packed refs file {path} line {lineno}: bad ref name {line[65:]!r}")
     fromhex = bytes.fromhex
-    lineno = 1
-    while pos < end:
-        lineno += 1
-        m = match(data, pos)
-        if m is None:
-            raise CorruptObjectError(f"packed refs file {path} line {lineno} is not '<64 hex> <ref name>'")
-        name = m.group(2).decode()
-        if len(name) > 512 or ".tmp-" in name or (".lock" in name and _bad_lock(name)):
-            raise CorruptObjectError(f"packed refs file {path} line {lineno}: bad ref name {name!r}")
-        out[name] = fromhex(m.group(1).decode())
-        pos = m.end()
-    if len(out) != lineno - 1:
+    out = {line[65:]: fromhex(line[:64]) for line in lines}
+    if len(out) != len(lines):
         raise CorruptObjectError(f"packed refs file {path} names a ref twice")
+    names = list(out)
+    if any(a >= b for a, b in zip(names, names[1:])):
+        out = {n: out[n] for n in sorted(out)}  # written sorted; tolerate a hand-edited file
     return out

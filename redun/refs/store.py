@@ -342,6 +342,11 @@ class DirectoryRefs(RefStore):
     def list(self, prefix=""):
         loose, _ = self._loose(prefix)  # before reading packed: see pack_refs
         packed = self._packed()
+        if not loose:  # the common case once packed: no merge, packed is sorted
+            for name, oid in packed.items():
+                if name.startswith(prefix):
+                    yield name, oid
+            return
         merged = dict.fromkeys(loose)
         for name in packed:
             if name.startswith(prefix):
