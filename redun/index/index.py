@@ -168,9 +168,9 @@ class Index(Queries):
         return n
 
     def _reset(self) -> None:
-        """Empty every derived table (keeping the preview cache) for a full re-ingest."""
+        """Empty every derived table for a full re-ingest."""
         def wipe(conn):
-            keep = {"meta", "previews"}
+            keep = {"meta"}
             for stmt in statements()[0]:
                 table = stmt.split()[5]
                 if table not in keep:

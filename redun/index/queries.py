@@ -191,7 +191,8 @@ class Queries:
         out = {}
         for i in range(0, len(oids), 500):
             chunk = oids[i:i + 500]
-            out.update(self._read(f"SELECT oid, text FROM previews WHERE oid IN ({','.join('?' * len(chunk))})", chunk))
+            out.update(self._read(f"SELECT oid, preview FROM vals WHERE oid IN ({','.join('?' * len(chunk))}) "
+                                  "AND preview IS NOT NULL", chunk))
         return out
 
     def save_previews(self, items: dict) -> None:
@@ -199,7 +200,8 @@ class Queries:
         if not items:
             return
         try:
-            self.commit(lambda c: c.executemany("INSERT OR IGNORE INTO previews VALUES (?, ?)", list(items.items())))
+            self.commit(lambda c: c.executemany("UPDATE vals SET preview=? WHERE oid=? AND preview IS NULL",
+                                                [(t, o) for o, t in items.items()]))
         except Exception:  # noqa: BLE001 - a read-only or busy index only loses the cache
             pass
 

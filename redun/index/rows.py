@@ -26,7 +26,7 @@ SQL = {
     "call_nodes": "INSERT OR IGNORE INTO call_nodes VALUES (?,?,?,?,?,?,?,?,?,?,?)",
     "arg_uses": "INSERT OR IGNORE INTO arg_uses VALUES (?,?)",
     "tasks": "INSERT OR IGNORE INTO tasks VALUES (?,?,?,?,?,?)",
-    "vals": "INSERT OR IGNORE INTO vals VALUES (?,?,?,?,?,?,?)",
+    "vals": "INSERT OR IGNORE INTO vals VALUES (?,?,?,?,?,?,?,NULL)",
     "subvalues": "INSERT OR IGNORE INTO subvalues VALUES (?,?)",
     "tags": "INSERT OR IGNORE INTO tags VALUES (?,?,?,?,?)",
 }

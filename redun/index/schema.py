@@ -7,6 +7,8 @@ that a hex prefix becomes a range query on an ordinary b-tree index.
 from (NULL when ingested from a running writer): a read hint for the store.
 A CallNode's arguments live in its row (`args`: msgpack list of [position, key,
 value oid]); `arg_uses` maps an argument's value hash to the CallNodes taking it.
+`vals.preview` caches a value's display text (filled by `redun log`, never stale:
+values are immutable).
 
 Bulk-load design: record tables are plain rowid tables (appends are cheap);
 their uniqueness lives in UNIQUE indexes that a fresh index creates only after
@@ -26,7 +28,6 @@ CREATE TABLE IF NOT EXISTS ingested_packs (name TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS ingested_loose (oid BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tmp_packs (name TEXT PRIMARY KEY, offset INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS pack_ids (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS previews (oid BLOB PRIMARY KEY, text TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS executions (
     id BLOB PRIMARY KEY, oid BLOB NOT NULL, args TEXT NOT NULL, job_oid BLOB,
     start_time INTEGER NOT NULL, end_time INTEGER, tags TEXT
@@ -51,7 +52,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE TABLE IF NOT EXISTS vals (
     oid BLOB NOT NULL, hash BLOB NOT NULL, type TEXT NOT NULL, format TEXT NOT NULL, size INTEGER NOT NULL,
-    path TEXT, pack INTEGER
+    path TEXT, pack INTEGER, preview TEXT
 );
 CREATE TABLE IF NOT EXISTS subvalues (parent BLOB NOT NULL, child BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tags (
@@ -77,10 +78,10 @@ INDEXES = """
 CREATE INDEX IF NOT EXISTS executions_start ON executions(start_time);
 CREATE INDEX IF NOT EXISTS jobs_exec ON jobs(execution_id, parent_id);
 CREATE INDEX IF NOT EXISTS jobs_call_node ON jobs(call_node);
-CREATE INDEX IF NOT EXISTS jobs_eval ON jobs(eval_hash, end_time);
+CREATE INDEX IF NOT EXISTS jobs_eval ON jobs(eval_hash);
 CREATE INDEX IF NOT EXISTS jobs_task ON jobs(task_hash, start_time);
 CREATE INDEX IF NOT EXISTS call_nodes_hash ON call_nodes(hash);
-CREATE INDEX IF NOT EXISTS call_nodes_task_args ON call_nodes(task_hash, args_hash, timestamp);
+CREATE INDEX IF NOT EXISTS call_nodes_args ON call_nodes(args_hash);
 CREATE INDEX IF NOT EXISTS call_nodes_value ON call_nodes(value_hash);
 CREATE INDEX IF NOT EXISTS tasks_hash ON tasks(hash);
 CREATE INDEX IF NOT EXISTS tasks_fullname ON tasks(fullname);
