@@ -47,6 +47,16 @@ def test_roundtrip_is_exact_and_canonical(record):
     assert compress.decompress(compress.compress(data)) == data
 
 
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(records)
+def test_fast_encode_equals_reference_encoding(record):
+    """encode builds the sorted map directly; it must give the bytes of the plain definition."""
+    from redun.objects.codec import _packer_opts, _sorted
+
+    reference = msgpack.packb([record.TYPE, record.SCHEMA, _sorted(record.to_fields())], **_packer_opts)
+    assert encode(record) == reference
+
+
 @settings(max_examples=100)
 @given(jobs)
 def test_map_order_does_not_matter(job):

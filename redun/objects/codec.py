@@ -8,6 +8,7 @@ encoding; ``decode`` rejects anything that does not re-encode to the same bytes
 when asked to be strict (fsck, bytes from a remote).
 """
 
+import threading
 from typing import Any
 
 import msgpack
@@ -17,6 +18,7 @@ from .ids import object_id
 from .records import RECORD_TYPES, Record
 
 _packer_opts = dict(use_bin_type=True, use_single_float=False, strict_types=True)
+_local = threading.local()  # one reusable Packer per thread (packb builds one per call)
 
 
 def _sorted(value: Any) -> Any:
@@ -27,12 +29,57 @@ def _sorted(value: Any) -> Any:
     return value
 
 
+_SCALARS = frozenset((bytes, str, int, float, bool, type(None)))
+_ORDER: dict = {}  # record class -> its FIELDS sorted by name (the map's key order)
+
+
+def _canon(value: Any) -> Any:
+    """_sorted(value), without recursing into the (common) flat containers."""
+    t = type(value)
+    if t in _SCALARS:
+        return value
+    if t is tuple or t is list:
+        for v in value:
+            if type(v) not in _SCALARS:
+                return [_canon(v) for v in value]
+        return list(value)
+    if t is dict:
+        return {k: _canon(value[k]) for k in sorted(value)}
+    return _sorted(value)
+
+
+def _canonical_fields(record: Record) -> dict:
+    """Same as _sorted(record.to_fields()) (property-checked in tests/test_codec.py),
+    built straight in key order: encode is on every write path."""
+    cls = type(record)
+    if cls.to_fields is not Record.to_fields:
+        return _sorted(record.to_fields())
+    order = _ORDER.get(cls)
+    if order is None:
+        order = _ORDER[cls] = tuple(sorted(cls.FIELDS, key=lambda f: f[0]))
+    out = {}
+    for name, kind in order:
+        v = getattr(record, name)
+        if kind == "args":
+            out[name] = [_canon(a.to_list()) for a in v]
+        elif type(v) in _SCALARS:
+            out[name] = v
+        else:
+            out[name] = _canon(v)
+    return out
+
+
 def encode(record: Record) -> bytes:
     """Canonical bytes of a record (the input to its object id)."""
-    fields = _sorted(record.to_fields())
+    fields = _canonical_fields(record)
     try:
-        return msgpack.packb([record.TYPE, record.SCHEMA, fields], **_packer_opts)
+        packer = _local.packer
+    except AttributeError:
+        packer = _local.packer = msgpack.Packer(**_packer_opts)
+    try:
+        return packer.pack([record.TYPE, record.SCHEMA, fields])
     except (TypeError, ValueError, OverflowError) as e:
+        packer.reset()
         raise DecodeError(f"cannot encode {record.TYPE} record: {e}") from None
 
 
