@@ -34,6 +34,7 @@ from .lines import LineError, parse_line
 from .spill import DDL, PRAGMAS, ImportSummary, describe_ref, spill_row, tmp_db_path
 
 BATCH = 2000
+WRITE_BATCH_BYTES = 1 << 20  # records queued before one compress + write to the pack
 ROWS_MAX = 50_000  # index rows held for after the commit; beyond, the index catches up from the pack
 
 
@@ -60,6 +61,8 @@ class _Importer:
         self._packs = None
         self._loose = True
         self._repo_empty = None
+        self.pending: dict = {}  # oid -> canonical bytes queued for the pack, in order
+        self.pending_size = 0
 
     # -- errors -------------------------------------------------------------
     def error(self, err: LineError, key: Optional[str] = None, now: bool = False) -> None:
@@ -304,8 +307,22 @@ class _Importer:
             return convert.tag_record(o)
         raise AssertionError(kind)
 
+    def _add(self, writer, oid: bytes, data: bytes) -> None:
+        """Queue one record for the pack; written (in order) by _flush, one
+        write() per batch instead of one per record."""
+        self.pending[oid] = data
+        self.pending_size += len(data)
+        if self.pending_size >= WRITE_BATCH_BYTES:
+            self._flush(writer)
+
+    def _flush(self, writer) -> None:
+        if self.pending:
+            stored = compress.compress_many(list(self.pending.values()))
+            writer.add_stored_many(zip(self.pending, stored))
+            self.pending, self.pending_size = {}, 0
+
     def _present(self, oid: bytes, writer) -> bool:
-        if oid in writer.entries:
+        if oid in writer.entries or oid in self.pending:
             return True
         if self._packs is None:
             self.store.refresh()
@@ -400,7 +417,7 @@ class _Importer:
                 self.summary.present += 1
             else:
                 self.summary.imported += 1
-                writer.add_stored(oid, compress.compress(data))
+                self._add(writer, oid, data)
                 if self.rows is not None:
                     self.rows.add(oid, rec)
                     if self.rows.count > ROWS_MAX:  # keep memory flat: let catch-up read the pack
@@ -473,6 +490,7 @@ def _finish(repo, imp: _Importer, writer, held: list, db) -> None:
     tag_counts = {}
     for tkey, ekey in imp.folded_tags.items():
         tag_counts[ekey] = tag_counts.get(ekey, 0) + 1
+    imp._flush(writer)  # everything before the executions that link to it
     refs = []
     for key, oid, data in held:
         n = 1 + tag_counts.get(key, 0)
