@@ -19,10 +19,13 @@ from typing import Any, Optional
 
 from .hashing import pickle_dumps
 from .objects import codec
+from .objects.compress import compress_many
 from .objects.ids import object_id
 from .objects.records import Arg, CallNode, Execution, Job, Task, Value
 
-INGEST_BATCH = 2000  # records per index transaction
+INGEST_BATCH = 100_000  # records held for the index; normally one transaction at the end of the run
+WRITE_JOBS = 64  # finished jobs per pack write (flushed earlier whenever the scheduler waits)
+WRITE_BYTES = 1 << 20
 
 
 def now_us() -> int:
@@ -166,7 +169,9 @@ class Recorder:
         self._value_oids: dict = {}  # value_hash(bytes) -> oid
         self._task_oids: dict = {}  # task hash -> oid
         self._index = None
-        self._buf: list = []
+        self._buf: list = []  # (oid, canonical bytes) not yet written
+        self._buf_jobs = 0
+        self._buf_size = 0
         if repo is not None:
             repo.store.recover()
             self.store = repo.store
@@ -202,11 +207,12 @@ class Recorder:
     def put(self, record) -> bytes:
         fast = _FAST.get(type(record))
         data = fast(record) if fast is not None else codec.encode(record)
+        oid = object_id(data)  # hashed once: the pack writer gets (oid, stored) pairs
         if self.writer is not None:
-            oid = object_id(data)
-            self._buf.append(data)  # written with the next Job record: one write() per job
-        else:
-            oid = self.store.put_bytes(data) if self.record else object_id(data)
+            self._buf.append((oid, data))  # written with a later Job record (see job())
+            self._buf_size += len(data)
+        elif self.record:
+            self.store.put_bytes(data)
         if self.record:
             self.pending.append((oid, record))
             if self.repo is None:
@@ -284,16 +290,23 @@ class Recorder:
                    tuple(bytes.fromhex(h) for h in upstream))
 
     def job(self, rec: Job) -> bytes:
-        """Write a finished job's record, with every record buffered before it (children
-        first) in one write(): a kill -9 keeps whole jobs."""
+        """Buffer a finished job's record after every record it points to (children first).
+        Whole jobs are written together: when WRITE_JOBS jobs or WRITE_BYTES are buffered,
+        and whenever the scheduler is about to wait (flush_writes), so a kill -9 keeps
+        every job that finished before the scheduler last waited."""
         oid = self.put(rec)
-        self.flush_writes()
+        self._buf_jobs += 1
+        if self._buf_jobs >= WRITE_JOBS or self._buf_size >= WRITE_BYTES:
+            self.flush_writes()
         return oid
 
     def flush_writes(self) -> None:
+        """Write buffered records (whole jobs only) in one write()."""
         if self._buf and self.writer is not None:
             buf, self._buf = self._buf, []
-            self.writer.add_many(buf)
+            self._buf_jobs = self._buf_size = 0
+            stored = compress_many([d for _, d in buf])
+            self.writer.add_stored_many(zip([o for o, _ in buf], stored))
 
     # -- executions --------------------------------------------------------------
     def start_execution(self, exec_id: bytes, argv: list, tags: dict, start: int) -> Optional[bytes]:

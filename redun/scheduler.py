@@ -180,6 +180,8 @@ class Scheduler(CacheMixin):
     def _loop(self, outcome: dict) -> None:
         """Run ready continuations (breadth-first, no deep recursion); block on workers when idle."""
         get = self._outq.get
+        outq_empty = self._outq.empty
+        flush = self.rec.flush_writes
         ready = self._ready
         while True:
             while ready:
@@ -190,6 +192,8 @@ class Scheduler(CacheMixin):
                 continue
             if not self._inflight:
                 break
+            if outq_empty():
+                flush()  # about to wait: finished jobs reach the pack first (kill -9 keeps them)
             job, ok, value, frames = get()
             self._inflight -= 1
             if ok:
