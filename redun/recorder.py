@@ -22,6 +22,7 @@ from .objects import codec
 from .objects.compress import compress_many
 from .objects.ids import object_id
 from .objects.records import Arg, CallNode, Execution, Job, Task, Value
+from .objects.values import encode_native, type_name
 
 INGEST_BATCH = 100_000  # records held for the index; normally one transaction at the end of the run
 WRITE_JOBS = 64  # finished jobs per pack write (flushed earlier whenever the scheduler waits)
@@ -166,7 +167,7 @@ class Recorder:
         self.repo = repo
         self.record = record
         self.pending: list = []  # (oid, record) not yet handed to the index
-        self._value_oids: dict = {}  # value_hash(bytes) -> oid
+        self._value_oids: dict = {}  # value_hash (hex) -> oid
         self._task_oids: dict = {}  # task hash -> oid
         self._index = None
         self._buf: list = []  # (oid, canonical bytes) not yet written
@@ -223,12 +224,10 @@ class Recorder:
 
     def value_oid(self, obj: Any, value_hash: str) -> bytes:
         """Record obj (hash already computed) once per run; returns its Value oid."""
-        vh = bytes.fromhex(value_hash)
-        oid = self._value_oids.get(vh)
+        oid = self._value_oids.get(value_hash)
         if oid is not None:
             return oid
-        from .objects.values import encode_native, type_name
-
+        vh = bytes.fromhex(value_hash)
         t = type(obj)
         data = encode_native(obj)
         fmt = "native"
@@ -266,7 +265,7 @@ class Recorder:
         else:
             rec = Value(vh, tname, fmt, data, (), len(data), tuple(sorted(subs)), path)
         oid = self.put(rec)
-        self._value_oids[vh] = oid
+        self._value_oids[value_hash] = oid
         return oid
 
     def task_oid(self, task) -> bytes:
@@ -287,7 +286,7 @@ class Recorder:
     @staticmethod
     def arg(position, key, value_hash: str, value_oid: bytes, upstream: tuple) -> Arg:
         return Arg(position, key, bytes.fromhex(value_hash), value_oid,
-                   tuple(bytes.fromhex(h) for h in upstream))
+                   tuple([bytes.fromhex(h) for h in upstream]) if upstream else ())
 
     def job(self, rec: Job) -> bytes:
         """Buffer a finished job's record after every record it points to (children first).

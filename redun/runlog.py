@@ -35,20 +35,33 @@ class RunLog:
         (self.stream or sys.stderr).flush()
 
 
+_PARAMS: dict = {}  # id(signature) -> (signature, ((name, default), ...)); signatures are immutable
+
+
+def _params(task) -> tuple:
+    try:
+        sig = task.signature
+    except (TypeError, ValueError):
+        return ()
+    hit = _PARAMS.get(id(sig))
+    if hit is None or hit[0] is not sig:
+        if len(_PARAMS) > 10_000:
+            _PARAMS.clear()
+        hit = _PARAMS[id(sig)] = (sig, tuple((p.name, p.default) for p in sig.parameters.values()))
+    return hit[1]
+
+
 def format_task_call(task, args: tuple, kwargs: dict) -> str:
     """fullname(p1=repr, p2=repr, ...) following the signature, defaults filled."""
-    parts = []
-    try:
-        params = list(task.signature.parameters.values())
-    except (TypeError, ValueError):
-        params = []
+    params = _params(task)
     if params:
-        for i, p in enumerate(params):
-            if i < len(args):
-                v = args[i]
-            else:
-                v = kwargs.get(p.name, p.default)
-            parts.append(f"{p.name}={trim(repr(v))}")
+        n = len(args)
+        parts = []
+        for i, (name, default) in enumerate(params):
+            r = repr(args[i] if i < n else kwargs.get(name, default))
+            if len(r) > 200:
+                r = r[:197] + "..."
+            parts.append(f"{name}={r}")
     else:
         parts = [trim(repr(a)) for a in args] + [f"{k}={trim(repr(v))}" for k, v in kwargs.items()]
     return f"{task.fullname}({', '.join(parts)})"

@@ -377,8 +377,9 @@ class Scheduler(CacheMixin):
             if self._same_call(job, args, kwargs):  # a twin from the same lookup batch is running
                 return
             self._cse[job.eval_hash] = job
-        self.log(run_line(job.id_str, format_task_call(task, args, kwargs), task.get_task_option("executor") or
-                          "default", self._dryrun))
+        if not self.runlog.quiet:
+            self.log(run_line(job.id_str, format_task_call(task, args, kwargs),
+                              task.get_task_option("executor") or "default", self._dryrun))
         if self._dryrun:
             return
         self._inflight += 1
