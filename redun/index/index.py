@@ -30,6 +30,7 @@ from .schema import OFTEN_DUPLICATED, SCHEMA_VERSION, UNIQUE, dedupe, statements
 
 BUSY_TIMEOUT_MS = 60_000
 BATCH = 20_000  # records per write transaction during catch-up
+BULK_BATCH = 200_000  # the same while building a private file (`redun db reindex`)
 Progress = Optional[Callable[[int, int], None]]  # (done, total) in bytes of packs
 
 
@@ -64,6 +65,7 @@ def remove_index_files(path: str) -> None:
 
 class Index(Queries):
     def __init__(self, repo, conn: sqlite3.Connection, path: str):
+        self.batch = BATCH
         self.repo = repo
         self.path = path
         self.conn = conn
@@ -72,8 +74,10 @@ class Index(Queries):
 
     # -- opening ------------------------------------------------------------
     @classmethod
-    def open(cls, repo, catch_up: bool = True, progress: Progress = None) -> "Index":
-        path = repo.index_path
+    def open(cls, repo, catch_up: bool = True, progress: Progress = None, path: str = None,
+             bulk: bool = False) -> "Index":
+        """bulk: a private new file being built (no journal, no fsync, big transactions)."""
+        path = path or repo.index_path
         conn = None
         for attempt in (0, 1):
             try:
@@ -103,6 +107,10 @@ class Index(Queries):
                     raise
                 remove_index_files(path)
         index = cls(repo, conn, path)
+        if bulk:
+            conn.execute("PRAGMA journal_mode=OFF")
+            conn.execute("PRAGMA synchronous=OFF")
+            index.batch = BULK_BATCH
         if catch_up:
             index.catch_up(progress)
         return index
@@ -120,7 +128,7 @@ class Index(Queries):
     def ingest(self, oid: bytes, record) -> None:
         with self.lock:
             self.buffer.add(oid, record)
-            if len(self.buffer) >= BATCH:
+            if len(self.buffer) >= self.batch:
                 self.commit()
 
     def ingest_many(self, pairs: Iterable) -> None:
@@ -230,10 +238,11 @@ class Index(Queries):
             if progress is not None:
                 progress(done_bytes[0], total)
 
+        ids = self._pack_ids(new) if new else {}
         for name in new:
             path = os.path.join(packs_dir, f"pack-{name}.pack")
             with self.lock:
-                self.buffer.pack = self._pack_id(name)
+                self.buffer.pack = ids[name]
             try:
                 end, n = self._ingest_pack_file(path, len(PACK_MAGIC), tick)
             except FileNotFoundError:
@@ -254,12 +263,10 @@ class Index(Queries):
                 self.commit(lambda c, t=tmp, e=end: c.execute("INSERT OR REPLACE INTO tmp_packs VALUES (?, ?)", (t, e)))
         return count
 
-    def _pack_id(self, name: str) -> int:
-        """pack_ids.id for a pack name (the `pack` column of rows ingested from it)."""
-        def add(conn):
-            conn.execute("INSERT OR IGNORE INTO pack_ids(name) VALUES (?)", (name,))
-        self.commit(add)
-        return self._read("SELECT id FROM pack_ids WHERE name=?", (name,))[0][0]
+    def _pack_ids(self, names: list) -> dict:
+        """pack_ids.id for each pack name (the `pack` column of rows ingested from it)."""
+        self.commit(lambda c: c.executemany("INSERT OR IGNORE INTO pack_ids(name) VALUES (?)", [(n,) for n in names]))
+        return dict(self._read("SELECT name, id FROM pack_ids"))
 
     def _ingest_pack_file(self, path: str, start: int, tick) -> tuple:
         """Ingest complete, valid entries from `start`; returns (offset after the last one, count).
@@ -304,7 +311,7 @@ class Index(Queries):
                     add(oid, canonical)
                 except CorruptObjectError:
                     pass  # hashes right but does not decode: fsck reports it
-            if self.buffer.count >= BATCH:
+            if self.buffer.count >= self.batch:
                 self.commit()
 
     def _lost_objects(self, store) -> bool:
@@ -390,6 +397,17 @@ def open_index(repo, catch_up: bool = True, progress: Progress = None) -> Index:
 
 
 def rebuild_index(repo, progress: Progress = None) -> Index:
-    """Delete the index and build it again from every object."""
-    remove_index_files(repo.index_path)
-    return Index.open(repo, catch_up=True, progress=progress)
+    """Build the index again from every object, into a private file (no journal, no
+    fsync: a crash leaves only a temp file) that then replaces the old index."""
+    final = repo.index_path
+    tmp = f"{final}.rebuild-{os.getpid()}"
+    remove_index_files(tmp)
+    try:
+        index = Index.open(repo, catch_up=True, progress=progress, path=tmp, bulk=True)
+        index.conn.execute("PRAGMA journal_mode=WAL")
+        index.close()
+        remove_index_files(final)  # with its -wal/-shm, which must not meet the new file
+        os.replace(tmp, final)
+    finally:
+        remove_index_files(tmp)
+    return Index.open(repo, catch_up=True)
