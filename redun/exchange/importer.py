@@ -336,7 +336,47 @@ class _Importer:
         h = oid.hex()
         return os.path.exists(os.path.join(self.store.objects_dir, h[:2], h[2:]))
 
-    def resolve(self, db, writer, root: str, held: list, root_row=None) -> None:
+    def emit(self, db, writer, k: str, kind: str, line: int, o: dict, deps: list, held: list) -> None:
+        """Build and queue one record whose dependencies were all visited."""
+        oids = self.oids
+        bad = next((d for d in deps if d not in oids), None)
+        if bad is not None:
+            if bad in self.missing:
+                msg = (f"{_describe(k)} refers to {describe_ref(kind, o, bad)} {bad[2:]}, "
+                       "which is in neither the input nor the repository")
+                err = LineError(msg, line)
+            else:
+                err = LineError(f"{_describe(k)} skipped: it needs {_describe(bad)}, which could not be imported",
+                                line)
+                err.rank = 2
+            self.error(err, k)
+            return
+        if kind in ("Job", "CallNode") and "v:" + o["task_hash"] not in self.task_keys:
+            self.error(LineError(f"{_describe(k)}: task_hash {o['task_hash']} names a Value that is not a "
+                                 "task", line), k)
+            return
+        try:
+            rec = self._build(db, writer, kind, k, o, deps)
+        except LineError as e:
+            self.error(e.at(line), k)
+            return
+        data = codec.encode(rec)
+        oid = object_id(data)
+        oids[k] = oid
+        if kind == "Execution":
+            held.append((k, oid, data))
+            return
+        if self._present(oid, writer):
+            self.summary.present += 1
+        else:
+            self.summary.imported += 1
+            self._add(writer, oid, data)
+            if self.rows is not None:
+                self.rows.add(oid, rec)
+                if self.rows.count > ROWS_MAX:  # keep memory flat: let catch-up read the pack
+                    self.rows = None
+
+    def resolve(self, db, writer, root: str, held: list, root_row=None, parsed=None) -> None:
         """Build `root` and everything it links to, children first. root_row:
         its (kind, line, body) when the caller's scan already read it."""
         oids, failed, ext = self.oids, self.failed, self.ext
@@ -366,8 +406,11 @@ class _Importer:
                     stack.pop()
                     continue
                 kind, line, body = row
-                o = marshal.loads(body)
-                deps = self._link_deps(db, kind, k, o)
+                if k == root and parsed is not None:
+                    o, deps = parsed
+                else:
+                    o = marshal.loads(body)
+                    deps = self._link_deps(db, kind, k, o)
                 inprog[k] = (kind, line, o, deps)
                 cycle = next((d for d in deps if d in inprog), None)
                 if cycle is not None:
@@ -386,42 +429,7 @@ class _Importer:
             kind, line, o, deps = st
             del inprog[k]
             stack.pop()
-            bad = next((d for d in deps if d not in oids), None)
-            if bad is not None:
-                if bad in self.missing:
-                    msg = (f"{_describe(k)} refers to {describe_ref(kind, o, bad)} {bad[2:]}, "
-                           "which is in neither the input nor the repository")
-                    err = LineError(msg, line)
-                else:
-                    err = LineError(f"{_describe(k)} skipped: it needs {_describe(bad)}, which could not be imported",
-                                    line)
-                    err.rank = 2
-                self.error(err, k)
-                continue
-            if kind in ("Job", "CallNode") and "v:" + o["task_hash"] not in self.task_keys:
-                self.error(LineError(f"{_describe(k)}: task_hash {o['task_hash']} names a Value that is not a "
-                                     "task", line), k)
-                continue
-            try:
-                rec = self._build(db, writer, kind, k, o, deps)
-            except LineError as e:
-                self.error(e.at(line), k)
-                continue
-            data = codec.encode(rec)
-            oid = object_id(data)
-            oids[k] = oid
-            if kind == "Execution":
-                held.append((k, oid, data))
-                continue
-            if self._present(oid, writer):
-                self.summary.present += 1
-            else:
-                self.summary.imported += 1
-                self._add(writer, oid, data)
-                if self.rows is not None:
-                    self.rows.add(oid, rec)
-                    if self.rows.count > ROWS_MAX:  # keep memory flat: let catch-up read the pack
-                        self.rows = None
+            self.emit(db, writer, k, kind, line, o, deps, held)
             if self.progress and len(oids) % 5000 == 0:
                 self.progress("writing", len(oids))
 
@@ -459,14 +467,24 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
         first = db.execute("SELECT kind FROM recs ORDER BY rowid LIMIT 1").fetchone()
         order = "DESC" if first and first[0] == "Execution" else "ASC"
         roots = db.execute(f"SELECT key, kind, line, body FROM recs ORDER BY rowid {order}")
+        folded, oids, failed, loads = imp.folded_tags, imp.oids, imp.failed, marshal.loads
         while True:
             batch = roots.fetchmany(1000)
             if not batch:
                 break
             for key, kind, line, body in batch:
-                if key in imp.folded_tags or key in imp.oids or key in imp.failed:
+                if key in folded or key in oids or key in failed:
                     continue
-                imp.resolve(db, writer, key, held, (kind, line, body))
+                o = loads(body)
+                deps = imp._link_deps(db, kind, key, o)
+                for d in deps:
+                    if d not in oids:
+                        imp.resolve(db, writer, key, held, (kind, line, body), (o, deps))
+                        break
+                else:  # the common case when scanning children first: build it now
+                    imp.emit(db, writer, key, kind, line, o, deps, held)
+            if imp.progress:
+                imp.progress("writing", len(oids))
         imp.raise_errors()
         _finish(repo, imp, writer, held, db)
         writer = None
