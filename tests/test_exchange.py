@@ -407,3 +407,17 @@ def test_references_to_records_already_in_the_repo(repo):
     with pytest.raises(LineError) as e:
         import_lines(other, [json.dumps(ex).encode(), json.dumps(job).encode()])
     assert "in neither the input nor the repository" in str(e.value) and e.value.line == 2
+
+
+def test_native_fast_path_with_ext_opcode_bytes_in_arguments():
+    """Bytes 0x82-0x84 inside arguments (int 130, a list of them) are not EXT opcodes:
+    still stored natively, and byte-exact when pickled back."""
+    import pickle
+
+    from redun.exchange import pickle3
+
+    for value in (130, [130, 131, 132] * 50, {"k": 0x83}):
+        data = pickle.dumps(value, protocol=3)
+        native = pickle3.native_from_pickle(data)
+        assert native is not None
+        assert pickle3.pickle_from_native(native) == data

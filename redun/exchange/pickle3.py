@@ -13,6 +13,7 @@ marker text also occurs inside the data, the pure-Python pickler writes the
 upstream name directly instead.
 """
 
+import copyreg
 import io
 import pickle
 
@@ -85,7 +86,9 @@ def native_from_pickle(data: bytes):
     fast path: a no-globals unpickler, then the same exactness check as
     values.native_from_pickle (re-pickling the decoded native value must give
     `data`). Everything else (files, sets, ...) goes through values."""
-    if not any(op in data for op in _EXT_OPS):
+    # EXT opcodes resolve through copyreg's registry (without find_class once cached); with
+    # nothing registered (the normal case) they can only fail, so the fast path is safe.
+    if not copyreg._inverted_registry or not any(op in data for op in _EXT_OPS):
         try:
             value = _NoGlobals(io.BytesIO(data)).load()
         except Exception:
