@@ -16,13 +16,14 @@ the task source (`ast`); values are shown with Provenance.preview (no unpickling
 """
 
 import ast
-import textwrap
 
 from .query import Provenance
 
 
 def param_names(source: str) -> list:
     """Positional parameter names of the task function in `source` ([] if it does not parse)."""
+    import textwrap  # only when a dataflow is shown (start-up time)
+
     try:
         tree = ast.parse(textwrap.dedent(source))
     except (SyntaxError, ValueError):

@@ -164,15 +164,20 @@ class Index(Queries):
     def catch_up(self, progress: Progress = None) -> int:
         """Ingest whatever the repo holds that the index has not seen. Returns records ingested."""
         store = self.repo.store
-        if self._lost_objects(store):
-            # gc or repack deleted objects the index has rows for: start over
-            self._reset()
-        n = self._catch_up_packs(store.packs_dir, progress)
-        n += self._catch_up_loose(store)
+        stamp = _objects_stamp(store)
+        n = 0
+        if stamp is None or self._read("SELECT value FROM meta WHERE key='objects_stamp'") != [(stamp,)]:
+            if self._lost_objects(store):
+                # gc or repack deleted objects the index has rows for: start over
+                self._reset()
+            n = self._catch_up_packs(store.packs_dir, progress)
+            n += self._catch_up_loose(store)
         n += self._catch_up_refs()
         self.commit()
         if self._read("SELECT value FROM meta WHERE key='indexes_pending'"):
             self.build_indexes()
+        if stamp is not None and stamp == _objects_stamp(store) and _quiet(store):
+            self.commit(lambda c: c.execute("INSERT OR REPLACE INTO meta VALUES ('objects_stamp', ?)", (stamp,)))
         return n
 
     def _reset(self) -> None:
@@ -390,6 +395,29 @@ class Index(Queries):
             return count
         self.commit(lambda c: c.execute("INSERT OR REPLACE INTO meta VALUES ('refs_execs_mtime', ?)", (stamp,)))
         return count
+
+
+def _objects_stamp(store) -> Optional[str]:
+    """mtimes of packs/ and objects/ (None if missing, or too recent to trust: a change
+    within the timestamp granularity of the last scan would not move them)."""
+    try:
+        p, o = os.stat(store.packs_dir).st_mtime_ns, os.stat(store.objects_dir).st_mtime_ns
+    except OSError:
+        return None
+    if max(p, o) > time.time_ns() - 2_000_000_000:
+        return None
+    return f"{p}:{o}"
+
+
+def _quiet(store) -> bool:
+    """No live tmp pack (it grows without touching packs/) and no loose subdirectory
+    (files added to one do not touch objects/): then unchanged mtimes mean nothing new."""
+    try:
+        if any(e.startswith("tmp-") for e in os.listdir(store.packs_dir)):
+            return False
+        return not any(len(d) == 2 for d in os.listdir(store.objects_dir))
+    except OSError:
+        return False
 
 
 def open_index(repo, catch_up: bool = True, progress: Progress = None) -> Index:
