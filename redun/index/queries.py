@@ -189,8 +189,9 @@ class Queries:
     # -- display cache ------------------------------------------------------
     def previews(self, oids: list) -> dict:
         out = {}
-        for i in range(0, len(oids), 500):
-            chunk = oids[i:i + 500]
+        oids = sorted(oids)
+        for i in range(0, len(oids), 8000):  # under sqlite's 32766-variable limit, few queries
+            chunk = oids[i:i + 8000]
             out.update(self._read(f"SELECT oid, preview FROM vals WHERE oid IN ({','.join('?' * len(chunk))}) "
                                   "AND preview IS NOT NULL", chunk))
         return out
