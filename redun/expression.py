@@ -285,15 +285,20 @@ class QuotedExpression:
         return f"QuotedExpression({self.expr!r})"
 
 
+_ATOMIC = frozenset((str, int, float, bool, bytes, type(None)))
+
+
 def is_valid_value(value: Any) -> bool:
     """Every File/Task/expression leaf inside a (nested) value still matches the world."""
+    if type(value) in _ATOMIC:
+        return True
     stack = [value]
     while stack:
         v = stack.pop()
         t = type(v)
-        if t in (str, int, float, bool, bytes) or v is None:
+        if t in _ATOMIC:
             continue
-        if t in (list, tuple, set, frozenset):
+        if t is list or t is tuple or t is set or t is frozenset:
             stack.extend(v)
             continue
         if t is dict:

@@ -12,7 +12,7 @@ from .hashing import hash_value
 from .recorder import now_us
 
 _EMPTY = object()
-_SCALARS = (str, int, float, bool, bytes, type(None))
+_SCALARS = frozenset((str, int, float, bool, bytes, type(None)))
 
 
 class Job:
@@ -101,8 +101,10 @@ def _collect(value, out: dict) -> None:
                 _collect(v, out)
     elif t is dict:
         for k, v in value.items():
-            _collect(k, out)
-            _collect(v, out)
+            if type(k) not in _SCALARS:
+                _collect(k, out)
+            if type(v) not in _SCALARS:
+                _collect(v, out)
     elif _is_expr(value):
         out[id(value)] = value
     elif isinstance(value, tuple) and hasattr(value, "_fields"):

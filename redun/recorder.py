@@ -15,6 +15,7 @@ import pickle
 import time
 
 import msgpack
+from msgpack import unpackb as _unpackb
 from typing import Any, Optional
 
 from .hashing import pickle_dumps
@@ -22,7 +23,7 @@ from .objects import codec
 from .objects.compress import compress_many
 from .objects.ids import object_id
 from .objects.records import Arg, CallNode, Execution, Job, Task, Value
-from .objects.values import encode_native, type_name
+from .objects.values import decode_native, encode_native, type_name
 
 INGEST_BATCH = 100_000  # records held for the index; normally one transaction at the end of the run
 WRITE_JOBS = 64  # finished jobs per pack write (flushed earlier whenever the scheduler waits)
@@ -353,9 +354,7 @@ class Recorder:
 
     def load_value(self, oid: bytes) -> tuple:
         """(python object, ValueInfo(hash, type, format)) for a recorded value."""
-        import msgpack
-
-        raw = msgpack.unpackb(self.store.get_bytes(oid), raw=False)
+        raw = _unpackb(self.store.get_bytes(oid), raw=False)
         if not (isinstance(raw, list) and len(raw) == 3 and raw[0] == "value"):
             raise ValueError(f"object {oid.hex()} is not a Value record")
         f = raw[2]
@@ -367,8 +366,6 @@ class Recorder:
         else:
             data = f["data"]
         if rec.format == "native":
-            from .objects.values import decode_native
-
             obj = decode_native(data)
             if b"redun." in data:
                 obj = _hydrate(obj)
