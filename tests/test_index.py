@@ -108,7 +108,7 @@ def test_resolve_prefixes(repo):
     vh = out["values"][0][0]
     assert any(k == "value" and r["hash"] == vh for k, r in idx.resolve(vh.hex()))
     assert idx.resolve("zzz") == []
-    assert idx.resolve(eid.hex()[:8].upper()) == []  # exact case
+    assert idx.resolve(eid.hex().upper()) == []  # exact case (the full id: a short prefix may be all digits)
     assert idx.resolve("%") == [] and idx.resolve("_") == []  # no LIKE quirks
     idx.close()
 
@@ -251,4 +251,53 @@ def test_loose_objects_packed_or_deleted(repo):
     os.unlink(os.path.join(repo.store.objects_dir, h[:2], h[2:]))
     idx.catch_up()
     assert idx.counts()["executions"] == 1 and idx.execution(rec.id) is not None
+    idx.close()
+
+
+def test_pack_hints_point_at_the_pack_holding_the_record(repo):
+    a = write_execution(repo.store, repo.refs, n_jobs=3)
+    b = write_execution(repo.store, repo.refs, n_jobs=3, seed=1, start=T0 + 10**6)
+    idx = open_index(repo)
+    packs = set(repo.store.pack_names())
+    assert len(packs) == 2
+    call_a, call_b = a["calls"][0][1], b["calls"][0][1]
+    hint_a, hint_b = idx.pack_hint(call_a), idx.pack_hint(call_b)
+    assert {hint_a, hint_b} == packs
+    assert idx.pack_hint(b"\x00" * 32) is None
+    # a cold store opens only the hinted pack; a wrong hint still finds the record
+    from redun.objects.directory import DirectoryStore
+
+    cold = DirectoryStore(repo.store.root)
+    assert cold.get_from(call_a, hint_a) == repo.store.get(call_a)
+    assert sum(p._index is not None for p in cold._packs.values()) == 1
+    assert cold.get_from(call_b, hint_a) == repo.store.get(call_b)
+    assert cold.get_from(call_b, "no-such-pack") == repo.store.get(call_b)
+    cold.close()
+    idx.close()
+
+
+def test_unchanged_directories_skip_the_scan_but_new_packs_are_seen(repo):
+    write_execution(repo.store, repo.refs, n_jobs=3)
+    old = os.stat(repo.store.packs_dir).st_mtime_ns - 10 * 10**9
+    for d in (repo.store.packs_dir, repo.store.objects_dir):
+        os.utime(d, ns=(old, old))
+    idx = open_index(repo)
+    assert idx._read("SELECT value FROM meta WHERE key='objects_stamp'")  # quiet and old: stamped
+    assert idx.catch_up() == 0
+    write_execution(repo.store, repo.refs, n_jobs=2, seed=1, start=T0 + 10**6)  # moves packs/ mtime
+    assert idx.catch_up() > 0
+    assert idx.counts()["jobs"] == 5
+    idx.close()
+
+
+def test_rebuild_replaces_the_file_and_keeps_answers(repo):
+    out = write_execution(repo.store, repo.refs, n_jobs=4)
+    idx = open_index(repo)
+    before = idx.counts()
+    idx.close()
+    idx = rebuild_index(repo)
+    assert idx.counts() == before
+    assert idx.execution(out["exec_id"]) is not None
+    assert not [e for e in os.listdir(repo.root) if ".rebuild-" in e]
+    assert idx.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     idx.close()
