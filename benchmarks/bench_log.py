@@ -8,7 +8,8 @@ PackWriter directly: one execution of 5000 jobs plus executions of 1000 jobs
 until N records exist (one pack per execution). Then measures, as cold CLI
 processes (`python -m redun`): `redun log <prefix>` for each kind of record,
 `redun log <exec>` on the 5000-job execution, `redun log` (list), and
-`redun db reindex` (delete + rebuild). Prints medians; upstream figures are
+`redun db reindex` (delete + rebuild); and the .redun size of the shared wide
+workflow (N=5000) run by our engine. Prints medians; upstream figures are
 the ones measured on the same VM for the same operations (issue 4 text).
 """
 
@@ -105,6 +106,32 @@ def median(cmd: list, cwd: str, runs: int) -> tuple:
     return statistics.median(w for w, _ in samples), statistics.median(c for _, c in samples)
 
 
+def wide_repo_size(n: int = 5000, m: int = 10) -> tuple:
+    """(bytes of .redun, bytes of its index) after `redun run wide.py main` (BENCH_N jobs), plus
+    the same after `redun log <exec>` has cached its previews."""
+    import shutil
+    import tempfile
+
+    src = "/work/shared/bench/wide.py"
+    if not os.path.exists(src):
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        shutil.copy(src, d)
+        env = dict(ENV, BENCH_N=str(n), BENCH_M=str(m))
+        subprocess.run([sys.executable, "-m", "redun", "run", "wide.py", "main"], cwd=d, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+
+        def size():
+            root = os.path.join(d, ".redun")
+            return sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(root) for f in fs)
+
+        after_run = size()
+        index = os.path.getsize(os.path.join(d, ".redun", "index.sqlite3"))
+        timed([sys.executable, "-m", "redun", "log", "-"], d)  # caches previews
+        wall, cpu = median([sys.executable, "-m", "redun", "log", "-"], d, 5)
+        return after_run, index, size(), wall, cpu
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=1_000_000)
@@ -116,6 +143,7 @@ def main():
     ids = build(path, a.records)
     redun = [sys.executable, "-m", "redun"]
     rows = []
+    wide = wide_repo_size()
     if not a.skip_reindex:
         rows.append(("db reindex (delete + rebuild)", *median(redun + ["db", "reindex"], path, max(1, min(a.runs, 2))),
                      None))
@@ -133,6 +161,11 @@ def main():
         load = float("nan")
     print(f"records: {count_records(os.path.join(path, '.redun'))}; runs per figure: {a.runs} (median); "
           f"machine shared and noisy (load average {load:.1f})")
+    if wide:
+        up = 27.0 * 2**20
+        print(f"wide N=5000 .redun: {wide[0] / 1e6:.2f} MB = {wide[0] / up:.1%} of upstream's 27.0 MiB "
+              f"(index {wide[1] / 1e6:.2f} MB); after `redun log <exec>` cached previews: {wide[2] / 1e6:.2f} MB "
+              f"({wide[2] / up:.1%}); `redun log <exec>` (5000 jobs): {wide[3]:.3f} s wall, {wide[4]:.3f} s cpu")
     print(f"{'operation':40} {'wall (s)':>9} {'cpu (s)':>8} {'upstream (s)':>13} {'speedup':>8}")
     for name, t, cpu, up in rows:
         ratio = f"{up / t:7.1f}x" if up else ""
