@@ -508,9 +508,15 @@ class Scheduler(CacheMixin):
             value_oid = rec.value_oid(result, vhash)
         expr = job.expr
         args = []
-        for i, (a, h) in enumerate(zip(job.args, job.arg_hashes)):
-            src = expr.args[i] if i < len(expr.args) else a
-            args.append(rec.arg(i, None, h, rec.value_oid(a, h), _upstream_calls(src, a)))
+        value_oid_of, make_arg = rec.value_oid, rec.arg
+        if job.args is expr.args:  # arguments were plain values: no dataflow from other calls
+            for i, (a, h) in enumerate(zip(job.args, job.arg_hashes)):
+                args.append(make_arg(i, None, h, value_oid_of(a, h), ()))
+        else:
+            n = len(expr.args)
+            for i, (a, h) in enumerate(zip(job.args, job.arg_hashes)):
+                src = expr.args[i] if i < n else a
+                args.append(make_arg(i, None, h, value_oid_of(a, h), _upstream_calls(src, a)))
         for k in sorted(job.kwargs):
             h = job.kwarg_hashes.get(k)
             if h is None:
