@@ -343,9 +343,10 @@ class DirectoryRefs(RefStore):
         loose, _ = self._loose(prefix)  # before reading packed: see pack_refs
         packed = self._packed()
         if not loose:  # the common case once packed: no merge, packed is sorted
-            for name, oid in packed.items():
-                if name.startswith(prefix):
-                    yield name, oid
+            if prefix:
+                yield from [(n, o) for n, o in packed.items() if n.startswith(prefix)]
+            else:
+                yield from packed.items()
             return
         merged = dict.fromkeys(loose)
         for name in packed:
