@@ -317,7 +317,10 @@ class DirectoryRefs(RefStore):
         top = self.dir
         if "/" in prefix:
             sub = prefix.rsplit("/", 1)[0]
-            top = os.path.join(self.dir, *sub.split("/"))
+            try:
+                top = os.path.join(self.dir, *check_ref_name(sub).split("/"))
+            except InvalidIdError:
+                return [], []  # no ref can start with a malformed directory part
         names, locks = [], []
         for dirpath, _dirs, files in os.walk(top):
             rel = os.path.relpath(dirpath, self.dir)
