@@ -1,6 +1,7 @@
 """`redun run` side by side: this redun vs upstream 0.44.1 on the shared wide workflow.
 
     python3 benchmarks/bench_run.py [--n 5000] [--reps 3] [--no-upstream] [--upstream-results FILE]
+    python3 benchmarks/bench_run.py --phases    # CPU per job by phase (cProfile shares), in-process
 
 For each implementation and repetition: a fresh directory, `redun init`, a
 first run of /work/shared/bench/wide.py (N leaf tasks + M mids + summarize)
@@ -84,6 +85,63 @@ def in_process(n: int, m: int, reps: int) -> dict:
     return {k: statistics.median(v) / jobs * 1e6 for k, v in out.items()}
 
 
+PHASES = (  # profile entries (file or function name fragments) -> phase of a recorded job
+    ("index rows (sqlite)", ("redun/index/", "sqlite3")),
+    ("pack writes (compress, write)", ("packwriter", "compress", "posix.write", "zstandard", "posix.fsync")),
+    ("records (build, encode, ids)", ("recorder.py", "codec.py", "objects/values.py", "records.py", "objects/ids.py",
+                                      "blake3", "msgpack", "spans.py", "blobs.py", "<string>:2(__init__)")),
+    ("cache reads (index hits, packs)", ("directory.py", "objects/pack.py", "decompress", "caching.py")),
+)
+
+
+def breakdown(n: int, m: int) -> dict:
+    """CPU per job by phase, first run and cached rerun: cProfile's own-time shares
+    (grouped by PHASES, the rest is scheduling and hashing) applied to the unprofiled
+    process_time of the same run."""
+    import cProfile
+    import pstats
+
+    sys.path.insert(0, os.path.dirname(WIDE))
+    os.environ.update(BENCH_N=str(n), BENCH_M=str(m), BENCH_MODE="value")
+    import importlib
+
+    wide = importlib.import_module("wide")
+    from redun import Scheduler
+    from redun.repo import Repo
+
+    out = {}
+    jobs = n + m + 2
+    for profiled in (False, True):
+        d = tempfile.mkdtemp(prefix="bench_phases_")
+        try:
+            repo = Repo.init(os.path.join(d, ".redun"))
+            s = Scheduler(repo=repo, quiet=True)
+            for key in ("first", "cached"):
+                prof = cProfile.Profile() if profiled else None
+                c0 = time.process_time()
+                if prof:
+                    prof.enable()
+                s.run(wide.main())
+                if prof:
+                    prof.disable()
+                    shares = {name: 0.0 for name, _ in PHASES}
+                    shares["scheduling, hashing, other"] = 0.0
+                    total = 0.0
+                    for (fn, ln, fname), (_, _, tt, _, _) in pstats.Stats(prof).stats.items():
+                        where = f"{fn}:{ln}({fname})"
+                        total += tt
+                        phase = next((name for name, pats in PHASES if any(p in where for p in pats)),
+                                     "scheduling, hashing, other")
+                        shares[phase] += tt
+                    out[key] = {k: out[key] * v / total for k, v in shares.items()}
+                else:
+                    out[key] = (time.process_time() - c0) / jobs * 1e6
+            repo.close()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+    return out
+
+
 def upstream_from_tsv(path: str, n: int) -> dict:
     out = {}
     with open(path) as f:
@@ -102,7 +160,16 @@ def main() -> None:
     ap.add_argument("--no-upstream", action="store_true", help="do not run upstream")
     ap.add_argument("--upstream-results", default=None,
                     help="take upstream medians from this harness TSV instead of running it")
+    ap.add_argument("--phases", action="store_true", help="only print the CPU per job by phase (in-process)")
     args = ap.parse_args()
+    if args.phases:
+        ph = breakdown(args.n, args.m)
+        print(f"# CPU per job by phase, wide.py N={args.n} in-process (shared, noisy machine)")
+        print(f"{'phase':<34}{'first us':>10}{'cached us':>11}")
+        for k in ph["first"]:
+            print(f"{k:<34}{ph['first'][k]:>10.0f}{ph['cached'][k]:>11.0f}")
+        print(f"{'total':<34}{sum(ph['first'].values()):>10.0f}{sum(ph['cached'].values()):>11.0f}")
+        return
 
     print(f"# redun run benchmark: wide.py N={args.n} M={args.m}, medians of {args.reps} (shared, noisy machine)")
     ours = measure(OURS, args.n, args.m, args.reps)

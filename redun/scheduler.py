@@ -391,7 +391,7 @@ class Scheduler(CacheMixin):
             if self._same_call(job, args, kwargs):  # a twin from the same lookup batch is running
                 return
             self._cse[job.eval_hash] = job
-        if not self.runlog.quiet:
+        if not getattr(self.runlog, "quiet", False):
             self.log(run_line(job.id_str, format_task_call(task, args, kwargs),
                               task.get_task_option("executor") or "default", self._dryrun))
         if self._dryrun:
