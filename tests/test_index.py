@@ -301,3 +301,31 @@ def test_rebuild_replaces_the_file_and_keeps_answers(repo):
     assert not [e for e in os.listdir(repo.root) if ".rebuild-" in e]
     assert idx.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     idx.close()
+
+
+def test_parallel_rebuild_equals_serial_catch_up(repo, monkeypatch):
+    from redun.index import bulk
+
+    started = []
+    real_start = bulk.start
+    monkeypatch.setattr(bulk, "start", lambda *a: started.append(a) or real_start(*a))
+    shared = None
+    for seed in range(bulk.MIN_PACKS + 2):
+        w = repo.store.pack_writer()
+        dup = make_value(w, "shared input")  # the same Value in every pack: dedupe across helper/main
+        shared = dup[0]
+        write_execution(repo.store, repo.refs, n_jobs=3, seed=seed, start=T0 + seed * 10**6, writer=w)
+        w.commit()
+    idx = open_index(repo)  # serial catch-up (not bulk)
+    serial = idx.counts()
+    rows = sorted(r["oid"] for r in idx.select("value"))
+    idx.close()
+    idx = rebuild_index(repo)  # bulk, with a helper process for half the packs
+    assert len(started) == 1 and len(started[0][1]) >= bulk.MIN_PACKS // 2
+    assert idx.counts() == serial
+    assert sorted(r["oid"] for r in idx.select("value")) == rows
+    assert len([r for r in idx.select("value", "oid=?", (shared,))]) == 1
+    assert idx.pack_hint(shared) in repo.store.pack_names()
+    idx.ingest(shared, repo.store.get(shared))  # re-ingesting is still harmless
+    assert idx.count("value", "oid=?", (shared,)) == 1
+    idx.close()

@@ -23,10 +23,13 @@ from typing import Callable, Iterable, Optional
 from ..errors import CorruptObjectError, RedunError
 from ..objects.ids import parse_uuid
 from ..objects.pack import PACK_MAGIC
+from . import bulk
 from .packread import pack_digest_ok, pack_entries
 from .queries import Queries
 from .rows import RowBuffer
-from .schema import OFTEN_DUPLICATED, SCHEMA_VERSION, UNIQUE, dedupe, statements, unique_index
+from .schema import (
+    KEYED, OFTEN_DUPLICATED, SCHEMA_VERSION, UNIQUE, dedupe, dedupe_keyed, key_index, statements, unique_index,
+)
 
 BUSY_TIMEOUT_MS = 60_000
 BATCH = 20_000  # records per write transaction during catch-up
@@ -110,6 +113,7 @@ class Index(Queries):
         if bulk:
             conn.execute("PRAGMA journal_mode=OFF")
             conn.execute("PRAGMA synchronous=OFF")
+            conn.execute("PRAGMA cache_size=-131072")  # sorts for the index builds stay in memory
             index.batch = BULK_BATCH
         if catch_up:
             index.catch_up(progress)
@@ -143,7 +147,9 @@ class Index(Queries):
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                self.buffer.flush(conn)
+                if len(self.buffer):
+                    pending = conn.execute("SELECT 1 FROM meta WHERE key='indexes_pending'").fetchone()
+                    self.buffer.flush(conn, bulk=pending is not None)
                 if extra is not None:
                     extra(conn)
                 conn.execute("COMMIT")
@@ -208,6 +214,9 @@ class Index(Queries):
                 except sqlite3.IntegrityError:  # an object was ingested twice during the bulk load
                     conn.execute(dedupe(table, cols))
                     conn.execute(unique_index(table, cols))
+            for table, col in KEYED:
+                conn.execute(key_index(table, col))
+                conn.execute(dedupe_keyed(table, col))
             for stmt in statements()[1]:
                 conn.execute(stmt)
             conn.execute("DELETE FROM meta WHERE key='indexes_pending'")
@@ -244,6 +253,11 @@ class Index(Queries):
                 progress(done_bytes[0], total)
 
         ids = self._pack_ids(new) if new else {}
+        helper = None
+        if self.batch == BULK_BATCH and len(new) >= bulk.MIN_PACKS:
+            new, theirs = bulk.split(packs_dir, new)
+            helper_path = f"{self.path}.helper"
+            helper = bulk.start(packs_dir, [(n, ids[n]) for n in theirs], helper_path)
         for name in new:
             path = os.path.join(packs_dir, f"pack-{name}.pack")
             with self.lock:
@@ -257,6 +271,8 @@ class Index(Queries):
                     self.buffer.pack = None
             count += n
             self.commit(lambda c, name=name: c.execute("INSERT OR IGNORE INTO ingested_packs VALUES (?)", (name,)))
+        if helper is not None:
+            count += self._merge_helper(helper, helper_path, packs_dir, theirs, ids, tick)
         for tmp in tmps:
             start = tmp_offsets.get(tmp, len(PACK_MAGIC))
             try:
@@ -266,6 +282,34 @@ class Index(Queries):
             count += n
             if end != start:
                 self.commit(lambda c, t=tmp, e=end: c.execute("INSERT OR REPLACE INTO tmp_packs VALUES (?, ?)", (t, e)))
+        return count
+
+    def _merge_helper(self, helper, helper_path: str, packs_dir: str, names: list, ids: dict, tick) -> int:
+        """Wait for the bulk helper and merge its rows; if it failed, ingest its packs here."""
+        try:
+            n = bulk.finish(helper)
+            if n is not None:
+                self.commit()
+                there = [x for x in names if os.path.exists(os.path.join(packs_dir, f"pack-{x}.pack"))]
+                with self.lock:
+                    bulk.merge(self.conn, helper_path, there)
+                for x in there:
+                    tick(os.path.getsize(os.path.join(packs_dir, f"pack-{x}.pack")))
+                return n
+        finally:
+            remove_index_files(helper_path)
+        count = 0
+        for name in names:
+            with self.lock:
+                self.buffer.pack = ids[name]
+            try:
+                count += self._ingest_pack_file(os.path.join(packs_dir, f"pack-{name}.pack"), len(PACK_MAGIC), tick)[1]
+            except FileNotFoundError:
+                continue
+            finally:
+                with self.lock:
+                    self.buffer.pack = None
+            self.commit(lambda c, name=name: c.execute("INSERT OR IGNORE INTO ingested_packs VALUES (?)", (name,)))
         return count
 
     def _pack_ids(self, names: list) -> dict:

@@ -31,6 +31,10 @@ SQL = {
     "tags": "INSERT OR IGNORE INTO tags VALUES (?,?,?,?,?)",
 }
 ORDER = tuple(SQL)
+# Once the index is built, tables without a unique key check theirs (schema.KEYED).
+INCREMENTAL = {
+    "vals": "INSERT INTO vals SELECT ?1,?2,?3,?4,?5,?6,?7,NULL WHERE NOT EXISTS (SELECT 1 FROM vals WHERE oid=?1)",
+}
 _packb = msgpack.Packer(use_bin_type=True).pack
 
 
@@ -120,13 +124,14 @@ class RowBuffer:
         except (ValueError, TypeError, KeyError, IndexError, msgpack.UnpackException):
             self.add(oid, codec.decode(canonical))
 
-    def flush(self, conn) -> int:
-        """Write buffered rows inside the caller's transaction; returns how many records."""
+    def flush(self, conn, bulk: bool = False) -> int:
+        """Write buffered rows inside the caller's transaction; returns how many records.
+        bulk: the index is being loaded (keys not built yet; duplicates removed afterwards)."""
         n = self.count
         for table in ORDER:
             rows = self.rows[table]
             if rows:
-                conn.executemany(SQL[table], rows)
+                conn.executemany(SQL[table] if bulk else INCREMENTAL.get(table, SQL[table]), rows)
                 rows.clear()
         self.count = 0
         return n

@@ -16,11 +16,12 @@ its first catch-up (`INDEXES`). Until then INSERT OR IGNORE cannot ignore, so
 the build step removes any duplicate rows before creating the unique indexes.
 """
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Every schema version this code has used (for `redun db versions`).
-KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4, 5)  # 2: preview cache; 3: bulk-load tables; 4: leaner indexes;
-# 5: pack hints (which pack a record came from), 4 KiB pages, arguments inline in call_nodes
+KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4, 5, 6)  # 2: preview cache; 3: bulk-load tables; 4: leaner indexes;
+# 5: pack hints (which pack a record came from), 4 KiB pages, arguments inline in call_nodes;
+# 6: vals keyed by a plain index (cheap dedupe after a bulk load)
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,17 +63,21 @@ CREATE TABLE IF NOT EXISTS tags (
 
 # Tables whose rows usually repeat across packs (every run records its tasks, and runs share
 # input values): their duplicates are removed before the unique index is built, not after it fails.
-OFTEN_DUPLICATED = ("tasks", "vals")
+OFTEN_DUPLICATED = ("tasks",)
 
 # (table, unique key columns): duplicates are removed on these before the unique index is built.
 UNIQUE = (
     ("jobs", "id"),
     ("call_nodes", "oid"),
     ("tasks", "oid"),
-    ("vals", "oid"),
     ("subvalues", "parent, child"),
     ("tags", "oid"),
 )
+
+# (table, key column): a plain index on the key instead of a unique one, because removing a
+# bulk load's duplicates through it is a cheap index scan (vals repeat across runs: shared
+# inputs). Incremental inserts check the key themselves (rows.INCREMENTAL).
+KEYED = (("vals", "oid"),)
 
 INDEXES = """
 CREATE INDEX IF NOT EXISTS executions_start ON executions(start_time);
@@ -104,6 +109,18 @@ def statements() -> tuple:
 
 def unique_index(table: str, cols: str) -> str:
     return f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_key ON {table}({cols})"
+
+
+def key_index(table: str, col: str) -> str:
+    return f"CREATE INDEX IF NOT EXISTS {table}_key ON {table}({col})"
+
+
+def dedupe_keyed(table: str, col: str) -> str:
+    """Delete all but the first row of each duplicated key, found through the key index."""
+    return (
+        f"DELETE FROM {table} WHERE {col} IN (SELECT {col} FROM {table} GROUP BY {col} HAVING COUNT(*) > 1) "
+        f"AND rowid > (SELECT MIN(rowid) FROM {table} t WHERE t.{col} = {table}.{col})"
+    )
 
 
 def dedupe(table: str, cols: str) -> str:
