@@ -24,6 +24,7 @@ class Provenance:
         self._previews: dict = {}  # (oid, limit) -> text
         self._new_previews: dict = {}  # oid -> text (limit 200), saved to the index on close
         self._hints_left = 32  # store reads that first look up their pack in the index
+        self._cache_lookups_left = 64  # previews first looked up in the index's cache
 
     def get(self, oid: bytes):
         rec = self._records.get(oid)
@@ -45,9 +46,15 @@ class Provenance:
         key = (value_oid, limit)
         text = self._previews.get(key)
         if text is None:
-            text = self._previews[key] = self._preview(value_oid, limit)
-            if limit == 200:
-                self._new_previews[value_oid] = text
+            if limit == 200 and self._cache_lookups_left > 0:
+                # a few single lookups in the index's cache (big listings fetch theirs in bulk)
+                self._cache_lookups_left -= 1
+                text = self.index.previews([value_oid]).get(value_oid)
+            if text is None:
+                text = self._preview(value_oid, limit)
+                if limit == 200:
+                    self._new_previews[value_oid] = text
+            self._previews[key] = text
         return text
 
     def known_preview(self, value_oid: bytes, text: str) -> None:

@@ -11,7 +11,6 @@ process ingest those packs itself, so the result never depends on the helper.
 """
 
 import os
-import subprocess
 import sys
 
 from .rows import SQL
@@ -36,8 +35,10 @@ def split(packs_dir: str, names: list) -> tuple:
     return halves
 
 
-def start(packs_dir: str, items: list, out_path: str) -> subprocess.Popen:
+def start(packs_dir: str, items: list, out_path: str):
     """Start a helper ingesting [(pack name, pack id), ...] into out_path."""
+    import subprocess  # lazy: `redun log` start-up time
+
     proc = subprocess.Popen(
         [sys.executable, "-m", "redun.index.bulk", packs_dir, out_path],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -47,7 +48,7 @@ def start(packs_dir: str, items: list, out_path: str) -> subprocess.Popen:
     return proc
 
 
-def finish(proc: subprocess.Popen):
+def finish(proc):
     """Records the helper ingested, or None if it failed."""
     out = proc.stdout.read()
     proc.stderr.read()
