@@ -67,7 +67,7 @@ def task_record(obj: dict) -> Task:
 def value_payload(obj: dict) -> tuple:
     """(format, payload bytes) for an upstream Value line. A non-pickle upstream
     format (rare) is kept verbatim as our format, payload untouched."""
-    data = decode_data(obj["data"])
+    data = obj["_data"] if "_data" in obj else decode_data(obj["data"])
     if obj["format"] != PICKLE_FORMAT:
         return obj["format"], data
     if data:

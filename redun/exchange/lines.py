@@ -152,7 +152,8 @@ def _value(o):
     check_hash(o["value_hash"], "value_hash")
     _str(o["type"], "type")
     _str(o["format"], "format")
-    decode_data(o["data"])
+    o["_data"] = decode_data(o["data"])  # checked once here, used by convert.value_payload
+    del o["data"]
     if o["subvalues"]:
         _hash_list(o["subvalues"], "subvalues")
     elif type(o["subvalues"]) is not list:
@@ -207,7 +208,8 @@ _CHECKS = {"Execution": _execution, "Job": _job, "Value": _value, "CallNode": _c
 
 def parse_obj(obj) -> Line:
     """Validate one decoded JSON object. Raises LineError. Parsed times are
-    added under "_<key>" (µs since the epoch) so converters need not parse again."""
+    added under "_<key>" (µs since the epoch) and a Value's base64 `data` is
+    replaced by its bytes under "_data", so converters need not parse again."""
     if not isinstance(obj, dict):
         raise LineError(f"expected a JSON object, found {type(obj).__name__}")
     if "_version" not in obj:
