@@ -68,6 +68,7 @@ class _Pack:
         self.count_hint = n if n >= 0 and not rest else None
         self._index = None
         self._buf = None
+        self._broken = False
 
     def _open(self) -> None:
         index = PackIndex.open(self.idx_path)
@@ -94,11 +95,16 @@ class _Pack:
         return self._buf
 
     def usable(self) -> bool:
-        """Open it now; False if it is gone or damaged (fsck reports damage)."""
+        """Open it now; False if it is gone or damaged (fsck reports damage; not retried)."""
+        if self._index is not None:
+            return True
+        if self._broken:
+            return False
         try:
-            self.index
+            self._open()
             return True
         except (OSError, CorruptObjectError, ValueError):
+            self._broken = True
             return False
 
     def read(self, oid: bytes) -> Optional[bytes]:
