@@ -50,9 +50,8 @@ def start(packs_dir: str, items: list, out_path: str):
 
 def finish(proc):
     """Records the helper ingested, or None if it failed."""
-    out = proc.stdout.read()
-    proc.stderr.read()
-    if proc.wait() != 0:
+    out, _ = proc.communicate()  # both pipes drained together: no deadlock on a chatty failure
+    if proc.returncode != 0:
         return None
     try:
         return int(out.split()[-1])
