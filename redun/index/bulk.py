@@ -45,6 +45,7 @@ def start(packs_dir: str, items: list, out_path: str):
     )
     proc.stdin.write("".join(f"{n} {i}\n" for n, i in items).encode())
     proc.stdin.close()
+    proc.stdin = None  # written and closed: communicate() must not touch it
     return proc
 
 
