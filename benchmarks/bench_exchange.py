@@ -145,7 +145,10 @@ def main():
             shutil.rmtree(repo, ignore_errors=True)
             subprocess.run(ours("-c", repo, "init"), check=True, capture_output=True)
 
+        load0 = os.getloadavg()
         rows = [measure("import (fresh repo)", lambda: ours("-c", repo, "import", "-q", "-f", src), a.runs, fresh)]
+        rows.append(measure("`redun log` right after an import (index up to date)",
+                            lambda: ours("-c", repo, "log"), a.runs))
         rows.append(measure("import again (all present)", lambda: ours("-c", repo, "import", "-q", "-f", src),
                             a.runs))
         out = os.path.join(tmp, "out.jsonl")
@@ -160,10 +163,11 @@ def main():
                 shutil.rmtree(up, ignore_errors=True)
                 subprocess.run([UPSTREAM, "--config", up, "init"], check=True, capture_output=True)
 
-            r = measure("upstream import", lambda: [UPSTREAM, "--config", up, "import", "-f", src], 3, up_fresh)
+            r = measure("upstream import", lambda: [UPSTREAM, "--config", up, "import", "-f", src], a.runs,
+                        up_fresh)
             ref["import"], ref_cpu["import"] = r["wall"], r["cpu"]
             rows.append(r)
-            r = measure("upstream export", lambda: [UPSTREAM, "--config", up, "export", "-f", out + ".up"], 3)
+            r = measure("upstream export", lambda: [UPSTREAM, "--config", up, "export", "-f", out + ".up"], a.runs)
             ref["export"], ref_cpu["export"] = r["wall"], r["cpu"]
             rows.append(r)
         if a.scale > 1:
@@ -172,7 +176,8 @@ def main():
             rows.append(measure(f"import {n} synthetic records", lambda: ours("-c", repo, "import", "-q", "-f", big),
                                 1, fresh))
         print(f"# bench_exchange: input {src} ({lines} lines), export {exported} lines, runs={a.runs}")
-        print("# shared, noisy machine (2 cores, other engineers' jobs): CPU time is the steadier figure")
+        print("# shared, noisy machine (2 cores, other engineers' jobs): CPU time is the steadier figure; "
+              f"load average at start {load0[0]:.2f}, at end {os.getloadavg()[0]:.2f}")
         print("| what | median wall s | median CPU s | max RSS MB | vs upstream (wall) | vs upstream (CPU) |")
         print("|---|---:|---:|---:|---:|---:|")
         for r in rows:
