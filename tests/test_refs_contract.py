@@ -167,3 +167,19 @@ def test_any_is_default(refs):
     refs.set("x", A, ANY)
     refs.set("x", B)
     assert refs.get("x") == B
+
+
+def test_set_many(refs):
+    refs.set("execs/a", A)
+    refs.set("execs/b", B)
+    conflicts = refs.set_many({"execs/a": (A, C), "execs/b": (A, C), "execs/c": (None, A), "execs/d": (ANY, B)})
+    assert conflicts == ["execs/b"]
+    assert dict(refs.list("execs/")) == {"execs/a": C, "execs/b": B, "execs/c": A, "execs/d": B}
+    with pytest.raises(InvalidIdError):
+        refs.set_many({"../x": (None, A)})
+    with pytest.raises(InvalidIdError):
+        refs.set_many({"execs/e": (None, b"short")})
+    assert refs.get("execs/e") is None
+    refs.set("p/q", A)
+    with pytest.raises(InvalidIdError, match="clash"):
+        refs.set_many({"p": (None, A)})

@@ -180,3 +180,40 @@ def test_list_never_misses_a_ref_while_packing(tmp_path):
         stop.set()
         t.join()
     assert errors == []
+
+
+def _many_racer(root, worker, rounds):
+    refs = DirectoryRefs(root)
+    refs.SET_MANY_CHUNK = 3
+    for r in range(rounds):
+        names = [f"execs/m{k}" for k in range(8)]
+        while names:  # CAS increment of 8 counters at once; retry only the conflicting ones
+            cur = {n: refs.get(n) for n in names}
+            names = refs.set_many({n: (cur[n], oid(int.from_bytes(cur[n], "big") + 1)) for n in names})
+        if worker % 2 == 0:
+            refs.pack_refs()
+        else:
+            n = f"execs/m{r % 8}"
+            while True:
+                cur = refs.get(n)
+                try:
+                    refs.set(n, oid(int.from_bytes(cur, "big") + 1), expected=cur)
+                    break
+                except RefConflictError:
+                    continue
+
+
+def test_set_many_concurrent_processes(tmp_path):
+    root = str(tmp_path)
+    refs = DirectoryRefs(root)
+    for k in range(8):
+        refs.set(f"execs/m{k}", oid(0))
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_many_racer, args=(root, w, 15)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert all(p.exitcode == 0 for p in procs)
+    total = sum(int.from_bytes(v, "big") for _, v in DirectoryRefs(root).list("execs/"))
+    assert total == 4 * 15 * 8 + 2 * 15  # every set_many increment plus the single increments

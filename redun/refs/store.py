@@ -5,6 +5,10 @@
   holds `expected` (None = must not exist; ANY = whatever it holds). Raises
   RefConflictError otherwise and changes nothing.
 - delete(name, expected=ANY): same rule, removes the ref.
+- set_many({name: (expected, new)}) -> sorted names that conflicted: each
+  ref is one set() (same CAS rule, same validation); conflicting ones are
+  left as they are and reported, the others are set. Not atomic as a
+  whole. DirectoryRefs writes them in one packed-file update.
 - list(prefix) -> iterator of (name, oid), sorted by name.
 - names(prefix) -> sorted names only (never reads a ref; fsck uses it to
   name a damaged ref instead of failing the whole listing).
@@ -72,6 +76,16 @@ class RefStore:
 
     def delete(self, name: str, expected=ANY) -> None:
         raise NotImplementedError
+
+    def set_many(self, updates: dict) -> list:
+        conflicts = []
+        for name in sorted(updates):
+            expected, new = updates[name]
+            try:
+                self.set(name, new, expected)
+            except RefConflictError:
+                conflicts.append(name)
+        return conflicts
 
     def list(self, prefix: str = "") -> Iterator[tuple]:
         raise NotImplementedError
@@ -235,12 +249,12 @@ class DirectoryRefs(RefStore):
                 return fd
             os.close(fd)  # the holder unlinked it: lock the new file
 
-    def _locked(self, path, name):
+    def _locked(self, path, name, wait: bool = True):
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             if os.path.isdir(path):
                 raise NotADirectoryError
-            return self._flock(path + ".lock")
+            return self._flock(path + ".lock", wait)
         except (NotADirectoryError, FileExistsError):
             raise InvalidIdError(
                 f"ref '{name}' clashes with an existing ref (a name cannot be both a ref and a "
@@ -286,6 +300,71 @@ class DirectoryRefs(RefStore):
             os.close(fd)
         if type(expected) is bytes:
             self.maybe_pack(os.path.dirname(path))
+
+    SET_MANY_CHUNK = 1000  # refs per packed-file rewrite (each holds its ref locks meanwhile)
+
+    def set_many(self, updates: dict) -> list:
+        """Many CAS updates with one packed-file write per chunk instead of a
+        temp file + fsync + rename per ref: under the packed lock, take each
+        ref's lock, compare, then write packed with the new values and unlink
+        the loose files they replace (as pack_refs does), then release."""
+        names = sorted(updates)
+        for name in names:
+            check_ref_name(name)
+            _check_value(name, updates[name][1])
+        conflicts, busy = [], []
+        for i in range(0, len(names), self.SET_MANY_CHUNK):
+            conflicts += self._set_chunk(names[i:i + self.SET_MANY_CHUNK], updates, busy)
+        for name in busy:  # locked by someone else: one by one, waiting (no packed lock held)
+            expected, new = updates[name]
+            try:
+                self.set(name, new, expected)
+            except RefConflictError:
+                conflicts.append(name)
+        return sorted(conflicts)
+
+    def _set_chunk(self, names: list, updates: dict, busy: list) -> list:
+        """Ref locks are only tried (the packed lock is held: see the lock order)."""
+        conflicts, held = [], []  # held: (name, path, lock fd)
+        pfd = self._lock_packed()
+        try:
+            packed = self._packed()
+            for name in names:
+                path = self._path(name)
+                fd = self._locked(path, name, wait=False)
+                if fd is None:
+                    busy.append(name)
+                    continue
+                held.append((name, path, fd))
+                cur = self._read(path)
+                if cur is None:
+                    cur = packed.get(name)
+                expected = updates[name][0]
+                if expected is not ANY and cur != expected:
+                    conflicts.append(name)
+                    continue
+                self._check_packed_clash(name, packed)
+            failed = set(conflicts)
+            done = {name: updates[name][1] for name, _, _ in held if name not in failed}
+            if done:
+                merged = dict(packed)
+                merged.update(done)
+                self._write_packed(merged)  # now the packed value is the new one...
+                for name, path, _fd in held:
+                    if name in done:
+                        try:
+                            os.unlink(path)  # ...and no stale loose file shadows it
+                        except FileNotFoundError:
+                            pass
+            return conflicts
+        finally:
+            for _name, path, fd in held:
+                try:
+                    os.unlink(path + ".lock")  # while held: lockers re-check the inode
+                except FileNotFoundError:
+                    pass
+                os.close(fd)
+            os.close(pfd)
 
     def delete(self, name, expected=ANY):
         path = self._path(name)

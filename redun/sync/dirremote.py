@@ -110,13 +110,8 @@ class DirectoryRemote(Remote):
         return _DirPackSink(self.store)
 
     def update_head(self, head: Head, updates: dict, packs: list) -> None:
-        conflicts = []
-        for name, (old, new) in sorted(updates.items()):
-            try:
-                self.refs.set(name, new, expected=old)
-            except RefConflictError:
-                if self.refs.get(name) != new:
-                    conflicts.append(name)
+        # one packed-refs write per 1000 refs instead of an fsync'd file per ref
+        conflicts = [n for n in self.refs.set_many(updates) if self.refs.get(n) != updates[n][1]]
         if updates:
             self.refs.maybe_pack()  # many pushed executions: keep the next head read one file
         if conflicts:
