@@ -25,7 +25,7 @@ import sqlite3
 import threading
 from typing import Callable, Iterable, Optional
 
-from ..errors import RedunError, RefConflictError
+from ..errors import RedunError
 from ..objects import codec, compress
 from ..objects.blobs import payload_fields
 from ..objects.ids import object_id
@@ -536,9 +536,6 @@ def _finish(repo, imp: _Importer, writer, held: list, db) -> None:
                 imp._index.note_pack(name)
         else:
             imp._index.catch_up()
-    for eid, oid in refs:
-        try:
-            repo.refs.set(f"execs/{eid}", oid, expected=None)
-            s.executions += 1
-        except RefConflictError:
-            pass  # set meanwhile by another import of the same execution
+    # CAS from nothing; a conflict means another import of the same execution set it meanwhile
+    conflicts = repo.refs.set_many({f"execs/{eid}": (None, oid) for eid, oid in refs})
+    s.executions += len(refs) - len(conflicts)
