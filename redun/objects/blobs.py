@@ -148,42 +148,17 @@ def stored_form(chunk) -> bytes:
     return b"".join(_stored_parts(memoryview(chunk).cast("B")))
 
 
-def _append_parts(writer, oid: bytes, parts: list) -> None:
-    """PackWriter.add_stored without joining the parts first: one writev() of
-    the whole entry (still a single O_APPEND write, so a crash leaves a valid
-    prefix). Falls back to add_stored if the writer is not the one we know."""
-    fd = getattr(writer, "fd", None)
-    if fd is None or not hasattr(writer, "digest") or not hasattr(writer, "offset"):
-        writer.add_stored(oid, b"".join(parts))
-        return
-    n = sum(len(p) for p in parts)
-    entry = [oid, struct.pack("<I", n), *parts]
-    with writer.lock:
-        if oid in writer.entries or writer.closed:
-            return
-        size = ENTRY_HEAD + n
-        written = os.writev(fd, entry)
-        if written != size:  # short write: finish it (regular files rarely do this)
-            rest = b"".join(entry)[written:]
-            while rest:
-                rest = rest[os.write(fd, rest) :]
-        for p in entry:
-            writer.digest.update(p)
-        writer.entries[oid] = (writer.offset, size)
-        writer.offset += size
-
-
 # -- writing ------------------------------------------------------------------
 def _sink(target):
     """(has, put(oid, chunk)) for a PackWriter, a DirectoryStore or any ObjectStore."""
-    if hasattr(target, "add_stored") and hasattr(target, "store"):  # PackWriter
+    if hasattr(target, "add_stored_parts"):  # PackWriter
         store = target.store
 
         def has(oid):
-            return oid in target.entries or store.has(oid)
+            return oid in target or store.has(oid)
 
         def put(oid, chunk):
-            _append_parts(target, oid, _stored_parts(chunk))
+            target.add_stored_parts(oid, _stored_parts(chunk))
 
         return has, put
     if hasattr(target, "put_stored"):  # DirectoryStore

@@ -86,6 +86,26 @@ class PackWriter:
             self.entries[oid] = (self.offset, len(entry))
             self.offset += len(entry)
 
+    def add_stored_parts(self, oid: bytes, parts: list) -> None:
+        """add_stored for an object whose stored form is split in parts (a large
+        blob): one writev() of the whole entry, so the payload is never joined
+        in memory and a crash still leaves a valid prefix."""
+        n = sum(len(p) for p in parts)
+        entry = [oid, _U32.pack(n), *parts]
+        size = ENTRY_HEAD + n
+        with self.lock:
+            if self.closed:
+                raise self._closed_error()
+            if oid in self.entries:
+                return
+            written = os.writev(self.fd, entry)
+            if written != size:  # short write: finish it (rare on regular files)
+                _write_all(self.fd, b"".join(entry)[written:])
+            for p in entry:
+                self.digest.update(p)
+            self.entries[oid] = (self.offset, size)
+            self.offset += size
+
     def add_many(self, canonicals: Iterable[bytes]) -> list:
         """Add objects in order with one write() per ~1 MiB; returns their ids.
         Streams: at most ~1 MiB of input is held at a time."""
