@@ -138,9 +138,8 @@ class TaskView(_View):
 
     @property
     def jobs(self) -> list:
-        rows = self._prov.index._read(
-            "SELECT id FROM jobs WHERE task_hash=? ORDER BY start_time", (self._row["hash"],))
-        return [JobView(self._prov, self._prov.index.job(r[0])) for r in rows]
+        index = self._prov.index
+        return [JobView(self._prov, index.job(jid)) for jid in index.task_job_ids(self._row["hash"])]
 
     def __repr__(self):
         return f"Task(hash='{self.hash[:8]}', name='{self.fullname}')"

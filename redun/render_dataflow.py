@@ -76,12 +76,7 @@ class Dataflow:
         return f"<{row['hash'].hex()[:8]}> {row['task_name']}({', '.join(self._arg_names(call))})"
 
     def _holds(self, outer_oid: bytes, inner_oid: bytes) -> bool:
-        if outer_oid == inner_oid:
-            return True
-        rows = self.index._read(
-            "WITH RECURSIVE down(o) AS (SELECT ? UNION SELECT s.child FROM subvalues s JOIN down ON s.parent = down.o) "
-            "SELECT 1 FROM down WHERE o = ? LIMIT 1", (outer_oid, inner_oid))
-        return bool(rows)
+        return self.index.value_contains(outer_oid, inner_oid)
 
     # -- rendering ---------------------------------------------------------------
     def render(self, value_oid: bytes, name: str, producer: dict = None, indent: int = 0) -> None:
@@ -108,22 +103,14 @@ class Dataflow:
             todo[:0] = self._node(kind, name, item, indent + 2)
 
     def _newest_execution(self, call_oid: bytes):
-        rows = self.index._read("SELECT execution_id FROM jobs WHERE call_node=? ORDER BY start_time DESC LIMIT 1",
-                                (call_oid,))
-        return rows[0][0] if rows else None
+        return self.index.newest_execution_of_call(call_oid)
 
     def _callers(self, call_oid: bytes) -> list:
         """CallNodes that called this one: within the current execution when it has any."""
         if self.execution_id is not None:
-            from .index.queries import CALL_COLS, as_dict
-
-            cols = ", ".join("c." + c.strip() for c in CALL_COLS.split(","))
-            rows = self.index._read(
-                f"SELECT DISTINCT {cols} FROM jobs j JOIN jobs p ON p.id = j.parent_id "
-                "JOIN call_nodes c ON c.oid = p.call_node WHERE j.call_node=? AND j.execution_id=? "
-                "ORDER BY p.start_time", (call_oid, self.execution_id))
+            rows = self.index.call_callers_in_execution(call_oid, self.execution_id)
             if rows:
-                return [as_dict("call_node", r) for r in rows]
+                return rows
         return self.index.call_parents(call_oid)
 
     def _node(self, kind: str, name: str, item, indent: int) -> list:

@@ -195,7 +195,7 @@ class Exporter:
         if self.index is None or not self.ids:
             return
         try:
-            rows = self.index._read("SELECT oid, entity_id FROM tags")
+            rows = self.index.tag_entities()
         except Exception:
             return
         wanted = set(self.ids.values())

@@ -245,6 +245,35 @@ class Queries:
             "JOIN jobs p ON p.id = j.parent_id JOIN call_nodes c ON c.oid = p.call_node "
             "WHERE j.call_node=? ORDER BY c.timestamp", (oid,))]
 
+    def call_callers_in_execution(self, oid: bytes, execution_id: bytes) -> list:
+        """CallNodes of the parent jobs that called this CallNode within one execution."""
+        cols = ", ".join("c." + c for c in _FIELDS["call_node"])
+        return [as_dict("call_node", r) for r in self._read(
+            f"SELECT DISTINCT {cols} FROM jobs j JOIN jobs p ON p.id = j.parent_id "
+            "JOIN call_nodes c ON c.oid = p.call_node WHERE j.call_node=? AND j.execution_id=? "
+            "ORDER BY p.start_time", (oid, execution_id))]
+
+    def newest_execution_of_call(self, oid: bytes) -> Optional[bytes]:
+        """The execution of the newest job that resolved to this CallNode."""
+        rows = self._read("SELECT execution_id FROM jobs WHERE call_node=? ORDER BY start_time DESC LIMIT 1", (oid,))
+        return rows[0][0] if rows else None
+
+    def task_job_ids(self, task_hash: bytes) -> list:
+        """Ids of every job of a task, oldest first."""
+        return [r[0] for r in self._read("SELECT id FROM jobs WHERE task_hash=? ORDER BY start_time", (task_hash,))]
+
+    def value_contains(self, outer: bytes, inner: bytes) -> bool:
+        """True if value `inner` is `outer` or nested anywhere inside it."""
+        if outer == inner:
+            return True
+        return bool(self._read(
+            "WITH RECURSIVE down(o) AS (SELECT ? UNION SELECT s.child FROM subvalues s JOIN down ON s.parent = down.o) "
+            "SELECT 1 FROM down WHERE o = ? LIMIT 1", (outer, inner)))
+
+    def tag_entities(self) -> list:
+        """(tag oid, entity id) of every Tag record (upstream tags on non-execution entities)."""
+        return self._read("SELECT oid, entity_id FROM tags")
+
     def call_nodes_by_oid(self, oids) -> list:
         """Rows for these CallNode oids, in the given order (unknown ones skipped)."""
         out = []
