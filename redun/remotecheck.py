@@ -36,7 +36,7 @@ class RemoteObjects(ObjectStore):
         seen = set()
         for name in self.head.packs:
             # S3Remote keeps the verified index of every HEAD pack (loaded by read_head)
-            for oid in self.remote._load_index(name):
+            for oid in self.remote.pack_index(name):
                 if oid not in seen:
                     seen.add(oid)
                     yield oid
@@ -67,7 +67,7 @@ def fsck_remote(location: str, local_root=None, name=None, progress=None) -> Fsc
         report.packs = len(head.packs)
         for pack in head.packs:
             try:
-                remote._load_index(pack)
+                remote.pack_index(pack)
             except (CorruptObjectError, NotFoundError) as e:
                 report.problems.append(Problem("pack", pack, str(e), location))
         return report

@@ -235,7 +235,7 @@ class S3Remote(Remote):
     def _head_indexes(self) -> list:
         if not self._loaded:
             for name in self._head_packs:
-                self._load_index(name)
+                self.pack_index(name)
             self._loaded = True
         return [(name, self._indexes[name]) for name in self._head_packs]
 
@@ -293,7 +293,8 @@ class S3Remote(Remote):
             raise
         return idx
 
-    def _load_index(self, name: str) -> PackIndex:
+    def pack_index(self, name: str) -> PackIndex:
+        """The verified index of pack `name` (cached locally; packs are immutable)."""
         idx = self._indexes.get(name)
         if idx is not None:
             return idx
