@@ -25,16 +25,21 @@ def _stat_hash(type_name: str, path: str) -> str:
     return hash_struct([type_name, "local", path, size, str(mtime)])
 
 
-class File:
-    """A local file path, hashed by path/size/mtime. Upstream type name: redun.File."""
+class _LocalPath:
+    """What File and Dir share: a path, a lazily computed stat-based hash, and
+    upstream's pickle state. Pickles name the concrete class (redun.file.File
+    or redun.file.Dir), never this base, so value hashes stay upstream's."""
 
-    type_name = "redun.File"
+    type_name = ""
+    _display = ""
 
     def __init__(self, path: str):
         self.path = os.fspath(path)
         self._hash: Optional[str] = None
 
-    # -- identity ----------------------------------------------------------
+    def _calc_hash(self) -> str:
+        raise NotImplementedError
+
     @property
     def hash(self) -> str:
         if self._hash is None:
@@ -45,14 +50,11 @@ class File:
     def hash(self, value: str) -> None:
         self._hash = value
 
-    def _calc_hash(self) -> str:
-        return _stat_hash("File", self.path)
-
     def update_hash(self) -> None:
         self._hash = self._calc_hash()
 
     def is_valid(self) -> bool:
-        """True while the file on disk still matches the recorded hash."""
+        """True while what is on disk still matches the recorded hash."""
         return self.hash == self._calc_hash()
 
     def __redun_hash__(self) -> str:
@@ -70,13 +72,23 @@ class File:
         self._hash = state["hash"]
 
     def __repr__(self) -> str:
-        return f"File(path={self.path}, hash={self.hash[:8]})"
+        return f"{self._display}(path={self.path}, hash={self.hash[:8]})"
 
     def __eq__(self, other) -> bool:
         return type(other) is type(self) and other.path == self.path and other.hash == self.hash
 
     def __hash__(self) -> int:
-        return hash((type(self).__name__, self.path))
+        return hash((self._display, self.path))
+
+
+class File(_LocalPath):
+    """A local file path, hashed by path/size/mtime. Upstream type name: redun.File."""
+
+    type_name = "redun.File"
+    _display = "File"
+
+    def _calc_hash(self) -> str:
+        return _stat_hash("File", self.path)
 
     # -- file operations -----------------------------------------------------
     @property
@@ -165,14 +177,14 @@ class _HashUpdatingFile:
         self.close()
 
 
-class Dir:
+class Dir(_LocalPath):
     """A local directory, hashed from the hashes of every file below it."""
 
     type_name = "redun.Dir"
+    _display = "Dir"
 
     def __init__(self, path: str):
-        self.path = os.fspath(path).rstrip("/") or "/"
-        self._hash: Optional[str] = None
+        super().__init__(os.fspath(path).rstrip("/") or "/")
 
     def _file_paths(self) -> list:
         pattern = os.path.join(self.path, "**")
@@ -185,44 +197,9 @@ class Dir:
     def __iter__(self):
         return self.files()
 
-    @property
-    def hash(self) -> str:
-        if self._hash is None:
-            self._hash = self._calc_hash()
-        return self._hash
-
     def _calc_hash(self) -> str:
         hashes = sorted(_stat_hash("File", p) for p in self._file_paths())
         return hash_struct(["Dir", self.path] + hashes)
-
-    def update_hash(self) -> None:
-        self._hash = self._calc_hash()
-
-    def is_valid(self) -> bool:
-        return self.hash == self._calc_hash()
-
-    def __redun_hash__(self) -> str:
-        return self.hash
-
-    @property
-    def __redun_file__(self) -> tuple:
-        return (self.type_name, self.path, self.hash)
-
-    def __getstate__(self) -> dict:
-        return {"path": self.path, "hash": self.hash}
-
-    def __setstate__(self, state: dict) -> None:
-        self.path = state["path"]
-        self._hash = state["hash"]
-
-    def __repr__(self) -> str:
-        return f"Dir(path={self.path}, hash={self.hash[:8]})"
-
-    def __eq__(self, other) -> bool:
-        return type(other) is type(self) and other.path == self.path and other.hash == self.hash
-
-    def __hash__(self) -> int:
-        return hash(("Dir", self.path))
 
     def exists(self) -> bool:
         return os.path.isdir(self.path)
