@@ -278,17 +278,23 @@ class DirectoryRefs(RefStore):
         oid = self._read(self._path(name))
         return oid if oid is not None else self._packed().get(name)
 
+    def _current(self, name: str, path: str, packed: dict) -> Optional[bytes]:
+        """A ref's value: its loose file wins over its packed line (caller holds the lock)."""
+        cur = self._read(path)
+        return packed.get(name) if cur is None else cur
+
+    def _check_current(self, name: str, path: str, packed: dict, expected) -> None:
+        cur = self._current(name, path, packed)
+        if expected is not ANY and cur != expected:
+            raise _conflict(name, expected, cur)
+
     def set(self, name, new, expected=ANY):
         path = self._path(name)
         _check_value(name, new)
         fd = self._locked(path, name)
         try:
             packed = self._packed()
-            cur = self._read(path)
-            if cur is None:
-                cur = packed.get(name)
-            if expected is not ANY and cur != expected:
-                raise _conflict(name, expected, cur)
+            self._check_current(name, path, packed, expected)
             self._check_packed_clash(name, packed)
             tmp = f"{path}.tmp-{uuid.uuid4().hex}"
             with open(tmp, "w") as f:
@@ -336,10 +342,8 @@ class DirectoryRefs(RefStore):
                     busy.append(name)
                     continue
                 held.append((name, path, fd))
-                cur = self._read(path)
-                if cur is None:
-                    cur = packed.get(name)
                 expected = updates[name][0]
+                cur = self._current(name, path, packed)
                 if expected is not ANY and cur != expected:
                     conflicts.append(name)
                     continue
@@ -375,11 +379,7 @@ class DirectoryRefs(RefStore):
             pfd = self._lock_packed()
             try:
                 packed = self._packed()
-                cur = self._read(path)
-                if cur is None:
-                    cur = packed.get(name)
-                if expected is not ANY and cur != expected:
-                    raise _conflict(name, expected, cur)
+                self._check_current(name, path, packed, expected)
                 if name in packed:
                     self._write_packed({n: o for n, o in packed.items() if n != name})
                 try:
