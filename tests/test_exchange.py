@@ -16,7 +16,7 @@ from redun.repo import Repo
 
 HERE = os.path.dirname(__file__)
 FIXTURES = [
-    "/work/shared/data/upstream-export-compile.jsonl",
+    os.path.join(HERE, "data", "upstream-export-compile.jsonl"),
     os.path.join(HERE, "data", "upstream-compile-2runs.jsonl"),
 ]
 PK = {"Execution": "id", "Job": "id", "Value": "value_hash", "CallNode": "call_hash", "Tag": "tag_hash"}

@@ -12,9 +12,7 @@ from click.testing import CliRunner
 
 from redun.cli import cli
 
-FIXTURE = "/work/shared/data/upstream-export-compile.jsonl"
-if not os.path.exists(FIXTURE):
-    FIXTURE = os.path.join(os.path.dirname(__file__), "data", "upstream-compile-2runs.jsonl")
+FIXTURE = os.path.join(os.path.dirname(__file__), "data", "upstream-export-compile.jsonl")
 UPSTREAM = "/work/upstream-venv/bin/redun"
 
 
