@@ -5,7 +5,6 @@ Subcommands live in redun/commands/ and are imported only when invoked, so
 """
 
 import importlib
-import os
 import sys
 
 import click
@@ -75,14 +74,19 @@ def cli(ctx, config_dir, repo_name, log_level, setup):
 
 
 def main(argv=None) -> None:
-    """Entry point. Drives click ourselves (not click's main) so that every
-    exit path is ours: RedunError -> message + its exit code, a closed pipe
-    (`redun log | head`) -> quiet exit 0, usage errors -> exit 2."""
-    args = sys.argv[1:] if argv is None else list(argv)
+    """Run a command line through click. The console entry point is
+    redun/entry.py, which serves plain `redun log [ID]` without click and
+    sends everything else here. We drive click ourselves (not click's main) so
+    every exit path is ours: see commands/guard.py; usage errors exit 2."""
+    from .commands.guard import guarded
+
+    guarded(_invoke, sys.argv[1:] if argv is None else list(argv))
+
+
+def _invoke(args: list) -> None:
     try:
         with cli.make_context("redun", args) as ctx:
             cli.invoke(ctx)
-        sys.stdout.flush()
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.Abort:
@@ -91,25 +95,6 @@ def main(argv=None) -> None:
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
-    except RedunError as e:
-        click.echo(f"redun: error: {e}", err=True)
-        sys.exit(e.exit_code)
-    except BrokenPipeError:
-        _silence_stdout()
-        sys.exit(0)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
-
-
-def _silence_stdout() -> None:
-    """After the reader of stdout left, point stdout at /dev/null so the
-    interpreter's final flush does not print a second BrokenPipeError."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
 
 
 if __name__ == "__main__":

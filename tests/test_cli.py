@@ -61,3 +61,46 @@ def test_every_command_has_help(tmp_path):
 def test_version(tmp_path):
     res = redun("--version", cwd=tmp_path)
     assert res.returncode == 0 and res.stdout.strip() == "0.44.1"
+
+
+def _newest_exec_prefix(cwd) -> str:
+    out = redun("log", cwd=cwd).stdout
+    return next(line.split()[1] for line in out.splitlines() if line.startswith("Exec "))
+
+
+def test_plain_log_fast_path_prints_what_the_click_path_prints(repo_with_history):
+    """`redun log [ID]` is served without click (redun/entry.py); the output and
+    exit code must equal the click path's for the same arguments."""
+    from click.testing import CliRunner
+
+    from redun.cli import cli
+
+    prefix = _newest_exec_prefix(repo_with_history)
+    for ids in ([], ["-"], [prefix], ["compile"], ["ffffffff"]):
+        fast = redun("log", *ids, cwd=repo_with_history)
+        old = os.getcwd()
+        os.chdir(repo_with_history)
+        try:
+            slow = CliRunner().invoke(cli, ["log", *ids])
+        finally:
+            os.chdir(old)
+        assert fast.returncode == slow.exit_code, ids
+        assert fast.stdout == slow.stdout, ids
+
+
+def test_plain_log_does_not_import_click(repo_with_history):
+    code = ("import sys; from redun.entry import main\n"
+            "try:\n    main(['log', '-'])\nfinally:\n    sys.stderr.write(str('click' in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], cwd=repo_with_history, capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.startswith("Exec ")
+    assert res.stderr.endswith("False")
+
+
+def test_log_with_options_still_goes_through_click(repo_with_history):
+    from redun.entry import is_plain_log
+
+    assert is_plain_log(["log"]) and is_plain_log(["log", "-"]) and is_plain_log(["log", "abc"])
+    assert not is_plain_log(["log", "--exec"]) and not is_plain_log(["log", "a", "b"])
+    assert not is_plain_log(["-c", "x", "log"]) and not is_plain_log(["run", "x"])
+    res = redun("log", "--count", "--exec", cwd=repo_with_history)
+    assert res.returncode == 0 and "Execution" in res.stdout
