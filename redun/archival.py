@@ -22,7 +22,6 @@ that file, so a false alarm (a move across filesystems) is harmless.
 """
 
 import os
-from dataclasses import dataclass, field
 
 from .errors import CorruptObjectError, NotFoundError, RefConflictError
 
@@ -56,12 +55,14 @@ def is_copy(root: str) -> bool:
     return recorded != _inode(root)
 
 
-@dataclass
 class SettleReport:
-    salvaged: list = field(default_factory=list)  # pack names
-    rolled_back: list = field(default_factory=list)  # (ref, old oid, new oid)
-    dropped: list = field(default_factory=list)  # ref names
-    index_dropped: bool = False
+    """What settling a copied repo changed (a plain class: archival is imported on every repo open)."""
+
+    def __init__(self):
+        self.salvaged: list = []  # pack names
+        self.rolled_back: list = []  # (ref, old oid, new oid)
+        self.dropped: list = []  # ref names
+        self.index_dropped = False
 
     @property
     def changed(self) -> bool:

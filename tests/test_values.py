@@ -397,7 +397,7 @@ def test_safe_unpickle_refuses_cycles_and_blowups():
 
 
 def test_safe_unpickle_bad_file_state():
-    bad = pickle.dumps(FileRef("redun.File", "p", "h" * 40).__dict__, 3)  # a plain dict is fine
+    bad = pickle.dumps({"type_name": "redun.File", "path": "p", "hash": "h" * 40}, 3)  # a plain dict is fine
     assert safe_unpickle(bad) == {"type_name": "redun.File", "path": "p", "hash": "h" * 40}
     no_hash = bytes.fromhex(UPSTREAM_FILES["file"][3]).replace(b"hash", b"hosh")
     with pytest.raises(NotPlainValue):

@@ -1,20 +1,25 @@
 """State shared by every command: which config dir and repo the user chose."""
 
 import os
-from dataclasses import dataclass, field
 from typing import Optional
 
 from ..config import Config, find_config_dir
 from ..errors import ConfigError
 
 
-@dataclass
 class CliContext:
-    config_dir: Optional[str] = None
-    repo_name: str = "default"
-    log_level: str = "INFO"
-    setup: tuple = ()
-    _repo: object = field(default=None, repr=False)
+    """Global options of one command line (a plain class: no dataclasses import on start-up)."""
+
+    def __init__(self, config_dir: Optional[str] = None, repo_name: str = "default", log_level: str = "INFO",
+                 setup: tuple = ()):
+        self.config_dir = config_dir
+        self.repo_name = repo_name
+        self.log_level = log_level
+        self.setup = setup
+        self._repo = None
+
+    def __repr__(self) -> str:
+        return f"CliContext(config_dir={self.config_dir!r}, repo_name={self.repo_name!r})"
 
     @property
     def local_config_dir(self) -> str:

@@ -6,8 +6,9 @@ can be displayed, encoded and re-pickled without importing an engine.
 """
 
 import pickle
-from dataclasses import dataclass
 from typing import Any, Optional
+
+from .frozen import frozen
 
 # Upstream file classes (all in module redun.file): type_name -> (class name, state key).
 # "redun.ConentFile" and "redun.CnotentFileSet" are upstream's own spellings.
@@ -31,7 +32,7 @@ class FileRefPicklingError(pickle.PicklingError):
     """Raised by the C pickler on a FileRef, so callers fall back to pickle_plain."""
 
 
-@dataclass(frozen=True)
+@frozen
 class FileRef:
     """A file-like value as recorded (type, path, hash), without touching any filesystem.
 

@@ -1,4 +1,4 @@
-"""The record types of the provenance Merkle DAG, as frozen dataclasses.
+"""The record types of the provenance Merkle DAG, as frozen slotted classes.
 
 Object ids (blake3, 32 bytes) link records; upstream redun hashes (20 bytes)
 are plain indexed fields. A record may only link to records that already
@@ -9,10 +9,10 @@ Each class declares FIELDS as (name, kind) pairs; `from_fields` checks every
 kind so that decoding hostile bytes fails with DecodeError, not a crash later.
 """
 
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
 from ..errors import DecodeError
+from .frozen import Factory, frozen
 
 Oid = bytes
 
@@ -87,7 +87,7 @@ _KINDS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Arg:
     """One argument of a CallNode: by position or by keyword, with its value."""
 
@@ -106,6 +106,8 @@ _COMPILED: dict = {}  # record class -> ((field, checker, optional), ...)
 
 class Record:
     """Base: subclasses set TYPE (tag), SCHEMA (version) and FIELDS."""
+
+    __slots__ = ()
 
     TYPE: ClassVar[str]
     SCHEMA: ClassVar[int] = 1
@@ -147,7 +149,7 @@ class Record:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Task(Record):
     TYPE = "task"
     FIELDS = (("hash", "h20"), ("namespace", "str"), ("name", "str"), ("source", "str"))
@@ -161,7 +163,7 @@ class Task(Record):
         return f"{self.namespace}.{self.name}" if self.namespace else self.name
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Blob(Record):
     """A chunk of a large value's payload."""
 
@@ -170,7 +172,7 @@ class Blob(Record):
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Value(Record):
     """A recorded value. `format` says how the payload decodes:
     "native" (redun.objects.values codec, never pickle), "pickle" (opaque
@@ -201,7 +203,7 @@ class Value(Record):
         return tuple(self.blobs) + tuple(self.subvalues)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CallNode(Record):
     TYPE = "callnode"
     FIELDS = (
@@ -231,7 +233,7 @@ class CallNode(Record):
         return (self.task, self.value) + tuple(a.value for a in self.args) + tuple(self.children)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Job(Record):
     """A finished (or failed) job. Written once, when it ends."""
 
@@ -267,7 +269,7 @@ class Job(Record):
     cached: bool
     status: str  # DONE | CACHED | FAILED
     children: tuple = ()
-    tags: dict = field(default_factory=dict)
+    tags: dict = Factory(dict)
 
     def __hash__(self):
         return hash((self.id, self.call_hash, self.start_time))
@@ -281,7 +283,7 @@ class Job(Record):
         return tuple(out) + tuple(self.children)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Execution(Record):
     """An execution. While running, its ref names a record with job=None;
     at the end the ref is swapped to the final record."""
@@ -300,7 +302,7 @@ class Execution(Record):
     job: Optional[Oid]
     start_time: int
     end_time: Optional[int]
-    tags: dict = field(default_factory=dict)  # key -> JSON text of the value
+    tags: dict = Factory(dict)  # key -> JSON text of the value
 
     def __hash__(self):
         return hash((self.id, self.job, self.end_time))
@@ -309,7 +311,7 @@ class Execution(Record):
         return () if self.job is None else (self.job,)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Tag(Record):
     """An upstream tag on a non-execution entity, kept for import/export fidelity."""
 
