@@ -193,7 +193,8 @@ def test_keep_going_commits_the_rest(repo):
     assert len(out) == 40 - 0 or len(out) > 30
 
 
-def test_cycle_is_an_error(repo):
+def _fixture_with_cycle() -> list:
+    """The first fixture's lines with one CallNode made its parent's parent (a cycle)."""
     good = [x.decode().rstrip("\n") for x in read(FIXTURES[0])]
     nodes = [json.loads(x) for x in good if '"_type": "CallNode"' in x]
     a = next(n for n in nodes if n["children"])
@@ -201,6 +202,11 @@ def test_cycle_is_an_error(repo):
     child["children"] = [a["call_hash"]]
     text = [x for x in good if json.loads(x).get("call_hash") != child["call_hash"] or '"CallNode"' not in x]
     text.append(json.dumps(child))
+    return text
+
+
+def test_cycle_is_an_error(repo):
+    text = _fixture_with_cycle()
     with pytest.raises(LineError) as e:
         import_lines(repo, [x.encode() for x in text])
     assert "cycle" in str(e.value)
@@ -273,13 +279,7 @@ def test_arg_hash_matches_hashing_module():
 
 
 def test_keep_going_cycle_skips_the_cycle_only(repo):
-    good = [x.decode().rstrip("\n") for x in read(FIXTURES[0])]
-    nodes = [json.loads(x) for x in good if '"_type": "CallNode"' in x]
-    a = next(n for n in nodes if n["children"])
-    child = next(n for n in nodes if n["call_hash"] == a["children"][0])
-    child["children"] = [a["call_hash"]]
-    text = [x for x in good if json.loads(x).get("call_hash") != child["call_hash"] or '"CallNode"' not in x]
-    text.append(json.dumps(child))
+    text = _fixture_with_cycle()
     s = import_lines(repo, [x.encode() for x in text], keep_going=True)
     assert any("cycle" in str(e) for e in s.errors) and s.failed >= 2
     assert s.imported > 0

@@ -27,6 +27,14 @@ def check_remote(root):
     return names
 
 
+def push_and_kill(cmd: list, env: dict, after: float) -> None:
+    """Start a push and SIGKILL it `after` seconds in (or after it finished)."""
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(after)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+
+
 def test_kill9_during_push_then_retry(tmp_path):
     src = Repo.init(str(tmp_path / "a" / ".redun"))
     remote = Repo.init(str(tmp_path / "remote"))
@@ -37,10 +45,7 @@ def test_kill9_during_push_then_retry(tmp_path):
     names = set()
     for trial in range(4):
         names.add(make_exec(src, 1500)[0])
-        p = subprocess.Popen(cmd + ["push", "r"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rnd.uniform(0.05, 0.6))
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait()
+        push_and_kill(cmd + ["push", "r"], env, rnd.uniform(0.05, 0.6))
         assert check_remote(remote.root) <= names
     out = subprocess.run(cmd + ["push", "r"], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
@@ -77,10 +82,7 @@ def test_kill9_during_s3_push_then_retry(tmp_path, seaweed):  # noqa: F811
 
     for trial in range(3):
         names.add(make_exec(src, 800)[0])
-        p = subprocess.Popen(cmd + ["push", "s3"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rnd.uniform(0.1, 0.8))
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait()
+        push_and_kill(cmd + ["push", "s3"], env, rnd.uniform(0.1, 0.8))
         check()
     out = subprocess.run(cmd + ["push", "s3"], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
