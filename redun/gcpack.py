@@ -19,7 +19,7 @@ import msgpack
 from .errors import CorruptObjectError
 from .objects import codec, compress
 from .objects.ids import object_id
-from .objects.pack import ENTRY_HEAD, IDX_MAGIC, PACK_MAGIC
+from .objects.pack import ENTRY_HEAD, PACK_MAGIC, index_parts
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -285,12 +285,7 @@ class StreamPackWriter:
             offsets, sizes = array.array("Q", offsets), array.array("I", sizes)
             offsets.byteswap()
             sizes.byteswap()
-        total, cum = 0, []
-        for c in self.fanout:
-            total += c
-            cum.append(total)
-        parts = [IDX_MAGIC, _U32.pack(len(sizes)), struct.pack("<256I", *cum), self.ids,
-                 offsets.tobytes(), sizes.tobytes(), self.digest.digest()]
+        parts = index_parts(self.ids, offsets.tobytes(), sizes.tobytes(), self.fanout, self.digest.digest())
         h = blake3.blake3()
         tmp = os.path.join(self.packs_dir, f"tmp-{uuid.uuid4().hex}.idx")
         with open(tmp, "wb") as f:

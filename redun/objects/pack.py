@@ -43,23 +43,30 @@ def pack_name(sorted_ids: list) -> str:
     return h.digest(20).hex()
 
 
+def index_parts(ids: bytes, offsets: bytes, sizes: bytes, counts: list, pack_digest: bytes) -> list:
+    """The .idx layout before its trailing checksum, from sorted columns: `ids`
+    (count x 32 bytes; bytes or bytearray, not copied), `offsets`/`sizes` (little-endian u64/u32), `counts` (objects
+    per first id byte). The one writer of the format: build_index and gc's
+    streaming writer both use it; the caller appends blake3 of the parts."""
+    total, fanout = 0, []
+    for c in counts:
+        total += c
+        fanout.append(total)
+    return [IDX_MAGIC, _U32.pack(len(ids) // 32), struct.pack("<256I", *fanout), ids, offsets, sizes, pack_digest]
+
+
 def build_index(entries: list, pack_digest: bytes) -> bytes:
     """entries: (oid, offset, size) for every object in the pack."""
     entries = sorted(entries)
     count = len(entries)
-    fanout = [0] * 256
+    counts = [0] * 256
     for oid, _, _ in entries:
-        fanout[oid[0]] += 1
-    total = 0
-    for i in range(256):
-        total += fanout[i]
-        fanout[i] = total
-    parts = [IDX_MAGIC, _U32.pack(count), struct.pack("<256I", *fanout)]
-    parts.append(b"".join(e[0] for e in entries))
-    parts.append(struct.pack(f"<{count}Q", *(e[1] for e in entries)))
-    parts.append(struct.pack(f"<{count}I", *(e[2] for e in entries)))
-    parts.append(pack_digest)
-    body = b"".join(parts)
+        counts[oid[0]] += 1
+    body = b"".join(index_parts(
+        b"".join(e[0] for e in entries),
+        struct.pack(f"<{count}Q", *(e[1] for e in entries)),
+        struct.pack(f"<{count}I", *(e[2] for e in entries)),
+        counts, pack_digest))
     return body + blake3.blake3(body).digest()
 
 
