@@ -38,6 +38,16 @@ def read_format(root: str) -> Optional[tuple]:
     return major, minor
 
 
+def write_format(root: str, version: tuple) -> None:
+    """Write FORMAT as "redun-repo <major>.<minor>": temp file, fsync, rename."""
+    tmp = os.path.join(root, "FORMAT.tmp")
+    with open(tmp, "w") as f:
+        f.write(f"{FORMAT_NAME} {version[0]}.{version[1]}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, os.path.join(root, "FORMAT"))
+
+
 def check_format(root: str) -> tuple:
     fmt = read_format(root)
     if fmt is None:
@@ -79,10 +89,7 @@ class Repo:
                     f.write(DEFAULT_CONFIG)
             for sub in ("objects", "packs", "refs"):
                 os.makedirs(os.path.join(root, sub), exist_ok=True)
-            tmp = os.path.join(root, "FORMAT.tmp")
-            with open(tmp, "w") as f:
-                f.write(f"{FORMAT_NAME} {FORMAT_MAJOR}.{FORMAT_MINOR}\n")
-            os.replace(tmp, os.path.join(root, "FORMAT"))
+            write_format(root, (FORMAT_MAJOR, FORMAT_MINOR))
             from .archival import write_origin
 
             write_origin(root)

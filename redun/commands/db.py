@@ -59,17 +59,6 @@ def migration_path(current: tuple, target: tuple) -> list:
     return path
 
 
-def write_format(root: str, version: tuple) -> None:
-    from ..repo import FORMAT_NAME
-
-    tmp = os.path.join(root, "FORMAT.tmp")
-    with open(tmp, "w") as f:
-        f.write(f"{FORMAT_NAME} {_fmt(version)}\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, os.path.join(root, "FORMAT"))
-
-
 def _header(obj, repo) -> None:
     from .. import __version__
 
@@ -125,7 +114,7 @@ def versions_command():
 
 
 def _migrate(obj, version: str, upgrade: bool) -> None:
-    from ..repo import read_format
+    from ..repo import read_format, write_format
 
     repo = obj.open_repo()
     _header(obj, repo)
