@@ -16,6 +16,7 @@ class CacheMixin:
 
     def _process_lookups(self) -> None:
         batch, self._lookups = self._lookups, []
+        self.rec.expect_jobs(len(batch))
         hits = None
         index_find = getattr(self.rec.index, "find_evals", None)
         if index_find is not None:

@@ -342,17 +342,18 @@ class Index(Queries):
                 chunk.append((oid, canonical))
             count += 1
             if len(chunk) >= 2000:
-                self._add_canonical(chunk)
+                self.add_canonical(chunk)
                 chunk = []
                 if tick is not None and pos - last_tick > 1 << 20:
                     tick(pos - last_tick)
                     last_tick = pos
-        self._add_canonical(chunk)
+        self.add_canonical(chunk)
         if tick is not None:
             tick(pos - last_tick)
         return base + pos, count
 
-    def _add_canonical(self, pairs: list) -> None:
+    def add_canonical(self, pairs: list) -> None:
+        """Buffer rows for (oid, verified canonical bytes) pairs; commits every `batch` records."""
         with self.lock:
             add = self.buffer.add_canonical
             for oid, canonical in pairs:

@@ -1,0 +1,169 @@
+"""The index follower (redun/index/follow.py): a large run's index rows are written by a
+helper process reading the run's tmp pack. The index must end up exactly as complete as
+when the run writes the rows itself, whatever happens to either process."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from redun import Scheduler, task
+from redun.index.index import Index
+from redun.repo import Repo
+
+redun_namespace = "follow_test"
+LEAVES = 600  # one lookup batch of 600 jobs: starts the follower early (recorder.FOLLOW_EXPECTED)
+_RUN: dict = {}
+
+
+@task()
+def leaf(i: int) -> dict:
+    if i == _RUN.get("kill_follower_at"):
+        proc = _RUN["scheduler"].rec.follower.proc
+        proc.kill()
+        proc.wait()
+    return {"i": i, "sq": i * i}
+
+
+@task()
+def fan(n: int) -> list:
+    return [leaf(i) for i in range(n)]
+
+
+def _counts(index_path: str) -> dict:
+    conn = sqlite3.connect(index_path)
+    try:
+        return {
+            "jobs": conn.execute("SELECT count(*) FROM jobs").fetchone()[0],
+            "leaf_calls": conn.execute(
+                "SELECT count(*) FROM call_nodes WHERE task_name='follow_test.leaf'").fetchone()[0],
+            "tmp_packs": conn.execute("SELECT count(*) FROM tmp_packs").fetchone()[0],
+            "packs": {r[0] for r in conn.execute("SELECT name FROM ingested_packs")},
+        }
+    finally:
+        conn.close()
+
+
+def _pack_names(root: str) -> set:
+    return {e[5:-5] for e in os.listdir(os.path.join(root, "packs")) if e.startswith("pack-") and e.endswith(".pack")}
+
+
+def _run(tmp_path, **env):
+    root = str(tmp_path / ".redun")
+    repo = Repo.init(root)
+    s = Scheduler(repo=repo, quiet=True)
+    _RUN.clear()
+    _RUN.update(env, scheduler=s)
+    try:
+        result = s.run(fan(LEAVES))
+    finally:
+        _RUN.clear()
+    return repo, s, result
+
+
+def test_large_run_is_indexed_by_the_follower(tmp_path):
+    repo, s, result = _run(tmp_path)
+    assert len(result) == LEAVES
+    assert s.rec.follow_result is True  # the follower ran and ingested the whole pack
+    c = _counts(repo.index_path)
+    assert c["jobs"] == LEAVES + 1 and c["leaf_calls"] == LEAVES
+    assert c["tmp_packs"] == 0 and c["packs"] == _pack_names(repo.root)
+    # nothing is left for a catch-up to do, and the rerun finds every job in the index
+    assert Index.open(repo, path=repo.index_path).catch_up() == 0
+    s2 = Scheduler(repo=repo, quiet=True)
+    s2.run(fan(LEAVES))
+    assert s2._status_counts()["follow_test.leaf"]["CACHED"] == LEAVES
+    repo.close()
+
+
+def test_a_follower_killed_mid_run_is_made_up_for(tmp_path):
+    repo, s, result = _run(tmp_path, kill_follower_at=LEAVES // 2)
+    assert len(result) == LEAVES
+    assert s.rec.follow_result is False  # it died: the run caught the index up itself
+    c = _counts(repo.index_path)
+    assert c["jobs"] == LEAVES + 1 and c["leaf_calls"] == LEAVES
+    assert c["packs"] == _pack_names(repo.root)
+    repo.close()
+
+
+def test_small_run_writes_its_own_rows(tmp_path):
+    root = str(tmp_path / ".redun")
+    repo = Repo.init(root)
+    s = Scheduler(repo=repo, quiet=True)
+    s.run(fan(20))
+    assert s.rec.follow_result is None  # no follower for a few dozen records
+    assert _counts(repo.index_path)["leaf_calls"] == 20
+    repo.close()
+
+
+WORKFLOW = textwrap.dedent('''
+    import os, time
+    from redun import task
+
+    redun_namespace = "follow_test"
+
+    @task()
+    def leaf(i: int) -> dict:
+        if i >= int(os.environ["GATE_AFTER"]):
+            open("reached", "a").close()
+            time.sleep(3600)  # the test kills the run here
+        return {"i": i, "sq": i * i}
+
+    @task()
+    def fan(n: int) -> list:
+        return [leaf(i) for i in range(n)]
+''')
+
+
+def _followers_of(root: str) -> list:
+    """pids of follower processes reading a tmp pack of this repository."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"redun.index.follow" in argv and any(root.encode() in a for a in argv):
+            out.append(int(pid))
+    return out
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc to find the follower")
+def test_kill_9_of_the_run_leaves_a_complete_index_and_no_follower(tmp_path):
+    (tmp_path / "wf.py").write_text(WORKFLOW)
+    root = str(tmp_path / ".redun")
+    env = dict(os.environ, REDUN_CONFIG=root, GATE_AFTER="560")
+    subprocess.run([sys.executable, "-m", "redun", "init"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    proc = subprocess.Popen([sys.executable, "-m", "redun", "run", "wf.py", "fan", "--n", str(LEAVES)],
+                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "reached").exists() or not _followers_of(root):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "workflow never reached the gate"
+            time.sleep(0.05)
+        time.sleep(0.5)  # the leaves before the gate finish and reach the pack
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stderr.close()
+    deadline = time.monotonic() + 30
+    while _followers_of(root):  # it sees the run's end of the pipe close and stops by itself
+        assert time.monotonic() < deadline, "the follower outlived its run"
+        time.sleep(0.05)
+    c = _counts(os.path.join(root, "index.sqlite3"))
+    assert c["leaf_calls"] >= 500 and c["tmp_packs"] == 1  # what was written is indexed, offset kept
+    rerun = subprocess.run([sys.executable, "-m", "redun", "run", "wf.py", "fan", "--n", str(LEAVES)],
+                           cwd=tmp_path, env=dict(env, GATE_AFTER=str(LEAVES)), capture_output=True, text=True,
+                           timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    cached = rerun.stderr.count("Cached Job")
+    assert cached >= c["leaf_calls"]  # every job the dead run finished is a cache hit
