@@ -49,7 +49,7 @@ class Follower:
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-S", "-m", "redun.index.follow", index_path, tmp_path],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                 close_fds=True,
             )
         except OSError:
@@ -65,15 +65,14 @@ class Follower:
             proc.stdin.close()
         except (BrokenPipeError, OSError):
             pass
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
+        # Its stdout closes when it exits: select() wakes at once (Popen.wait(timeout)
+        # would poll in sleeps of up to 50 ms).
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        if not ready:
             proc.kill()
-            proc.wait()
-            return False
-        if proc.stderr is not None:
-            proc.stderr.close()
-        return proc.returncode == 0
+        proc.stdout.close()
+        proc.wait()
+        return bool(ready) and proc.returncode == 0
 
 
 def _read_new(fd: int, offset: int) -> bytes:
