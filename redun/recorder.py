@@ -4,10 +4,9 @@ One PackWriter per run (docs/design.md): every record goes to it children
 first, whole jobs at a time (WRITE_JOBS per write(), and whatever is buffered
 whenever the scheduler is about to wait), so a kill -9 leaves a valid prefix
 that `store.recover()` salvages on the next run (finished jobs are never lost).
-Index rows are handed to the index in
-one batch when the run ends, never per job; once a run has written FOLLOW_AFTER
-records, a helper process (index/follow.py) writes them from the tmp pack on
-the other core instead.
+Index rows are built as records are made and handed to the index in one
+batch when the run ends, never per job; in a large run a helper process
+(index/follow.py) writes them on the other core as the run goes instead.
 
 Without a repository (the Python API with no config) records go to a
 MemoryStore and lookups use small in-memory tables, like upstream's
@@ -29,6 +28,7 @@ from .objects.compress import compress_many
 from .objects.ids import object_id
 from .objects.records import Arg, CallNode, Execution, Job, Task, Value
 from .objects.values import decode_native, encode_native, type_name
+from .index.rows import ORDER as ROW_TABLES, RowBuffer
 
 INGEST_BATCH = 100_000  # records held for the index; normally one transaction at the end of the run
 # Records after which the index rows are left to a follower process. It takes ~50 ms to
@@ -36,6 +36,7 @@ INGEST_BATCH = 100_000  # records held for the index; normally one transaction a
 # run this large usually goes on long enough for the follower to catch up meanwhile.
 FOLLOW_AFTER = 2000
 FOLLOW_EXPECTED = 500  # jobs announced at once (expect_jobs) that start the follower early
+SEND_RECORDS = 1000  # rows per message to the follower
 # Finished jobs per pack write(). 1 keeps every finished job on kill -9; batching 64 jobs
 # per write was measured and saved nothing measurable (the record bytes are hashed once
 # and compressed in one call per write either way).
@@ -180,7 +181,8 @@ class Recorder:
     def __init__(self, repo=None, store=None, record: bool = True):
         self.repo = repo
         self.record = record
-        self.pending: list = []  # (oid, record) not yet handed to the index
+        self.pending: list = []  # (oid, record) for the in-memory index (no repository)
+        self.rows = RowBuffer() if repo is not None else None  # index rows not yet handed on
         self._value_oids: dict = {}  # value_hash (hex) -> oid
         self._task_oids: dict = {}  # task hash -> oid
         self._index = None
@@ -220,6 +222,10 @@ class Recorder:
             pairs, self.pending = self.pending, []
             self.index.ingest_many(pairs)
             self.index.commit()
+        if self.rows is not None and len(self.rows):
+            rows, self.rows = self.rows, RowBuffer()
+            self.index.ingest_rows(rows)
+            self.index.commit()
 
     # -- writing ---------------------------------------------------------------
     def put(self, record) -> bytes:
@@ -231,14 +237,18 @@ class Recorder:
             self._buf_size += len(data)
         elif self.record:
             self.store.put_bytes(data)
-        if self.record and self.follower is None:
-            self.pending.append((oid, record))
-            if self.repo is None:
+        if self.record:
+            rows = self.rows
+            if rows is None:
+                self.pending.append((oid, record))
                 self.flush_index()
-            elif len(self.pending) >= FOLLOW_AFTER and self._may_follow and self.writer is not None:
-                self._start_follower()
-            elif len(self.pending) >= INGEST_BATCH:
-                self.flush_index()
+            else:
+                rows.add(oid, record)
+                if self.follower is None:
+                    if rows.count >= FOLLOW_AFTER and self._may_follow and self.writer is not None:
+                        self._start_follower()
+                    elif rows.count >= INGEST_BATCH:
+                        self.flush_index()
         return oid
 
     def expect_jobs(self, n: int) -> None:
@@ -254,13 +264,18 @@ class Recorder:
 
         self._may_follow = False
         self.index  # the follower opens the same file: make sure it exists
-        follower = Follower.start(self.repo.index_path, self.writer.tmp_path)
-        if follower is not None:
-            self.follower = follower
-            self.pending = []
+        self.follower = Follower.start(self.repo.index_path, self.writer.tmp_path)
+
+    def _send_rows(self) -> None:
+        """Hand the rows of every record written so far to the follower (call with the
+        write buffer empty, so that the pack offset covers them)."""
+        rows = self.rows
+        if len(rows):
+            self.follower.send(self.writer.offset, [rows.rows[t] for t in ROW_TABLES], rows.count)
+            self.rows = RowBuffer()
 
     def _finish_follower(self, pack_name) -> bool:
-        """Wait for the follower; whether it ingested the whole pack."""
+        """Wait for the follower; whether every row is in the index."""
         follower, self.follower = self.follower, None
         self.follow_result = follower.finish(pack_name)
         return self.follow_result
@@ -347,6 +362,8 @@ class Recorder:
             self._buf_jobs = self._buf_size = 0
             stored = compress_many([d for _, d in buf])
             self.writer.add_stored_many(zip([o for o, _ in buf], stored))
+            if self.follower is not None and self.rows.count >= SEND_RECORDS:
+                self._send_rows()
 
     # -- executions --------------------------------------------------------------
     def start_execution(self, exec_id: bytes, argv: list, tags: dict, start: int) -> Optional[bytes]:
@@ -368,11 +385,7 @@ class Recorder:
         oid0, rec0 = self._prelim
         final = Execution(rec0.id, rec0.args, root_job, rec0.start_time, end, rec0.tags)
         oid = self.put(final)
-        self.flush_writes()
-        pairs = self.pending
-        self.pending = []
-        name = self.writer.commit()
-        self.writer = None
+        name = self._commit_pack()
         self.repo.refs.set(self.ref, oid, expected=oid0)
         index = self.index
         if self.follower is not None:
@@ -381,18 +394,26 @@ class Recorder:
             index.ingest(oid0, rec0)
             index.commit()
             return
-        index.ingest_many(pairs)
+        rows, self.rows = self.rows, RowBuffer()
+        index.ingest_rows(rows)
         index.ingest(oid0, rec0)
         if name:
             index.note_pack(name)
         index.commit()
 
+    def _commit_pack(self) -> Optional[str]:
+        """Write what is buffered, hand the follower its last rows, commit the pack."""
+        self.flush_writes()
+        if self.follower is not None:
+            self._send_rows()
+        name = self.writer.commit()
+        self.writer = None
+        return name
+
     def abort(self) -> None:
         """Leave what was written in a committed pack (used on interrupt)."""
         if self.writer is not None:
-            self.flush_writes()
-            name = self.writer.commit()
-            self.writer = None
+            name = self._commit_pack()
             if self.follower is not None:
                 self._finish_follower(name)
 
@@ -433,10 +454,8 @@ class Recorder:
 
     def close(self) -> None:
         if self.writer is not None:
-            self.flush_writes()
-            name = self.writer.commit()
-            self.writer = None
+            name = self._commit_pack()
             if self.follower is not None:
                 self._finish_follower(name)
-        if self.repo is not None and self.pending:
+        if self.repo is not None:
             self.flush_index()

@@ -1,6 +1,6 @@
 """The index follower (redun/index/follow.py): a large run's index rows are written by a
-helper process reading the run's tmp pack. The index must end up exactly as complete as
-when the run writes the rows itself, whatever happens to either process."""
+helper process as the run goes. The index must end up exactly as complete as when the
+run writes the rows itself, whatever happens to either process."""
 
 import os
 import signal
@@ -121,7 +121,7 @@ WORKFLOW = textwrap.dedent('''
 
 
 def _followers_of(root: str) -> list:
-    """pids of follower processes reading a tmp pack of this repository."""
+    """pids of follower processes writing this repository's index."""
     out = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():

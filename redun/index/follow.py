@@ -1,45 +1,62 @@
-"""The index follower: a helper process that ingests a run's tmp pack as it grows.
+"""The index follower: a helper process that writes a large run's index rows.
 
-A large run spends a fifth of its time turning records into index rows. The
-records are already in the run's tmp pack (one write() per finished job), so a
-second process can read them back from there and write the rows on the other
-core while the run goes on. The run talks to it through one pipe:
+Writing index rows (sqlite b-tree inserts of random ids) costs a large run
+about as much CPU as everything else it records. The run builds the rows (a
+tuple per record, cheap) and hands them to a follower process, which writes
+them on the other core while the run goes on. One pipe each way:
 
-    run -> follower (stdin):  "commit <pack name>\n"  the tmp pack is now that pack
-                              "stop\n" or EOF         the run is over or gone
-    follower -> run:          exit status 0 once every entry is in the index
+    run -> follower (stdin), frames of [u32 length][u8 kind][payload]:
+        R  marshal((offset, [rows of each rows.ORDER table], count)): rows of the
+           records written to the run's tmp pack before `offset`
+        C  the tmp pack was committed as pack <payload>
+        S  the run ends without committing it
+        (EOF without C or S: the run is gone)
+    follower -> run: exit status 0 (and EOF on stdout) once every row is committed
 
-The follower keeps its own descriptor of the tmp pack, so the rename done by
-commit does not disturb it; it records its offset in `tmp_packs` like any
-catch-up, so a `redun log` meanwhile does not ingest the same bytes again.
-Everything it does is idempotent: if it dies, the next index open catches up.
+The follower commits rows with the tmp pack's offset in `tmp_packs`, as a
+catch-up does, and on C records the pack in `ingested_packs`; a `redun log`
+meanwhile sees a consistent index. Everything is idempotent: if the follower
+dies, the run (or the next index open) catches up from the pack itself.
+Writes to the pipe never block the run: what the pipe cannot take yet waits in
+an outbox until the next send.
 """
 
+import marshal
 import os
 import select
+import struct
 import subprocess
 import sys
-import time
 from typing import Optional
 
-POLL_SECONDS = 0.02  # how long the follower waits for more bytes before looking again
-READ_LIMIT = 8 << 20  # bytes read per pass
-# Rows are written in big transactions: each commit rewrites every index page it touched,
-# and with random keys that is most of them.
-COMMIT_RECORDS = 4_000
-COMMIT_SECONDS = 0.1
+_HEAD = struct.Struct("<IB")
+COMMIT_RECORDS = 4_000  # rows per follower transaction (each commit rewrites the pages it touched)
+PIPE_BYTES = 1 << 20  # pipe capacity asked for (Linux), so sends rarely wait in the outbox
+
+
+def frame(kind: bytes, payload: bytes) -> bytes:
+    return _HEAD.pack(len(payload), kind[0]) + payload
 
 
 class Follower:
-    """The run's side: start() the helper, finish() when the pack is committed."""
+    """The run's side: start(), send() rows as records are written, finish() at the end."""
 
     def __init__(self, proc: subprocess.Popen):
         self.proc = proc
+        self.fd = proc.stdin.fileno()
+        self.outbox = bytearray()
+        self.broken = False
+        try:
+            import fcntl
+
+            fcntl.fcntl(self.fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+        except OSError:
+            pass
+        os.set_blocking(self.fd, False)
 
     @classmethod
     def start(cls, index_path: str, tmp_path: str) -> Optional["Follower"]:
-        """Start a follower of tmp_path; None if it cannot be started (the run then
-        leaves the rows to the next catch-up)."""
+        """Start a follower for the run writing tmp_path; None if it cannot be started."""
         import redun
 
         # -S: no site start-up (~half of the follower's start), with this process's own
@@ -48,7 +65,7 @@ class Follower:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in sys.path if p]))
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-S", "-m", "redun.index.follow", index_path, tmp_path],
+                [sys.executable, "-S", "-m", "redun.index.follow", index_path, os.path.basename(tmp_path)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                 close_fds=True,
             )
@@ -56,92 +73,113 @@ class Follower:
             return None
         return cls(proc)
 
-    def finish(self, pack_name: Optional[str], timeout: float = 600.0) -> bool:
-        """Tell the follower how the tmp pack ended and wait for it; whether it ingested
-        everything (False: the caller must catch the index up itself)."""
-        proc = self.proc
+    def send(self, offset: int, rows: list, count: int) -> None:
+        """Queue rows of records written before `offset` of the tmp pack (never blocks)."""
+        self.outbox += frame(b"R", marshal.dumps((offset, rows, count)))
+        self._push()
+
+    def _push(self) -> None:
+        if self.broken:
+            self.outbox.clear()
+            return
         try:
-            proc.stdin.write(f"commit {pack_name}\n".encode() if pack_name else b"stop\n")
-            proc.stdin.close()
-        except (BrokenPipeError, OSError):
+            while self.outbox:
+                n = os.write(self.fd, self.outbox)
+                del self.outbox[:n]
+        except BlockingIOError:
             pass
+        except OSError:  # the follower died: finish() reports it, the run catches up
+            self.broken = True
+            self.outbox.clear()
+
+    def finish(self, pack_name: Optional[str], timeout: float = 600.0) -> bool:
+        """Send the rest and how the run ended, and wait for the follower; whether every
+        row is in the index (False: the caller must catch the index up itself)."""
+        proc = self.proc
+        self.outbox += frame(b"C", pack_name.encode()) if pack_name else frame(b"S", b"")
+        ok = self._drain(timeout)
+        try:
+            proc.stdin.close()
+        except OSError:
+            ok = False
         # Its stdout closes when it exits: select() wakes at once (Popen.wait(timeout)
         # would poll in sleeps of up to 50 ms).
-        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        ready = ok and select.select([proc.stdout], [], [], timeout)[0]
         if not ready:
             proc.kill()
         proc.stdout.close()
         proc.wait()
         return bool(ready) and proc.returncode == 0
 
+    def _drain(self, timeout: float) -> bool:
+        while self.outbox and not self.broken:
+            if not select.select([], [self.fd], [], timeout)[1]:
+                return False
+            self._push()
+        return not self.broken
 
-def _read_new(fd: int, offset: int) -> bytes:
-    size = os.fstat(fd).st_size
-    if size <= offset:
-        return b""
-    return os.pread(fd, min(size - offset, READ_LIMIT), offset)
+
+# -- the follower process -----------------------------------------------------------
 
 
-def follow(index, fd: int, tmp_name: str, control) -> tuple:
-    """Ingest complete entries of the tmp pack open at fd until the run says how it
-    ended. Returns (name of the pack it became or None, whether every byte of the
-    file was ingested)."""
-    from ..objects.pack import PACK_MAGIC
-    from .packread import pack_entries
+def _read_exact(stream, n: int) -> Optional[bytes]:
+    data = stream.read(n)
+    return data if data is not None and len(data) == n else None
 
-    index.batch = 1 << 62  # commits are ours: the offset must go with the rows
-    offset = len(PACK_MAGIC)
-    ended, name = False, None
-    last_commit = time.monotonic()
+
+def follow(index, tmp_name: str, stream) -> Optional[str]:
+    """Apply frames from stream until C, S or EOF; returns the committed pack's name
+    if the run said C (every row is then written)."""
+    from .rows import ORDER
+
+    buffer = index.buffer
+    offset = None
+
+    def commit():
+        index.commit(lambda c, o=offset: c.execute("INSERT OR REPLACE INTO tmp_packs VALUES (?, ?)", (tmp_name, o)))
+
     while True:
-        data = _read_new(fd, offset)
-        if data:
-            end = 0
-            chunk = []
-            for oid, canonical, end in pack_entries(data, 0, tmp_name, trusted=False, live=True):
-                if canonical is not None:
-                    chunk.append((oid, canonical))
-            index.add_canonical(chunk)
-            offset += end
-            if end and len(data) == READ_LIMIT:
-                continue
-        now = time.monotonic()
-        if len(index.buffer) and (ended or len(index.buffer) >= COMMIT_RECORDS or now - last_commit >= COMMIT_SECONDS):
-            index.commit(lambda c, o=offset: c.execute("INSERT OR REPLACE INTO tmp_packs VALUES (?, ?)", (tmp_name, o)))
-            last_commit = now
-        if ended:
-            return name, offset == os.fstat(fd).st_size
-        ready, _, _ = select.select([control], [], [], POLL_SECONDS)
-        if ready:
-            line = control.readline()
-            ended = True  # read the rest once more: the run wrote it before saying so
-            if line.startswith(b"commit "):
-                name = line[7:].strip().decode()
+        head = _read_exact(stream, _HEAD.size)
+        if head is None:  # the run is gone: keep what came whole
+            if len(buffer):
+                commit()
+            return None
+        size, kind = _HEAD.unpack(head)
+        payload = _read_exact(stream, size)
+        if payload is None:
+            if len(buffer):
+                commit()
+            return None
+        if kind == ord("R"):
+            offset, rows, count = marshal.loads(payload)
+            for table, part in zip(ORDER, rows):
+                buffer.rows[table].extend(part)
+            buffer.count += count
+            if buffer.count >= COMMIT_RECORDS:
+                commit()
+            continue
+        if len(buffer):
+            commit()
+        return payload.decode() if kind == ord("C") else None
 
 
 def main(argv: list) -> int:
-    """Exit 0: the index holds every entry (and knows the pack, if it was committed);
-    3: an entry did not verify, so the run must leave the pack to a full catch-up."""
     from .index import Index
 
-    index_path, tmp_path = argv
-    fd = os.open(tmp_path, os.O_RDONLY)
-    tmp_name = os.path.basename(tmp_path)
+    index_path, tmp_name = argv
     index = Index.open(None, catch_up=False, path=index_path)
+    index.batch = 1 << 62  # commits are ours: the offset must go with the rows
     try:
-        name, complete = follow(index, fd, tmp_name, sys.stdin.buffer)
-        if name and complete:
+        name = follow(index, tmp_name, sys.stdin.buffer)
+        if name:
             def done(conn):
                 conn.execute("DELETE FROM tmp_packs WHERE name=?", (tmp_name,))
                 conn.execute("INSERT OR IGNORE INTO ingested_packs VALUES (?)", (name,))
 
             index.commit(done)
-        else:
-            index.commit()
     finally:
-        os.close(fd)
         index.close()
-    return 0 if complete else 3
+    return 0
 
 
 if __name__ == "__main__":

@@ -139,6 +139,15 @@ class Index(Queries):
         for oid, record in pairs:
             self.ingest(oid, record)
 
+    def ingest_rows(self, rows: RowBuffer) -> None:
+        """Buffer rows another RowBuffer already built (a run builds them as it records)."""
+        with self.lock:
+            for table, part in rows.rows.items():
+                self.buffer.rows[table].extend(part)
+            self.buffer.count += rows.count
+            if self.buffer.count >= self.batch:
+                self.commit()
+
     def commit(self, extra: Callable = None) -> None:
         """Write buffered rows (and run `extra(conn)`) in one transaction."""
         with self.lock:
