@@ -42,6 +42,8 @@ def _counts(index_path: str) -> dict:
             "jobs": conn.execute("SELECT count(*) FROM jobs").fetchone()[0],
             "leaf_calls": conn.execute(
                 "SELECT count(*) FROM call_nodes WHERE task_name='follow_test.leaf'").fetchone()[0],
+            "leaf_call_hashes": conn.execute(
+                "SELECT count(DISTINCT hash) FROM call_nodes WHERE task_name='follow_test.leaf'").fetchone()[0],
             "tmp_packs": conn.execute("SELECT count(*) FROM tmp_packs").fetchone()[0],
             "packs": {r[0] for r in conn.execute("SELECT name FROM ingested_packs")},
         }
@@ -167,3 +169,20 @@ def test_kill_9_of_the_run_leaves_a_complete_index_and_no_follower(tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     cached = rerun.stderr.count("Cached Job")
     assert cached >= c["leaf_calls"]  # every job the dead run finished is a cache hit
+
+
+def test_concurrent_large_runs_each_with_a_follower_index_fully(tmp_path):
+    (tmp_path / "wf.py").write_text(WORKFLOW)
+    root = str(tmp_path / ".redun")
+    env = dict(os.environ, REDUN_CONFIG=root, GATE_AFTER=str(10 * LEAVES))
+    subprocess.run([sys.executable, "-m", "redun", "init"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    procs = [subprocess.Popen([sys.executable, "-m", "redun", "run", "wf.py", "fan", "--n", str(LEAVES + i)],
+                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             for i in range(3)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+    c = _counts(os.path.join(root, "index.sqlite3"))
+    # 600 + 601 + 602 leaves and 3 fans; the leaves are 602 distinct calls
+    assert c["jobs"] == (LEAVES + 0) + (LEAVES + 1) + (LEAVES + 2) + 3 and c["leaf_call_hashes"] == LEAVES + 2
+    assert c["tmp_packs"] == 0 and c["packs"] == _pack_names(root)
