@@ -359,9 +359,13 @@ class Recorder:
         """Write buffered records (whole jobs only) in one write()."""
         if self._buf and self.writer is not None:
             buf, self._buf = self._buf, []
+            small = self._buf_size < WRITE_BYTES
             self._buf_jobs = self._buf_size = 0
-            stored = compress_many([d for _, d in buf])
-            self.writer.add_stored_many(zip([o for o, _ in buf], stored))
+            oids, datas = zip(*buf)
+            if small:
+                self.writer.append_stored(oids, compress_many(datas))
+            else:
+                self.writer.add_stored_many(zip(oids, compress_many(datas)))
             if self.follower is not None and self.rows.count >= SEND_RECORDS:
                 self._send_rows()
 
