@@ -138,26 +138,7 @@ class PackWriter:
         """add_stored_many for a small batch (one job's records, under ~1 MiB): one
         write(), without the generic batching (the run's per-job hot path)."""
         pack_len = _U32.pack
-        with self.lock:
-            if self.closed:
-                raise self._closed_error()
-            entries, off = self.entries, self.offset
-            parts: list = []
-            new: dict = {}
-            for oid, data in zip(oids, stored):
-                if oid in entries or oid in new:  # keep the first copy only
-                    continue
-                size = ENTRY_HEAD + len(data)
-                new[oid] = (off, size)
-                parts += (oid, pack_len(len(data)), data)
-                off += size
-            if not parts:
-                return
-            data = b"".join(parts)
-            _write_all(self.fd, data)
-            self.digest.update(data)
-            entries.update(new)
-            self.offset = off
+        self._flush_batch([oid + pack_len(len(data)) + data for oid, data in zip(oids, stored)])
 
     def _write_entries(self, entries_iter) -> None:
         batch, size = [], 0
