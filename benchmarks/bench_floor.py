@@ -33,7 +33,7 @@ from redun.objects.compress import compress_many  # noqa: E402
 from redun.objects.ids import object_id  # noqa: E402
 from redun.objects.records import Arg, CallNode, Job, Value  # noqa: E402
 from redun.objects.values import encode_native  # noqa: E402
-from redun.recorder import encode_call_node, encode_job, encode_value  # noqa: E402
+from redun.objects.hotcodec import encode_call_node, encode_job, encode_value  # noqa: E402
 
 TASK_HASH = "d2b031e4" + "0" * 32
 SALT_H, MODE_H = hash_value("s0"), hash_value("value")

@@ -18,7 +18,6 @@ import os
 import pickle
 import time
 
-import msgpack
 from msgpack import unpackb as _unpackb
 from typing import Any, Optional
 
@@ -27,6 +26,7 @@ from .objects import codec
 from .objects.compress import compress_many
 from .objects.ids import object_id
 from .objects.records import Arg, CallNode, Execution, Job, Task, Value
+from .objects.hotcodec import FAST_ENCODERS as _FAST
 from .objects.values import decode_native, encode_native, type_name
 from .index.rows import ORDER as ROW_TABLES, RowBuffer
 
@@ -101,50 +101,6 @@ class ValueInfo:
         self.hash, self.type, self.format = hash, type, format
 
 
-_JOB_PACK = msgpack.Packer(use_bin_type=True, strict_types=True, use_single_float=False)
-
-
-def encode_job(r: Job) -> bytes:
-    """codec.encode(r) for a Job, without the generic field walk (sorted keys, lists)."""
-    fields = {
-        "cached": r.cached,
-        "call_hash": r.call_hash,
-        "call_node": r.call_node,
-        "children": list(r.children),
-        "end_time": r.end_time,
-        "eval_hash": r.eval_hash,
-        "eval_value": r.eval_value,
-        "execution_id": r.execution_id,
-        "id": r.id,
-        "parent_id": r.parent_id,
-        "start_time": r.start_time,
-        "status": r.status,
-        "tags": {k: r.tags[k] for k in sorted(r.tags)},
-        "task": r.task,
-        "task_hash": r.task_hash,
-    }
-    return _JOB_PACK.pack(["job", Job.SCHEMA, fields])
-
-
-def encode_value(r: Value) -> bytes:
-    """codec.encode(r) for a Value (hot path)."""
-    return _JOB_PACK.pack(["value", Value.SCHEMA, {
-        "blobs": list(r.blobs), "data": r.data, "format": r.format, "hash": r.hash, "path": r.path,
-        "size": r.size, "subvalues": list(r.subvalues), "type": r.type,
-    }])
-
-
-def encode_call_node(r: CallNode) -> bytes:
-    """codec.encode(r) for a CallNode (hot path)."""
-    return _JOB_PACK.pack(["callnode", CallNode.SCHEMA, {
-        "args": [[a.position, a.key, a.value_hash, a.value, list(a.upstream)] for a in r.args],
-        "args_hash": r.args_hash, "children": list(r.children), "hash": r.hash, "task": r.task,
-        "task_hash": r.task_hash, "task_name": r.task_name, "timestamp": r.timestamp, "value": r.value,
-        "value_hash": r.value_hash,
-    }])
-
-
-_FAST = {Job: encode_job, Value: encode_value, CallNode: encode_call_node}
 
 
 class _MemoryIndex:
@@ -449,9 +405,7 @@ class Recorder:
     def job_fields(self, oid: bytes) -> dict:
         """A Job record's fields without building the record (hot path of cached reruns;
         the bytes are verified against the oid by the store)."""
-        import msgpack
-
-        return msgpack.unpackb(self.store.get_bytes(oid), raw=False)[2]
+        return _unpackb(self.store.get_bytes(oid), raw=False)[2]
 
     def has(self, oid: bytes) -> bool:
         return self.store.has(oid)

@@ -57,6 +57,17 @@ def test_fast_encode_equals_reference_encoding(record):
     assert encode(record) == reference
 
 
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(records)
+def test_hot_path_encoders_equal_codec_encode(record):
+    """The run writes Job, Value and CallNode records through objects/hotcodec.py."""
+    from redun.objects.hotcodec import FAST_ENCODERS
+
+    fast = FAST_ENCODERS.get(type(record))
+    if fast is not None:
+        assert fast(record) == encode(record)
+
+
 @settings(max_examples=100)
 @given(jobs)
 def test_map_order_does_not_matter(job):
