@@ -101,8 +101,6 @@ class ValueInfo:
         self.hash, self.type, self.format = hash, type, format
 
 
-
-
 class _MemoryIndex:
     """find_eval / find_call_node over this process's records (no repository)."""
 
@@ -214,8 +212,8 @@ class Recorder:
             self._start_follower()
 
     def _start_follower(self) -> None:
-        """Leave this run's index rows to a helper process reading the tmp pack (it
-        starts from the pack's first entry, so the rows held here are dropped)."""
+        """Leave this run's index rows to a helper process (the rows held so far go to it
+        with the next send). If it cannot start, the rows are written here at the end."""
         from .index.follow import Follower
 
         self._may_follow = False
