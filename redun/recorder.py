@@ -28,7 +28,7 @@ from .objects.ids import object_id
 from .objects.records import Arg, CallNode, Execution, Job, Task, Value
 from .objects.hotcodec import FAST_ENCODERS as _FAST
 from .objects.values import decode_native, encode_native, type_name
-from .index.rows import ORDER as ROW_TABLES, RowBuffer
+from .index.rows import RowBuffer
 
 INGEST_BATCH = 100_000  # records held for the index; normally one transaction at the end of the run
 # Records after which the index rows are left to a follower process. It takes ~50 ms to
@@ -225,7 +225,7 @@ class Recorder:
         write buffer empty, so that the pack offset covers them)."""
         rows = self.rows
         if len(rows):
-            self.follower.send(self.writer.offset, [rows.rows[t] for t in ROW_TABLES], rows.count)
+            self.follower.send(self.writer.offset, rows.parts(), rows.count)
             self.rows = RowBuffer()
 
     def _finish_follower(self, pack_name) -> bool:

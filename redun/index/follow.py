@@ -130,8 +130,6 @@ def _read_exact(stream, n: int) -> Optional[bytes]:
 def follow(index, tmp_name: str, stream) -> Optional[str]:
     """Apply frames from stream until C, S or EOF; returns the committed pack's name
     if the run said C (every row is then written)."""
-    from .rows import ORDER
-
     buffer = index.buffer
     offset = None
 
@@ -151,10 +149,8 @@ def follow(index, tmp_name: str, stream) -> Optional[str]:
                 commit()
             return None
         if kind == ord("R"):
-            offset, rows, count = marshal.loads(payload)
-            for table, part in zip(ORDER, rows):
-                buffer.rows[table].extend(part)
-            buffer.count += count
+            offset, parts, count = marshal.loads(payload)
+            buffer.merge(parts, count)
             if buffer.count >= COMMIT_RECORDS:
                 commit()
             continue
@@ -167,8 +163,7 @@ def main(argv: list) -> int:
     from .index import Index
 
     index_path, tmp_name = argv
-    index = Index.open(None, catch_up=False, path=index_path)
-    index.batch = 1 << 62  # commits are ours: the offset must go with the rows
+    index = Index.open(None, catch_up=False, path=index_path)  # commits are follow()'s: with the offset
     try:
         name = follow(index, tmp_name, sys.stdin.buffer)
         if name:

@@ -142,9 +142,7 @@ class Index(Queries):
     def ingest_rows(self, rows: RowBuffer) -> None:
         """Buffer rows another RowBuffer already built (a run builds them as it records)."""
         with self.lock:
-            for table, part in rows.rows.items():
-                self.buffer.rows[table].extend(part)
-            self.buffer.count += rows.count
+            self.buffer.merge(rows.parts(), rows.count)
             if self.buffer.count >= self.batch:
                 self.commit()
 

@@ -136,6 +136,16 @@ class RowBuffer:
         self.count = 0
         return n
 
+    def parts(self) -> list:
+        """The buffered rows, one list per table in ORDER (what merge() takes)."""
+        return [self.rows[t] for t in ORDER]
+
+    def merge(self, parts: list, count: int) -> None:
+        """Append rows another buffer built (its parts()), counting `count` records."""
+        for table, part in zip(ORDER, parts):
+            self.rows[table].extend(part)
+        self.count += count
+
     def __len__(self):
         return self.count
 

@@ -125,9 +125,7 @@ class PackWriter:
         return oids
 
     def _add_batch(self, todo: list) -> None:
-        pack_len = _U32.pack
-        stored = compress.compress_many([d for _, d in todo])
-        self._flush_batch([oid + pack_len(len(s)) + s for (oid, _), s in zip(todo, stored)])
+        self.append_stored([oid for oid, _ in todo], compress.compress_many([d for _, d in todo]))
 
     def add_stored_many(self, items: Iterable[tuple]) -> None:
         """Add (oid, stored) pairs in order, batched like add_many; the caller verified them."""
