@@ -32,7 +32,7 @@ from redun.hashing import hash_args, hash_call_node, hash_eval, hash_value  # no
 from redun.objects.compress import compress_many  # noqa: E402
 from redun.objects.ids import object_id  # noqa: E402
 from redun.objects.records import Arg, CallNode, Job, Value  # noqa: E402
-from redun.objects.values import encode_native  # noqa: E402
+from redun.objects.valuecodec import encode_native  # noqa: E402
 from redun.objects.hotcodec import encode_call_node, encode_job, encode_value  # noqa: E402
 
 TASK_HASH = "d2b031e4" + "0" * 32

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from redun.objects import codec  # noqa: E402
 from redun.objects.records import CallNode, Execution, Job, Task, Value  # noqa: E402
-from redun.repo import Repo  # noqa: E402
+from redun.repo.repository import Repo  # noqa: E402
 
 LEAVES = 16
 PER_EXEC = 3 * LEAVES + 4
@@ -82,7 +82,7 @@ def build(root: str, n_objects: int) -> None:
 
 _CHILD = (
     "import resource, sys\n"
-    "from redun.cli import main\n"
+    "from redun.cli.group import main\n"
     "try:\n"
     "    main(sys.argv[1:])\n"
     "finally:\n"

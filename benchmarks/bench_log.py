@@ -42,7 +42,7 @@ def count_records(root: str) -> int:
 
 
 def build(path: str, records: int) -> dict:
-    from redun.repo import Repo
+    from redun.repo.repository import Repo
     from test_index_synth import T0, write_execution
 
     marker = os.path.join(path, "BUILT")

@@ -160,7 +160,7 @@ def real_run(n=5000):
         if p.returncode:
             print(f"real run failed: {p.stderr[-300:]}")
             return
-        from redun.repo import Repo
+        from redun.repo.repository import Repo
 
         root = os.path.join(d, ".redun")
         repo = Repo.open(root)

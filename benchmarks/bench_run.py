@@ -66,7 +66,7 @@ def in_process(n: int, m: int, reps: int) -> dict:
 
     wide = importlib.import_module("wide")
     from redun import Scheduler
-    from redun.repo import Repo
+    from redun.repo.repository import Repo
 
     import resource
 
@@ -115,7 +115,7 @@ def breakdown(n: int, m: int) -> dict:
 
     wide = importlib.import_module("wide")
     from redun import Scheduler
-    from redun.repo import Repo
+    from redun.repo.repository import Repo
 
     out = {}
     jobs = n + m + 2

@@ -76,7 +76,7 @@ def bench_s3(src_root, scratch):
     from moto.server import ThreadedMotoServer
 
     import boto3
-    from redun.repo import Repo
+    from redun.repo.repository import Repo
     from redun.sync.dirremote import DirectoryRemote
     from redun.sync.s3remote import S3Remote
     from redun.sync.transfer import sync
@@ -117,8 +117,8 @@ def make_many_execs(root: str, n: int) -> None:
     from redun.objects import codec
     from redun.objects.ids import new_uuid, uuid_str
     from redun.objects.records import CallNode, Execution, Job, Task, Value
-    from redun.objects.values import encode_native
-    from redun.repo import Repo
+    from redun.objects.valuecodec import encode_native
+    from redun.repo.repository import Repo
 
     repo = Repo.open(root)
     now = int(time.time() * 1e6)

@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from redun.hashing import hash_value  # noqa: E402
-from redun.objects.values import (  # noqa: E402
+from redun.objects.valuecodec import (  # noqa: E402
     FileRef,
     decode_native,
     encode_native,

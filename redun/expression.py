@@ -259,7 +259,7 @@ class ValueExpression(Expression):
         return f"ValueExpression({self.value!r})"
 
     def __getstate__(self) -> dict:
-        from .objects.values import type_name
+        from .objects.valuecodec import type_name
 
         return {"value_type": type_name(self.value), "value": pickle_dumps(self.value)}
 

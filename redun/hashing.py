@@ -129,12 +129,12 @@ def pickle_dumps(obj: Any) -> bytes:
     """Protocol-3 pickle, the bytes upstream hashes and stores for plain values.
 
     Values decoded from storage may hold FileRefs; those are written as upstream's
-    redun.file classes (see redun.objects.values.pickle_plain).
+    redun.file classes (see redun.objects.valuecodec.pickle_plain).
     """
     try:
         return pickle.dumps(obj, protocol=PICKLE_PROTOCOL)
     except pickle.PicklingError:
-        from .objects.values import pickle_plain  # only reached for FileRef-holding values
+        from .objects.valuecodec import pickle_plain  # only reached for FileRef-holding values
 
         return pickle_plain(obj)
 

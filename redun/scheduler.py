@@ -7,12 +7,12 @@ call (semantics §5): dedup by expression hash under one parent job; then by
 backend cache (single reduction on eval_hash with a full validity check, or
 ultimate reduction for check_valid="shallow"); else the task runs. A task may
 return an expression, which is evaluated under its job (so cached jobs can
-have children). Every finished job is recorded by redun.recorder.
+have children). Every finished job is recorded by redun.engine.recorder.
 
 The work is split by concern, all mixed into Scheduler (one object, so the hot
-path stays plain attribute access): redun.evaluation reduces expressions,
-redun.job_lifecycle takes one call from submission to its records,
-redun.caching checks the backend cache. This module owns a run's setup, its
+path stays plain attribute access): redun.engine.evaluation reduces expressions,
+redun.engine.lifecycle takes one call from submission to its records,
+redun.engine.caching checks the backend cache. This module owns a run's setup, its
 event loop and its end (status table, traceback, execution record).
 """
 
@@ -25,16 +25,16 @@ import uuid
 from collections import deque
 from typing import Any, Optional
 
-from .caching import CacheMixin
-from .evaluation import EvaluationMixin
+from .engine.caching import CacheMixin
+from .engine.evaluation import EvaluationMixin
 from .expression import QuotedExpression, TaskExpression
 from .expression import cond  # noqa: F401 - upstream exposes redun.scheduler.cond
-from .job_lifecycle import ErrorValue, JobLifecycleMixin  # noqa: F401 - ErrorValue pickles as redun.scheduler's
-from .jobs import Job, _TaskFailure, _has_exprs, _is_expr
-from .recorder import Recorder, now_us
-from .runlog import RunLog, log_job_statuses, task_traceback_lines
+from .engine.lifecycle import ErrorValue, JobLifecycleMixin  # noqa: F401 - ErrorValue pickles as redun.scheduler's
+from .engine.jobs import Job, _TaskFailure, _has_exprs, _is_expr
+from .engine.recorder import Recorder, now_us
+from .engine.runlog import RunLog, log_job_statuses, task_traceback_lines
 from .task import get_task_registry, task
-from .workers import Workers
+from .engine.workers import Workers
 
 
 GC_THRESHOLD = 50_000  # gen-0 allocations between cyclic collections while a run is evaluated

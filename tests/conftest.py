@@ -5,7 +5,7 @@ import pytest
 
 @pytest.fixture
 def tmp_repo_dir(tmp_path):
-    from redun.repo import Repo
+    from redun.repo.repository import Repo
 
     root = tmp_path / ".redun"
     Repo.init(str(root))
@@ -19,6 +19,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+def _find_upstream_venv() -> str:
+    """Upstream redun 0.44.1 in its own venv: $REDUN_UPSTREAM_VENV, ~/upstream-redun or /work/upstream-venv."""
+    for cand in (os.environ.get("REDUN_UPSTREAM_VENV"), os.path.expanduser("~/upstream-redun"), "/work/upstream-venv"):
+        if cand and os.path.exists(os.path.join(cand, "bin", "redun")):
+            return cand
+    return os.path.expanduser("~/upstream-redun")
+
+
+UPSTREAM_VENV = _find_upstream_venv()
+UPSTREAM_PY = os.path.join(UPSTREAM_VENV, "bin", "python")
+UPSTREAM_REDUN = os.path.join(UPSTREAM_VENV, "bin", "redun")
 
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")

@@ -16,7 +16,7 @@ import pytest
 
 from redun.objects import codec
 from redun.objects.ids import new_uuid, uuid_str
-from redun.objects.values import encode_native
+from redun.objects.valuecodec import encode_native
 from redun.objects.records import Arg, Blob, CallNode, Execution, Job, Task, Value
 
 BUCKET = "redun-test"

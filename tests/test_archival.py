@@ -9,12 +9,12 @@ import time
 import uuid
 
 from gcfixtures import exec_ref, write_execution
-from redun.archival import is_copy
+from redun.repo.settle import is_copy
 from redun.objects import codec
 from redun.objects.records import Execution
-from redun.repo import Repo
+from redun.repo.repository import Repo
 
-# Follows the engine's protocol (redun/recorder.py): preliminary execution record
+# Follows the engine's protocol (redun/engine/recorder.py): preliminary execution record
 # loose + ref, the run's records through one PackWriter, commit, then CAS the ref.
 WRITER = textwrap.dedent('''
     import os, sys, time, uuid
@@ -22,7 +22,7 @@ WRITER = textwrap.dedent('''
     from gcfixtures import exec_ref, write_execution
     from redun.objects import codec
     from redun.objects.records import Execution
-    from redun.repo import Repo
+    from redun.repo.repository import Repo
 
     repo = Repo.open({root!r})
     deadline = time.time() + {seconds}

@@ -153,7 +153,7 @@ def test_corrupt_blob_in_pack_is_detected(tmp_path, chunk_size):
 
 
 def test_native_spans_dedup_list_of_big_strings():
-    from redun.objects.values import encode_native
+    from redun.objects.valuecodec import encode_native
 
     store = MemoryStore()
     items = [os.urandom(200_000).hex() for _ in range(3)]  # 400 KB strings
@@ -172,6 +172,6 @@ def test_native_spans_dedup_list_of_big_strings():
 def test_native_spans_gives_up_gracefully():
     assert blobs.native_spans(b"\xc1" * 100_000) == []
     assert blobs.native_spans(b"short") == []
-    from redun.objects.values import encode_native
+    from redun.objects.valuecodec import encode_native
 
     assert blobs.native_spans(encode_native(list(range(300_000)))) == []

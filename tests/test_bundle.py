@@ -8,12 +8,12 @@ import uuid
 import pytest
 
 from gcfixtures import exec_ref, write_execution
-from redun.bundle import BundleError, create, unbundle, verify
+from redun.maint.bundle import BundleError, create, unbundle, verify
 from redun.errors import NotFoundError
 from redun.objects import blobs
 from redun.objects.directory import DirectoryStore
 from redun.objects.fsck import fsck
-from redun.repo import Repo
+from redun.repo.repository import Repo
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ def test_unknown_command_and_option_are_usage_errors(tmp_path):
 
 
 def test_every_command_has_help(tmp_path):
-    from redun.cli import COMMANDS
+    from redun.cli.group import COMMANDS
 
     for name in COMMANDS:
         res = redun(name, "--help", cwd=tmp_path)
@@ -73,7 +73,7 @@ def test_plain_log_fast_path_prints_what_the_click_path_prints(repo_with_history
     exit code must equal the click path's for the same arguments."""
     from click.testing import CliRunner
 
-    from redun.cli import cli
+    from redun.cli.group import cli
 
     prefix = _newest_exec_prefix(repo_with_history)
     for ids in ([], ["-"], [prefix], ["compile"], ["ffffffff"]):
@@ -89,7 +89,7 @@ def test_plain_log_fast_path_prints_what_the_click_path_prints(repo_with_history
 
 
 def test_plain_log_does_not_import_click(repo_with_history):
-    code = ("import sys; from redun.entry import main\n"
+    code = ("import sys; from redun.cli.entry import main\n"
             "try:\n    main(['log', '-'])\nfinally:\n    sys.stderr.write(str('click' in sys.modules))")
     res = subprocess.run([sys.executable, "-c", code], cwd=repo_with_history, capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.startswith("Exec ")
@@ -97,7 +97,7 @@ def test_plain_log_does_not_import_click(repo_with_history):
 
 
 def test_log_with_options_still_goes_through_click(repo_with_history):
-    from redun.entry import is_plain_log
+    from redun.cli.entry import is_plain_log
 
     assert is_plain_log(["log"]) and is_plain_log(["log", "-"]) and is_plain_log(["log", "abc"])
     assert not is_plain_log(["log", "--exec"]) and not is_plain_log(["log", "a", "b"])

@@ -5,11 +5,11 @@ import sqlite3
 
 from click.testing import CliRunner
 
-from redun.cli import cli
-from redun.commands import db as dbcmd
+from redun.cli.group import cli
+from redun.cli import db as dbcmd
 from redun.errors import UsageError
 from redun.index import SCHEMA_VERSION
-from redun.repo import Repo
+from redun.repo.repository import Repo
 
 from test_index_synth import write_execution
 

@@ -385,7 +385,7 @@ def test_cond_evaluates_only_the_chosen_branch():
 
 def test_large_values_go_to_blobs_and_come_back(tmp_path):
     from redun.objects.records import Value as ValueRecord
-    from redun.repo import Repo
+    from redun.repo.repository import Repo
 
     repo = Repo.init(str(tmp_path / ".redun"))
 

@@ -1,6 +1,7 @@
 """What a run records in a repository: closure, counts, crash recovery, concurrent runs."""
 
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -8,10 +9,11 @@ import textwrap
 import time
 
 import pytest
+from conftest import UPSTREAM_PY, UPSTREAM_REDUN, copy_compile_example
 
 from redun.objects.records import CallNode, Execution, Job, Task, Value
 from redun.objects.walk import walk
-from redun.repo import Repo
+from redun.repo.repository import Repo
 
 WORKFLOW = textwrap.dedent('''
     import os, time
@@ -269,7 +271,7 @@ def test_same_workflow_same_hashes_as_upstream(tmp_path):
     """Run upstream 0.44.1 and this redun on one workflow: identical task, value and call hashes."""
     import json
 
-    upstream = "/work/upstream-venv/bin/redun"
+    upstream = UPSTREAM_REDUN
     if not os.path.exists(upstream):
         pytest.skip("upstream redun venv not installed")
     up = tmp_path / "up"
@@ -305,7 +307,7 @@ def test_same_workflow_same_hashes_as_upstream(tmp_path):
 def test_expression_and_container_hashes_match_upstream(tmp_path):
     """Expressions pickle like upstream's (nested serialized args), so containers of
     expressions, Files and Dirs hash the same: run one script under both."""
-    upstream_py = "/work/upstream-venv/bin/python"
+    upstream_py = UPSTREAM_PY
     if not os.path.exists(upstream_py):
         pytest.skip("upstream redun venv not installed")
     (tmp_path / "d").mkdir()
@@ -344,21 +346,14 @@ def test_compile_example_args_hashes_match_upstream(tmp_path):
     import json
     import shutil
 
-    upstream = "/work/upstream-venv/bin/redun"
+    upstream = UPSTREAM_REDUN
     if not os.path.exists(upstream) or shutil.which("gcc") is None:
         pytest.skip("needs upstream redun and gcc")
-    example = os.path.join(os.path.dirname(__file__), "..", "examples", "compile")
-    dirs = {}
-    for name in ("up", "ours"):
-        d = tmp_path / name
-        d.mkdir()
-        for f in ("make.py", "lib.c", "prog.c", "prog2.c"):
-            shutil.copy2(os.path.join(example, f), d / f)
-        dirs[name] = d
+    dirs = {name: Path(copy_compile_example(tmp_path / name)) for name in ("up", "ours")}
     for f in ("lib.c", "prog.c", "prog2.c"):
-        st = os.stat(dirs["up"] / f)
-        os.utime(dirs["ours"] / f, ns=(st.st_atime_ns, st.st_mtime_ns))
-    env = dict(os.environ, REDUN_CONFIG=str(dirs["up"] / ".redun"))
+        st = os.stat(os.path.join(dirs["up"], f))
+        os.utime(os.path.join(dirs["ours"], f), ns=(st.st_atime_ns, st.st_mtime_ns))
+    env = dict(os.environ, REDUN_CONFIG=os.path.join(dirs["up"], ".redun"))
     r = subprocess.run([upstream, "run", "make.py", "make"], cwd=dirs["up"], env=env, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr

@@ -12,7 +12,7 @@ from redun.exchange import LineError, export_lines, import_lines
 from redun.exchange import convert, lines, pickle3
 from redun.exchange.exporter import Exporter
 from redun.objects.records import CallNode, Execution, Job, Task, Value
-from redun.repo import Repo
+from redun.repo.repository import Repo
 
 HERE = os.path.dirname(__file__)
 FIXTURES = [
@@ -329,7 +329,7 @@ def test_unusual_values_round_trip(repo):
 
 
 def test_fast_native_path_agrees_with_values_module():
-    from redun.objects import values as V
+    from redun.objects import valuecodec as V
 
     samples = [1, 300, -5, 2**70, "s", "é" * 3, b"b", None, True, 1.5, [1, "a"], {"k": [1, 2]}, (1, 2),
                {1, 2}, frozenset([3]), [[]], {"a": ("x", None)}]

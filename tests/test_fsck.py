@@ -7,14 +7,14 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from redun.cli import cli
+from redun.cli.group import cli
 from redun.objects import Blob, CallNode, Job, Task, Value, encode
 from redun.objects.fsck import fsck
 from redun.objects.ids import object_id
 from redun.objects.memory import MemoryStore
 from redun.objects.walk import walk
 from redun.refs import MemoryRefs
-from redun.repo import Repo
+from redun.repo.repository import Repo
 
 
 def graph(i=0):

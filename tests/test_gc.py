@@ -9,13 +9,13 @@ import pytest
 
 from gcfixtures import age_everything, exec_ref, write_execution
 from redun.errors import GcError
-from redun.gc import collect
+from redun.maint.gc import collect
 from redun.objects import blobs
 from redun.objects.directory import DirectoryStore
 from redun.objects.fsck import fsck
 from redun.objects.records import Value
 from redun.refs import DirectoryRefs
-from redun.repo import Repo
+from redun.repo.repository import Repo
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import UPSTREAM_PY, UPSTREAM_REDUN
 
 from redun.errors import WorkflowError
 from redun.hashing import (
@@ -39,7 +40,7 @@ from redun.hashing import (
 
 DATA = Path(__file__).parent / "data"
 REF = json.loads((DATA / "upstream_reference.json").read_text())
-UPSTREAM_VENV_PY = "/work/upstream-venv/bin/python"
+UPSTREAM_VENV_PY = UPSTREAM_PY
 
 # Computed with upstream's own functions from REF_MODULE (see test_extra_references_upstream).
 UPSTREAM_EXTRA = {

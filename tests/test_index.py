@@ -12,7 +12,7 @@ from redun.index.queries import prefix_range
 from redun.objects import codec
 from redun.objects.ids import uuid_str
 from redun.objects.records import Job
-from redun.repo import Repo
+from redun.repo.repository import Repo
 
 from test_index_synth import T0, h20, make_task, make_value, write_execution
 
@@ -176,7 +176,7 @@ def test_repo_index_property(repo):
 _WRITER = r"""
 import sys
 sys.path.insert(0, sys.argv[2])
-from redun.repo import Repo
+from redun.repo.repository import Repo
 from test_index_synth import write_execution, T0
 repo = Repo.open(sys.argv[1])
 for i in range(5):

@@ -14,7 +14,7 @@ import pytest
 
 from redun import Scheduler, task
 from redun.index.index import Index
-from redun.repo import Repo
+from redun.repo.repository import Repo
 
 redun_namespace = "follow_test"
 LEAVES = 600  # one lookup batch of 600 jobs: starts the follower early (recorder.FOLLOW_EXPECTED)

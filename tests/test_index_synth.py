@@ -35,7 +35,7 @@ def make_task(writer, name, namespace="", source=None):
 
 def make_value(writer, obj, path=None, type_name=None):
     """A Value as the engine records plain data: native encoding (pickle only if not plain)."""
-    from redun.objects.values import encode_native
+    from redun.objects.valuecodec import encode_native
 
     data, fmt = encode_native(obj), "native"
     if data is None:
@@ -120,7 +120,7 @@ def write_execution(store, refs, n_jobs=5, start=T0, task_names=("main", "step")
 
 
 def test_builder_writes_a_readable_execution(tmp_repo_dir):
-    from redun.repo import Repo
+    from redun.repo.repository import Repo
 
     repo = Repo.open(tmp_repo_dir)
     out = write_execution(repo.store, repo.refs, n_jobs=4)

@@ -8,7 +8,7 @@ from redun.errors import NotFoundError, RefConflictError
 from redun.objects import codec, compress
 from redun.objects.ids import object_id
 from redun.objects.records import Task
-from redun.repo import Repo
+from redun.repo.repository import Repo
 from redun.sync.dirremote import DirectoryRemote
 from redun.sync.s3remote import S3Remote
 

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from redun.commands.repl import make_namespace
+from redun.cli.repl import make_namespace
 from redun.objects.ids import uuid_str
-from redun.repo import Repo
+from redun.repo.repository import Repo
 
 from test_index_synth import T0, write_execution
 

@@ -7,9 +7,9 @@ import sys
 from click.testing import CliRunner
 
 from conftest_s3 import make_exec
-from redun.cli import cli
-from redun.commands.repos import remove_section
-from redun.repo import Repo
+from redun.cli.group import cli
+from redun.cli.repos import remove_section
+from redun.repo.repository import Repo
 
 
 def invoke(root, *args):

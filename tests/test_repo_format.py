@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from redun.errors import NotFoundError, RepoFormatError
-from redun.repo import FORMAT_MAJOR, FORMAT_MINOR, Repo, read_format
+from redun.repo.repository import FORMAT_MAJOR, FORMAT_MINOR, Repo, read_format
 
 
 def test_init_writes_format_and_layout(tmp_path):

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import copy_compile_example
 
-from redun.cli import cli
-from redun.repo import Repo
+from redun.cli.group import cli
+from redun.repo.repository import Repo
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "compile"
 
 WF = textwrap.dedent('''
     from typing import List
@@ -149,7 +149,7 @@ def test_help():
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 def test_compile_example_recompiles_only_what_changed(tmp_path):
     d = tmp_path / "compile"
-    shutil.copytree(EXAMPLE, d, ignore=shutil.ignore_patterns(".redun", "*.o", "prog", "prog2"))
+    copy_compile_example(d)
     p = run(d, "run", "make.py", "make", check=0)
     assert p.stderr.count("Run    Job") == 8
     assert "| ALL             0       0       0       1       8       9" in p.stderr

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest_s3 import closure_ok, make_exec, moto_s3, seaweed, seaweed_client, unique_url  # noqa: F401
-from redun.cli import cli
+from redun.cli.group import cli
 from redun.errors import AmbiguousPrefixError, NotFoundError, SyncError
-from redun.repo import Repo
+from redun.repo.repository import Repo
 from redun.sync.dirremote import DirectoryRemote
 from redun.sync.plan import ref_updates, resolve_roots, walk
 from redun.sync.s3remote import S3Remote
@@ -297,7 +297,7 @@ def test_blobs_at_value_store_path_are_pushed(tmp_path):
     from redun.objects import blobs as blobmod
     from redun.objects.ids import new_uuid, uuid_str
     from redun.objects.records import CallNode, Execution, Job, Task, Value
-    from redun.valuestore import blob_store_for
+    from redun.repo.valuestore import blob_store_for
 
     a = new_repo(tmp_path / "a")
     ini = os.path.join(a.root, "redun.ini")

@@ -15,7 +15,7 @@ from redun.objects import codec, compress
 from redun.objects.ids import new_uuid, object_id, uuid_str
 from redun.objects.pack import PACK_MAGIC, build_index, entry_bytes, pack_name
 from redun.objects.records import Execution, Task
-from redun.repo import Repo
+from redun.repo.repository import Repo
 from redun.sync.dirremote import DirectoryRemote
 from redun.sync.s3remote import S3Remote, encode_head
 from redun.sync.transfer import sync

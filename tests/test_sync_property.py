@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from conftest_s3 import closure_ok, make_exec
 from redun.objects.fsck import fsck
-from redun.repo import Repo
+from redun.repo.repository import Repo
 from redun.sync.dirremote import DirectoryRemote
 from redun.sync.transfer import sync
 

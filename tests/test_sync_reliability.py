@@ -9,7 +9,7 @@ import time
 
 from conftest_s3 import closure_ok, make_exec, seaweed  # noqa: F401
 from redun.objects.fsck import fsck
-from redun.repo import Repo
+from redun.repo.repository import Repo
 
 
 def check_remote(root):

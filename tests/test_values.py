@@ -10,13 +10,14 @@ import struct
 from pathlib import Path
 
 import pytest
+from conftest import UPSTREAM_PY, UPSTREAM_REDUN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from redun.errors import DecodeError
 from redun.hashing import hash_value
 from redun.objects.plainpickle import _Pickler3
-from redun.objects.values import (
+from redun.objects.valuecodec import (
     FileRef,
     NotPlainValue,
     decode_native,
@@ -470,7 +471,7 @@ def test_hash_and_type_name_agree_with_upstream_on_random_values(tmp_path):
 
     from redun.hashing import hash_value
 
-    py = "/work/upstream-venv/bin/python"
+    py = UPSTREAM_PY
     if not os.path.exists(py):
         pytest.skip("upstream venv not installed")
     rng = random.Random(1234)

@@ -12,9 +12,9 @@ from redun.errors import ConfigError, NotFoundError, ValueTooLargeError
 from redun.objects import blobs, codec
 from redun.objects.directory import DirectoryStore
 from redun.objects.records import Value
-from redun.objects.values import encode_native
-from redun.repo import Repo
-from redun.valuestore import DEFAULT_MIN_SIZE, ValueStore, blob_store_for
+from redun.objects.valuecodec import encode_native
+from redun.repo.repository import Repo
+from redun.repo.valuestore import DEFAULT_MIN_SIZE, ValueStore, blob_store_for
 
 H = b"\x07" * 20
 
@@ -126,8 +126,8 @@ def test_fsck_bundle_and_push_with_external_blobs(tmp_path):
     assert out.returncode == 0 and "removed 0" in out.stdout, out.stdout + out.stderr
     assert "not in this store" in out.stderr  # the external blobs: neither collected nor an error
 
-    from redun.bundle import create, unbundle
-    from redun.valuestore import blob_reader_for
+    from redun.maint.bundle import create, unbundle
+    from redun.repo.valuestore import blob_reader_for
 
     r = Repo.open(root)
     path = str(tmp_path / "b.bundle")
@@ -151,7 +151,7 @@ def test_fsck_bundle_and_push_with_external_blobs(tmp_path):
 def test_s3_value_store_and_remote_fsck(tmp_path, moto_s3):  # noqa: F811
     from click.testing import CliRunner
 
-    from redun.cli import cli
+    from redun.cli.group import cli
 
     root = str(tmp_path / "repo" / ".redun")
     Repo.init(root)
@@ -194,7 +194,7 @@ def test_s3_value_store_and_remote_fsck(tmp_path, moto_s3):  # noqa: F811
 def test_fsck_of_a_directory_remote_by_name(tmp_path):
     from click.testing import CliRunner
 
-    from redun.cli import cli
+    from redun.cli.group import cli
 
     root = str(tmp_path / "repo" / ".redun")
     other = str(tmp_path / "other" / ".redun")

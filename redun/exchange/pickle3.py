@@ -1,6 +1,6 @@
 """Protocol-3 pickles in upstream's shape, built without importing the engine.
 
-Values: redun.objects.values does the work (`native_from_pickle` keeps a
+Values: redun.objects.valuecodec does the work (`native_from_pickle` keeps a
 pickle as native only if re-pickling gives back the same bytes;
 `pickle_plain` writes FileRefs as upstream's `redun.file` classes).
 
@@ -17,7 +17,7 @@ import copyreg
 import io
 import pickle
 
-from ..objects import values as V
+from ..objects import valuecodec as V
 
 PROTOCOL = 3
 _MODULE = __name__

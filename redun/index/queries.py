@@ -2,7 +2,7 @@
 `self._read`, which flushes rows this process has buffered).
 
 Rows come back as plain tuples/dicts of bytes and ints; turning them into
-records or text is the caller's business (redun.query, redun.render).
+records or text is the caller's business (redun.view.query, redun.view.render_text).
 """
 
 from typing import Optional

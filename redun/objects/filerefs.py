@@ -65,7 +65,7 @@ class FileRef:
 
     def __reduce_ex__(self, protocol):
         # The C pickler cannot write another class's path for us; pickle_plain can.
-        raise FileRefPicklingError(f"{self!r} pickles only through redun.objects.values.pickle_plain")
+        raise FileRefPicklingError(f"{self!r} pickles only through redun.objects.valuecodec.pickle_plain")
 
     def __copy__(self):
         return self

@@ -175,7 +175,7 @@ class Blob(Record):
 @frozen
 class Value(Record):
     """A recorded value. `format` says how the payload decodes:
-    "native" (redun.objects.values codec, never pickle), "pickle" (opaque
+    "native" (redun.objects.valuecodec codec, never pickle), "pickle" (opaque
     protocol-3 pickle; only unpickled when the user asks for the value).
     The payload is `data`, or the concatenation of `blobs` when large."""
 

@@ -43,7 +43,7 @@ def open_remote(location: str, local_root: Optional[str] = None, name: Optional[
         return S3Remote(location, cache_dir_for(local_root, name, location))
     if is_url(location):
         raise ConfigError(f"Unsupported repository location {location!r}: use a directory or s3://bucket/prefix.")
-    from ..repo import Repo
+    from ..repo.repository import Repo
     from .dirremote import DirectoryRemote
 
     # a push may initialize an existing config dir (upstream auto-creates its db), never a missing one
@@ -54,7 +54,7 @@ def open_remote(location: str, local_root: Optional[str] = None, name: Optional[
 def open_location(location: str, local_root: Optional[str] = None, name: Optional[str] = None):
     """A Repo for `--repo NAME`: the directory itself, or for S3 a local mirror
     (under the cache) brought up to date by a pull (one GET when nothing is new)."""
-    from ..repo import Repo
+    from ..repo.repository import Repo
 
     if not is_url(location):
         return Repo.open(location)

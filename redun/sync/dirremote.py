@@ -51,7 +51,7 @@ class DirectoryRemote(Remote):
         """root: an existing repository directory; repo: it, already open (closed
         by close() only if own)."""
         if repo is None:
-            from ..repo import Repo
+            from ..repo.repository import Repo
 
             repo, own = Repo.open(root), True
         self._own = own
@@ -100,7 +100,7 @@ class DirectoryRemote(Remote):
         if self._blobs is None:
             self._blobs = False
             if (self.repo.config.get("backend", "value_store_path") or "").strip():
-                from ..valuestore import blob_reader_for
+                from ..repo.valuestore import blob_reader_for
 
                 self._blobs = blob_reader_for(self.repo)
         return self._blobs or None

@@ -1,0 +1,195 @@
+"""`redun db`: the repository FORMAT and the index schema.
+
+The repository format (`.redun/FORMAT`, "redun-repo MAJOR.MINOR") is what
+upgrade/downgrade migrate; the index is derived data, so "migrating" it means
+rebuilding it (done automatically when a local repo is opened; remotes have no
+index and are never migrated implicitly).
+"""
+
+import os
+import sys
+
+import click
+
+from ..errors import RepoFormatError, UsageError
+
+# Every repository format this redun knows, oldest first: (major, minor, description).
+FORMAT_VERSIONS = (
+    (1, 0, "Content-addressed objects (loose + packs), refs with compare-and-swap, derived sqlite index."),
+)
+# (from, to) -> function(repo) doing one migration step. None yet: there is one format.
+MIGRATIONS: dict = {}
+
+
+def _fmt(v: tuple) -> str:
+    return f"{v[0]}.{v[1]}"
+
+
+def parse_version(text: str) -> tuple:
+    """'latest', 'N' or 'N.M' -> a known (major, minor). Raises UsageError for anything else."""
+    known = [(a, b) for a, b, _ in FORMAT_VERSIONS]
+    if text == "latest":
+        return known[-1]
+    try:
+        parts = [int(p) for p in text.split(".")]
+        if len(parts) == 1:
+            cands = [v for v in known if v[0] == parts[0]]
+            if cands:
+                return cands[-1]
+        elif len(parts) == 2 and tuple(parts) in known:
+            return tuple(parts)
+    except ValueError:
+        pass
+    raise UsageError(f"Unknown repository format version: {text} (known: {', '.join(_fmt(v) for v in known)}).")
+
+
+def migration_path(current: tuple, target: tuple) -> list:
+    known = [(a, b) for a, b, _ in FORMAT_VERSIONS]
+    if current not in known:
+        raise RepoFormatError(f"Repository format {_fmt(current)} is not one this redun knows; "
+                              "use the redun release that wrote it.")
+    i, j = known.index(current), known.index(target)
+    step = 1 if j >= i else -1
+    path = []
+    for k in range(i, j, step):
+        a, b = known[k], known[k + step]
+        if (a, b) not in MIGRATIONS:
+            raise RepoFormatError(f"No migration from format {_fmt(a)} to {_fmt(b)}.")
+        path.append((a, b))
+    return path
+
+
+def _header(obj, repo) -> None:
+    from .. import __version__
+
+    click.echo(f"redun :: version {__version__}")
+    click.echo(f"config dir: {repo.root}")
+    click.echo()
+
+
+@click.group("db")
+def db_group():
+    """Manage the repository format and its index."""
+
+
+@db_group.command("info")
+@click.pass_obj
+def info_command(obj):
+    """Show the repository format, index schema and record counts."""
+    from ..index import SCHEMA_VERSION
+    from ..repo.repository import read_format
+
+    repo = obj.open_repo()
+    _header(obj, repo)
+    fmt = read_format(repo.root)
+    desc = {(a, b): d for a, b, d in FORMAT_VERSIONS}.get(fmt, "unknown")
+    click.echo(f"repo format: {_fmt(fmt)} '{desc}'")
+    click.echo(f"CLI supports repo formats: {', '.join(_fmt((a, b)) for a, b, _ in FORMAT_VERSIONS)}")
+    index = repo.index
+    size = 0
+    for suffix in ("", "-wal"):
+        try:
+            size += os.path.getsize(repo.index_path + suffix)
+        except OSError:
+            pass
+    click.echo(f"index schema: {SCHEMA_VERSION} ({repo.index_path}, {size / 1e6:.1f} MB)")
+    c = index.counts()
+    click.echo(f"packs ingested: {c['ingested_packs']}")
+    click.echo(f"records: {c['executions']} Execution, {c['jobs']} Job, {c['call_nodes']} CallNode, "
+               f"{c['tasks']} Task, {c['vals']} Value, {c['tags']} Tag")
+
+
+@db_group.command("versions")
+def versions_command():
+    """List the repository format versions this redun knows."""
+    from ..index import KNOWN_SCHEMA_VERSIONS
+
+    click.echo("Version  Description")
+    click.echo("-------  -----------")
+    for a, b, desc in FORMAT_VERSIONS:
+        click.echo(f"{_fmt((a, b)):<7}  {desc}")
+    click.echo()
+    click.echo(f"Index schema versions: {', '.join(str(v) for v in KNOWN_SCHEMA_VERSIONS)} "
+               "(the index is rebuilt automatically when its schema changes).")
+
+
+def _migrate(obj, version: str, upgrade: bool) -> None:
+    from ..repo.repository import read_format, write_format
+
+    repo = obj.open_repo()
+    _header(obj, repo)
+    current = read_format(repo.root)
+    target = parse_version(version)
+    click.echo(f"Initial repo format: {_fmt(current)}")
+    if (upgrade and target < current) or (not upgrade and target > current):
+        cmd = "downgrade" if upgrade else "upgrade"
+        raise UsageError(f"Must use {cmd} command to migrate from {_fmt(current)} to {_fmt(target)}.")
+    steps = migration_path(current, target)
+    if not steps:
+        click.echo("No migration needed.")
+    for a, b in steps:
+        click.echo(f"{'Upgrading' if upgrade else 'Downgrading'} repo format from {_fmt(a)} to {_fmt(b)}...")
+        MIGRATIONS[(a, b)](repo)
+        write_format(repo.root, b)
+    repo.index.catch_up()  # also brings the index schema up to date (rebuilt on open if it changed)
+    if steps:
+        click.echo(f"Final repo format: {_fmt(target)}")
+
+
+@db_group.command("upgrade")
+@click.argument("version", default="latest")
+@click.pass_obj
+def upgrade_command(obj, version):
+    """Upgrade the repository format to VERSION (default: latest)."""
+    _migrate(obj, version, upgrade=True)
+
+
+@db_group.command("downgrade")
+@click.argument("version")
+@click.pass_obj
+def downgrade_command(obj, version):
+    """Downgrade the repository format to VERSION."""
+    _migrate(obj, version, upgrade=False)
+
+
+@db_group.command("reindex")
+@click.pass_obj
+def reindex_command(obj):
+    """Delete the index and rebuild it from the objects."""
+    import time
+
+    from ..index import rebuild_index
+
+    repo = obj.open_repo()
+    t0 = time.perf_counter()
+    with _progress() as progress:
+        index = rebuild_index(repo, progress=progress)
+    c = index.counts()
+    click.echo(f"Reindexed {c['executions']} executions, {c['jobs']} jobs, {c['call_nodes']} call nodes, "
+               f"{c['tasks']} tasks, {c['vals']} values from {c['ingested_packs']} packs "
+               f"in {time.perf_counter() - t0:.1f}s.")
+
+
+class _progress:
+    """A rich progress bar over pack bytes on stderr, only when stderr is a TTY."""
+
+    def __enter__(self):
+        self.bar = None
+        if not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+        self.bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                            TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("reindex", total=None)
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        self.bar.update(self.task, completed=done, total=total or None)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False

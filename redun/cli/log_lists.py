@@ -1,0 +1,119 @@
+"""Listing mode of `redun log` (--exec/--job/--call-node/--task/--value/--file/--all):
+filters become SQL over the index; rows stream to the renderer."""
+
+from ..errors import UsageError
+from ..objects.ids import is_hex
+
+COUNT_NAMES = {"execution": "Execution", "job": "Job", "call_node": "CallNode", "task": "Task", "value": "Value",
+               "file": "File"}
+ORDER = {
+    "execution": "start_time DESC, id",
+    "job": "start_time DESC, id",
+    "call_node": "timestamp, hash",
+    "task": "(SELECT MIN(j.start_time) FROM jobs j WHERE j.task_hash = tasks.hash), fullname",
+    "value": "",
+    "file": "path, hash",
+}
+
+
+def _task_clause(names, column_oid: str):
+    """SQL matching tasks by name: 'ns.name' exactly, or a bare name in any namespace."""
+    parts, params = [], []
+    for n in names:
+        parts.append("fullname = ?" if "." in n else "name = ?")
+        params.append(n)
+    return f"{column_oid} IN (SELECT oid FROM tasks WHERE {' OR '.join(parts)})", params
+
+
+def _exec_ids(prov, text: str) -> list:
+    from ..view.query import query_one
+
+    out = []
+    for part in text.split(","):
+        v = query_one(prov, part.strip())
+        if v.kind != "execution":
+            raise UsageError(f"--exec-id: '{part}' is a {v.kind.replace('_', ' ')}, not an execution.")
+        out.append(v._row["id"])
+    return out
+
+
+def where_for(prov, kind: str, f: dict) -> tuple:
+    where, params = [], []
+    if f.get("task_hash") and kind in ("job", "call_node", "task"):
+        if not (len(f["task_hash"]) == 40 and is_hex(f["task_hash"])):
+            return "0", []  # upstream: full hash, exact match only
+        col = "hash" if kind == "task" else "task_hash"
+        where.append(f"{col} = ?")
+        params.append(bytes.fromhex(f["task_hash"]))
+    if f.get("task_name") and kind in ("job", "call_node", "task"):
+        if kind == "task":
+            clause, p = _task_clause(f["task_name"], "oid")
+        else:
+            clause, p = _task_clause(f["task_name"], "task_oid")
+        where.append(clause)
+        params += p
+    if kind == "job":
+        if f.get("job_status"):
+            st = [s for s in f["job_status"] if s != "RUNNING"]  # jobs are recorded when they end
+            where.append(f"status IN ({','.join('?' * len(st))})" if st else "0")
+            params += st
+        if f.get("exec_id"):
+            ids = _exec_ids(prov, f["exec_id"])
+            where.append(f"execution_id IN ({','.join('?' * len(ids))})")
+            params += ids
+    if kind == "execution" and f.get("exec_id"):
+        ids = _exec_ids(prov, f["exec_id"])
+        where.append(f"id IN ({','.join('?' * len(ids))})")
+        params += ids
+    if kind in ("value", "file") and f.get("value_type"):
+        where.append("type = ?")
+        params.append(f["value_type"])
+    if kind == "file":
+        where.append("path IS NOT NULL")
+        if f.get("file_path"):
+            where.append("path = ?")
+            params.append(f["file_path"])
+    return " AND ".join(where), params
+
+
+def list_kind(prov, renderer, kind: str, f: dict, count: bool, detail: bool, fmt: str, out) -> None:
+    from ..view.query import exec_status
+
+    index = prov.index
+    where, params = where_for(prov, kind, f)
+    table_kind = "value" if kind == "file" else kind
+    statuses = f.get("exec_status") if kind == "execution" else None
+    if count and not statuses:
+        n = index.count(table_kind, where, params, distinct="path" if kind == "file" else "")
+        out(f"{n:>8} {COUNT_NAMES[kind]}")
+        return
+    rows = index.select(table_kind, where, params, ORDER[kind], group="path" if kind == "file" else "")
+    n = 0
+    for row in rows:
+        if statuses:
+            st = exec_status(index, row)
+            if ("RUNNING" if st == "RUN" else st) not in statuses:
+                continue
+        n += 1
+        if count:
+            continue
+        if fmt == "json":
+            renderer.record(table_kind, row)
+        elif kind == "execution":
+            renderer.exec_detail(row) if detail else renderer.exec_line(row)
+        elif kind == "job":
+            renderer.job_detail(row) if detail else renderer.job_line(row)
+        elif kind == "call_node":
+            renderer.call_node_block(row) if detail else renderer.call_node_line(row)
+        elif kind == "task":
+            if detail:
+                renderer.task_block(row)
+                renderer.line()
+            else:
+                renderer.task_line(row)
+        elif kind == "file":
+            renderer.file_line(row)
+        else:
+            renderer.value_block(row) if detail else renderer.value_line(row)
+    if count:
+        out(f"{n:>8} {COUNT_NAMES[kind]}")

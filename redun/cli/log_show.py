@@ -1,0 +1,141 @@
+"""The body of `redun log`, free of click.
+
+`redun log [ID]` is the command people run most (often in shell loops), so the
+console entry point (redun/entry.py) calls `show_log` directly for that plain
+form without importing click; `redun log` with options goes through click
+(redun/cli/log.py), which calls the same function.
+"""
+
+import os
+import sys
+
+from ..errors import AmbiguousPrefixError, NotFoundError, UsageError
+
+KIND_FLAGS = (("exec", "execution"), ("job", "job"), ("call_node", "call_node"), ("task", "task"),
+              ("value", "value"))
+EXEC_STATUSES = ("RUNNING", "FAILED", "DONE")
+JOB_STATUSES = ("RUNNING", "FAILED", "CACHED", "DONE")
+
+
+def _csv(value, allowed, name):
+    if not value:
+        return None
+    items = [v.strip().upper() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if v not in allowed]
+    if bad:
+        raise UsageError(f"{name}: unknown status {', '.join(bad)} (choose from {', '.join(allowed)}).")
+    return items
+
+
+def show_log(obj, ids=(), want_exec=False, want_job=False, want_call_node=False, want_task=False, want_value=False,
+             want_file=False, want_all=False, count=False, detail=False, fmt="text", dot=False, all_matches=False,
+             exec_status=None, job_status=None, task_name=(), task_hash=None, value_type=None, file_path=None,
+             exec_id=None) -> None:
+    """Print what `redun log` prints for these arguments (see its --help); `obj` is a CliContext."""
+    for text in ids:
+        if text.startswith("-") and text != "-":
+            raise UsageError(f"Unknown filter: {text}")
+    from ..view.query import Provenance
+    from ..view.render_text import TextRenderer
+
+    repo = obj.open_repo()
+    prov = Provenance(repo)
+    write = sys.stdout.write
+
+    def out(line: str) -> None:
+        write(line + "\n")
+
+    filters = dict(exec_status=_csv(exec_status, EXEC_STATUSES, "--exec-status"),
+                   job_status=_csv(job_status, JOB_STATUSES, "--job-status"), task_name=task_name,
+                   task_hash=task_hash, value_type=value_type, file_path=file_path, exec_id=exec_id)
+    if fmt == "json":
+        from ..view.render_json import JsonRenderer
+
+        renderer = JsonRenderer(prov, out)
+    else:
+        renderer = TextRenderer(prov, out)
+
+    if dot:
+        from ..view.query import query_one
+        from ..view.render_dot import render_dot
+
+        target = query_one(prov, ids[0] if ids else "-")
+        if target.kind != "execution":
+            raise UsageError(f"--dot needs an execution; '{ids[0]}' is a {target.kind.replace('_', ' ')}.")
+        render_dot(prov, target._row, out)
+        return
+
+    if ids:
+        try:
+            _show_id(prov, renderer, ids[0], fmt, all_matches)
+        finally:
+            prov.close()
+        return
+
+    wanted = {"exec": want_exec, "job": want_job, "call_node": want_call_node, "task": want_task,
+              "value": want_value}
+    kinds = [k for flag, k in KIND_FLAGS if want_all or wanted[flag]]
+    if want_file and not want_all:
+        kinds.append("file")
+    if not kinds:
+        if fmt == "text":
+            out("Recent executions:")
+            out("")
+        kinds = ["execution"]
+        detail_list = False
+    else:
+        detail_list = detail
+    from .log_lists import list_kind
+
+    try:
+        for kind in kinds:
+            list_kind(prov, renderer, kind, filters, count=count, detail=detail_list, fmt=fmt, out=out)
+    finally:
+        prov.close()
+
+
+def _show_id(prov, renderer, text: str, fmt: str, all_matches: bool) -> None:
+    from ..view.query import collapse, describe, query_one
+
+    if text == "-" or (text.startswith("~") and text[1:].isdigit()):
+        ex = query_one(prov, text)._row
+        _detail(renderer, "execution", ex, fmt)
+        return
+    if os.path.exists(text) or ":" in text:
+        found = prov.find_file(text)
+        if found is not None:
+            val, job, kind = found
+            if fmt == "json":
+                renderer.value(val)
+            else:
+                renderer.file_block(val, job, kind)
+            return
+    hits = collapse(prov.resolve(text))
+    if not hits:
+        raise NotFoundError(
+            f"No execution, job, call node, task, value or file matches '{text}'. "
+            "Ids are lowercase hex prefixes (or a task name); see `redun log --all`."
+        )
+    if len(hits) > 1 and not all_matches:
+        err = AmbiguousPrefixError(text, [describe(k, r) for k, r in hits], what="record")
+        err.args = (str(err).replace("Use a longer prefix.", "Use a longer prefix, or --all-matches to show them all."),)
+        raise err
+    for i, (kind, row) in enumerate(hits):
+        if i and fmt == "text":
+            renderer.line()
+        _detail(renderer, kind, row, fmt)
+
+
+def _detail(renderer, kind: str, row: dict, fmt: str) -> None:
+    if fmt == "json":
+        renderer.record(kind, row)
+    elif kind == "execution":
+        renderer.exec_detail(row)
+    elif kind == "job":
+        renderer.job_detail(row)
+    elif kind == "call_node":
+        renderer.call_node_block(row)
+    elif kind == "task":
+        renderer.task_block(row)
+    else:
+        renderer.value_block(row)

@@ -1,0 +1,282 @@
+"""Job bookkeeping for the scheduler: one task call from submission to its record.
+
+A submitted call gets a Job and its upstream hashes; it then collapses into the
+same call in this execution, goes to the batched backend-cache lookup
+(redun.engine.caching), or runs on a worker. When its value (and any expression it
+returned) is resolved or it fails, it ends with a status and, with provenance
+on, its CallNode and Job records. Kept apart from expression reduction
+(redun.engine.evaluation) and the run loop (redun.scheduler); this is the per-job hot
+path, so it keeps the original shape: no extra calls or lookups per job.
+"""
+
+import traceback as tb_module
+from typing import Optional
+
+from ..expression import TaskExpression
+from ..hashing import hash_args, hash_call_node, hash_eval, hash_struct, hash_value
+from .jobs import (Job, arg_hash, _TaskFailure, _default_value, _defaults, _has_exprs, _is_expr, _notify_fail,
+                   _notify_ok, _upstream_calls)
+from ..objects.records import Job as JobRecord
+from .recorder import now_us
+from .runlog import cached_line, format_task_call, reject_line, run_line
+
+
+class ErrorValue:
+    """A failed job's result: the exception and its traceback text (upstream type redun.ErrorValue)."""
+
+    type_name = "redun.ErrorValue"
+    # Stored as a pickle: keep upstream's class path (redun.scheduler re-exports this class),
+    # so the Value record bytes are the same as before this module existed.
+    __module__ = "redun.scheduler"
+
+    def __init__(self, error: BaseException, traceback: Optional[str] = None):
+        self.error = error
+        self.traceback = traceback
+
+    def __redun_hash__(self) -> str:
+        try:
+            eh = hash_value(self.error)
+        except Exception:
+            eh = hash_value(repr(self.error))
+        return hash_struct(["redun.ErrorValue", eh, hash_value(self.traceback)])
+
+    def __getstate__(self) -> dict:
+        return {"error": self.error, "traceback": self.traceback}
+
+    def __setstate__(self, state: dict) -> None:
+        self.error = state["error"]
+        self.traceback = state["traceback"]
+
+    def __repr__(self) -> str:
+        return f"ErrorValue({self.error!r})"
+
+
+class JobLifecycleMixin:
+    """Mixed into Scheduler: needs self.rec, self.log, self.runlog, self.task_registry, self._evaluate and the
+    per-run state `run` sets up (_counts, _cse, _ready, _lookups, _workers, _inflight, _failure, _root_job,
+    _default_hashes, _exec_id, _prov, _use_cache, _dryrun)."""
+
+    def _count(self, job: Job, status: str) -> None:
+        c = self._counts.get(job.task.fullname)
+        if c is None:
+            c = self._counts[job.task.fullname] = {"PENDING": 0, "RUNNING": 0, "FAILED": 0, "CACHED": 0,
+                                                    "DONE": 0, "TOTAL": 0}
+        c[status] += 1
+
+    def _exec_job(self, expr: TaskExpression, args: tuple, kwargs: dict, parent, ok, fail) -> None:
+        task = expr.task
+        if task is None or task.func is None:
+            fail(_TaskFailure(RuntimeError(f"Unknown task {expr.task_name}"), parent, []))
+            return
+        # Jobs record the registered task (its hash); call-time options only change behaviour.
+        registered = self.task_registry.get(task.fullname) if task._task_options_override else task
+        job = Job(registered or task, expr, args, kwargs, parent)
+        job.waiters.append((ok, fail))
+        if parent is None:
+            self._root_job = job
+        else:
+            parent.children.append(job)
+        self._count(job, "TOTAL")
+
+        # Hash the preprocessed arguments: defaults merged into kwargs, config_args dropped.
+        hkw = dict(kwargs)
+        for name, default in _defaults(task, len(args)):
+            if name not in hkw:
+                hkw[name] = default
+        config_args = task.get_task_option("config_args")
+        if config_args:
+            for name in config_args:
+                hkw.pop(name, None)
+        job.defaults = [k for k in hkw if k not in kwargs]
+        pre = expr.__dict__.get("_arg_hashes") if args is expr.args and kwargs is expr.kwargs else None
+        if pre is not None:
+            job.arg_hashes = pre[0]
+            kh = dict(pre[1])
+            dh = self._default_hashes
+            for k in job.defaults:
+                h = dh.get((id(task), k))
+                if h is None:
+                    h = dh[(id(task), k)] = hash_value(hkw[k])
+                kh[k] = h
+            if config_args:
+                for name in config_args:
+                    kh.pop(name, None)
+            job.kwarg_hashes = kh
+        else:
+            job.arg_hashes = [arg_hash(a) for a in args]
+            job.kwarg_hashes = {k: arg_hash(v) for k, v in hkw.items()}
+        job.args_hash = hash_args(job.arg_hashes, job.kwarg_hashes)
+        job.eval_hash = hash_eval(job.task.hash, job.args_hash)
+
+        scope = task.get_task_option("cache_scope", "BACKEND")
+        if not self._prov:
+            scope = "NONE"
+        elif not self._use_cache and scope == "BACKEND":
+            scope = "CSE"
+
+        job.scope = scope
+        if scope != "NONE" and self._same_call(job, args, kwargs):
+            return
+        if scope == "BACKEND":
+            self._lookups.append((job, args, kwargs))  # looked up in batches (one query per batch)
+            return
+        self._run_job(job, args, kwargs)
+
+    def _same_call(self, job: Job, args, kwargs) -> bool:
+        """The same call already ran in this execution: collapse into it while it runs (silently,
+        as upstream), or reuse it once finished (CSE; errors too). True if handled."""
+        other = self._cse.get(job.eval_hash)
+        if other is None:
+            return False
+        if other.status == "PENDING":
+            other.followers.append(job)
+            return True
+        self.log(cached_line(job.id_str, format_task_call(job.task, args, kwargs), job.eval_hash,
+                             other.call_hash))
+        self._finish_follower(job, other)
+        return True
+
+    def _run_job(self, job: Job, args, kwargs) -> None:
+        task = job.task
+        if job.scope != "NONE":
+            if self._same_call(job, args, kwargs):  # a twin from the same lookup batch is running
+                return
+            self._cse[job.eval_hash] = job
+        if not getattr(self.runlog, "quiet", False):
+            self.log(run_line(job.id_str, format_task_call(task, args, kwargs),
+                              task.get_task_option("executor") or "default", self._dryrun))
+        if self._dryrun:
+            return
+        self._inflight += 1
+        self._workers.submit(job, task.func, args, kwargs)
+
+    def _done_job(self, job: Job, result) -> None:
+        """The task function returned (worker → main thread)."""
+        if self._prov:
+            try:
+                job.eval_vhash = hash_value(result)
+                job.eval_oid = self.rec.value_oid(result, job.eval_vhash)
+            except Exception as e:
+                self._reject_job(job, _TaskFailure(e, job, tb_module.extract_tb(e.__traceback__)))
+                return
+        self._after_eval(job, result, from_cache=False)
+
+    def _after_eval(self, job: Job, result, from_cache: bool) -> None:
+        if _is_expr(result) or _has_exprs(result):
+            self._evaluate(result, job, lambda v: self._resolve_job(job, v),
+                           lambda e: self._reject_job(job, e))
+        else:
+            job.result_vhash = job.eval_vhash
+            self._resolve_job(job, result)
+
+    def _resolve_job(self, job: Job, result) -> None:
+        job.result = result
+        if self._prov:
+            vhash = job.result_vhash or hash_value(result)
+            job.result_vhash = vhash
+            children = [c for c in job.children if c.call_hash]
+            call_hash = hash_call_node(job.task.hash, job.args_hash, vhash, [c.call_hash for c in children])
+            if job.call_oid is not None and job.call_hash == call_hash:
+                pass  # ultimate reduction: the recorded CallNode is this one
+            elif job.prev_call is not None and job.prev_call[0] == call_hash:
+                job.call_oid = job.prev_call[1]  # same call as the job the cache hit came from
+            else:
+                job.call_oid = self._record_call_node(job, call_hash, result, vhash, children)
+            job.call_hash = call_hash
+        job.expr.__dict__["call_hash"] = job.call_hash
+        status = "CACHED" if job.cached else "DONE"
+        self._end_job(job, status)
+        for f in job.followers:
+            self._finish_follower(f, job)
+        self._ready.append((_notify_ok, (job.waiters, result)))
+
+    def _finish_follower(self, job: Job, other: Job) -> None:
+        """job is the same call as other (finished): it ends CACHED with other's result."""
+        job.cached = True
+        job.call_hash = other.call_hash
+        job.call_oid = other.call_oid
+        job.eval_oid = other.eval_oid
+        if other.status == "FAILED":
+            self._end_job(job, "FAILED")
+            self._ready.append((_notify_fail, (job.waiters, other.error)))
+            return
+        job.result = other.result
+        job.expr.__dict__["call_hash"] = job.call_hash
+        self._end_job(job, "CACHED")
+        self._ready.append((_notify_ok, (job.waiters, other.result)))
+
+    def _end_job(self, job: Job, status: str) -> None:
+        self._count(job, status)
+        job.status = status
+        if job.scope != "NONE":
+            self._cse.setdefault(job.eval_hash, job)
+        if not self._prov:
+            return
+        rec = self.rec
+        parent = job.parent
+        job.oid = rec.job(JobRecord(
+            job.id, self._exec_id, parent.id if parent is not None else None,
+            bytes.fromhex(job.task.hash), rec.task_oid(job.task),
+            bytes.fromhex(job.call_hash) if job.call_hash else None, job.call_oid,
+            bytes.fromhex(job.eval_hash), job.eval_oid if status != "FAILED" else None,
+            job.start, now_us(), job.cached, status,
+            tuple(c.oid for c in job.children if c.oid is not None), {},
+        ))
+
+    def _reject_job(self, job: Job, failure) -> None:
+        if job.status in ("DONE", "CACHED", "FAILED"):
+            return
+        if not isinstance(failure, _TaskFailure):
+            failure = _TaskFailure(failure, job, [])
+        if self._failure is None:
+            self._failure = failure
+        self.log(reject_line(job.id_str, format_task_call(job.task, job.args, job.kwargs)))
+        job.error = failure
+        if self._prov:
+            rec = self.rec
+            err = ErrorValue(failure.error, "".join(tb_module.format_list(failure.frames)))
+            try:
+                vhash = hash_value(err)
+                voi = rec.value_oid(err, vhash)
+            except Exception:
+                err = ErrorValue(Exception(repr(failure.error)), err.traceback)
+                vhash = hash_value(err)
+                voi = rec.value_oid(err, vhash)
+            children = [c for c in job.children if c.call_hash]
+            call_hash = hash_call_node(job.task.hash, job.args_hash, vhash, [c.call_hash for c in children])
+            job.call_oid = self._record_call_node(job, call_hash, err, vhash, children, value_oid=voi)
+            job.call_hash = call_hash
+        self._end_job(job, "FAILED")
+        for f in job.followers:
+            self._finish_follower(f, job)
+        self._ready.append((_notify_fail, (job.waiters, failure)))
+
+    def _record_call_node(self, job: Job, call_hash: str, result, vhash: str, children: list,
+                          value_oid: Optional[bytes] = None) -> bytes:
+        rec = self.rec
+        task = job.task
+        if value_oid is None:
+            value_oid = rec.value_oid(result, vhash)
+        expr = job.expr
+        args = []
+        value_oid_of, make_arg = rec.value_oid, rec.arg
+        if job.args is expr.args:  # arguments were plain values: no dataflow from other calls
+            for i, (a, h) in enumerate(zip(job.args, job.arg_hashes)):
+                args.append(make_arg(i, None, h, value_oid_of(a, h), ()))
+        else:
+            n = len(expr.args)
+            for i, (a, h) in enumerate(zip(job.args, job.arg_hashes)):
+                src = expr.args[i] if i < n else a
+                args.append(make_arg(i, None, h, value_oid_of(a, h), _upstream_calls(src, a)))
+        for k in sorted(job.kwargs):
+            h = job.kwarg_hashes.get(k)
+            if h is None:
+                continue
+            v = job.kwargs[k]
+            args.append(rec.arg(None, k, h, rec.value_oid(v, h), _upstream_calls(expr.kwargs.get(k, v), v)))
+        for k in job.defaults:
+            h = job.kwarg_hashes[k]
+            v = _default_value(task, k)
+            args.append(rec.arg(None, k, h, rec.value_oid(v, h), ()))
+        return rec.call_node(call_hash, task, rec.task_oid(task), job.args_hash, args, vhash, value_oid,
+                             tuple(c.call_oid for c in children if c.call_oid is not None))

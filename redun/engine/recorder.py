@@ -1,0 +1,417 @@
+"""Turns a run's finished jobs into records, and answers the scheduler's cache lookups.
+
+One PackWriter per run (docs/design.md): every record goes to it children
+first, whole jobs at a time (WRITE_JOBS per write(), and whatever is buffered
+whenever the scheduler is about to wait), so a kill -9 leaves a valid prefix
+that `store.recover()` salvages on the next run (finished jobs are never lost).
+Index rows are built as records are made and handed to the index in one
+batch when the run ends, never per job; in a large run a helper process
+(index/follow.py) writes them on the other core as the run goes instead.
+
+Without a repository (the Python API with no config) records go to a
+MemoryStore and lookups use small in-memory tables, like upstream's
+in-memory sqlite default.
+"""
+
+import json
+import os
+import pickle
+import time
+
+from msgpack import unpackb as _unpackb
+from typing import Any, Optional
+
+from ..hashing import pickle_dumps
+from ..objects import codec
+from ..objects.compress import compress_many
+from ..objects.ids import object_id
+from ..objects.records import Arg, CallNode, Execution, Job, Task, Value
+from ..objects.hotcodec import FAST_ENCODERS as _FAST
+from ..objects.valuecodec import decode_native, encode_native, type_name
+from ..index.rows import RowBuffer
+
+INGEST_BATCH = 100_000  # records held for the index; normally one transaction at the end of the run
+# Records after which the index rows are left to a follower process. It takes ~50 ms to
+# start, on the other core; writing 2000 records' rows here costs about half as much, and a
+# run this large usually goes on long enough for the follower to catch up meanwhile.
+FOLLOW_AFTER = 2000
+FOLLOW_EXPECTED = 500  # jobs announced at once (expect_jobs) that start the follower early
+SEND_RECORDS = 1000  # rows per message to the follower
+# Finished jobs per pack write(). 1 keeps every finished job on kill -9; batching 64 jobs
+# per write was measured and saved nothing measurable (the record bytes are hashed once
+# and compressed in one call per write either way).
+WRITE_JOBS = 1
+WRITE_BYTES = 1 << 20
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _hydrate(obj: Any) -> Any:
+    """Replace FileRefs from native decoding with live File/Dir objects (for validity checks)."""
+    from ..objects.valuecodec import FileRef
+
+    t = type(obj)
+    if t is FileRef:
+        from ..file import Dir, File
+
+        cls = {"redun.File": File, "redun.Dir": Dir}.get(obj.type_name)
+        if cls is None:
+            return obj
+        f = cls.__new__(cls)
+        f.__setstate__({"path": obj.path, "hash": obj.hash})
+        return f
+    if t is list:
+        return [_hydrate(x) for x in obj]
+    if t is tuple:
+        return tuple(_hydrate(x) for x in obj)
+    if t is dict:
+        return {_hydrate(k): _hydrate(v) for k, v in obj.items()}
+    if t is set:
+        return {_hydrate(x) for x in obj}
+    return obj
+
+
+def _file_values(obj: Any, out: list) -> None:
+    """File-like objects (and Tasks) nested anywhere in a container: recorded as subvalues."""
+    stack = [obj]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is list or t is tuple or t is set or t is frozenset:
+            stack.extend(v)
+        elif t is dict:
+            stack.extend(v.values())
+            stack.extend(v.keys())
+        elif t in (str, int, float, bool, bytes) or v is None:
+            continue
+        elif hasattr(t, "__redun_file__") or t.__name__ == "Task":
+            out.append(v)
+
+
+_PLAIN_TYPES = frozenset((dict, list, tuple, str, int, float, bool, bytes, type(None), set, frozenset))
+_PLAIN_TYPE_NAMES: dict = {}
+
+
+class ValueInfo:
+    __slots__ = ("hash", "type", "format")
+
+    def __init__(self, hash: bytes, type: str, format: str):
+        self.hash, self.type, self.format = hash, type, format
+
+
+class _MemoryIndex:
+    """find_eval / find_call_node over this process's records (no repository)."""
+
+    def __init__(self):
+        self.evals: dict = {}
+        self.calls: dict = {}
+
+    def ingest_many(self, pairs) -> None:
+        for oid, rec in pairs:
+            if type(rec) is Job and rec.eval_value is not None and rec.status != "FAILED":
+                self.evals[rec.eval_hash] = (oid, rec.eval_value, rec.call_hash, rec.call_node)
+            elif type(rec) is CallNode:
+                self.calls[(rec.task_hash, rec.args_hash)] = oid
+
+    def commit(self) -> None:
+        pass
+
+    def find_eval(self, eval_hash: bytes):
+        hit = self.evals.get(eval_hash)
+        return hit[:2] if hit else None
+
+    def find_evals(self, eval_hashes) -> dict:
+        return {h: self.evals[h] for h in eval_hashes if h in self.evals}
+
+    def find_call_node(self, task_hash, args_hash, execution_id=None):
+        return self.calls.get((task_hash, args_hash))
+
+
+class Recorder:
+    """Writes records for one run and reads cached values back."""
+
+    def __init__(self, repo=None, store=None, record: bool = True):
+        self.repo = repo
+        self.record = record
+        self.pending: list = []  # (oid, record) for the in-memory index (no repository)
+        self.rows = RowBuffer() if repo is not None else None  # index rows not yet handed on
+        self._value_oids: dict = {}  # value_hash (hex) -> oid
+        self._task_oids: dict = {}  # task hash -> oid
+        self._index = None
+        self.follower = None  # index/follow.py helper, once started
+        self.follow_result = None  # True/False once a follower finished (ingested everything or not)
+        self._may_follow = os.environ.get("REDUN_INDEX_FOLLOWER", "1") != "0"
+        self._buf: list = []  # (oid, canonical bytes) not yet written
+        self._buf_jobs = 0
+        self._buf_size = 0
+        if repo is not None:
+            repo.store.recover()
+            self.store = repo.store
+            self.writer = repo.store.pack_writer() if record else None
+            from ..repo.valuestore import ValueStore  # [backend] value_store_min_size / _path
+
+            self.values = ValueStore.for_repo(repo)
+            self.min_size = self.values.min_size
+        else:
+            from ..objects.memory import MemoryStore
+
+            self.store = store or MemoryStore()
+            self.writer = None
+            self.min_size = None
+            self._index = _MemoryIndex()
+
+    # -- index ---------------------------------------------------------------
+    @property
+    def index(self):
+        if self._index is None:
+            self._index = self.repo.index
+        return self._index
+
+    def flush_index(self) -> None:
+        """Hand buffered rows to the index in one transaction (called every INGEST_BATCH
+        records and at the end; bookkeeping stays on the scheduler's thread)."""
+        if self.pending:
+            pairs, self.pending = self.pending, []
+            self.index.ingest_many(pairs)
+            self.index.commit()
+        if self.rows is not None and len(self.rows):
+            rows, self.rows = self.rows, RowBuffer()
+            self.index.ingest_rows(rows)
+            self.index.commit()
+
+    # -- writing ---------------------------------------------------------------
+    def put(self, record) -> bytes:
+        fast = _FAST.get(type(record))
+        data = fast(record) if fast is not None else codec.encode(record)
+        oid = object_id(data)  # hashed once: the pack writer gets (oid, stored) pairs
+        if self.writer is not None:
+            self._buf.append((oid, data))  # written with a later Job record (see job())
+            self._buf_size += len(data)
+        elif self.record:
+            self.store.put_bytes(data)
+        if self.record:
+            rows = self.rows
+            if rows is None:
+                self.pending.append((oid, record))
+                self.flush_index()
+            else:
+                rows.add(oid, record)
+                if self.follower is None:
+                    if rows.count >= FOLLOW_AFTER and self._may_follow and self.writer is not None:
+                        self._start_follower()
+                    elif rows.count >= INGEST_BATCH:
+                        self.flush_index()
+        return oid
+
+    def expect_jobs(self, n: int) -> None:
+        """The scheduler is about to look up (then run) n jobs: a run this large starts the
+        follower now, so it is ready when their records come."""
+        if n >= FOLLOW_EXPECTED and self._may_follow and self.writer is not None and self.record:
+            self._start_follower()
+
+    def _start_follower(self) -> None:
+        """Leave this run's index rows to a helper process (the rows held so far go to it
+        with the next send). If it cannot start, the rows are written here at the end."""
+        from ..index.follow import Follower
+
+        self._may_follow = False
+        self.index  # the follower opens the same file: make sure it exists
+        self.follower = Follower.start(self.repo.index_path, self.writer.tmp_path)
+
+    def _send_rows(self) -> None:
+        """Hand the rows of every record written so far to the follower (call with the
+        write buffer empty, so that the pack offset covers them)."""
+        rows = self.rows
+        if len(rows):
+            self.follower.send(self.writer.offset, rows.parts(), rows.count)
+            self.rows = RowBuffer()
+
+    def _finish_follower(self, pack_name) -> bool:
+        """Wait for the follower; whether every row is in the index."""
+        follower, self.follower = self.follower, None
+        self.follow_result = follower.finish(pack_name)
+        return self.follow_result
+
+    def value_oid(self, obj: Any, value_hash: str) -> bytes:
+        """Record obj (hash already computed) once per run; returns its Value oid."""
+        oid = self._value_oids.get(value_hash)
+        if oid is not None:
+            return oid
+        vh = bytes.fromhex(value_hash)
+        t = type(obj)
+        data = encode_native(obj)
+        fmt = "native"
+        if data is None:
+            data = pickle_dumps(obj)
+            fmt = "pickle"
+        subs = []
+        if (t is list or t is tuple or t is dict or t is set or t is frozenset) and b"redun" in data:
+            nested: list = []
+            _file_values(obj, nested)
+            if nested:
+                from ..hashing import hash_value
+
+                seen = set()
+                for v in nested:
+                    o = self.value_oid(v, hash_value(v))
+                    if o not in seen:
+                        seen.add(o)
+                        subs.append(o)
+        path = None
+        triple = getattr(obj, "__redun_file__", None) if t not in (str, int, float, list, dict, tuple) else None
+        if isinstance(triple, tuple) and len(triple) == 3:
+            path = triple[1]
+        tname = _PLAIN_TYPE_NAMES.get(t)
+        if tname is None:
+            tname = type_name(obj)
+            if t in _PLAIN_TYPES:
+                _PLAIN_TYPE_NAMES[t] = tname  # depends on the class only
+        if self.min_size is not None and len(data) >= self.min_size and self.writer is not None:
+            from ..objects.blobs import native_spans, put_payload
+
+            blobs = put_payload(self.values.target(self.writer), data,
+                                spans=native_spans(data) if fmt == "native" else ())
+            rec = Value(vh, tname, fmt, b"", tuple(blobs), len(data), tuple(sorted(subs)), path)
+        else:
+            rec = Value(vh, tname, fmt, data, (), len(data), tuple(sorted(subs)), path)
+        oid = self.put(rec)
+        self._value_oids[value_hash] = oid
+        return oid
+
+    def task_oid(self, task) -> bytes:
+        oid = self._task_oids.get(task.hash)
+        if oid is None:
+            oid = self.put(Task(bytes.fromhex(task.hash), task.namespace, task.name, task.source or ""))
+            self._task_oids[task.hash] = oid
+        return oid
+
+    def call_node(self, call_hash: str, task, task_oid: bytes, args_hash: str, args: list,
+                  value_hash: str, value_oid: bytes, children: tuple) -> bytes:
+        return self.put(CallNode(
+            bytes.fromhex(call_hash), bytes.fromhex(task.hash), task_oid, task.fullname,
+            bytes.fromhex(args_hash), tuple(args), bytes.fromhex(value_hash), value_oid,
+            children, now_us(),
+        ))
+
+    @staticmethod
+    def arg(position, key, value_hash: str, value_oid: bytes, upstream: tuple) -> Arg:
+        return Arg(position, key, bytes.fromhex(value_hash), value_oid,
+                   tuple([bytes.fromhex(h) for h in upstream]) if upstream else ())
+
+    def job(self, rec: Job) -> bytes:
+        """Write a finished job's record after every record it points to (children first),
+        in one write() with them (WRITE_JOBS jobs per write): a kill -9 keeps whole jobs."""
+        oid = self.put(rec)
+        self._buf_jobs += 1
+        if self._buf_jobs >= WRITE_JOBS or self._buf_size >= WRITE_BYTES:
+            self.flush_writes()
+        return oid
+
+    def flush_writes(self) -> None:
+        """Write buffered records (whole jobs only) in one write()."""
+        if self._buf and self.writer is not None:
+            buf, self._buf = self._buf, []
+            small = self._buf_size < WRITE_BYTES
+            self._buf_jobs = self._buf_size = 0
+            oids, datas = zip(*buf)
+            if small:
+                self.writer.append_stored(oids, compress_many(datas))
+            else:
+                self.writer.add_stored_many(zip(oids, compress_many(datas)))
+            if self.follower is not None and self.rows.count >= SEND_RECORDS:
+                self._send_rows()
+
+    # -- executions --------------------------------------------------------------
+    def start_execution(self, exec_id: bytes, argv: list, tags: dict, start: int) -> Optional[bytes]:
+        if self.repo is None or not self.record:
+            return None
+        rec = Execution(exec_id, json.dumps(argv), None, start, None,
+                        {k: json.dumps(v) for k, v in tags.items()})
+        oid = self.repo.store.put(rec)  # loose: visible to other processes while we run
+        from ..objects.ids import uuid_str
+
+        self.ref = f"execs/{uuid_str(exec_id)}"
+        self.repo.refs.set(self.ref, oid, expected=None)
+        self._prelim = (oid, rec)
+        return oid
+
+    def finish_execution(self, root_job: Optional[bytes], end: int) -> None:
+        if self.repo is None or not self.record:
+            return
+        oid0, rec0 = self._prelim
+        final = Execution(rec0.id, rec0.args, root_job, rec0.start_time, end, rec0.tags)
+        oid = self.put(final)
+        name = self._commit_pack()
+        self.repo.refs.set(self.ref, oid, expected=oid0)
+        index = self.index
+        if self.follower is not None:
+            if not self._finish_follower(name):
+                index.catch_up()
+            index.ingest(oid0, rec0)
+            index.commit()
+            return
+        rows, self.rows = self.rows, RowBuffer()
+        index.ingest_rows(rows)
+        index.ingest(oid0, rec0)
+        if name:
+            index.note_pack(name)
+        index.commit()
+
+    def _commit_pack(self) -> Optional[str]:
+        """Write what is buffered, hand the follower its last rows, commit the pack."""
+        self.flush_writes()
+        if self.follower is not None:
+            self._send_rows()
+        name = self.writer.commit()
+        self.writer = None
+        return name
+
+    def abort(self) -> None:
+        """Leave what was written in a committed pack (used on interrupt)."""
+        if self.writer is not None:
+            name = self._commit_pack()
+            if self.follower is not None:
+                self._finish_follower(name)
+
+    # -- reading ------------------------------------------------------------------
+    def get(self, oid: bytes):
+        return self.store.get(oid)
+
+    def load_value(self, oid: bytes) -> tuple:
+        """(python object, ValueInfo(hash, type, format)) for a recorded value."""
+        raw = _unpackb(self.store.get_bytes(oid), raw=False)
+        if not (isinstance(raw, list) and len(raw) == 3 and raw[0] == "value"):
+            raise ValueError(f"object {oid.hex()} is not a Value record")
+        f = raw[2]
+        rec = ValueInfo(f["hash"], f["type"], f["format"])
+        if f["blobs"]:
+            from ..objects.blobs import read_payload
+
+            data = read_payload(self.values.reader() if self.repo is not None else self.store, Value.from_fields(f))
+        else:
+            data = f["data"]
+        if rec.format == "native":
+            obj = decode_native(data)
+            if b"redun." in data:
+                obj = _hydrate(obj)
+        else:
+            obj = pickle.loads(data)
+        return obj, rec
+
+    def job_fields(self, oid: bytes) -> dict:
+        """A Job record's fields without building the record (hot path of cached reruns;
+        the bytes are verified against the oid by the store)."""
+        return _unpackb(self.store.get_bytes(oid), raw=False)[2]
+
+    def has(self, oid: bytes) -> bool:
+        return self.store.has(oid)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            name = self._commit_pack()
+            if self.follower is not None:
+                self._finish_follower(name)
+        if self.repo is not None:
+            self.flush_index()

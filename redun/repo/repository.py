@@ -1,0 +1,127 @@
+"""A local repository: the `.redun` directory, its FORMAT, objects, refs, index.
+
+    .redun/FORMAT         "redun-repo <major>.<minor>"; unknown major refused
+    .redun/redun.ini      configuration (upstream-compatible keys)
+    .redun/objects/       loose objects (staging)
+    .redun/packs/         packs + indexes
+    .redun/refs/          execs/<uuid>, remotes/<name>/...
+    .redun/index.sqlite3  derived, disposable query index
+"""
+
+import os
+from typing import Optional
+
+from ..config import CONFIG_FILENAME, DEFAULT_CONFIG, Config
+from ..errors import NotFoundError, RepoFormatError
+from ..objects.directory import DirectoryStore
+from ..refs import DirectoryRefs
+
+FORMAT_NAME = "redun-repo"
+FORMAT_MAJOR = 1
+FORMAT_MINOR = 0
+INDEX_FILENAME = "index.sqlite3"
+
+
+def read_format(root: str) -> Optional[tuple]:
+    path = os.path.join(root, "FORMAT")
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except FileNotFoundError:
+        return None
+    parts = text.split()
+    try:
+        assert len(parts) == 2 and parts[0] == FORMAT_NAME
+        major, minor = (int(x) for x in parts[1].split("."))
+    except (AssertionError, ValueError):
+        raise RepoFormatError(f"{path} is not a redun FORMAT file (found {text[:60]!r}).") from None
+    return major, minor
+
+
+def write_format(root: str, version: tuple) -> None:
+    """Write FORMAT as "redun-repo <major>.<minor>": temp file, fsync, rename."""
+    tmp = os.path.join(root, "FORMAT.tmp")
+    with open(tmp, "w") as f:
+        f.write(f"{FORMAT_NAME} {version[0]}.{version[1]}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, os.path.join(root, "FORMAT"))
+
+
+def check_format(root: str) -> tuple:
+    fmt = read_format(root)
+    if fmt is None:
+        if os.path.exists(os.path.join(root, "redun.db")):
+            raise RepoFormatError(
+                f"{root} holds an upstream redun database (redun.db), not a redun repository.\n"
+                "Export it with upstream (`redun export > records.jsonl`), then run "
+                "`redun init` and `redun import -f records.jsonl`."
+            )
+        raise NotFoundError(f"No redun repository at {root}. Run `redun init` to create one.")
+    if fmt[0] != FORMAT_MAJOR:
+        raise RepoFormatError(
+            f"{root} uses repository format {fmt[0]}.{fmt[1]}; this redun reads format "
+            f"{FORMAT_MAJOR}.x. Use a redun release that supports format {fmt[0]}, "
+            "or `redun db downgrade` with the newer release."
+        )
+    return fmt
+
+
+class Repo:
+    """Opened repository. Cheap to open: nothing is read until used."""
+
+    def __init__(self, root: str, config: Config):
+        self.root = root
+        self.config = config
+        self.store = DirectoryStore(root, durable=True)  # loose puts are rare: fsync them (refs point at them)
+        self.refs = DirectoryRefs(root)
+        self._index = None
+
+    @classmethod
+    def init(cls, root: str) -> "Repo":
+        root = os.path.abspath(root)
+        os.makedirs(root, exist_ok=True)
+        fmt = read_format(root)
+        if fmt is None:
+            ini = os.path.join(root, CONFIG_FILENAME)
+            if not os.path.exists(ini):
+                with open(ini, "w") as f:
+                    f.write(DEFAULT_CONFIG)
+            for sub in ("objects", "packs", "refs"):
+                os.makedirs(os.path.join(root, sub), exist_ok=True)
+            write_format(root, (FORMAT_MAJOR, FORMAT_MINOR))
+            from .settle import write_origin
+
+            write_origin(root)
+        return cls.open(root)
+
+    @classmethod
+    def open(cls, root: str, create: bool = False) -> "Repo":
+        root = os.path.abspath(root)
+        if create and read_format(root) is None and not os.path.exists(os.path.join(root, "redun.db")):
+            return cls.init(root)
+        check_format(root)
+        repo = cls(root, Config.load(root))
+        from .settle import settle_if_copied  # a `cp -r` copy taken mid-run is settled once
+
+        settle_if_copied(repo)
+        return repo
+
+    @property
+    def index_path(self) -> str:
+        return os.path.join(self.root, INDEX_FILENAME)
+
+    @property
+    def index(self):
+        """The query index, caught up with the objects on first use."""
+        if self._index is None:
+            from ..index import open_index  # lazy: sqlite only when queried
+
+            self._index = open_index(self)
+        return self._index
+
+    def close(self):
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+        self.store.close()
