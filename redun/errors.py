@@ -73,3 +73,8 @@ class ValueTooLargeError(RedunError):
 
 class GcError(RedunError):
     """gc or bundle refused to proceed (another gc running, unreadable object); nothing was deleted."""
+
+
+class StorageError(RedunError):
+    """A store outside the repository (S3, a value-store location) cannot be used:
+    it is unreachable, missing or refuses access. The message names it and what to check."""

@@ -10,8 +10,8 @@ a lost race re-reads it and merges. Packs and indexes are immutable and
 named by content, so they are cached under the local cache directory and
 never LISTed: a push costs 1 GET of HEAD, a GET per index not yet cached,
 1 PUT of the pack, 1 PUT of its index and 1 conditional PUT of HEAD.
-Endpoint and credentials come from the usual AWS settings
-(AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL for S3-compatible servers).
+Client, URL parsing and error messages: objects/s3.py (the usual AWS
+settings; AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL for S3-compatible servers).
 """
 
 import json
@@ -20,7 +20,6 @@ import os
 import random
 import time
 import uuid
-from collections import Counter
 from typing import Optional
 
 import blake3
@@ -28,6 +27,7 @@ import blake3
 from ..errors import CorruptObjectError, NotFoundError, RefConflictError, SyncError
 from ..objects.ids import parse_oid
 from ..objects.pack import PACK_MAGIC, PackIndex, build_index, entry_bytes, pack_name, read_entry
+from ..objects.s3 import S3Location
 from ..refs.store import check_ref_name
 from .haves import Haves
 from .remote import Head, PackSink, Remote, check_pack_name
@@ -35,17 +35,6 @@ from .remote import Head, PackSink, Remote, check_pack_name
 HEAD_FORMAT = "redun-repo 1.0"
 HEAD_VERSION = 1
 _CAS_ATTEMPTS = 20
-_MULTIPART_AT = 1 << 30  # packs above 1 GiB go up in parts (a single PUT stops at 5 GiB)
-
-
-def parse_s3_url(url: str) -> tuple:
-    if not url.startswith("s3://"):
-        raise SyncError(f"Not an S3 URL: {url!r} (expected s3://bucket/prefix)")
-    rest = url[5:]
-    bucket, _, prefix = rest.partition("/")
-    if not bucket:
-        raise SyncError(f"S3 URL {url!r} lacks a bucket name")
-    return bucket, prefix.strip("/")
 
 
 def decode_head(data: bytes, where: str) -> tuple:
@@ -109,12 +98,8 @@ class _S3PackSink(PackSink):
             name = pack_name(sorted(e[0] for e in self.entries))
             idx = build_index(self.entries, self.digest.digest())
             r = self.remote
-            if self.offset > _MULTIPART_AT:
-                r._upload_large(f"packs/pack-{name}.pack", self.path)
-            else:
-                with open(self.path, "rb") as f:
-                    r._put(f"packs/pack-{name}.pack", f)
-            r._put(f"packs/pack-{name}.idx", idx)
+            r.loc.upload_file(f"packs/pack-{name}.pack", self.path)
+            r.loc.put(f"packs/pack-{name}.idx", idx)
             r._cache_index(name, idx)
             return name
         finally:
@@ -136,92 +121,24 @@ class S3Remote(Remote):
     kind = "s3"
 
     def __init__(self, url: str, cache_dir: str, client=None):
+        self.loc = S3Location(url, "remote", SyncError, client)
         self.location = url
-        self.bucket, self.prefix = parse_s3_url(url)
         self.cache_dir = cache_dir
         os.makedirs(cache_dir, exist_ok=True)
-        self.calls: Counter = Counter()  # S3 operations made, by name (for tests and benchmarks)
-        self._client = client
+        self.calls = self.loc.calls  # S3 operations made, by API name (tests and benchmarks)
         self._indexes: dict = {}  # pack name -> PackIndex (cached on disk)
         self._packs: dict = {}  # pack name -> mmap of a downloaded pack
         self._head_packs: tuple = ()
         self._haves = None
         self._loaded = True
 
-    # -- plumbing -----------------------------------------------------------
-    @property
-    def client(self):
-        if self._client is None:
-            import boto3  # lazy: only S3 remotes pay for it
-
-            self._client = boto3.client("s3")
-        if not getattr(self._client, "_redun_counted", False):
-            self._client.meta.events.register("before-call.s3", self._count)
-            self._client._redun_counted = True
-        return self._client
-
-    def _count(self, model=None, **kwargs):
-        if model is not None:
-            self.calls[model.name] += 1
-
-    def _key(self, rel: str) -> str:
-        return f"{self.prefix}/{rel}" if self.prefix else rel
-
-    def _errors(self):
-        from botocore.exceptions import ClientError
-
-        return ClientError
-
-    def _call(self, what: str, fn, *args, **kwargs):
-        """Run a boto3 call; connection and credential problems become SyncError."""
-        from botocore.exceptions import BotoCoreError
-
-        try:
-            return fn(*args, **kwargs)
-        except BotoCoreError as e:
-            raise SyncError(
-                f"Cannot {what} {self.location}: {e}. Check the AWS credentials and endpoint "
-                "(AWS_ENDPOINT_URL_S3 for S3-compatible servers)."
-            ) from None
-
-    def _get(self, rel: str):
-        """The GetObject response for rel, or None if absent."""
-        ClientError = self._errors()
-        try:
-            return self._call("read", self.client.get_object, Bucket=self.bucket, Key=self._key(rel))
-        except ClientError as e:
-            code = e.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchKey", "404", "NotFound"):
-                return None
-            if code == "NoSuchBucket":
-                raise SyncError(f"S3 bucket {self.bucket!r} of remote {self.location} does not exist.") from None
-            raise SyncError(f"Cannot read {self._key(rel)} from {self.location}: {e}") from None
-
-    def _put(self, rel: str, body, **cond):
-        ClientError = self._errors()
-        try:
-            return self._call("write to", self.client.put_object, Bucket=self.bucket, Key=self._key(rel), Body=body, **cond)
-        except ClientError as e:
-            if cond and e.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
-                raise RefConflictError(f"HEAD of {self.location} changed during the update") from None
-            raise SyncError(f"Cannot write {self._key(rel)} to {self.location}: {e}") from None
-
-    def _upload_large(self, rel: str, path: str) -> None:
-        from boto3.s3.transfer import TransferConfig
-
-        ClientError = self._errors()
-        config = TransferConfig(multipart_threshold=_MULTIPART_AT, multipart_chunksize=256 << 20)
-        try:
-            self._call("write to", self.client.upload_file, path, self.bucket, self._key(rel), Config=config)
-        except ClientError as e:
-            raise SyncError(f"Cannot write {self._key(rel)} to {self.location}: {e}") from None
-
     # -- head ---------------------------------------------------------------
     def _read_head_raw(self) -> Head:
-        r = self._get("HEAD")
+        r = self.loc.get_response("HEAD")
         if r is None:
             return Head()
-        data = self._call("read", r["Body"].read)
+        with self.loc.guard("read", "HEAD"):
+            data = r["Body"].read()
         refs, packs = decode_head(data, f"{self.location}/HEAD")
         return Head(refs=refs, packs=packs, token=r["ETag"])
 
@@ -252,14 +169,11 @@ class S3Remote(Remote):
             refs = dict(cur_refs)
             refs.update({n: new for n, (_, new) in todo.items()})
             body = encode_head(refs, cur_packs + tuple(packs))
-            cond = {"IfMatch": token} if token else {"IfNoneMatch": "*"}
-            try:
-                self._put("HEAD", body, **cond)
+            if self.loc.put("HEAD", body, if_match=token, if_absent=not token):
                 break
-            except RefConflictError:
-                time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # spread out racing writers
-                fresh = self._read_head_raw()  # lost the race: merge onto the new head
-                cur_refs, cur_packs, token = dict(fresh.refs), tuple(fresh.packs), fresh.token
+            time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # spread out racing writers
+            fresh = self._read_head_raw()  # lost the race: merge onto the new head
+            cur_refs, cur_packs, token = dict(fresh.refs), tuple(fresh.packs), fresh.token
         else:
             raise SyncError(f"Could not update HEAD of {self.location}: too many concurrent writers; retry.")
         if conflicts:
@@ -306,10 +220,10 @@ class S3Remote(Remote):
                 return idx
             except CorruptObjectError:
                 pass  # damaged cache: fetch again
-        r = self._get(f"packs/pack-{name}.idx")
-        if r is None:
+        data = self.loc.get(f"packs/pack-{name}.idx")
+        if data is None:
             raise CorruptObjectError(f"{self.location} lists pack {name} but its index is missing")
-        self._cache_index(name, self._call("read", r["Body"].read))
+        self._cache_index(name, data)
         return self._indexes[name]
 
     def has(self, oid: bytes) -> bool:
@@ -321,7 +235,7 @@ class S3Remote(Remote):
         buf = self._packs.get(name)
         if buf is not None:
             return buf
-        r = self._get(f"packs/pack-{name}.pack")
+        r = self.loc.get_response(f"packs/pack-{name}.pack")
         if r is None:
             raise NotFoundError(f"{self.location} lists pack {name} but the pack file is missing")
         path = self._cache_path(name, "pack")
@@ -334,7 +248,8 @@ class S3Remote(Remote):
                     f.write(chunk)
 
         try:
-            self._call("read", download)
+            with self.loc.guard("read", f"packs/pack-{name}.pack"):
+                download()
         except BaseException:
             os.unlink(tmp)
             raise
