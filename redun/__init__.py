@@ -14,7 +14,7 @@ _LAZY = {
     "Scheduler": "redun.scheduler",
     "namespace": "redun.task",
     "get_task_registry": "redun.task",
-    "cond": "redun.expression",
+    "cond": "redun.scheduler",
     "Value": "redun.value",
     "apply_tags": "redun.scheduler",
 }

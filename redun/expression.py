@@ -54,6 +54,12 @@ class Expression:
     def _calc_hash(self) -> str:
         raise NotImplementedError
 
+    def is_valid(self) -> bool:
+        """A cached expression is reusable while everything it refers to still is (defined on
+        the class: attribute access on an expression is otherwise lazy)."""
+        return is_valid_value((self.__dict__.get("args", ()), self.__dict__.get("kwargs", {}),
+                               self.__dict__.get("value")))
+
     def __getstate__(self) -> dict:
         return {}
 
@@ -305,34 +311,35 @@ def is_valid_value(value: Any) -> bool:
             stack.extend(v.keys())
             stack.extend(v.values())
             continue
-        check = getattr(v, "is_valid", None)
-        if check is not None and callable(check) and not isinstance(v, type):
-            if not check():
-                return False
+        if isinstance(v, type):
+            continue
+        # Looked up on the class: an instance's own __getattr__ (an expression's is lazy)
+        # must not stand in for a validity check.
+        check = getattr(t, "is_valid", None)
+        if check is not None and callable(check) and not check(v):
+            return False
     return True
 
 
-class CondExpression(Expression):
-    """cond(c1, then1, [c2, then2, ...], [else]): only the chosen branch is evaluated."""
+class SchedulerExpression(TaskExpression):
+    """A call of a scheduler task: the scheduler itself evaluates it, handing the task
+    function its arguments unevaluated (how cond, catch, apply_tags, ... work)."""
 
     type_name = "redun.expression.SchedulerExpression"
 
-    def __init__(self, exprs: tuple):
-        self.__dict__.update(exprs=exprs, _hash=None, _length=None)
-
     def _calc_hash(self) -> str:
-        return hash_struct(["SchedulerExpression", "redun.cond", args_hash_of(self.exprs, {})])
+        return hash_struct(["SchedulerExpression", self.task_name, args_hash_of(self.args, self.kwargs)])
 
-    def __repr__(self) -> str:
-        return f"cond({format_arguments(self.exprs, {})})"
 
-    def __getstate__(self) -> dict:
-        return {"exprs": self.exprs}
+class CondExpression(SchedulerExpression):
+    """Only to read records written before cond became a scheduler task (their pickles
+    name this class with state {"exprs": ...}); it is the same call of `redun.cond`."""
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(exprs=tuple(state["exprs"]), _hash=None, _length=None)
-
-
-def cond(cond_expr, then_expr, *rest):
-    """Lazy if-then-else (upstream `cond`): cond(c, then[, c2, then2, ...][, else])."""
-    return CondExpression((cond_expr, then_expr) + tuple(rest))
+        if "exprs" not in state:
+            super().__setstate__(state)
+            return
+        d = self.__dict__
+        d.update(_hash=None, _length=None, call_hash=None, task_name="redun.cond", args=tuple(state["exprs"]),
+                 kwargs={}, _options={}, _export_options=set())
+        d["task"] = get_task_registry().get("redun.cond")

@@ -1,47 +1,66 @@
-"""The scheduler: Scheduler's public API and the run loop that evaluates lazy expressions into jobs.
+"""The Scheduler: upstream's public API over the engine's collaborators.
 
-All bookkeeping runs on one thread (the caller of `run`); user task functions
-run on a small pool of worker threads and report back through one queue. Per
-call (semantics §5): dedup by expression hash under one parent job; then by
-(eval_hash) within the execution (in-flight collapse or CSE); then the
-backend cache (single reduction on eval_hash with a full validity check, or
-ultimate reduction for check_valid="shallow"); else the task runs. A task may
-return an expression, which is evaluated under its job (so cached jobs can
-have children). Every finished job is recorded by redun.engine.recorder.
+`Scheduler.run(expr)` evaluates a lazy expression into jobs and returns its
+result. One run is made of explicit collaborators, each in redun/engine/:
 
-The work is split by concern, all mixed into Scheduler (one object, so the hot
-path stays plain attribute access): redun.engine.evaluation reduces expressions,
-redun.engine.lifecycle takes one call from submission to its records,
-redun.engine.caching checks the backend cache. This module owns a run's setup, its
-event loop and its end (status table, traceback, execution record).
+    RunLoop        ready continuations and the events executors report (loop.py)
+    Evaluator      expression reduction, scheduler tasks (evaluation.py)
+    JobLifecycle   one call from submission to its records: hashes, CSE,
+                   executors, resolution or failure (lifecycle.py)
+    CacheChecker   batched backend-cache lookups and validity (caching.py)
+    Recorder       records and cached values (recorder.py)
+    RunLog         the "[redun] " lines (runlog.py)
+
+and the executors by name (redun/executors/). Everything but executor threads
+runs on the thread that called `run`; executors report through `done_job` /
+`reject_job`, which are thread-safe. Scheduler tasks (`@scheduler_task`: cond,
+catch, ...) get this object and call `evaluate(expr, parent_job)`.
 """
 
 import gc
 import os
 import queue
 import sys
+import threading
 import time
 import uuid
-from collections import deque
 from typing import Any, Optional
 
-from .engine.caching import CacheMixin
-from .engine.evaluation import EvaluationMixin
-from .expression import QuotedExpression, TaskExpression
-from .expression import cond  # noqa: F401 - upstream exposes redun.scheduler.cond
-from .engine.lifecycle import ErrorValue, JobLifecycleMixin  # noqa: F401 - ErrorValue pickles as redun.scheduler's
-from .engine.jobs import Job, _TaskFailure, _has_exprs, _is_expr
-from .engine.recorder import Recorder, now_us
+from .engine.clock import now_us
+from .engine.job import Job, TaskFailure  # noqa: F401 - upstream exposes redun.scheduler.Job
+from .engine.lifecycle import ErrorValue, SchedulerError  # noqa: F401 - ErrorValue pickles as redun.scheduler's
+from .engine.control import cond  # noqa: F401 - registers redun.cond; upstream exposes redun.scheduler.cond
 from .engine.runlog import RunLog, log_job_statuses, task_traceback_lines
+from .expression import QuotedExpression, SchedulerExpression, TaskExpression
+from .engine.nested import has_exprs, is_expr
+from .promise import Promise
 from .task import get_task_registry, task
-from .engine.workers import Workers
-
 
 GC_THRESHOLD = 50_000  # gen-0 allocations between cyclic collections while a run is evaluated
 
 
 class DryRunResult(Exception):
     """Raised by a dry run when jobs would still have to run."""
+
+
+class NoCurrentScheduler(Exception):
+    def __init__(self):
+        super().__init__("Scheduler is not running.")
+
+
+_local = threading.local()
+
+
+def get_current_scheduler(required: bool = True) -> Optional["Scheduler"]:
+    """The scheduler running on this thread (or set with set_current_scheduler)."""
+    scheduler = getattr(_local, "scheduler", None)
+    if scheduler is None and required:
+        raise NoCurrentScheduler()
+    return scheduler
+
+
+def set_current_scheduler(scheduler: Optional["Scheduler"]) -> None:
+    _local.scheduler = scheduler
 
 
 @task(name="root_task", namespace="redun", version="1",
@@ -51,28 +70,69 @@ def root_task(expr: QuotedExpression):
     return expr.eval()
 
 
-class Scheduler(EvaluationMixin, JobLifecycleMixin, CacheMixin):
-    """Runs expressions. `Scheduler()` records to memory; `Scheduler(repo=...)` to a repository."""
+class Scheduler:
+    """Runs expressions. `Scheduler()` records to memory; `Scheduler(repo=...)` to a repository.
 
-    def __init__(self, config=None, repo=None, max_workers: Optional[int] = None, quiet: bool = False,
-                 log: Optional[RunLog] = None):
+    Upstream's constructor arguments are accepted by name: config, executor (replaces the
+    default executor), logger, use_task_traceback; `backend` must be None (the repository
+    is passed as `repo`)."""
+
+    def __init__(self, config=None, backend=None, executor=None, logger=None, use_task_traceback: bool = True,
+                 job_status_interval: Optional[int] = None, migrate: Optional[bool] = None, *, repo=None,
+                 max_workers: Optional[int] = None, quiet: bool = False, log: Optional[RunLog] = None):
+        from .executors.base import executors_from_config
+        from .executors.local import LocalExecutor
+
+        if backend is not None:
+            raise TypeError("Scheduler(backend=...) is upstream's SQL backend; this redun records to a "
+                            "repository: pass repo=Repo.open(path), or a config whose directory holds one.")
         self.repo = repo
-        self.config = config if config is not None else (repo.config if repo is not None else None)
-        if max_workers is None:
-            max_workers = 20
-            if self.config is not None and hasattr(self.config, "getint"):
-                max_workers = self.config.getint("executors.default", "max_workers", 20)
-        self.max_workers = max_workers
-        self.runlog = log or RunLog(quiet=quiet)
-        self._memory_recorder = None if repo is not None else Recorder(None)
-        self.task_registry = get_task_registry()
-        self.traceback_lines: list = []
+        if config is None and repo is not None:
+            config = repo.config
+        if config is None:
+            from .config import Config
 
-    def log(self, message: str = "") -> None:
-        self.runlog.log(message)
+            config = Config()
+        self.config = config
+        import logging
+
+        self.logger = logger or logging.getLogger("redun")
+        self.use_task_traceback = use_task_traceback
+        self.runlog = log or RunLog(quiet=quiet)
+        self.task_registry = get_task_registry()
+        self.events_queue = queue.SimpleQueue()
+        self.executors: dict = {}
+        if executor is not None:
+            self.add_executor(executor)
+        else:
+            default = LocalExecutor("default", config={"max_workers": max_workers} if max_workers else
+                                    _section(config, "executors.default"))
+            self.add_executor(default)
+        for ex in executors_from_config(config).values():
+            if max_workers and ex.name == "default":
+                continue
+            self.add_executor(ex)
+        self.traceback_lines: list = []
+        self._run = None  # the collaborators of the run in progress
+        self._memory_recorder = None  # records of a scheduler without a repository
+        self.recorder = None
+        self._root_job = None
+        self._last_counts: dict = {}
+
+    # -- upstream API ---------------------------------------------------------------
+    def add_executor(self, executor) -> None:
+        executor.set_scheduler(self)
+        self.executors[executor.name] = executor
 
     def load(self, migrate: Optional[bool] = None) -> None:
-        """Upstream API: open the backend. Ours opens lazily; kept for compatibility."""
+        """Upstream API: open the backend. The repository opens lazily here."""
+
+    @property
+    def is_running(self) -> bool:
+        return self._run is not None
+
+    def log(self, *messages: Any, **kwargs) -> None:
+        self.runlog.log(" ".join(str(m) for m in messages))
 
     @property
     def root_job(self) -> Optional[Job]:
@@ -81,46 +141,48 @@ class Scheduler(EvaluationMixin, JobLifecycleMixin, CacheMixin):
 
     def status_counts(self) -> dict:
         """{task fullname: {status: count}} of the last run (the JOB STATUS table)."""
-        return self._status_counts()
+        return self._run.lifecycle.status_counts() if self._run is not None else self._last_counts
 
-    # -- public API --------------------------------------------------------------
+    def evaluate(self, expr: Any, parent_job: Optional[Job] = None) -> Promise:
+        """Evaluate expr under parent_job in the running execution (for scheduler tasks)."""
+        if self._run is None:
+            raise SchedulerError("Scheduler.evaluate() needs a running scheduler (call it from a scheduler task).")
+        return self._run.evaluator.promise(expr, parent_job)
+
+    def done_job(self, job: Job, result: Any, job_tags=()) -> None:
+        """An executor reports a job's return value (thread-safe)."""
+        self.events_queue.put((job, True, result, None))
+
+    def reject_job(self, job: Optional[Job], error: Any, error_traceback=None, job_tags=()) -> None:
+        """An executor reports a job's exception (thread-safe)."""
+        frames = list(error_traceback) if isinstance(error_traceback, list) else None
+        self.events_queue.put((job, False, error, frames))
+
+    # -- running -----------------------------------------------------------------------
     def run(self, expr: Any, exec_argv: Optional[list] = None, dryrun: bool = False, cache: bool = True,
             tags=(), execution_id: Optional[str] = None, record: bool = True) -> Any:
         """Evaluate expr; returns the result or raises the failing task's exception."""
-        self._dryrun = dryrun
-        self._use_cache = cache
-        self._prov = record
-        if self.repo is not None:
-            rec = Recorder(self.repo, record=record and not dryrun)
-        else:
-            rec = self._memory_recorder
-        self.rec = rec
-        self._cse: dict = {}
-        self._counts: dict = {}
-        self._inflight = 0
-        self._outq = queue.SimpleQueue()
-        self._workers = Workers(self.max_workers, self._outq)
-        self._root_memo: dict = {}
-        self._failure: Optional[_TaskFailure] = None
-        self._root_job: Optional[Job] = None
-        self._ready: deque = deque()
-        self._default_hashes: dict = {}
-        self._lookups: list = []
-        self.traceback_lines = []
+        from .engine.run import ExecutionRun
+
+        if self._run is not None:
+            raise SchedulerError("This scheduler is already running an execution.")
         exec_id = uuid.UUID(execution_id).bytes if execution_id else uuid.uuid4().bytes
         self.execution_id = str(uuid.UUID(bytes=exec_id))
         if exec_argv is None:
             exec_argv = ["scheduler.run", repr(expr)[:200]]
-        start = now_us()
-        rec.start_execution(exec_id, list(exec_argv), dict(self._exec_tags(expr, tags)), start)
+        self.traceback_lines = []
+        run = self._run = ExecutionRun(self, exec_id, dryrun=dryrun, use_cache=cache, prov=record)
+        self.recorder = run.recorder  # the run's records (kept after it for inspection)
+        previous = get_current_scheduler(required=False)
+        set_current_scheduler(self)
+        run.recorder.start_execution(exec_id, list(exec_argv), dict(self._exec_tags(tags)), now_us())
         self.log("Start Execution {}:  redun {}".format(self.execution_id, " ".join(
             _shell_quote(a) for a in exec_argv[1:])))
         self._validate_tasks()
-        self._exec_id = exec_id
-
-        if isinstance(expr, TaskExpression) and not _has_exprs((expr.args, expr.kwargs)):
+        if isinstance(expr, TaskExpression) and not isinstance(expr, SchedulerExpression) \
+                and not has_exprs((expr.args, expr.kwargs)):
             root = expr
-        elif _is_expr(expr) or _has_exprs(expr):
+        elif is_expr(expr) or has_exprs(expr):
             root = root_task(QuotedExpression(expr))
         else:
             root = expr
@@ -128,92 +190,48 @@ class Scheduler(EvaluationMixin, JobLifecycleMixin, CacheMixin):
         # gen-0 threshold (700) makes the cyclic GC a third of the scheduler's CPU.
         old_gc = gc.get_threshold()
         gc.set_threshold(max(old_gc[0], GC_THRESHOLD), *old_gc[1:])
+        for ex in self.executors.values():
+            ex.start()
         try:
-            return self._run_root(root, rec)
+            return self._finish(run, run.execute(root))
         finally:
+            for ex in self.executors.values():
+                ex.stop()
             gc.set_threshold(*old_gc)
+            self._root_job = run.lifecycle.root_job
+            self._last_counts = run.lifecycle.status_counts()
+            self._run = None
+            set_current_scheduler(previous)
 
-    def _run_root(self, root, rec: Recorder) -> Any:
-        outcome: dict = {}
-        t0 = time.time()
-        # Deeply nested expressions (a task returning f(f(f(...)))) are hashed and pickled
-        # recursively, as upstream does; allow depth for them while we run.
-        old_limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(old_limit, 20_000))
-        try:
-            self._evaluate(root, None, lambda v: outcome.setdefault("ok", v),
-                           lambda e: outcome.setdefault("err", e))
-            self._loop(outcome)
-        except BaseException:
-            self._workers.stop()
-            rec.abort()
-            raise
-        finally:
-            sys.setrecursionlimit(old_limit)
-        self._workers.stop()
-        log_job_statuses(self.runlog, self._status_counts())
-        self.log(f"Execution duration: {time.time() - t0:.2f} seconds")
-        root_job = self._root_job
-        rec.finish_execution(root_job.oid if root_job is not None else None, now_us())
+    def _finish(self, run, outcome: dict) -> Any:
+        log_job_statuses(self.runlog, run.lifecycle.status_counts())
+        self.log(f"Execution duration: {run.duration():.2f} seconds")
+        root_job = run.lifecycle.root_job
+        run.recorder.finish_execution(root_job.oid if root_job is not None else None, now_us())
         if "ok" in outcome:
             return outcome["ok"]
         if "err" in outcome:
             failure = outcome["err"]
             self._log_traceback(failure)
-            raise failure.error if isinstance(failure, _TaskFailure) else failure
-        if self._dryrun:
+            raise failure.error if isinstance(failure, TaskFailure) else failure
+        if run.dryrun:
             self.log("Dryrun: Additional jobs would run.")
             raise DryRunResult()
         raise RuntimeError("execution ended without a result")
 
-    # -- event loop ----------------------------------------------------------------
-    def _loop(self, outcome: dict) -> None:
-        """Run ready continuations (breadth-first, no deep recursion); block on workers when idle."""
-        get = self._outq.get
-        outq_empty = self._outq.empty
-        flush = self.rec.flush_writes
-        ready = self._ready
-        while True:
-            while ready:
-                func, args = ready.popleft()
-                func(*args)
-            if self._lookups:
-                self._process_lookups()
-                continue
-            if not self._inflight:
-                break
-            if outq_empty():
-                flush()  # about to wait: finished jobs reach the pack first (kill -9 keeps them)
-            job, ok, value, frames = get()
-            self._inflight -= 1
-            if ok:
-                self._done_job(job, value)
-            else:
-                self._reject_job(job, _TaskFailure(value, job, frames or []))
-
-    def _status_counts(self) -> dict:
-        out = {}
-        for name, c in self._counts.items():
-            c = dict(c)
-            c["PENDING"] = c["TOTAL"] - c["FAILED"] - c["CACHED"] - c["DONE"]
-            out[name] = c
-        return out
-
     # -- helpers ----------------------------------------------------------------------
     def _log_traceback(self, failure) -> None:
-        if not isinstance(failure, _TaskFailure):
+        if not isinstance(failure, TaskFailure):
             return
         self.traceback_lines = task_traceback_lines(failure.job, failure.frames, failure.error)
         self.log("*** Execution failed. Traceback (most recent task last):")
         for line in self.traceback_lines:
             self.log(line)
 
-    def _exec_tags(self, expr, tags) -> list:
+    def _exec_tags(self, tags) -> list:
         """Execution tags: the config's [tags] section, then the caller's (the CLI adds
         redun.version, git, user, project, as upstream's `redun run` does)."""
-        out = []
-        if self.config is not None and hasattr(self.config, "section"):
-            out.extend(self.config.section("tags").items())
+        out = list(_section(self.config, "tags").items())
         out.extend(tags)
         return out
 
@@ -223,6 +241,10 @@ class Scheduler(EvaluationMixin, JobLifecycleMixin, CacheMixin):
             names = ", ".join(f"{os.path.basename(t.func.__code__.co_filename)}:{t.func.__name__}" for t in missing)
             self.log("Tasks will require namespace soon. Either set namespace in the `@task` decorator or with "
                      "the module-level variable `redun_namespace`.\ntasks needing namespace: " + names)
+
+
+def _section(config, name: str) -> dict:
+    return config.section(name) if config is not None and hasattr(config, "section") else {}
 
 
 def _shell_quote(arg: str) -> str:

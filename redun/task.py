@@ -120,7 +120,7 @@ class Task:
         merged = dict(self._task_options_base)
         if "cache" in self._task_options_override:
             merged.pop("cache_scope", None)
-        merged = _normalise_cache_options({**merged, **self._task_options_override})
+        merged = normalise_task_options({**merged, **self._task_options_override})
         return merged.get(key, default)
 
     def has_task_option(self, key: str) -> bool:
@@ -134,7 +134,7 @@ class Task:
 
     def options(self, **options) -> "Task":
         """A copy of this task with call-time option overrides (they enter the hash)."""
-        new = Task.__new__(Task)
+        new = type(self).__new__(type(self))
         new.__dict__.update(self.__dict__)
         new._task_options_override = {**self._task_options_override, **options}
         new.hash = new._calc_hash()
@@ -191,7 +191,7 @@ def _safe_source(func: Callable) -> str:
         return ""
 
 
-def _normalise_cache_options(options: dict) -> dict:
+def normalise_task_options(options: dict) -> dict:
     if "cache" in options and "cache_scope" not in options:
         options["cache_scope"] = "BACKEND" if options["cache"] else "CSE"
     scope = options.get("cache_scope")
@@ -227,7 +227,7 @@ def task(
     kept on the task (not hashed)."""
 
     def deco(f: Callable) -> Task:
-        opts = _normalise_cache_options(dict(task_options))
+        opts = normalise_task_options(dict(task_options))
         t = Task(
             f,
             name=name,
@@ -247,8 +247,28 @@ def task(
     return deco
 
 
-def scheduler_task(*args, **kwargs):  # pragma: no cover - upstream API placeholder
-    raise NotImplementedError("scheduler_task is not supported by this redun.")
+class SchedulerTask(Task):
+    """A task the scheduler evaluates itself: its function is called on the scheduler's thread
+    as func(scheduler, parent_job, scheduler_expression, *args, **kwargs) with the arguments
+    unevaluated, and returns a Promise of the result (upstream's fexpr-like scheduler task)."""
+
+    def __call__(self, *args, **kwargs):
+        from .expression import SchedulerExpression
+
+        return SchedulerExpression(self, args, kwargs)
+
+
+def scheduler_task(name: Optional[str] = None, namespace: Optional[str] = None, version: str = "1",
+                   **task_options_base):
+    """Register a function as a scheduler task (see SchedulerTask); upstream's decorator."""
+
+    def deco(func: Callable) -> SchedulerTask:
+        t = SchedulerTask(func, name=name, namespace=namespace, version=version,
+                          task_options_base=normalise_task_options(dict(task_options_base)))
+        _registry.add(t)
+        return t
+
+    return deco
 
 
 _default_namespace: Optional[str] = None

@@ -180,7 +180,7 @@ def test_identical_calls_make_one_job_per_parent():
     s = quiet()
     assert s.run(twice()) == [1, 1, 2]
     assert sorted(calls) == [1, 2]
-    assert len(s.root_job.children) == 2
+    assert len(s.root_job.child_jobs) == 2
 
 
 def test_same_call_under_two_parents_runs_once():
@@ -282,7 +282,7 @@ def test_cached_result_expression_is_reevaluated():
     assert s.run(parent(3)) == 3
     assert calls == [3]
     root = s.root_job
-    assert root.cached and len(root.children) == 1 and root.children[0].cached
+    assert root.was_cached and len(root.child_jobs) == 1 and root.child_jobs[0].was_cached
 
 
 def test_file_staleness(tmp_path):
@@ -345,7 +345,7 @@ def test_shallow_check_uses_ultimate_reduction():
     assert s.run(sh(1)) == 2
     assert s.run(sh(1)) == 2
     assert calls == [1]
-    assert s.root_job.cached and not s.root_job.children
+    assert s.root_job.was_cached and not s.root_job.child_jobs
 
 
 def test_defaults_merged_into_kwargs():
@@ -396,7 +396,7 @@ def test_large_values_go_to_blobs_and_come_back(tmp_path):
     s = Scheduler(repo=repo, quiet=True)
     assert len(s.run(big(3_000_000))) == 3_000_000
     assert s.run(big(3_000_000)) == "x" * 3_000_000
-    assert s.root_job.cached
+    assert s.root_job.was_cached
     vals = [r for _, r in repo.store.iter_records() if isinstance(r, ValueRecord) and r.size == 3_000_000 + 5]
     assert vals and all(v.blobs and not v.data for v in vals)
     repo.close()

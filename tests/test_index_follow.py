@@ -24,7 +24,7 @@ _RUN: dict = {}
 @task()
 def leaf(i: int) -> dict:
     if i == _RUN.get("kill_follower_at"):
-        proc = _RUN["scheduler"].rec.follower.proc
+        proc = _RUN["scheduler"].recorder.follower.proc
         proc.kill()
         proc.wait()
     return {"i": i, "sq": i * i}
@@ -71,7 +71,7 @@ def _run(tmp_path, **env):
 def test_large_run_is_indexed_by_the_follower(tmp_path):
     repo, s, result = _run(tmp_path)
     assert len(result) == LEAVES
-    assert s.rec.follow_result is True  # the follower ran and ingested the whole pack
+    assert s.recorder.follow_result is True  # the follower ran and ingested the whole pack
     c = _counts(repo.index_path)
     assert c["jobs"] == LEAVES + 1 and c["leaf_calls"] == LEAVES
     assert c["tmp_packs"] == 0 and c["packs"] == _pack_names(repo.root)
@@ -79,14 +79,14 @@ def test_large_run_is_indexed_by_the_follower(tmp_path):
     assert Index.open(repo, path=repo.index_path).catch_up() == 0
     s2 = Scheduler(repo=repo, quiet=True)
     s2.run(fan(LEAVES))
-    assert s2._status_counts()["follow_test.leaf"]["CACHED"] == LEAVES
+    assert s2.status_counts()["follow_test.leaf"]["CACHED"] == LEAVES
     repo.close()
 
 
 def test_a_follower_killed_mid_run_is_made_up_for(tmp_path):
     repo, s, result = _run(tmp_path, kill_follower_at=LEAVES // 2)
     assert len(result) == LEAVES
-    assert s.rec.follow_result is False  # it died: the run caught the index up itself
+    assert s.recorder.follow_result is False  # it died: the run caught the index up itself
     c = _counts(repo.index_path)
     assert c["jobs"] == LEAVES + 1 and c["leaf_calls"] == LEAVES
     assert c["packs"] == _pack_names(repo.root)
@@ -98,7 +98,7 @@ def test_small_run_writes_its_own_rows(tmp_path):
     repo = Repo.init(root)
     s = Scheduler(repo=repo, quiet=True)
     s.run(fan(20))
-    assert s.rec.follow_result is None  # no follower for a few dozen records
+    assert s.recorder.follow_result is None  # no follower for a few dozen records
     assert _counts(repo.index_path)["leaf_calls"] == 20
     repo.close()
 

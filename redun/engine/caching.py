@@ -1,8 +1,11 @@
-"""Backend cache checks for the scheduler: single and ultimate reduction.
+"""The backend cache: single and ultimate reduction, checked in batches.
 
-Jobs whose cache scope is BACKEND are queued and looked up in batches (one
-index query per batch); each hit is then validated (the full check walks the
-cached value: Files must still hash the same, tasks must still be registered).
+Jobs whose cache scope is BACKEND wait in the lifecycle's `lookups` list and
+are looked up together (one index query per batch). A hit is validated before
+use: the full check walks the cached value (Files must still hash the same,
+tasks must still be registered); check_valid="shallow" looks up the final
+result of the same task and arguments (ultimate reduction), and that result
+must itself still be valid, as upstream checks it.
 """
 
 from ..expression import is_valid_value
@@ -11,11 +14,18 @@ from .runlog import cached_line, format_task_call, miss_line
 _NO_HIT = object()
 
 
-class CacheMixin:
-    """Mixed into Scheduler: needs self.rec, self.log, self._run_job, self._resolve_job, self._after_eval."""
+class CacheChecker:
+    """Looks up a batch of jobs and sends each on as cached (lifecycle.after_eval /
+    resolve_job) or to run (lifecycle.run_job)."""
 
-    def _process_lookups(self) -> None:
-        batch, self._lookups = self._lookups, []
+    def __init__(self, rec, lifecycle, log):
+        self.rec = rec
+        self.lifecycle = lifecycle
+        self.log = log
+
+    def process(self) -> None:
+        lifecycle = self.lifecycle
+        batch, lifecycle.lookups = lifecycle.lookups, []
         self.rec.expect_jobs(len(batch))
         hits = None
         index_find = getattr(self.rec.index, "find_evals", None)
@@ -26,33 +36,16 @@ class CacheMixin:
                 hits = None
         for job, args, kwargs in batch:
             hit = _NO_HIT if hits is None else hits.get(bytes.fromhex(job.eval_hash))
-            if not self._check_backend(job, args, kwargs, hit):
-                self._run_job(job, args, kwargs)
+            if not self.check(job, args, kwargs, hit):
+                lifecycle.run_job(job, args, kwargs)
 
-    def _check_backend(self, job, args, kwargs, hit=None) -> bool:
-        """Cache hit → job proceeds as cached (True); miss → False. hit: prefetched find_eval
-        answer (None = no entry), or _NO_HIT to query here."""
+    def check(self, job, args, kwargs, hit=_NO_HIT) -> bool:
+        """Cache hit → the job proceeds as cached (True); miss → False. hit: the prefetched
+        find_evals answer (None = no entry), or _NO_HIT to query here."""
+        if job.get_options().get("check_valid", "full") == "shallow":
+            return self._check_shallow(job, args, kwargs)
         rec = self.rec
-        task = job.task
         try:
-            if job.expr.task.get_task_option("check_valid", "full") == "shallow":
-                oid = rec.index.find_call_node(bytes.fromhex(task.hash), bytes.fromhex(job.args_hash), None)
-                if oid is None or not rec.has(oid):
-                    return False
-                node = rec.get(oid)
-                result, vrec = rec.load_value(node.value)
-                if vrec.type == "redun.ErrorValue":
-                    return False
-                job.call_hash = node.hash.hex()
-                job.call_oid = oid
-                job.cached = True
-                job.result_vhash = vrec.hash.hex()
-                job.eval_vhash = job.result_vhash
-                job.eval_oid = node.value
-                self.log(cached_line(job.id_str, format_task_call(task, args, kwargs), job.eval_hash,
-                                     job.call_hash))
-                self._resolve_job(job, result)
-                return True
             if hit is _NO_HIT:
                 hit = rec.index.find_eval(bytes.fromhex(job.eval_hash))
             if hit is None:
@@ -64,7 +57,7 @@ class CacheMixin:
         except Exception:  # unreadable cache entry: treat as a miss
             return False
         if not is_valid_value(result):
-            self.log(miss_line(job.id_str, repr(result), job.eval_hash))
+            self.log(miss_line(job.id, repr(result), job.eval_hash))
             return False
         if len(hit) >= 4:  # find_evals also returns the job's call_hash and CallNode
             if hit[2] is not None and hit[3] is not None:
@@ -76,10 +69,37 @@ class CacheMixin:
                     job.prev_call = (prev["call_hash"].hex(), prev["call_node"])
             except Exception:
                 pass
-        self.log(cached_line(job.id_str, format_task_call(task, args, kwargs), job.eval_hash, None))
-        job.cached = True
+        self.log(cached_line(job.id, format_task_call(job.task, args, kwargs), job.eval_hash, None))
+        job.was_cached = True
         job.eval_oid = val_oid
         job.eval_vhash = vrec.hash.hex()
-        self._after_eval(job, result, from_cache=True)
+        self.lifecycle.after_eval(job, result)
         return True
 
+    def _check_shallow(self, job, args, kwargs) -> bool:
+        """Ultimate reduction: the final result recorded for this task and these arguments."""
+        rec = self.rec
+        task = job.task
+        try:
+            oid = rec.index.find_call_node(bytes.fromhex(task.hash), bytes.fromhex(job.args_hash), None)
+            if oid is None or not rec.has(oid):
+                return False
+            node = rec.get(oid)
+            result, vrec = rec.load_value(node.value)
+            if vrec.type == "redun.ErrorValue":
+                return False
+        except Exception:  # unreadable cache entry: treat as a miss
+            return False
+        if not is_valid_value(result):
+            # upstream's shallow check still validates the final result (e.g. a deleted File)
+            self.log(miss_line(job.id, repr(result), job.eval_hash))
+            return False
+        job.call_hash = node.hash.hex()
+        job.call_oid = oid
+        job.was_cached = True
+        job.result_vhash = vrec.hash.hex()
+        job.eval_vhash = job.result_vhash
+        job.eval_oid = node.value
+        self.log(cached_line(job.id, format_task_call(task, args, kwargs), job.eval_hash, job.call_hash))
+        self.lifecycle.resolve_job(job, result)
+        return True

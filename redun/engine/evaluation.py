@@ -1,103 +1,136 @@
-"""Expression reduction for the scheduler: lazy values in, job submissions out.
+"""Expression reduction: lazy values in, job submissions out.
 
-Kept apart from job bookkeeping because this is the part that mirrors
-upstream's expression semantics (dedup of the same call under one parent,
-SimpleExpression application, cond short-circuiting) and nothing else: it never
-touches the recorder. Task calls are handed on through the ready queue to
-`_exec_job` (redun.engine.lifecycle).
+This is the part that mirrors upstream's expression semantics and nothing
+else: the same call written twice under one parent job is one job; a
+SimpleExpression is applied once its arguments are known; a SchedulerExpression
+is handed, unevaluated, to its scheduler task; task calls go to the ready queue
+for the job lifecycle (redun.engine.lifecycle). It never touches the recorder.
+
+Contract of `evaluate(value, parent, ok, fail)`: it eventually calls exactly one
+of ok(result), with every expression inside value replaced by its result, or
+fail(failure), always on the scheduler's thread.
 """
 
-import traceback as tb_module
 from typing import Optional
 
-from ..expression import CondExpression, SimpleExpression, TaskExpression, ValueExpression
-from .jobs import _EMPTY, Job, _Gather, _TaskFailure, _collect, _dedup_key, _has_exprs, _is_expr
+from ..expression import SchedulerExpression, SimpleExpression, TaskExpression, ValueExpression
+from ..promise import Promise
+from .job import _EMPTY, Job, as_exception, as_failure
+from .nested import Gather, collect_exprs, dedup_key, has_exprs, is_expr
 
 
-class EvaluationMixin:
-    """Mixed into Scheduler: needs self._root_memo, self._ready and self._exec_job.
+class Evaluator:
+    """Reduces values for one execution. `exec_job(expr, args, kwargs, parent, ok, fail)` is
+    the lifecycle's entry point, called through the ready queue."""
 
-    Contract: `_evaluate(value, parent, ok, fail)` eventually calls exactly one of
-    ok(result) — value with every expression inside replaced by its result — or
-    fail(failure), on the scheduler's thread.
-    """
+    def __init__(self, scheduler, ready, exec_job):
+        self.scheduler = scheduler
+        self.ready = ready
+        self.exec_job = exec_job
+        self.root_memo: dict = {}
 
-    def _evaluate(self, value, parent: Optional[Job], ok, fail) -> None:
-        if _is_expr(value):
-            self._eval_expr(value, parent, ok, fail)
+    def evaluate(self, value, parent: Optional[Job], ok, fail) -> None:
+        if is_expr(value):
+            self.eval_expr(value, parent, ok, fail)
             return
         found: dict = {}
-        _collect(value, found)
+        collect_exprs(value, found)
         if not found:
             ok(value)
             return
-        g = _Gather(value, len(found), ok, fail)
+        g = Gather(value, len(found), ok, fail)
         for key, e in found.items():
-            self._eval_expr(e, parent, lambda r, k=key: g.done(k, r), g.error)
+            self.eval_expr(e, parent, lambda r, k=key: g.done(k, r), g.error)
 
-    def _eval_expr(self, expr, parent: Optional[Job], ok, fail) -> None:
-        t = type(expr)
-        if t is TaskExpression or isinstance(expr, TaskExpression):
-            memo = self._root_memo if parent is None else parent.memo
-            if memo is None:
-                memo = parent.memo = {}
-            key = _dedup_key(expr)
-            waiting = memo.get(key)
-            if waiting is not None:
-                if waiting[0] is _EMPTY:
-                    waiting[1].append((ok, fail))
-                elif waiting[0] == "ok":
-                    ok(waiting[1])
-                else:
-                    fail(waiting[1])
-                return
-            entry = memo[key] = [_EMPTY, [(ok, fail)]]
+    def promise(self, value, parent: Optional[Job]) -> Promise:
+        """evaluate() as a Promise, for scheduler tasks: it rejects with the user's exception
+        (which still carries the failing job and frames for the traceback)."""
+        p = Promise()
+        self.evaluate(value, parent, p.do_resolve, lambda failure: p.do_reject(as_exception(failure)))
+        return p
 
-            def resolved(v):
-                cbs = entry[1]
-                entry[0], entry[1] = "ok", v
-                for cb, _ in cbs:
-                    cb(v)
-
-            def failed(e):
-                cbs = entry[1]
-                entry[0], entry[1] = "err", e
-                for _, cb in cbs:
-                    cb(e)
-
-            if _has_exprs((expr.args, expr.kwargs)):
-                self._evaluate((expr.args, expr.kwargs), parent,
-                               lambda ev: self._ready.append((self._exec_job, (expr, ev[0], ev[1], parent, resolved,
-                                                                                failed))), failed)
+    def _memo_entry(self, key, parent, ok, fail):
+        """The shared entry of a call under this parent, or None after registering a new one
+        (then the caller evaluates and settles it through settle())."""
+        memo = self.root_memo if parent is None else parent.memo
+        if memo is None:
+            memo = parent.memo = {}
+        waiting = memo.get(key)
+        if waiting is not None:
+            if waiting[0] is _EMPTY:
+                waiting[1].append((ok, fail))
+            elif waiting[0] == "ok":
+                ok(waiting[1])
             else:
-                self._ready.append((self._exec_job, (expr, expr.args, expr.kwargs, parent, resolved, failed)))
+                fail(waiting[1])
+            return None
+        entry = memo[key] = [_EMPTY, [(ok, fail)]]
+        return entry
+
+    def eval_expr(self, expr, parent: Optional[Job], ok, fail) -> None:
+        t = type(expr)
+        if t is TaskExpression or (isinstance(expr, TaskExpression) and not isinstance(expr, SchedulerExpression)):
+            entry = self._memo_entry(dedup_key(expr), parent, ok, fail)
+            if entry is None:
+                return
+            resolved, failed = _settlers(entry)
+            if has_exprs((expr.args, expr.kwargs)):
+                self.evaluate((expr.args, expr.kwargs), parent,
+                              lambda ev: self.ready.append((self.exec_job, (expr, ev[0], ev[1], parent, resolved,
+                                                                            failed))), failed)
+            else:
+                self.ready.append((self.exec_job, (expr, expr.args, expr.kwargs, parent, resolved, failed)))
+        elif isinstance(expr, SchedulerExpression):
+            entry = self._memo_entry(("sexpr", expr.__redun_hash__()), parent, ok, fail)
+            if entry is not None:
+                self._eval_scheduler_expr(expr, parent, *_settlers(entry))
         elif isinstance(expr, SimpleExpression):
             def apply(ev):
                 try:
                     result = expr.apply(ev[0], ev[1])
                 except Exception as e:
-                    fail(_TaskFailure(e, parent, tb_module.extract_tb(e.__traceback__)))
+                    fail(as_failure(e, parent))
                     return
-                self._evaluate(result, parent, ok, fail)
+                self.evaluate(result, parent, ok, fail)
 
-            self._evaluate((expr.args, expr.kwargs), parent, apply, fail)
+            self.evaluate((expr.args, expr.kwargs), parent, apply, fail)
         elif isinstance(expr, ValueExpression):
             ok(expr.value)
-        elif isinstance(expr, CondExpression):
-            self._eval_cond(expr.exprs, 0, parent, ok, fail)
         else:
             ok(expr)
 
-    def _eval_cond(self, exprs: tuple, i: int, parent, ok, fail) -> None:
-        if i >= len(exprs):
-            ok(None)
-        elif i == len(exprs) - 1:  # the else branch
-            self._evaluate(exprs[i], parent, ok, fail)
-        else:
-            def decide(value):
-                if value:
-                    self._evaluate(exprs[i + 1], parent, ok, fail)
-                else:
-                    self._eval_cond(exprs, i + 2, parent, ok, fail)
+    def _eval_scheduler_expr(self, expr, parent, ok, fail) -> None:
+        from ..task import get_task_registry
 
-            self._evaluate(exprs[i], parent, decide, fail)
+        task = get_task_registry().get(expr.task_name)
+        if task is None:
+            fail(as_failure(NotImplementedError(f"Scheduler task '{expr.task_name}' does not exist"), parent))
+            return
+        try:
+            promise = task.func(self.scheduler, parent, expr, *expr.args, **expr.kwargs)
+        except Exception as e:
+            fail(as_failure(e, parent))
+            return
+        if not isinstance(promise, Promise):
+            fail(as_failure(TypeError(f"scheduler task {expr.task_name} returned {type(promise).__name__}, "
+                                      "not a Promise"), parent))
+            return
+        promise.then(ok, lambda error: fail(as_failure(error, parent)))
+
+
+def _settlers(entry: list) -> tuple:
+    """(resolved, failed) callbacks that settle a memo entry and notify everyone waiting on it."""
+
+    def resolved(v):
+        cbs = entry[1]
+        entry[0], entry[1] = "ok", v
+        for cb, _ in cbs:
+            cb(v)
+
+    def failed(e):
+        cbs = entry[1]
+        entry[0], entry[1] = "err", e
+        for _, cb in cbs:
+            cb(e)
+
+    return resolved, failed

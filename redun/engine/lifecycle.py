@@ -14,10 +14,10 @@ from typing import Optional
 
 from ..expression import TaskExpression
 from ..hashing import hash_args, hash_call_node, hash_eval, hash_struct, hash_value
-from .jobs import (Job, arg_hash, _TaskFailure, _default_value, _defaults, _has_exprs, _is_expr, _notify_fail,
-                   _notify_ok, _upstream_calls)
 from ..objects.records import Job as JobRecord
-from .recorder import now_us
+from .clock import now_us
+from .job import Job, TaskFailure
+from .nested import arg_hash, default_value, defaults_of, has_exprs, is_expr, notify_fail, notify_ok, upstream_calls
 from .runlog import cached_line, format_task_call, reject_line, run_line
 
 
@@ -51,10 +51,50 @@ class ErrorValue:
         return f"ErrorValue({self.error!r})"
 
 
-class JobLifecycleMixin:
-    """Mixed into Scheduler: needs self.rec, self.log, self.runlog, self.task_registry, self._evaluate and the
-    per-run state `run` sets up (_counts, _cse, _ready, _lookups, _workers, _inflight, _failure, _root_job,
-    _default_hashes, _exec_id, _prov, _use_cache, _dryrun)."""
+class SchedulerError(Exception):
+    """The scheduler cannot run a job as asked (e.g. an unknown executor); the job fails with it."""
+
+
+class JobLifecycle:
+    """Takes the task calls of one execution from submission to their records.
+
+    Collaborators: the recorder (records, cache reads), the run log, the evaluator
+    (set by the scheduler after both exist: it evaluates what a job returned), the
+    cache checker (backend lookups, batched), the event loop (ready queue, jobs in
+    flight) and the executors by name. State: this execution's jobs by eval_hash
+    (CSE), status counts, the first failure and the root job."""
+
+    def __init__(self, scheduler, rec, runlog, loop, executors: dict, exec_id: bytes, prov: bool,
+                 use_cache: bool, dryrun: bool):
+        self.scheduler = scheduler
+        self.rec = rec
+        self.runlog = runlog
+        self.log = runlog.log
+        self.quiet = getattr(runlog, "quiet", False)
+        self.loop = loop
+        self.ready = loop.ready
+        self.executors = executors
+        self.task_registry = scheduler.task_registry
+        self.evaluate = None  # Evaluator.evaluate, wired by the scheduler
+        self.lookups: list = []  # BACKEND-scope jobs waiting for the next batched cache lookup
+        self._exec_id = exec_id
+        self._prov = prov
+        self._use_cache = use_cache
+        self._dryrun = dryrun
+        self._cse: dict = {}
+        self._counts: dict = {}
+        self._default_hashes: dict = {}
+        self.failure = None
+        self.root_job = None
+
+    def status_counts(self) -> dict:
+        """{task fullname: {status: count}} (the JOB STATUS table)."""
+        out = {}
+        for name, c in self._counts.items():
+            c = dict(c)
+            c["PENDING"] = c["TOTAL"] - c["FAILED"] - c["CACHED"] - c["DONE"]
+            out[name] = c
+        return out
 
     def _count(self, job: Job, status: str) -> None:
         c = self._counts.get(job.task.fullname)
@@ -63,27 +103,30 @@ class JobLifecycleMixin:
                                                     "DONE": 0, "TOTAL": 0}
         c[status] += 1
 
-    def _exec_job(self, expr: TaskExpression, args: tuple, kwargs: dict, parent, ok, fail) -> None:
+    def exec_job(self, expr: TaskExpression, args: tuple, kwargs: dict, parent, ok, fail) -> None:
+        """A task call whose arguments are evaluated: hash it, then collapse it into the same
+        call of this execution, queue it for the backend cache, or run it."""
         task = expr.task
         if task is None or task.func is None:
-            fail(_TaskFailure(RuntimeError(f"Unknown task {expr.task_name}"), parent, []))
+            fail(TaskFailure(RuntimeError(f"Unknown task {expr.task_name}"), parent, []))
             return
         # Jobs record the registered task (its hash); call-time options only change behaviour.
         registered = self.task_registry.get(task.fullname) if task._task_options_override else task
         job = Job(registered or task, expr, args, kwargs, parent)
         job.waiters.append((ok, fail))
         if parent is None:
-            self._root_job = job
+            self.root_job = job
         else:
-            parent.children.append(job)
+            parent.child_jobs.append(job)
         self._count(job, "TOTAL")
+        options = job.get_options()
 
         # Hash the preprocessed arguments: defaults merged into kwargs, config_args dropped.
         hkw = dict(kwargs)
-        for name, default in _defaults(task, len(args)):
+        for name, default in defaults_of(task, len(args)):
             if name not in hkw:
                 hkw[name] = default
-        config_args = task.get_task_option("config_args")
+        config_args = options.get("config_args")
         if config_args:
             for name in config_args:
                 hkw.pop(name, None)
@@ -108,7 +151,7 @@ class JobLifecycleMixin:
         job.args_hash = hash_args(job.arg_hashes, job.kwarg_hashes)
         job.eval_hash = hash_eval(job.task.hash, job.args_hash)
 
-        scope = task.get_task_option("cache_scope", "BACKEND")
+        scope = options.get("cache_scope", "BACKEND")
         if not self._prov:
             scope = "NONE"
         elif not self._use_cache and scope == "BACKEND":
@@ -118,9 +161,9 @@ class JobLifecycleMixin:
         if scope != "NONE" and self._same_call(job, args, kwargs):
             return
         if scope == "BACKEND":
-            self._lookups.append((job, args, kwargs))  # looked up in batches (one query per batch)
+            self.lookups.append((job, args, kwargs))  # looked up in batches (one query per batch)
             return
-        self._run_job(job, args, kwargs)
+        self.run_job(job, args, kwargs)
 
     def _same_call(self, job: Job, args, kwargs) -> bool:
         """The same call already ran in this execution: collapse into it while it runs (silently,
@@ -131,50 +174,60 @@ class JobLifecycleMixin:
         if other.status == "PENDING":
             other.followers.append(job)
             return True
-        self.log(cached_line(job.id_str, format_task_call(job.task, args, kwargs), job.eval_hash,
+        self.log(cached_line(job.id, format_task_call(job.task, args, kwargs), job.eval_hash,
                              other.call_hash))
         self._finish_follower(job, other)
         return True
 
-    def _run_job(self, job: Job, args, kwargs) -> None:
+    def run_job(self, job: Job, args, kwargs) -> None:
+        """Not cached: hand the job to its executor (dry run: only say so)."""
         task = job.task
         if job.scope != "NONE":
             if self._same_call(job, args, kwargs):  # a twin from the same lookup batch is running
                 return
             self._cse[job.eval_hash] = job
-        if not getattr(self.runlog, "quiet", False):
-            self.log(run_line(job.id_str, format_task_call(task, args, kwargs),
-                              task.get_task_option("executor") or "default", self._dryrun))
+        name = job.get_options().get("executor") or "default"
+        executor = self.executors.get(name)
+        if executor is None:
+            self.reject_job(job, TaskFailure(SchedulerError(
+                f'Unknown executor "{name}". Define it in redun.ini as [executors.{name}] with a type, '
+                f"or use one of: {', '.join(sorted(self.executors))}."), job, []))
+            return
+        if not self.quiet:
+            self.log(run_line(job.id, format_task_call(task, args, kwargs), name, self._dryrun))
         if self._dryrun:
             return
-        self._inflight += 1
-        self._workers.submit(job, task.func, args, kwargs)
+        self.loop.inflight += 1
+        if task.script:
+            executor.submit_script(job)
+        else:
+            executor.submit(job)
 
-    def _done_job(self, job: Job, result) -> None:
-        """The task function returned (worker → main thread)."""
+    def done_job(self, job: Job, result) -> None:
+        """The task function returned (reported by its executor, on the scheduler's thread)."""
         if self._prov:
             try:
                 job.eval_vhash = hash_value(result)
                 job.eval_oid = self.rec.value_oid(result, job.eval_vhash)
             except Exception as e:
-                self._reject_job(job, _TaskFailure(e, job, tb_module.extract_tb(e.__traceback__)))
+                self.reject_job(job, TaskFailure(e, job, tb_module.extract_tb(e.__traceback__)))
                 return
-        self._after_eval(job, result, from_cache=False)
+        self.after_eval(job, result)
 
-    def _after_eval(self, job: Job, result, from_cache: bool) -> None:
-        if _is_expr(result) or _has_exprs(result):
-            self._evaluate(result, job, lambda v: self._resolve_job(job, v),
-                           lambda e: self._reject_job(job, e))
+    def after_eval(self, job: Job, result) -> None:
+        """The job's immediate value is known (run or cached): evaluate what it holds."""
+        if is_expr(result) or has_exprs(result):
+            self.evaluate(result, job, lambda v: self.resolve_job(job, v), lambda e: self.reject_job(job, e))
         else:
             job.result_vhash = job.eval_vhash
-            self._resolve_job(job, result)
+            self.resolve_job(job, result)
 
-    def _resolve_job(self, job: Job, result) -> None:
+    def resolve_job(self, job: Job, result) -> None:
         job.result = result
         if self._prov:
             vhash = job.result_vhash or hash_value(result)
             job.result_vhash = vhash
-            children = [c for c in job.children if c.call_hash]
+            children = [c for c in job.child_jobs if c.call_hash]
             call_hash = hash_call_node(job.task.hash, job.args_hash, vhash, [c.call_hash for c in children])
             if job.call_oid is not None and job.call_hash == call_hash:
                 pass  # ultimate reduction: the recorded CallNode is this one
@@ -184,26 +237,25 @@ class JobLifecycleMixin:
                 job.call_oid = self._record_call_node(job, call_hash, result, vhash, children)
             job.call_hash = call_hash
         job.expr.__dict__["call_hash"] = job.call_hash
-        status = "CACHED" if job.cached else "DONE"
-        self._end_job(job, status)
+        self._end_job(job, "CACHED" if job.was_cached else "DONE")
         for f in job.followers:
             self._finish_follower(f, job)
-        self._ready.append((_notify_ok, (job.waiters, result)))
+        self.ready.append((notify_ok, (job.waiters, result)))
 
     def _finish_follower(self, job: Job, other: Job) -> None:
         """job is the same call as other (finished): it ends CACHED with other's result."""
-        job.cached = True
+        job.was_cached = True
         job.call_hash = other.call_hash
         job.call_oid = other.call_oid
         job.eval_oid = other.eval_oid
         if other.status == "FAILED":
             self._end_job(job, "FAILED")
-            self._ready.append((_notify_fail, (job.waiters, other.error)))
+            self.ready.append((notify_fail, (job.waiters, other.error)))
             return
         job.result = other.result
         job.expr.__dict__["call_hash"] = job.call_hash
         self._end_job(job, "CACHED")
-        self._ready.append((_notify_ok, (job.waiters, other.result)))
+        self.ready.append((notify_ok, (job.waiters, other.result)))
 
     def _end_job(self, job: Job, status: str) -> None:
         self._count(job, status)
@@ -213,24 +265,24 @@ class JobLifecycleMixin:
         if not self._prov:
             return
         rec = self.rec
-        parent = job.parent
+        parent = job.parent_job
         job.oid = rec.job(JobRecord(
-            job.id, self._exec_id, parent.id if parent is not None else None,
+            job.uuid, self._exec_id, parent.uuid if parent is not None else None,
             bytes.fromhex(job.task.hash), rec.task_oid(job.task),
             bytes.fromhex(job.call_hash) if job.call_hash else None, job.call_oid,
             bytes.fromhex(job.eval_hash), job.eval_oid if status != "FAILED" else None,
-            job.start, now_us(), job.cached, status,
-            tuple(c.oid for c in job.children if c.oid is not None), {},
+            job.start, now_us(), job.was_cached, status,
+            tuple(c.oid for c in job.child_jobs if c.oid is not None), {},
         ))
 
-    def _reject_job(self, job: Job, failure) -> None:
+    def reject_job(self, job: Job, failure) -> None:
         if job.status in ("DONE", "CACHED", "FAILED"):
             return
-        if not isinstance(failure, _TaskFailure):
-            failure = _TaskFailure(failure, job, [])
-        if self._failure is None:
-            self._failure = failure
-        self.log(reject_line(job.id_str, format_task_call(job.task, job.args, job.kwargs)))
+        if not isinstance(failure, TaskFailure):
+            failure = TaskFailure(failure, job, [])
+        if self.failure is None:
+            self.failure = failure
+        self.log(reject_line(job.id, format_task_call(job.task, job.call_args, job.call_kwargs)))
         job.error = failure
         if self._prov:
             rec = self.rec
@@ -242,14 +294,14 @@ class JobLifecycleMixin:
                 err = ErrorValue(Exception(repr(failure.error)), err.traceback)
                 vhash = hash_value(err)
                 voi = rec.value_oid(err, vhash)
-            children = [c for c in job.children if c.call_hash]
+            children = [c for c in job.child_jobs if c.call_hash]
             call_hash = hash_call_node(job.task.hash, job.args_hash, vhash, [c.call_hash for c in children])
             job.call_oid = self._record_call_node(job, call_hash, err, vhash, children, value_oid=voi)
             job.call_hash = call_hash
         self._end_job(job, "FAILED")
         for f in job.followers:
             self._finish_follower(f, job)
-        self._ready.append((_notify_fail, (job.waiters, failure)))
+        self.ready.append((notify_fail, (job.waiters, failure)))
 
     def _record_call_node(self, job: Job, call_hash: str, result, vhash: str, children: list,
                           value_oid: Optional[bytes] = None) -> bytes:
@@ -260,23 +312,24 @@ class JobLifecycleMixin:
         expr = job.expr
         args = []
         value_oid_of, make_arg = rec.value_oid, rec.arg
-        if job.args is expr.args:  # arguments were plain values: no dataflow from other calls
-            for i, (a, h) in enumerate(zip(job.args, job.arg_hashes)):
+        call_args, call_kwargs = job.call_args, job.call_kwargs
+        if call_args is expr.args:  # arguments were plain values: no dataflow from other calls
+            for i, (a, h) in enumerate(zip(call_args, job.arg_hashes)):
                 args.append(make_arg(i, None, h, value_oid_of(a, h), ()))
         else:
             n = len(expr.args)
-            for i, (a, h) in enumerate(zip(job.args, job.arg_hashes)):
+            for i, (a, h) in enumerate(zip(call_args, job.arg_hashes)):
                 src = expr.args[i] if i < n else a
-                args.append(make_arg(i, None, h, value_oid_of(a, h), _upstream_calls(src, a)))
-        for k in sorted(job.kwargs):
+                args.append(make_arg(i, None, h, value_oid_of(a, h), upstream_calls(src, a)))
+        for k in sorted(call_kwargs):
             h = job.kwarg_hashes.get(k)
             if h is None:
                 continue
-            v = job.kwargs[k]
-            args.append(rec.arg(None, k, h, rec.value_oid(v, h), _upstream_calls(expr.kwargs.get(k, v), v)))
+            v = call_kwargs[k]
+            args.append(rec.arg(None, k, h, rec.value_oid(v, h), upstream_calls(expr.kwargs.get(k, v), v)))
         for k in job.defaults:
             h = job.kwarg_hashes[k]
-            v = _default_value(task, k)
+            v = default_value(task, k)
             args.append(rec.arg(None, k, h, rec.value_oid(v, h), ()))
         return rec.call_node(call_hash, task, rec.task_oid(task), job.args_hash, args, vhash, value_oid,
                              tuple(c.call_oid for c in children if c.call_oid is not None))

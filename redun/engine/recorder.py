@@ -16,12 +16,12 @@ in-memory sqlite default.
 import json
 import os
 import pickle
-import time
 
 from msgpack import unpackb as _unpackb
 from typing import Any, Optional
 
 from ..hashing import pickle_dumps
+from .clock import now_us
 from ..objects import codec
 from ..objects.compress import compress_many
 from ..objects.ids import object_id
@@ -42,10 +42,6 @@ SEND_RECORDS = 1000  # rows per message to the follower
 # and compressed in one call per write either way).
 WRITE_JOBS = 1
 WRITE_BYTES = 1 << 20
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 def _hydrate(obj: Any) -> Any:

@@ -133,7 +133,7 @@ def task_traceback_lines(failed_job, frames: list, error: BaseException) -> list
     j = failed_job
     while j is not None:
         chain.append(j)
-        j = j.parent
+        j = j.parent_job
     lines = []
     for j in reversed(chain):
         code = getattr(j.task.func, "__code__", None)
@@ -143,10 +143,10 @@ def task_traceback_lines(failed_job, frames: list, error: BaseException) -> list
             text, first = _def_line(j.task.func)
         except (OSError, TypeError):
             text, first = "", code.co_firstlineno
-        lines.append(f'  Job {j.id_str[:8]}: File "{code.co_filename}", line {first}, in {j.task.name}')
+        lines.append(f'  Job {j.id[:8]}: File "{code.co_filename}", line {first}, in {j.task.name}')
         lines.append(f"    {text}")
         try:
-            bound = j.task.signature.bind(*j.args, **j.kwargs)
+            bound = j.task.signature.bind(*j.call_args, **j.call_kwargs)
             bound.apply_defaults()
             params = dict(bound.arguments)
         except (TypeError, ValueError):

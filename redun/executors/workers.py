@@ -1,4 +1,4 @@
-"""Worker threads that run user task functions (the local threaded executor).
+"""Worker threads that run user task functions (the local executor's thread mode).
 
 Bookkeeping stays on the scheduler's thread; workers only call the task
 function and put (job, ok, result-or-exception, frames) on the result queue.

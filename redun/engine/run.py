@@ -1,0 +1,54 @@
+"""One execution's collaborators, wired together (see redun/scheduler.py).
+
+Built by `Scheduler.run` for each execution and dropped at its end, so no
+state leaks from one run into the next. Recursion limit: deeply nested
+expressions (a task returning f(f(f(...)))) are hashed and pickled
+recursively, as upstream does, so the limit is raised while the run goes.
+"""
+
+import sys
+import time
+
+from .caching import CacheChecker
+from .evaluation import Evaluator
+from .lifecycle import JobLifecycle
+from .loop import RunLoop
+from .recorder import Recorder
+
+
+class ExecutionRun:
+    def __init__(self, scheduler, exec_id: bytes, dryrun: bool, use_cache: bool, prov: bool):
+        self.dryrun = dryrun
+        repo = scheduler.repo
+        if repo is not None:
+            self.recorder = Recorder(repo, record=prov and not dryrun)
+        else:  # no repository: records (and so the cache) live in memory as long as the scheduler
+            if scheduler._memory_recorder is None:
+                scheduler._memory_recorder = Recorder(None)
+            self.recorder = scheduler._memory_recorder
+        self.loop = RunLoop(scheduler.events_queue)
+        self.lifecycle = JobLifecycle(scheduler, self.recorder, scheduler.runlog, self.loop, scheduler.executors,
+                                      exec_id, prov=prov, use_cache=use_cache, dryrun=dryrun)
+        self.evaluator = Evaluator(scheduler, self.loop.ready, self.lifecycle.exec_job)
+        self.lifecycle.evaluate = self.evaluator.evaluate
+        self.cache = CacheChecker(self.recorder, self.lifecycle, scheduler.runlog.log)
+        self._t0 = time.time()
+
+    def duration(self) -> float:
+        return time.time() - self._t0
+
+    def execute(self, root) -> dict:
+        """Evaluate root to the end; {"ok": result} or {"err": failure} (neither: a dry run stopped)."""
+        outcome: dict = {}
+        old_limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old_limit, 20_000))
+        try:
+            self.evaluator.evaluate(root, None, lambda v: outcome.setdefault("ok", v),
+                                    lambda e: outcome.setdefault("err", e))
+            self.loop.run(self.lifecycle, self.cache, self.recorder.flush_writes)
+        except BaseException:
+            self.recorder.abort()
+            raise
+        finally:
+            sys.setrecursionlimit(old_limit)
+        return outcome
