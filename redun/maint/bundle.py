@@ -25,7 +25,7 @@ from typing import Iterable, Optional
 import blake3
 
 from ..errors import CorruptObjectError, InvalidIdError, NotFoundError, RedunError, UsageError
-from .packio import StreamPackWriter, entry_at, find_position, oid_at
+from .packio import entry_at, find_position, oid_at, sorted_pack_writer
 from ..objects import codec, compress
 from ..objects.ids import object_id, parse_oid
 from ..objects.pack import ENTRY_HEAD, PackIndex
@@ -82,14 +82,9 @@ def create(store, refs, path: str, exec_ids: Iterable[str] = (), reader=None) ->
     out_dir = os.path.dirname(os.path.abspath(path)) or "."
     work = tempfile.mkdtemp(prefix=".redun-bundle-", dir=out_dir)
     try:
-        w = StreamPackWriter(work)
-        try:
-            for oid, stored in _closure_stored(store, reader, list(chosen.values())):
-                w.add_stored(oid, stored)
-            name = w.commit()
-        except BaseException:
-            w.abort()
-            raise
+        with sorted_pack_writer(work) as w:
+            w.add_stored_many(_closure_stored(store, reader, list(chosen.values())))
+        name = w.commit()
         header = json.dumps({"format": "redun-bundle", "version": 1, "objects": len(w),
                              "refs": {n: o.hex() for n, o in sorted(chosen.items())}}, sort_keys=True).encode()
         pack_path = os.path.join(work, f"pack-{name}.pack")
@@ -300,20 +295,14 @@ def unbundle(store, refs, path: str, force: bool = False) -> UnbundleResult:
         n = _check(b, store)
         result = UnbundleResult(BundleInfo(path, dict(b.refs), n, b.size))
         store.refresh()
-        w = StreamPackWriter(store.packs_dir)
-        try:
+        def missing():
             for pos in range(b.index.count):
-                oid = oid_at(b.index, pos)
-                if not store.has(oid):
-                    w.add_stored(*b.stored(pos))
-            if len(w):
-                w.commit()
-                result.installed = len(w)
-            else:
-                w.abort()
-        except BaseException:
-            w.abort()
-            raise
+                if not store.has(oid_at(b.index, pos)):
+                    yield b.stored(pos)
+
+        with sorted_pack_writer(store.packs_dir) as w:
+            w.add_stored_many(missing())
+        result.installed = len(w)
         store.refresh()
         for name, oid in sorted(b.refs.items()):
             _set_ref(store, refs, name, oid, force, result)

@@ -1,16 +1,12 @@
 """Pack-level primitives for gc and bundles, reading with pread (no mmap of
-pack data, so gc's resident memory does not grow with the repo) and writing a
-pack + index streamed to disk with compact per-object state.
+pack data, so gc's resident memory does not grow with the repo); packs are
+written by the one PackWriter (objects/packwriter.py) in its sorted mode.
 
 The file formats are those of redun/objects/pack.py; nothing here changes them.
 """
 
-import array
-import fcntl
 import os
 import struct
-import sys
-import uuid
 from typing import Iterator
 
 import blake3
@@ -19,13 +15,14 @@ import msgpack
 from ..errors import CorruptObjectError
 from ..objects import codec, compress
 from ..objects.ids import object_id
-from ..objects.pack import ENTRY_HEAD, PACK_MAGIC, index_parts
+from ..objects.pack import ENTRY_HEAD, PACK_MAGIC
+from ..objects.packfile import PackFile
+from ..objects.packwriter import PackWriter
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _PEEK = 64
 _BLOB_HEAD = b"\x93\xa4blob"
-_BATCH = 1 << 20
 
 
 def find_position(index, oid: bytes) -> int:
@@ -196,126 +193,24 @@ def scan_tmp_pack(path: str) -> Iterator:
         os.close(fd)
 
 
-class StreamPackWriter:
-    """Writes a pack whose objects arrive in increasing id order, then its index,
-    keeping 44 bytes per object (not a dict). Used by gc's pack rewrite and by
-    unbundle. The tmp pack is flocked until installed so recover() leaves it be."""
-
-    def __init__(self, packs_dir: str):
-        self.packs_dir = packs_dir
-        self.tmp = os.path.join(packs_dir, f"tmp-{uuid.uuid4().hex}.pack")
-        self.fd = os.open(self.tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self.digest = blake3.blake3()
-        self.names = blake3.blake3()
-        self.ids = bytearray()
-        self.offsets = array.array("Q")
-        self.sizes = array.array("I")
-        self.fanout = [0] * 256
-        self.offset = 0
-        self.last = b""
-        self.batch: list = []
-        self.batch_bytes = 0
-        self._write(PACK_MAGIC)
-
-    def _write(self, data) -> None:
-        self.batch.append(data)
-        self.batch_bytes += len(data)
-        if self.batch_bytes >= _BATCH:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self.batch:
-            data = b"".join(self.batch)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self.fd, view) :]
-            self.digest.update(data)
-            self.batch, self.batch_bytes = [], 0
-
-    def add_stored(self, oid: bytes, stored: bytes) -> None:
-        if oid <= self.last:
-            raise ValueError("StreamPackWriter needs ids in strictly increasing order")
-        self.last = oid
-        if self.offset == 0:
-            self.offset = len(PACK_MAGIC)
-        size = ENTRY_HEAD + len(stored)
-        self._write(oid + _U32.pack(len(stored)))
-        self._write(stored)
-        self.ids += oid
-        self.names.update(oid)
-        self.offsets.append(self.offset)
-        self.sizes.append(size)
-        self.fanout[oid[0]] += 1
-        self.offset += size
-
-    def __len__(self) -> int:
-        return len(self.sizes)
-
-    def commit(self) -> str:
-        """fsync, install the pack, then its index; returns the pack name."""
-        try:
-            self._flush()
-            os.fsync(self.fd)
-            name = self.names.digest(20).hex()
-            final = os.path.join(self.packs_dir, f"pack-{name}.pack")
-            idx_final = os.path.join(self.packs_dir, f"pack-{name}.idx")
-            if os.path.exists(final) and os.path.exists(idx_final):
-                os.unlink(self.tmp)
-                return name
-            os.replace(self.tmp, final)
-            self._write_index(idx_final)
-            return name
-        finally:
-            os.close(self.fd)
-
-    def abort(self) -> None:
-        try:
-            os.close(self.fd)
-        except OSError:
-            pass
-        try:
-            os.unlink(self.tmp)
-        except FileNotFoundError:
-            pass
-
-    def _write_index(self, idx_final: str) -> None:
-        offsets, sizes = self.offsets, self.sizes
-        if sys.byteorder != "little":
-            offsets, sizes = array.array("Q", offsets), array.array("I", sizes)
-            offsets.byteswap()
-            sizes.byteswap()
-        parts = index_parts(self.ids, offsets.tobytes(), sizes.tobytes(), self.fanout, self.digest.digest())
-        h = blake3.blake3()
-        tmp = os.path.join(self.packs_dir, f"tmp-{uuid.uuid4().hex}.idx")
-        with open(tmp, "wb") as f:
-            for part in parts:
-                f.write(part)
-                h.update(part)
-            f.write(h.digest())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, idx_final)
-        dfd = os.open(self.packs_dir, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+def sorted_pack_writer(packs_dir: str) -> PackWriter:
+    """The PackWriter for objects that arrive in increasing id order (gc's
+    rewrite, bundles): a tmp pack in packs_dir, 44 bytes of state per object."""
+    return PackWriter(PackFile(packs_dir), sorted_ids=True)
 
 
 def rewrite_pack(packs_dir: str, p) -> str:
     """A new pack holding only the marked entries of p (p.bits), each verified
     while copied. Returns its name; the caller removes the old pack."""
-    w = StreamPackWriter(packs_dir)
-    try:
+    def live():
         for pos in range(p.index.count):
             if p.bits[pos]:
                 oid, stored = stored_at(p, pos)
                 where = f"{oid.hex()} in {p.path}"
                 if object_id(compress.decompress(stored, where)) != oid:
                     raise CorruptObjectError(f"object {where} does not match its id; run `redun fsck`")
-                w.add_stored(oid, stored)
-        return w.commit()
-    except BaseException:
-        w.abort()
-        raise
+                yield oid, stored
+
+    with sorted_pack_writer(packs_dir) as w:
+        w.add_stored_many(live())
+    return w.commit()

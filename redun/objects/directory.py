@@ -21,7 +21,8 @@ from typing import Iterable, Iterator, Optional
 from ..errors import CorruptObjectError, InvalidIdError, NotFoundError
 from . import codec, compress, maintenance
 from .ids import OID_LEN, object_id
-from .pack import PackIndex, build_index, pack_name, read_entry
+from .pack import PackIndex, read_entry
+from .packfile import PackFile, fsync_dir
 from .packwriter import PackWriter
 from .store import ObjectStore, verify
 
@@ -32,19 +33,6 @@ SMALL_TOTAL = 1 << 19  # at most this many ids in that dict (~50 MB); beyond, bi
 COLD_READS = 64  # reads answered by searching small packs one by one before the dict is built
 _IDX_FIXED = 12 + 1024 + 64  # idx header, fanout and trailing digests
 _IDX_PER_ID = 32 + 8 + 4  # id, offset, size
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _check_oid(oid) -> bytes:
@@ -196,33 +184,9 @@ class DirectoryStore(ObjectStore):
         """Open installed packs, newest first (a damaged pack is left out: fsck reports it)."""
         return [p for p in self._order if p.usable()]
 
-    def _install_pack(self, tmp_path: str, entries: list, digest: bytes) -> str:
-        """Rename a finished tmp pack into place, then write its index (last)."""
-        name = pack_name(sorted(e[0] for e in entries))
-        final = os.path.join(self.packs_dir, f"pack-{name}.pack")
-        idx_final = os.path.join(self.packs_dir, f"pack-{name}.idx")
-        if os.path.exists(idx_final) and os.path.exists(final):
-            os.unlink(tmp_path)  # identical pack already installed
-            return name
-        os.replace(tmp_path, final)
-        # Named after its pack, whose flock the caller holds until we return:
-        # recover() deletes it only when that lock is free (the writer died).
-        idx_tmp = f"{idx_final}.tmp-{uuid.uuid4().hex}"
-        with open(idx_tmp, "wb") as f:
-            f.write(build_index(entries, digest))
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.replace(idx_tmp, idx_final)
-        except FileNotFoundError:
-            if not os.path.exists(idx_final):  # an identical pack's writer raced us
-                raise
-        _fsync_dir(self.packs_dir)
-        self.refresh()
-        return name
-
     def pack_writer(self) -> PackWriter:
-        return PackWriter(self)
+        """A writer staging a tmp pack here; its objects are readable through this store at once."""
+        return PackWriter(PackFile(self.packs_dir), store=self)
 
     def write_pack(self, canonicals) -> Optional[str]:
         """Write an iterable of canonical bytes as one pack; returns its name."""
@@ -259,7 +223,7 @@ class DirectoryStore(ObjectStore):
                 os.fsync(f.fileno())
         os.replace(tmp, path)
         if self.durable:
-            _fsync_dir(d)
+            fsync_dir(d)
 
     def iter_loose(self) -> Iterator[bytes]:
         """Ids of loose objects (streamed from the directory listing)."""

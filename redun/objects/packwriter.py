@@ -1,90 +1,93 @@
-"""PackWriter: the run's staging area, appending objects to a tmp pack.
+"""PackWriter: the one writer of packs and their indexes, over a pluggable sink.
 
-Each `add()` is one write() to an O_APPEND file, so a kill -9 leaves a valid
-prefix that `DirectoryStore.recover()` salvages: a finished record is never
-lost. `add_many()` writes a batch with one write() per ~1 MiB (several times
-faster; a kill -9 mid-batch keeps a prefix of the batch, in order, so closure
-holds as long as the batch lists children before parents). The writer holds an
-flock on its tmp pack for its whole life (through commit), which tells
-recover() the file is not abandoned.
+Every pack is written here: a run's staging pack, a push or pull (into a
+directory, or built locally and uploaded to S3), repack, recover's salvage,
+gc's pack rewrite and unbundle. The sink decides where the bytes go and how
+the finished pack is installed (objects/packfile.py: a local tmp pack;
+sync/s3remote.py: the same, uploaded); the writer owns the entry
+bookkeeping, the digest, the pack name and the index (pack.index_parts).
+
+Each `add()` is one write() to the sink, so a kill -9 leaves a valid prefix
+that `DirectoryStore.recover()` salvages: a finished record is never lost.
+`add_many()` / `add_stored_many()` write one write() per ~1 MiB (a kill -9
+mid-batch keeps a prefix of the batch, in order, so closure holds as long as
+the batch lists children before parents).
+
+Two kinds of bookkeeping: by default a dict oid -> (offset, size) (~150
+bytes per object; duplicates are skipped and objects can be read back);
+with `sorted_ids=True` (gc, bundles: objects arrive in increasing id order)
+three compact columns, 44 bytes per object.
 """
 
-import fcntl
-import os
+import array
 import struct
+import sys
 import threading
-import uuid
+from collections import Counter
 from typing import Iterable, Optional
 
 import blake3
 
 from ..errors import RedunError
 from . import compress
-from .pack import ENTRY_HEAD, PACK_MAGIC
+from .pack import ENTRY_HEAD, PACK_MAGIC, index_parts
 
 _U32 = struct.Struct("<I")
 _BATCH_BYTES = 1 << 20
 
 
-def _write_all(fd: int, data) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
 class PackWriter:
-    """Appends objects to a tmp pack; commit() turns it into an indexed pack.
+    """Appends objects to a sink; commit() turns them into an indexed pack.
 
-    Objects added are readable through the store in this process at once; in
-    other processes after commit(). Thread-safe. Use as a context manager:
-    commit on success, abort on exception."""
+    store: a DirectoryStore that serves the objects added here to readers in
+    this process at once (others see them after commit()) and refreshes its
+    pack list after commit. Thread-safe. Use as a context manager: commit on
+    success, abort on exception."""
 
-    def __init__(self, store):
+    def __init__(self, sink, store=None, sorted_ids: bool = False):
+        self.sink = sink
         self.store = store
-        token = uuid.uuid4().hex
-        self.tmp_path = os.path.join(store.packs_dir, f"tmp-{token}.pack")
-        # Create and lock under a name recover() ignores, then rename: a concurrent
-        # recover() must never see our tmp pack before we hold its lock.
-        creating = os.path.join(store.packs_dir, f"tmp-{token}.creating")
-        self.fd = os.open(creating, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.rename(creating, self.tmp_path)
-        _write_all(self.fd, PACK_MAGIC)
-        self.offset = len(PACK_MAGIC)
-        self.entries: dict = {}  # oid -> (offset, size); ~150 bytes per object in memory
-        self.digest = blake3.blake3(PACK_MAGIC)
         self.lock = threading.Lock()
         self.closed = False
         self.name: Optional[str] = None
-        store._writers.append(self)
+        sink.write(PACK_MAGIC)
+        self.offset = len(PACK_MAGIC)
+        self.digest = blake3.blake3(PACK_MAGIC)
+        if sorted_ids:
+            self.entries = None
+            self._ids, self._offsets, self._sizes = bytearray(), array.array("Q"), array.array("I")
+            self._last = b""
+        else:
+            self.entries: dict = {}  # oid -> (offset, size)
+        if store is not None:
+            store._writers.append(self)
+
+    @property
+    def tmp_path(self) -> str:
+        """The sink's file (the tmp pack while writing)."""
+        return self.sink.path
+
+    @property
+    def fd(self):
+        return self.sink.fd
 
     def __len__(self):
-        return len(self.entries)
+        return len(self.entries) if self.entries is not None else len(self._sizes)
 
     def __contains__(self, oid) -> bool:
-        return oid in self.entries
+        return self._find(oid) is not None
 
     # -- writes -------------------------------------------------------------
     def add(self, canonical: bytes) -> bytes:
         """Add one object (canonical bytes); returns its id. One write()."""
         oid = blake3.blake3(canonical).digest()
-        if oid not in self.entries:
+        if self._find(oid) is None:
             self.add_stored(oid, compress.compress(canonical))
         return oid
 
     def add_stored(self, oid: bytes, stored: bytes) -> None:
         """Add an object already in stored (compressed) form; the caller verified it."""
-        entry = oid + _U32.pack(len(stored)) + stored
-        with self.lock:
-            if self.closed:
-                raise self._closed_error()
-            if oid in self.entries:
-                return
-            _write_all(self.fd, entry)
-            self.digest.update(entry)
-            self.entries[oid] = (self.offset, len(entry))
-            self.offset += len(entry)
+        self._flush_batch([oid + _U32.pack(len(stored)) + stored])
 
     def add_stored_parts(self, oid: bytes, parts: list) -> None:
         """add_stored for an object whose stored form is split in parts (a large
@@ -94,27 +97,23 @@ class PackWriter:
         entry = [oid, _U32.pack(n), *parts]
         size = ENTRY_HEAD + n
         with self.lock:
-            if self.closed:
-                raise self._closed_error()
-            if oid in self.entries:
+            if not self._admit(oid):
                 return
-            written = os.writev(self.fd, entry)
-            if written != size:  # short write: finish it (rare on regular files)
-                _write_all(self.fd, b"".join(entry)[written:])
+            self.sink.writev(entry, size)
             for p in entry:
                 self.digest.update(p)
-            self.entries[oid] = (self.offset, size)
+            self._record(oid, self.offset, size)
             self.offset += size
 
     def add_many(self, canonicals: Iterable[bytes]) -> list:
         """Add objects in order with one write() per ~1 MiB; returns their ids.
         Streams: at most ~1 MiB of input is held at a time."""
-        hasher, entries = blake3.blake3, self.entries
+        hasher, find = blake3.blake3, self._find
         oids, todo, size = [], [], 0
         for data in canonicals:
             oid = hasher(data).digest()
             oids.append(oid)
-            if oid not in entries:
+            if find(oid) is None:
                 todo.append((oid, data))
                 size += len(data)
                 if size >= _BATCH_BYTES:
@@ -130,17 +129,9 @@ class PackWriter:
     def add_stored_many(self, items: Iterable[tuple]) -> None:
         """Add (oid, stored) pairs in order, batched like add_many; the caller verified them."""
         pack_len = _U32.pack
-        self._write_entries(oid + pack_len(len(stored)) + stored for oid, stored in items)
-
-    def append_stored(self, oids, stored) -> None:
-        """add_stored_many for a small batch (one job's records, under ~1 MiB): one
-        write(), without the generic batching (the run's per-job hot path)."""
-        pack_len = _U32.pack
-        self._flush_batch([oid + pack_len(len(data)) + data for oid, data in zip(oids, stored)])
-
-    def _write_entries(self, entries_iter) -> None:
         batch, size = [], 0
-        for entry in entries_iter:
+        for oid, stored in items:
+            entry = oid + pack_len(len(stored)) + stored
             batch.append(entry)
             size += len(entry)
             if size >= _BATCH_BYTES:
@@ -149,25 +140,66 @@ class PackWriter:
         if batch:
             self._flush_batch(batch)
 
+    def append_stored(self, oids, stored) -> None:
+        """add_stored_many for a small batch (one job's records, under ~1 MiB): one
+        write(), without the generic batching (the run's per-job hot path)."""
+        pack_len = _U32.pack
+        self._flush_batch([oid + pack_len(len(data)) + data for oid, data in zip(oids, stored)])
+
     def _flush_batch(self, batch: list) -> None:
         with self.lock:
             if self.closed:
                 raise self._closed_error()
-            seen, new, out, off = self.entries, {}, [], self.offset
-            for entry in batch:
-                oid = entry[:32]
-                if oid in seen or oid in new:  # keep the first copy only
-                    continue
-                new[oid] = (off, len(entry))
-                out.append(entry)
-                off += len(entry)
+            out, off = [], self.offset
+            if self.entries is not None:
+                seen, new = self.entries, {}
+                for entry in batch:
+                    oid = entry[:32]
+                    if oid in seen or oid in new:  # keep the first copy only
+                        continue
+                    new[oid] = (off, len(entry))
+                    out.append(entry)
+                    off += len(entry)
+            else:
+                new = []
+                for entry in batch:
+                    if self._admit(entry[:32]):
+                        new.append((entry[:32], off, len(entry)))
+                        out.append(entry)
+                        off += len(entry)
             if not out:
                 return
             data = b"".join(out)
-            _write_all(self.fd, data)
+            self.sink.write(data)
             self.digest.update(data)
-            seen.update(new)
+            if self.entries is not None:
+                seen.update(new)
+            else:
+                for oid, o, n in new:
+                    self._record(oid, o, n)
             self.offset = off
+
+    def _admit(self, oid: bytes) -> bool:
+        """Whether oid is new here (under the lock); raises once closed, or for
+        an id out of order in a sorted writer."""
+        if self.closed:
+            raise self._closed_error()
+        if self.entries is not None:
+            return oid not in self.entries
+        if oid <= self._last:
+            if oid == self._last:
+                return False
+            raise ValueError("this PackWriter (sorted_ids) needs ids in increasing order")
+        self._last = oid
+        return True
+
+    def _record(self, oid: bytes, offset: int, size: int) -> None:
+        if self.entries is not None:
+            self.entries[oid] = (offset, size)
+        else:
+            self._ids += oid
+            self._offsets.append(offset)
+            self._sizes.append(size)
 
     def _closed_error(self) -> RedunError:
         return RedunError(
@@ -176,16 +208,51 @@ class PackWriter:
         )
 
     # -- reads --------------------------------------------------------------
+    def _find(self, oid: bytes):
+        if self.entries is not None:
+            return self.entries.get(oid)
+        ids, lo, hi = self._ids, 0, len(self._sizes)
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if ids[32 * mid : 32 * mid + 32] < oid:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(self._sizes) and ids[32 * lo : 32 * lo + 32] == oid:
+            return self._offsets[lo], self._sizes[lo]
+        return None
+
     def read(self, oid: bytes) -> Optional[bytes]:
         """Stored bytes of an object added here, or None."""
         with self.lock:
-            hit = self.entries.get(oid)
+            hit = self._find(oid)
             if hit is None or self.closed:
                 return None
             off, size = hit
-            return os.pread(self.fd, size - ENTRY_HEAD, off + ENTRY_HEAD)
+            return self.sink.pread(size - ENTRY_HEAD, off + ENTRY_HEAD)
 
     # -- finish -------------------------------------------------------------
+    def _index(self) -> tuple:
+        """(pack name, index parts with their checksum) from the entries."""
+        if self.entries is not None:
+            order = sorted(self.entries)
+            ids = b"".join(order)
+            offsets = array.array("Q", [self.entries[o][0] for o in order])
+            sizes = array.array("I", [self.entries[o][1] for o in order])
+        else:
+            ids, offsets, sizes = self._ids, self._offsets, self._sizes
+        firsts = Counter(ids[::32])
+        counts = [firsts.get(b, 0) for b in range(256)]
+        if sys.byteorder != "little":
+            offsets, sizes = array.array("Q", offsets), array.array("I", sizes)
+            offsets.byteswap()
+            sizes.byteswap()
+        parts = index_parts(ids, offsets.tobytes(), sizes.tobytes(), counts, self.digest.digest())
+        check = blake3.blake3()
+        for part in parts:
+            check.update(part)
+        return blake3.blake3(ids).digest(20).hex(), parts + [check.digest()]
+
     def commit(self) -> Optional[str]:
         """Make the pack durable and visible; returns its name (None if empty). Idempotent."""
         with self.lock:
@@ -193,17 +260,19 @@ class PackWriter:
                 return self.name
             self.closed = True
         try:
-            if not self.entries:
-                os.unlink(self.tmp_path)
+            if not len(self):
+                self.sink.discard()
                 return None
-            os.fsync(self.fd)
-            entries = [(o, off, sz) for o, (off, sz) in self.entries.items()]
-            # The flock is held until after the index is installed (see recover()).
-            self.name = self.store._install_pack(self.tmp_path, entries, self.digest.digest())
-            return self.name
+            name, index = self._index()
+            # The sink keeps its lock until close(), after the index is installed (see recover()).
+            self.sink.install(name, index)
+            self.name = name
+            return name
         finally:
-            os.close(self.fd)
+            self.sink.close()
             self._detach()
+            if self.name is not None and self.store is not None:
+                self.store.refresh()
 
     def abort(self) -> None:
         """Throw away everything added; nothing becomes visible to others."""
@@ -211,18 +280,15 @@ class PackWriter:
             if self.closed:
                 return
             self.closed = True
-        os.close(self.fd)
+        self.sink.discard()
         self._detach()
-        try:
-            os.unlink(self.tmp_path)
-        except FileNotFoundError:
-            pass
 
     def _detach(self):
-        try:
-            self.store._writers.remove(self)
-        except ValueError:
-            pass
+        if self.store is not None:
+            try:
+                self.store._writers.remove(self)
+            except ValueError:
+                pass
 
     def __enter__(self):
         return self

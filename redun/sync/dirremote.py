@@ -21,27 +21,7 @@ from ..objects.directory import DirectoryStore
 from ..refs import DirectoryRefs
 from .haves import Haves
 from .plan import SYNC_PREFIX
-from .remote import Head, PackSink, Remote
-
-
-class _DirPackSink(PackSink):
-    def __init__(self, store: DirectoryStore):
-        self.writer = store.pack_writer()
-
-    def add_stored(self, oid, stored):
-        self.writer.add_stored(oid, stored)
-
-    def add_many(self, items):
-        self.writer.add_stored_many(items)  # one write() per ~1 MiB, order kept
-
-    def commit(self) -> Optional[str]:
-        return self.writer.commit()
-
-    def abort(self):
-        self.writer.abort()
-
-    def __len__(self):
-        return len(self.writer)
+from .remote import Head, Remote
 
 
 class DirectoryRemote(Remote):
@@ -106,8 +86,8 @@ class DirectoryRemote(Remote):
         return self._blobs or None
 
     # -- writes -------------------------------------------------------------
-    def begin_pack(self) -> PackSink:
-        return _DirPackSink(self.store)
+    def begin_pack(self):
+        return self.store.pack_writer()  # one write() per ~1 MiB, order kept
 
     def update_head(self, head: Head, updates: dict, packs: list) -> None:
         # one packed-refs write per 1000 refs instead of an fsync'd file per ref

@@ -13,9 +13,10 @@ implementation):
 - get_stored(oid) -> bytes: the object's stored (compressed) bytes; raises
   NotFoundError. The caller verifies the hash; nothing from the remote is
   trusted.
-- begin_pack() -> PackSink: .add_stored(oid, stored) or .add_many(pairs)
-  objects (children first, already verified), then .commit() -> pack name
-  (None if empty) or .abort(). Committed objects are durable but not yet named by any ref.
+- begin_pack() -> PackWriter (objects/packwriter.py, with the remote's sink):
+  .add_stored(oid, stored) or .add_stored_many(pairs) objects (children
+  first, already verified), then .commit() -> pack name (None if empty) or
+  .abort(). Committed objects are durable but not yet named by any ref.
 - update_head(head, updates, packs): set refs name -> (old, new) by
   compare-and-swap against `head` and add `packs` to the head. A ref that
   another writer changed meanwhile raises RefConflictError and is left as
@@ -52,25 +53,6 @@ class Head:
     token: Optional[str] = None
 
 
-class PackSink:
-    def add_stored(self, oid: bytes, stored: bytes) -> None:
-        raise NotImplementedError
-
-    def add_many(self, items) -> None:
-        """add_stored for each (oid, stored) of an iterable, in order (streamed)."""
-        for oid, stored in items:
-            self.add_stored(oid, stored)
-
-    def commit(self) -> Optional[str]:
-        raise NotImplementedError
-
-    def abort(self) -> None:
-        raise NotImplementedError
-
-    def __len__(self) -> int:
-        raise NotImplementedError
-
-
 class Remote:
     location: str = ""
     kind: str = "remote"
@@ -84,7 +66,7 @@ class Remote:
     def get_stored(self, oid: bytes) -> bytes:
         raise NotImplementedError
 
-    def begin_pack(self) -> PackSink:
+    def begin_pack(self):
         raise NotImplementedError
 
     def update_head(self, head: Head, updates: dict, packs: list) -> None:

@@ -20,17 +20,18 @@ import os
 import random
 import time
 import uuid
-from typing import Optional
 
 import blake3
 
 from ..errors import CorruptObjectError, NotFoundError, RefConflictError, SyncError
 from ..objects.ids import parse_oid
-from ..objects.pack import PACK_MAGIC, PackIndex, build_index, entry_bytes, pack_name, read_entry
+from ..objects.pack import PackIndex, pack_name, read_entry
+from ..objects.packfile import PackFile
+from ..objects.packwriter import PackWriter
 from ..objects.s3 import S3Location
 from ..refs.store import check_ref_name
 from .haves import Haves
-from .remote import Head, PackSink, Remote, check_pack_name
+from .remote import Head, Remote, check_pack_name
 
 HEAD_FORMAT = "redun-repo 1.0"
 HEAD_VERSION = 1
@@ -68,51 +69,24 @@ def encode_head(refs: dict, packs) -> bytes:
     return json.dumps(body, indent=0, sort_keys=True).encode()
 
 
-class _S3PackSink(PackSink):
-    """Builds the pack in a local temp file, then uploads pack and index."""
+class _S3Upload(PackFile):
+    """The PackWriter sink of a push: the pack is staged in the cache directory,
+    then uploaded (pack, then index; multipart above 1 GiB) and its index cached."""
 
     def __init__(self, remote: "S3Remote"):
+        super().__init__(remote.cache_dir)
         self.remote = remote
-        self.path = os.path.join(remote.cache_dir, f"tmp-{uuid.uuid4().hex}.pack")
-        self.f = open(self.path, "wb")
-        self.f.write(PACK_MAGIC)
-        self.offset = len(PACK_MAGIC)
-        self.digest = blake3.blake3(PACK_MAGIC)
-        self.entries: list = []
 
-    def __len__(self):
-        return len(self.entries)
+    def install(self, name: str, index: list) -> None:
+        idx = b"".join(index)
+        self.remote.loc.upload_file(f"packs/pack-{name}.pack", self.path)
+        self.remote.loc.put(f"packs/pack-{name}.idx", idx)
+        self.remote._cache_index(name, idx)
 
-    def add_stored(self, oid, stored):
-        e = entry_bytes(oid, stored)
-        self.f.write(e)
-        self.digest.update(e)
-        self.entries.append((oid, self.offset, len(e)))
-        self.offset += len(e)
-
-    def commit(self) -> Optional[str]:
-        self.f.close()
+    def close(self) -> None:
+        super().close()
         try:
-            if not self.entries:
-                return None
-            name = pack_name(sorted(e[0] for e in self.entries))
-            idx = build_index(self.entries, self.digest.digest())
-            r = self.remote
-            r.loc.upload_file(f"packs/pack-{name}.pack", self.path)
-            r.loc.put(f"packs/pack-{name}.idx", idx)
-            r._cache_index(name, idx)
-            return name
-        finally:
-            self._remove()
-
-    def abort(self):
-        if not self.f.closed:
-            self.f.close()
-        self._remove()
-
-    def _remove(self):
-        try:
-            os.unlink(self.path)
+            os.unlink(self.path)  # uploaded or given up: the staging copy is not kept
         except FileNotFoundError:
             pass
 
@@ -269,8 +243,8 @@ class S3Remote(Remote):
                 return read_entry(self._pack_buf(name), hit[0], hit[1], oid, f"{self.location} pack {name}")
         raise NotFoundError(f"No object {oid.hex()} in {self.location}.")
 
-    def begin_pack(self) -> PackSink:
-        return _S3PackSink(self)
+    def begin_pack(self) -> PackWriter:
+        return PackWriter(_S3Upload(self))
 
     def close(self) -> None:
         for name, buf in list(self._packs.items()):

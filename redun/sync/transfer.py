@@ -145,9 +145,9 @@ def sync(
                 del updates[name]
         if not updates:
             return result
-        sink = dst.begin_pack()
+        sink = dst.begin_pack()  # a PackWriter (objects/packwriter.py)
         try:
-            sink.add_many(_counted(walk([new for _, new in updates.values()], dst.has, expand), result, progress))
+            sink.add_stored_many(_counted(walk([new for _, new in updates.values()], dst.has, expand), result, progress))
             name = sink.commit()
         except BaseException:
             sink.abort()

@@ -1,0 +1,104 @@
+"""Where a PackWriter's bytes go: a pack file being written, and how it is installed.
+
+`PackFile(directory)` is the local sink: `tmp-<token>.pack` in the directory,
+appended to with O_APPEND writes (a kill -9 leaves a valid prefix) and
+flocked from creation until its index is installed, which tells
+`recover()` (objects/maintenance.py) that a live writer owns it. It is
+created and locked as `tmp-<token>.creating` and only then renamed, so a
+concurrent recover() never sees an unlocked tmp pack.
+
+`install(name, index)` makes the pack durable and visible: fsync, rename to
+`pack-<name>.pack`, then the index through a temp file named after the pack
+(`pack-<name>.idx.tmp-*`, removed by recover() only once the pack's lock is
+free), fsync, rename, fsync of the directory. The index comes last: a pack
+without an index is never read. Other sinks (the S3 upload in
+sync/s3remote.py) stage in a PackFile and override install().
+"""
+
+import fcntl
+import os
+import uuid
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, data) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+class PackFile:
+    """A tmp pack in `directory`, appended to and installed there."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        token = uuid.uuid4().hex
+        self.path = os.path.join(directory, f"tmp-{token}.pack")
+        creating = os.path.join(directory, f"tmp-{token}.creating")
+        self.fd = os.open(creating, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(creating, self.path)
+        except BaseException:
+            os.close(self.fd)
+            os.unlink(creating)
+            raise
+
+    def write(self, data) -> None:
+        """Append; one write() for data of any size on a regular file."""
+        write_all(self.fd, data)
+
+    def writev(self, parts: list, size: int) -> None:
+        """Append parts (a large entry) without joining them in memory."""
+        written = os.writev(self.fd, parts)
+        if written != size:  # short write: finish it (rare on regular files)
+            write_all(self.fd, b"".join(parts)[written:])
+
+    def pread(self, size: int, offset: int) -> bytes:
+        return os.pread(self.fd, size, offset)
+
+    def install(self, name: str, index: list) -> None:
+        """Make the pack durable and visible as pack-<name> (index parts last).
+        The flock stays held until close()."""
+        os.fsync(self.fd)
+        final = os.path.join(self.directory, f"pack-{name}.pack")
+        idx_final = os.path.join(self.directory, f"pack-{name}.idx")
+        if os.path.exists(idx_final) and os.path.exists(final):
+            os.unlink(self.path)  # an identical pack (same ids) is installed already
+            return
+        os.replace(self.path, final)
+        self.path = final
+        idx_tmp = f"{idx_final}.tmp-{uuid.uuid4().hex}"
+        with open(idx_tmp, "wb") as f:
+            for part in index:
+                f.write(part)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.replace(idx_tmp, idx_final)
+        except FileNotFoundError:
+            if not os.path.exists(idx_final):  # an identical pack's writer raced us
+                raise
+        fsync_dir(self.directory)
+
+    def discard(self) -> None:
+        """Throw the pack away (unlinked while still locked, so recover() never takes it)."""
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        self.close()
+
+    def close(self) -> None:
+        """Release the file and its lock (after install, or leaving a crash-like tmp pack)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
