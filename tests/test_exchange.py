@@ -319,7 +319,7 @@ def test_unusual_values_round_trip(repo):
     src = [json.dumps({"_version": 1, "_type": "Value", **v}) for v in vals]
     s = import_lines(repo, [x.encode() for x in src])
     assert s.imported == 3
-    ex = Exporter(repo.store, lambda t: out.append(t))
+    ex = Exporter(repo, lambda t: out.append(t))
     out = []
     recs = {repo.store.get(o).hash.hex(): o for o in repo.store.iter_ids()}
     ex.export([recs["3" * 40], recs["2" * 40]])

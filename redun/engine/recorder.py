@@ -383,9 +383,10 @@ class Recorder:
         f = raw[2]
         rec = ValueInfo(f["hash"], f["type"], f["format"])
         if f["blobs"]:
-            from ..objects.blobs import read_payload
+            from ..repo.valuestore import ValueStore
 
-            data = read_payload(self.values.reader() if self.repo is not None else self.store, Value.from_fields(f))
+            values = self.values if self.repo is not None else ValueStore(self.store)  # in memory: no value store
+            data = values.read(Value.from_fields(f))
         else:
             data = f["data"]
         if rec.format == "native":

@@ -20,7 +20,6 @@ import msgpack
 
 from ..errors import AmbiguousPrefixError, NotFoundError
 from ..objects import codec
-from ..objects.blobs import read_payload
 from ..objects.ids import check_prefix, is_hex
 from ..objects.records import RECORD_TYPES, Arg, CallNode, Execution, Job, Tag, Task, Value
 from . import convert
@@ -89,8 +88,9 @@ def resolve_root(repo, text: str) -> bytes:
 
 
 class Exporter:
-    def __init__(self, store, write: Callable[[str], None], index=None):
-        self.store = store
+    def __init__(self, repo, write: Callable[[str], None], index=None):
+        self.store = repo.store
+        self.values = repo.values  # payloads: blobs may live at [backend] value_store_path
         self.write = write
         self.index = index
         self.ids: dict = {}  # oid -> upstream id (uuid text or hash hex)
@@ -165,7 +165,7 @@ class Exporter:
         if t is Value:
             uid = rec.hash.hex()
             subs = [ids[s] for s in rec.subvalues]
-            self._emit("v:" + uid, convert.value_line(rec, read_payload(self.store, rec), subs))
+            self._emit("v:" + uid, convert.value_line(rec, self.values.read(rec), subs))
         elif t is Task:
             uid = rec.hash.hex()
             self._emit("v:" + uid, convert.task_line(rec))
@@ -216,7 +216,7 @@ def export_lines(repo, write: Callable[[str], None], root_ids: Optional[list] = 
             index = repo.index
         except ImportError:
             pass
-    return Exporter(repo.store, write, index).export(roots)
+    return Exporter(repo, write, index).export(roots)
 
 
 __all__ = ["export_lines", "Exporter", "resolve_root", "all_execution_roots"]

@@ -76,6 +76,7 @@ class Repo:
         self.store = DirectoryStore(root, durable=True)  # loose puts are rare: fsync them (refs point at them)
         self.refs = DirectoryRefs(root)
         self._index = None
+        self._values = None
 
     @classmethod
     def init(cls, root: str) -> "Repo":
@@ -119,6 +120,16 @@ class Repo:
 
             self._index = open_index(self)
         return self._index
+
+    @property
+    def values(self):
+        """The repo's ValueStore ([backend] value_store_*): where large payloads go, and
+        `repo.values.read(value)`, the one way to read a Value's payload."""
+        if self._values is None:
+            from .valuestore import ValueStore
+
+            self._values = ValueStore.for_repo(self)
+        return self._values
 
     def close(self):
         if self._index is not None:

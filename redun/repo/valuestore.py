@@ -10,8 +10,9 @@ Keys (upstream's names, same meaning):
 
 Unlike upstream, blobs are always content-addressed objects (deduplicated,
 verified on read); value_store_path only moves them. Records stay in the repo.
-A Value whose blobs are elsewhere still links to them by id, so readers use
-`reader()`: the external store first, then the repo's own.
+A Value whose blobs are elsewhere still links to them by id, so its payload is
+read with `repo.values.read(value)` (the external store first, then the
+repo's own), never from `repo.store` alone.
 """
 
 import os
@@ -140,7 +141,11 @@ class ValueStore:
         return blobs.payload_fields(self.target(run_writer), payload, self.min_size, spans=spans)
 
     def read(self, value):
-        """The payload of a Value (bytes-like), blobs read from wherever they are."""
+        """The payload of a Value (bytes-like): its inline data, or its blobs read
+        from the value store, then the repo. Every reader of values (export, the
+        repl, `redun log --format json`, the engine's cache) goes through here."""
+        if not value.blobs:
+            return value.data
         return blobs.read_payload(self.reader(), value)
 
 
@@ -177,13 +182,13 @@ def open_blob_store(path: str) -> ObjectStore:
 
 def blob_store_for(repo) -> ObjectStore:
     """The ObjectStore a repo's blobs go to (its own store unless value_store_path is set)."""
-    ext = ValueStore.for_repo(repo).external
+    ext = repo.values.external
     return repo.store if ext is None else ext
 
 
 def blob_reader_for(repo) -> ObjectStore:
     """A store that reads a repo's blobs wherever they are (for display, sync, fsck)."""
-    return ValueStore.for_repo(repo).reader()
+    return repo.values.reader()
 
 
 class _LinkView:
@@ -202,5 +207,5 @@ class _LinkView:
 
 def link_view(repo):
     """repo.store for checking links: with value_store_path, blobs there count as present."""
-    vs = ValueStore.for_repo(repo)
+    vs = repo.values
     return repo.store if vs.path is None else _LinkView(repo.store, vs.reader())

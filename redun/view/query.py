@@ -82,12 +82,12 @@ class Provenance:
         from ..objects.valuecodec import FORMAT_NATIVE, decode_native, safe_unpickle
 
         v = self.get(value_oid)
-        data = v.data
-        if v.blobs:
-            from ..objects.blobs import read_payload
-
-            data = read_payload(self.repo.store, v)
+        data = self.payload(v)
         return decode_native(data) if v.format == FORMAT_NATIVE else safe_unpickle(data)
+
+    def payload(self, value):
+        """A Value record's serialized payload, its blobs read wherever the value store keeps them."""
+        return self.repo.values.read(value)
 
     def arguments_text(self, call_oid: Optional[bytes]) -> str:
         """'a, b, k=v' as upstream shows a CallNode's arguments (positional, then keywords by name)."""

@@ -45,10 +45,9 @@ class JsonRenderer:
 
     def value(self, val: dict) -> None:
         from ..exchange.convert import value_line
-        from ..objects.blobs import read_payload
 
         rec = self.prov.get(val["oid"])
-        payload = bytes(read_payload(self.prov.repo.store, rec)) if rec.blobs else rec.data
+        payload = bytes(self.prov.payload(rec))
         subs = []
         for oid in rec.subvalues:
             row = self.index.value(oid)
