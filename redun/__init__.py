@@ -11,6 +11,8 @@ _LAZY = {
     "Task": "redun.task",
     "File": "redun.file",
     "Dir": "redun.file",
+    "ShardedS3Dataset": "redun.file",
+    "script": "redun.scripting",
     "Scheduler": "redun.scheduler",
     "namespace": "redun.task",
     "get_task_registry": "redun.task",
