@@ -27,6 +27,7 @@ COMMANDS = {
     "fsck": ("redun.cli.fsck", "fsck_command", "Verify every object and ref of a repo."),
     "gc": ("redun.cli.gc", "gc_command", "Delete unreachable objects older than a grace period."),
     "bundle": ("redun.cli.bundle", "bundle_group", "Move selected executions as one file."),
+    "fs": ("redun.cli.fs", "fs_group", "Filesystem commands (local, s3, gs, http, etc)."),
 }
 
 
