@@ -50,14 +50,10 @@ def _hydrate(obj: Any) -> Any:
 
     t = type(obj)
     if t is FileRef:
-        from ..file import Dir, File
+        from ..file import file_from_record
 
-        cls = {"redun.File": File, "redun.Dir": Dir}.get(obj.type_name)
-        if cls is None:
-            return obj
-        f = cls.__new__(cls)
-        f.__setstate__({"path": obj.path, "hash": obj.hash})
-        return f
+        f = file_from_record(obj.type_name, obj.path, obj.hash)
+        return obj if f is None else f
     if t is list:
         return [_hydrate(x) for x in obj]
     if t is tuple:
