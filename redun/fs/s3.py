@@ -62,18 +62,17 @@ class S3FileSystem(FileSystem):
 
     name = "s3"
 
-    def __init__(self):
-        self._locations: dict = {}
-
     def location(self, bucket: str):
-        """The S3Location (client + error mapping) for one bucket."""
-        loc = self._locations.get(bucket)
-        if loc is None:
-            from ..errors import StorageError
-            from ..objects.s3 import S3Location
+        """The S3Location (client + error mapping) for one bucket. Built per use: the
+        client is the process's one for the current AWS_* settings."""
+        from ..errors import StorageError
+        from ..objects.s3 import S3Location, s3_client
 
-            loc = self._locations[bucket] = S3Location(f"s3://{bucket}", what="file", error=StorageError)
-        return loc
+        try:
+            client = s3_client()
+        except StorageError as e:
+            raise StorageError(f"s3://{bucket}: {e}") from None
+        return S3Location(f"s3://{bucket}", what="file", error=StorageError, client=client)
 
     @staticmethod
     def get_bucket_and_key(path: str) -> tuple:
