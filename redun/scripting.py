@@ -61,8 +61,12 @@ def prepare_command(command: str, default_shell: str = DEFAULT_SHELL) -> str:
 
 def get_task_command(task, args: tuple, kwargs: dict) -> str:
     """The prepared command a script task's function returns for these arguments."""
-    func = getattr(task.func, "__wrapped__", task.func)
-    return prepare_command(func(*args, **kwargs))
+    return prepare_command(task.func(*args, **kwargs))
+
+
+def exec_script_task(task, args: tuple, kwargs: dict) -> bytes:
+    """What an executor runs for a @task(script=True) job: the command, then its stdout."""
+    return exec_script(get_task_command(task, args, kwargs))
 
 
 def exec_script(command: str) -> bytes:

@@ -65,8 +65,7 @@ class Task:
         hash_includes: Optional[list] = None,
         source: Optional[str] = None,
     ):
-        # A script task's function returns a shell script; the task runs it (see _run_script).
-        self.func = _run_script(func) if script else func
+        self.func = func
         self.name = name or func.__name__
         self.namespace = compute_namespace(func, namespace)
         self.version = version
@@ -183,20 +182,6 @@ class Task:
             self._task_options_base = {}
             self.source = ""
             self._hash_includes = None
-
-
-def _run_script(func: Callable) -> Callable:
-    """What a worker calls for @task(script=True): the command func returns, run by
-    redun.scripting (stdout bytes, or ScriptError with stderr). func stays __wrapped__."""
-    import functools
-
-    @functools.wraps(func)
-    def run_script(*args, **kwargs):
-        from .scripting import exec_script, prepare_command
-
-        return exec_script(prepare_command(func(*args, **kwargs)))
-
-    return run_script
 
 
 def _safe_source(func: Callable) -> str:

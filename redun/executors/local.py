@@ -29,14 +29,21 @@ class LocalExecutor(Executor):
         self._scratch_root = section_value(config, "scratch", "/tmp/redun")
         self._workers = None
 
-    def submit(self, job) -> None:
-        workers = self._workers
-        if workers is None:
+    def _get_workers(self):
+        if self._workers is None:
             from .workers import Workers
 
-            workers = self._workers = Workers(self.max_workers, self._scheduler.events_queue)
-        args, kwargs = job.call_args, job.call_kwargs
-        workers.submit(job, job.task.func, args, kwargs)
+            self._workers = Workers(self.max_workers, self._scheduler.events_queue)
+        return self._workers
+
+    def submit(self, job) -> None:
+        self._get_workers().submit(job, job.task.func, job.call_args, job.call_kwargs)
+
+    def submit_script(self, job) -> None:
+        """A script task: its function returns a command; run it, the result is its stdout."""
+        from ..scripting import exec_script_task
+
+        self._get_workers().submit(job, exec_script_task, (job.task, job.call_args, job.call_kwargs), {})
 
     def stop(self) -> None:
         if self._workers is not None:
