@@ -225,3 +225,41 @@ def test_touch_time_only_on_local():
 
     with pytest.raises(FileSystemError, match="only supported on local"):
         Dummy().touch("dummy-touch://x", (1, 1))
+
+
+PARITY = '''
+import hashlib, json, pickle, sys
+from redun.file import ContentFile, Dir, File, FileSet, IFile, ShardedS3Dataset
+root = sys.argv[1]
+objs = [File(root + "/a.csv"), Dir(root), IFile(root + "/a.csv"), ContentFile(root + "/a.csv"),
+        FileSet(root + "/*.csv"), File(root + "/a.csv").stage("x.csv"), Dir(root).stage(),
+        ShardedS3Dataset(root, format="csv")]
+out = []
+for o in objs:
+    for part in (o, getattr(o, "local", None), getattr(o, "remote", None)):
+        if part is not None and hasattr(part, "hash"):
+            part.hash
+    out.append([type(o).__name__, o.get_hash(), hashlib.sha1(pickle.dumps(o, protocol=3)).hexdigest()])
+print(json.dumps(out))
+'''
+
+
+@pytest.mark.slow
+def test_hashes_and_pickles_match_upstream(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from conftest import UPSTREAM_PY
+
+    root = tmp_path / "data"
+    for rel in ("a.csv", "b.csv", "sub/c.csv"):
+        File(str(root / rel)).write(rel)
+    (tmp_path / "parity.py").write_text(PARITY)
+    results = []
+    for python in (sys.executable, UPSTREAM_PY):
+        p = subprocess.run([python, "parity.py", str(root)], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=120)
+        assert p.returncode == 0, p.stderr
+        results.append(json.loads(p.stdout))
+    assert results[0] == results[1]
