@@ -1,6 +1,5 @@
 """State shared by every command: which config dir and repo the user chose."""
 
-import os
 from typing import Optional
 
 from ..config import Config, find_config_dir

@@ -1,7 +1,7 @@
 """The `redun` command line: global options, lazy subcommands, error translation.
 
 Subcommands live in redun/cli/ and are imported only when invoked, so
-`redun log` does not pay for the engine, boto3 or duckdb.
+`redun log` does not pay for the engine or boto3.
 """
 
 import importlib
@@ -10,7 +10,6 @@ import sys
 import click
 
 from .. import __version__
-from ..errors import RedunError
 
 # name -> (module, attribute, short help)
 COMMANDS = {
@@ -39,18 +38,8 @@ class LazyGroup(click.Group):
         spec = COMMANDS.get(name)
         if spec is None:
             return None
-        module, attr, short = spec
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-
-            @click.command(name=name, help=f"{short} (not available in this build)")
-            def missing():
-                raise RedunError(f"`redun {name}` is not available in this build.")
-
-            return missing
+        module, attr, _short = spec
+        mod = importlib.import_module(module)
         return getattr(mod, attr)
 
     def format_commands(self, ctx, formatter):

@@ -1,7 +1,7 @@
 """`redun log`: executions, jobs, call nodes, tasks, values and files from the index.
 
 Start-up time matters (a cold `redun log <prefix>` should take tens of ms), so
-this module imports nothing heavy: no engine, no rich, no duckdb. The work is
+this module imports nothing heavy: no engine, no boto3. The work is
 done by log_show.show_log, which the entry point also calls without click.
 """
 

@@ -157,9 +157,6 @@ class Queries:
         return [as_dict("job", r) for r in
                 self._read(f"SELECT {JOB_COLS} FROM jobs WHERE execution_id=? ORDER BY start_time, id", (eid,))]
 
-    def execution_status_counts(self, eid: bytes) -> dict:
-        return dict(self._read("SELECT status, COUNT(*) FROM jobs WHERE execution_id=? GROUP BY status", (eid,)))
-
     def root_job(self, eid: bytes) -> Optional[dict]:
         rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE execution_id=? AND parent_id IS NULL "
                           "ORDER BY start_time DESC LIMIT 1", (eid,))

@@ -24,7 +24,7 @@ Pure apart from the writer/store it is handed. Imports nothing above objects.
 import os
 import struct
 import threading
-from typing import Iterable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import blake3
 import zstandard
@@ -32,8 +32,8 @@ import zstandard
 from ..errors import CorruptObjectError, DecodeError, NotFoundError
 from . import compress
 from .pack import ENTRY_HEAD
-from .records import Blob, Value
-from .spans import SPAN_MIN, native_spans  # noqa: F401  (re-exported: callers chunk with spans)
+from .records import Value
+from .spans import native_spans  # noqa: F401  (re-exported: callers chunk with spans)
 
 CHUNK_SIZE = 1 << 20  # 1 MiB: 1 GB -> 1024 blob ids (~35 KB Value record)
 MIN_CHUNK = 1 << 12
@@ -323,16 +323,6 @@ def _read_from_pack(store, oid: bytes, out: memoryview, pos: int, fds: dict):
             raise CorruptObjectError(f"blob {oid.hex()} in {p.path} does not match its id (corrupt)")
         return n
     return None
-
-
-def blob_record(chunk) -> Blob:
-    """A Blob record for tests and tools that want the record object."""
-    return Blob(bytes(chunk))
-
-
-def iter_blob_ids(values: Iterable[Value]) -> Iterator[bytes]:
-    for v in values:
-        yield from v.blobs
 
 
 __all__ = [

@@ -366,9 +366,6 @@ class DirectoryStore(ObjectStore):
         return found[:limit]
 
     # -- maintenance (redun/objects/maintenance.py) --------------------------
-    def _read_loose_verified(self, oid: bytes) -> Optional[bytes]:
-        return maintenance.read_loose_verified(self, oid)
-
     def pack_loose(self, oids=None) -> Optional[str]:
         """Move loose objects (all, or the given ones) into one pack, then delete them."""
         return maintenance.pack_loose(self, oids)

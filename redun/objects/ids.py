@@ -34,13 +34,6 @@ def parse_oid(text: str) -> bytes:
     return bytes.fromhex(text)
 
 
-def parse_hash(text: str) -> bytes:
-    """Upstream 40-hex hash -> 20 bytes. Raises InvalidIdError."""
-    if not isinstance(text, str) or len(text) != 2 * HASH_LEN or not is_hex(text):
-        raise InvalidIdError(f"Not a redun hash (40 lowercase hex characters): {text!r}")
-    return bytes.fromhex(text)
-
-
 def parse_uuid(text: str) -> bytes:
     """Canonical uuid string (8-4-4-4-12, lowercase) -> 16 bytes. Raises InvalidIdError."""
     try:

@@ -2,7 +2,7 @@
 
 `Provenance` loads records by oid (cached, verified by the store) and renders
 value previews through redun.objects.valuecodec — never `pickle.loads`. The lazy
-views `redun repl`'s `query()` returns live in redun/query_views.py.
+views `redun repl`'s `query()` returns live in redun/view/models.py.
 """
 
 from typing import Optional
