@@ -293,11 +293,25 @@ def test_keep_going_counts_dangling_once(repo):
     assert s.failed == len(no_values)  # everything needs a task or a value
 
 
-def test_progress_callback(repo):
-    seen = []
+def test_progress_reports_lines_then_records(repo):
+    from redun.objects.progress import Progress
+
+    class Seen(Progress):
+        def __init__(self):
+            self.events = []
+
+        def phase(self, name, total=None, unit="objects"):
+            self.events.append((name, unit))
+
+        def update(self, done):
+            self.events.append(done)
+
+    seen = Seen()
     src = read(FIXTURES[0]) * 100  # duplicates: 6800 lines, enough for a progress tick
-    s = import_lines(repo, src, progress=lambda phase, n: seen.append(phase))
-    assert "reading" in seen and s.imported == 68 and s.present == len(src) - 68
+    s = import_lines(repo, src, progress=seen)
+    assert s.imported == 68 and s.present == len(src) - 68
+    reading, writing = seen.events.index(("reading lines", "lines")), seen.events.index(("writing records", "records"))
+    assert reading < writing and 5000 in seen.events[reading:writing]
 
 
 def test_unusual_values_round_trip(repo):

@@ -7,11 +7,11 @@ index and are never migrated implicitly).
 """
 
 import os
-import sys
 
 import click
 
 from ..errors import RepoFormatError, UsageError
+from .output import echo_json, format_option
 
 # Every repository format this redun knows, oldest first: (major, minor, description).
 FORMAT_VERSIONS = (
@@ -73,30 +73,67 @@ def db_group():
 
 
 @db_group.command("info")
+@format_option
 @click.pass_obj
-def info_command(obj):
-    """Show the repository format, index schema and record counts."""
+def info_command(obj, fmt):
+    """Show the repository format, index schema and record counts.
+
+    \b
+    JSON output (--format json), one object:
+      version            this redun's version
+      config_dir         the repository's directory
+      repo_format        "MAJOR.MINOR";  repo_format_description: its text
+      supported_formats  ["MAJOR.MINOR", ...] this redun reads
+      index              {"schema": int, "path": text, "bytes": int}
+      packs_ingested     packs the index has read
+      records            {"Execution": n, "Job": n, "CallNode": n, "Task": n,
+                          "Value": n, "Tag": n}: indexed records of each type
+    """
+    repo = obj.open_repo()
+    info = repo_info(repo)
+    if fmt == "json":
+        echo_json(info)
+    else:
+        render_info(info)
+
+
+def repo_info(repo) -> dict:
+    """What `db info` reports, as the JSON object its --help describes."""
+    from .. import __version__
     from ..index import SCHEMA_VERSION
     from ..repo.repository import read_format
 
-    repo = obj.open_repo()
-    _header(obj, repo)
     fmt = read_format(repo.root)
-    desc = {(a, b): d for a, b, d in FORMAT_VERSIONS}.get(fmt, "unknown")
-    click.echo(f"repo format: {_fmt(fmt)} '{desc}'")
-    click.echo(f"CLI supports repo formats: {', '.join(_fmt((a, b)) for a, b, _ in FORMAT_VERSIONS)}")
-    index = repo.index
+    c = repo.index.counts()  # opens (and catches up) the index before its size is taken
     size = 0
     for suffix in ("", "-wal"):
         try:
             size += os.path.getsize(repo.index_path + suffix)
         except OSError:
             pass
-    click.echo(f"index schema: {SCHEMA_VERSION} ({repo.index_path}, {size / 1e6:.1f} MB)")
-    c = index.counts()
-    click.echo(f"packs ingested: {c['ingested_packs']}")
-    click.echo(f"records: {c['executions']} Execution, {c['jobs']} Job, {c['call_nodes']} CallNode, "
-               f"{c['tasks']} Task, {c['vals']} Value, {c['tags']} Tag")
+    return {
+        "version": __version__,
+        "config_dir": repo.root,
+        "repo_format": _fmt(fmt),
+        "repo_format_description": {(a, b): d for a, b, d in FORMAT_VERSIONS}.get(fmt, "unknown"),
+        "supported_formats": [_fmt((a, b)) for a, b, _ in FORMAT_VERSIONS],
+        "index": {"schema": SCHEMA_VERSION, "path": repo.index_path, "bytes": size},
+        "packs_ingested": c["ingested_packs"],
+        "records": {"Execution": c["executions"], "Job": c["jobs"], "CallNode": c["call_nodes"],
+                    "Task": c["tasks"], "Value": c["vals"], "Tag": c["tags"]},
+    }
+
+
+def render_info(info: dict) -> None:
+    click.echo(f"redun :: version {info['version']}")
+    click.echo(f"config dir: {info['config_dir']}")
+    click.echo()
+    click.echo(f"repo format: {info['repo_format']} '{info['repo_format_description']}'")
+    click.echo(f"CLI supports repo formats: {', '.join(info['supported_formats'])}")
+    index = info["index"]
+    click.echo(f"index schema: {index['schema']} ({index['path']}, {index['bytes'] / 1e6:.1f} MB)")
+    click.echo(f"packs ingested: {info['packs_ingested']}")
+    click.echo("records: " + ", ".join(f"{n} {kind}" for kind, n in info["records"].items()))
 
 
 @db_group.command("versions")
@@ -159,37 +196,13 @@ def reindex_command(obj):
     import time
 
     from ..index import rebuild_index
+    from .progress import progress_on_stderr
 
     repo = obj.open_repo()
     t0 = time.perf_counter()
-    with _progress() as progress:
+    with progress_on_stderr("reindex") as progress:
         index = rebuild_index(repo, progress=progress)
     c = index.counts()
     click.echo(f"Reindexed {c['executions']} executions, {c['jobs']} jobs, {c['call_nodes']} call nodes, "
                f"{c['tasks']} tasks, {c['vals']} values from {c['ingested_packs']} packs "
                f"in {time.perf_counter() - t0:.1f}s.")
-
-
-class _progress:
-    """A rich progress bar over pack bytes on stderr, only when stderr is a TTY."""
-
-    def __enter__(self):
-        self.bar = None
-        if not sys.stderr.isatty():
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
-        self.bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                            TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-        self.bar.start()
-        self.task = self.bar.add_task("reindex", total=None)
-        return self.update
-
-    def update(self, done: int, total: int) -> None:
-        self.bar.update(self.task, completed=done, total=total or None)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.stop()
-        return False

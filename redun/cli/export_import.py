@@ -8,32 +8,18 @@ import click
 from ..errors import RedunError
 
 
-def _progress_reporter(what: str = "Importing"):
-    """A (phase, count) callback drawing a rich status line, only when stderr is a TTY."""
-    if not sys.stderr.isatty():
-        return None, None
-    from rich.console import Console
+def _counting(write, progress):
+    """Wrap write() to tell `progress` how many lines have been written (export)."""
+    from ..objects.progress import NO_PROGRESS
 
-    console = Console(stderr=True)
-    status = console.status(f"{what}...")
-    status.start()
-
-    def report(phase: str, n: int) -> None:
-        status.update(f"{what}: {phase} {n} records...")
-
-    return report, status
-
-
-def _counting(write, report):
-    """Wrap write() to report the number of lines written so far (export progress)."""
-    if report is None:
+    if progress is NO_PROGRESS:
         return write
     count = [0]
 
     def counted(text: str) -> None:
         write(text)
         count[0] += text.count("\n")
-        report("wrote", count[0])
+        progress.update(count[0])
 
     return counted
 
@@ -52,12 +38,14 @@ def export_command(obj, path, ids):
     Execution line follows everything it needs), in upstream's line format.
     """
     from ..exchange import export_lines
+    from .progress import is_terminal, progress_on_stderr
 
     repo = obj.open_repo()
-    report, status = _progress_reporter("Exporting")
-    try:
+    # exported lines going to the terminal are their own progress display
+    with progress_on_stderr("export", quiet=path == "-" and is_terminal(sys.stdout)) as progress:
+        progress.phase("writing lines", unit="lines")
         if path == "-":
-            export_lines(repo, _counting(sys.stdout.write, report), list(ids))
+            export_lines(repo, _counting(sys.stdout.write, progress), list(ids))
             sys.stdout.flush()  # raise BrokenPipeError here, where main() turns it into a quiet exit
             return
         tmp = f"{path}.tmp-{os.getpid()}"  # a failed export never leaves a truncated FILE
@@ -67,7 +55,7 @@ def export_command(obj, path, ids):
             raise RedunError(f"Cannot write {path}: {e.strerror}") from None
         try:
             with out:
-                export_lines(repo, _counting(out.write, report), list(ids))
+                export_lines(repo, _counting(out.write, progress), list(ids))
             os.replace(tmp, path)
         except BaseException:
             try:
@@ -75,9 +63,6 @@ def export_command(obj, path, ids):
             except OSError:
                 pass
             raise
-    finally:
-        if status is not None:
-            status.stop()
 
 
 @click.command("import")
@@ -96,6 +81,7 @@ def import_command(obj, path, keep_going, quiet):
     are skipped and counted; importing twice is harmless.
     """
     from ..exchange import LineError, import_lines
+    from .progress import progress_on_stderr
 
     repo = obj.open_repo()
     if path == "-":
@@ -107,13 +93,11 @@ def import_command(obj, path, keep_going, quiet):
             stream = open(path, "rb")
         except OSError as e:
             raise RedunError(f"Cannot read {path}: {e.strerror}") from None
-    report, status = _progress_reporter()
+    typing = path == "-" and sys.stdin.isatty()  # a status line would overwrite what is typed
     try:
-        summary = import_lines(repo, stream, keep_going=keep_going, progress=report)
+        with progress_on_stderr("import", quiet=typing) as progress:
+            summary = import_lines(repo, stream, keep_going=keep_going, progress=progress)
     except LineError as e:
-        if status is not None:
-            status.stop()
-            status = None
         problems = getattr(e, "all", None)
         if not problems:
             raise
@@ -124,8 +108,6 @@ def import_command(obj, path, keep_going, quiet):
         click.echo("Nothing was imported (--keep-going imports the valid records).", err=True)
         sys.exit(e.exit_code)
     finally:
-        if status is not None:
-            status.stop()
         if stream is not sys.stdin.buffer:
             stream.close()
     shown = summary.errors[:20]

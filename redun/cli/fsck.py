@@ -1,43 +1,43 @@
 """`redun fsck`: verify every object, pack and ref of the local repository."""
 
-import sys
-
 import click
+
+from ..errors import UsageError
+from .output import echo_json, format_option
 
 
 @click.command("fsck")
 @click.option("--recover", "do_recover", is_flag=True,
               help="First salvage what crashed writers left (tmp packs, packs without index).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
+@format_option
 @click.pass_obj
-def fsck_command(obj, do_recover, quiet):
+def fsck_command(obj, do_recover, quiet, fmt):
     """Verify every object, pack and ref of the repository.
 
     Re-hashes every object in every pack and every loose object, checks each
     pack index's checksum and its pack's digest, and checks that every link and
     every ref resolves. Exit 0 when clean, 1 naming each bad object, pack or ref.
+
+    \b
+    JSON output (--format json), one object:
+      ok         true when nothing is wrong (the exit code says the same)
+      objects    objects checked;  packs, loose, refs: how many of each
+      problems   [{"kind": object|pack|index|ref|link|file, "name": id or
+                 name, "message": text, "where": file or location}]
+      notes      [text]: crash debris and the like, not damage
+      recovered  names of the packs --recover installed
     """
-    from ..objects.fsck import estimate_objects, fsck
+    from ..objects.fsck import fsck
+    from .progress import progress_on_stderr
 
     location = obj.repo_location()
     remote = location if "://" in location else None  # s3://...: checked in place, read-only
+    if remote and do_recover:
+        raise UsageError(f"--recover changes a local repository; {remote} is only checked, in place.")
     repo = None if remote else obj.open_repo()
-    if do_recover and repo is not None:
-        salvaged = repo.store.recover()
-        if salvaged and not quiet:
-            click.echo(f"recovered {len(salvaged)} pack(s) left by interrupted writers")
-    progress, bar = None, None
-    if sys.stderr.isatty() and not quiet:
-        from rich.progress import Progress
-
-        bar = Progress(transient=True, console=None)
-        bar.start()
-        task = bar.add_task("fsck", total=estimate_objects(repo.store) if repo else None)
-
-        def progress(n):
-            bar.advance(task, n)
-
-    try:
+    recovered = repo.store.recover() if do_recover and repo is not None else []
+    with progress_on_stderr("fsck", quiet=quiet) as progress:
         if remote:
             from ..maint.remote_fsck import fsck_remote
 
@@ -46,19 +46,39 @@ def fsck_command(obj, do_recover, quiet):
             from ..repo.valuestore import link_view
 
             report = fsck(link_view(repo), repo.refs, progress=progress)
-    finally:
-        if bar is not None:
-            bar.stop()
+    if fmt == "json":
+        echo_json(fsck_json(report, recovered))
+    else:
+        render_text(report, recovered, quiet)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+def fsck_json(report, recovered: list) -> dict:
+    return {
+        "ok": report.ok,
+        "objects": report.objects,
+        "packs": report.packs,
+        "loose": report.loose,
+        "refs": report.refs,
+        "problems": [{"kind": p.kind, "name": p.name, "message": p.message, "where": p.where}
+                     for p in report.problems],
+        "notes": list(report.notes),
+        "recovered": list(recovered),
+    }
+
+
+def render_text(report, recovered: list, quiet: bool) -> None:
+    if recovered and not quiet:
+        click.echo(f"recovered {len(recovered)} pack(s) left by interrupted writers")
     for problem in report.problems:
         click.echo(str(problem))
     if not quiet:
         for note in report.notes:
             click.echo(f"note: {note}")
         click.echo(report.summary())
-    if not report.ok:
-        if not quiet:
-            if any("interrupted" in n or "crash" in n for n in report.notes):
-                click.echo("hint: `redun fsck --recover` salvages crash debris.", err=True)
-            click.echo("hint: damaged or missing objects can be restored from another copy of the "
-                       "repository (`redun pull`); records that do not depend on them stay readable.", err=True)
-        raise SystemExit(1)
+    if not report.ok and not quiet:
+        if any("interrupted" in n or "crash" in n for n in report.notes):
+            click.echo("hint: `redun fsck --recover` salvages crash debris.", err=True)
+        click.echo("hint: damaged or missing objects can be restored from another copy of the "
+                   "repository (`redun pull`); records that do not depend on them stay readable.", err=True)

@@ -4,33 +4,10 @@ Counts printed are objects transferred (every record, blobs included); an
 execution that is already complete at the destination costs nothing.
 """
 
-import sys
-from contextlib import contextmanager
-
 import click
 
 from ..errors import SyncError
-
-
-@contextmanager
-def _progress(verb: str):
-    """A rich counter on stderr when it is a terminal; otherwise nothing."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TextColumn("{task.completed} object(s)"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(verb, total=None)
-        yield lambda n: bar.update(task, completed=n)
+from .output import echo_json, format_option
 
 
 def _open_pair(obj, src_name: str, dst_name: str, verb: str):
@@ -50,13 +27,14 @@ def _open_pair(obj, src_name: str, dst_name: str, verb: str):
 
 def _run(obj, src_name, dst_name, roots, verb):
     from ..sync.transfer import sync
+    from .progress import progress_on_stderr
 
     src, dst = _open_pair(obj, src_name, dst_name, verb)
     try:
         if src.same_as(dst):
             other = dst_name if verb == "push" else src_name
             raise SyncError(f"Cannot {verb} repo {other} {'to' if verb == 'push' else 'into'} itself")
-        with _progress("Pushing" if verb == "push" else "Pulling") as progress:
+        with progress_on_stderr(verb) as progress:
             # only this config dir's own repo is trusted to hold well-formed records
             trusted = src_name == "default"
             return sync(src, dst, roots=list(roots) or None, progress=progress, trusted=trusted)
@@ -65,20 +43,42 @@ def _run(obj, src_name, dst_name, roots, verb):
         dst.close()
 
 
+def sync_json(repo: str, result) -> dict:
+    return {
+        "repo": repo,
+        "objects": result.objects,
+        "up_to_date": result.up_to_date,
+        "refs": {name: oid.hex() for name, oid in sorted(result.refs.items())},
+        "skipped": list(result.skipped),
+    }
+
+
 @click.command("push")
 @click.argument("repo")
 @click.argument("exec_ids", nargs=-1)
+@format_option
 @click.pass_obj
-def push_command(obj, repo, exec_ids):
+def push_command(obj, repo, exec_ids, fmt):
     """Sync records to another redun repo.
 
     Pushes every execution of the current repository (or of `--repo`), or only
     those whose id starts with one of EXEC_IDS, with everything they reference,
-    to REPO (a name from `redun repo list`)."""
+    to REPO (a name from `redun repo list`).
+
+    \b
+    JSON output (--format json), one object:
+      repo        the other repository's name
+      objects     objects copied (records and blobs)
+      up_to_date  true when nothing had to move
+      refs        {ref name: object id hex} of the refs moved
+      skipped     refs left alone (a running execution never replaces a ref)
+    """
     if repo == obj.repo_name:
         raise SyncError(f"Cannot push repo {repo} to itself")
     result = _run(obj, obj.repo_name, repo, exec_ids, "push")
-    if result.up_to_date:
+    if fmt == "json":
+        echo_json(sync_json(repo, result))
+    elif result.up_to_date:
         click.echo(f"Repo '{repo}' is up to date.")
     else:
         click.echo(f"Pushed {result.objects} record(s) to repo '{repo}'")
@@ -87,14 +87,28 @@ def push_command(obj, repo, exec_ids):
 @click.command("pull")
 @click.argument("repo")
 @click.argument("exec_ids", nargs=-1)
+@format_option
 @click.pass_obj
-def pull_command(obj, repo, exec_ids):
+def pull_command(obj, repo, exec_ids, fmt):
     """Sync records from another redun repo.
 
     Pulls every execution of REPO (or only those whose id starts with one of
     EXEC_IDS, resolved in REPO), with everything they reference, into the
-    current repository (or `--repo`). Every object is verified on arrival."""
+    current repository (or `--repo`). Every object is verified on arrival.
+
+    \b
+    JSON output (--format json), one object:
+      repo        the other repository's name
+      objects     objects copied (records and blobs)
+      up_to_date  true when nothing had to move
+      refs        {ref name: object id hex} of the refs moved
+      skipped     refs left alone (a running execution never replaces a ref)
+    """
     if repo == obj.repo_name:
         raise SyncError(f"Cannot pull repo {repo} into itself")
     result = _run(obj, repo, obj.repo_name, exec_ids, "pull")
-    click.echo(f"Pulled {result.objects} new record(s) from repo '{repo}'")
+    if fmt == "json":
+        echo_json(sync_json(repo, result))
+    else:
+        click.echo(f"Pulled {result.objects} new record(s) from repo '{repo}'")
+

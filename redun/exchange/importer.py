@@ -23,12 +23,13 @@ import os
 import queue
 import sqlite3
 import threading
-from typing import Callable, Iterable, Optional
+from typing import Iterable, Optional
 
 from ..errors import RedunError
 from ..objects import codec, compress
 from ..objects.blobs import payload_fields
 from ..objects.ids import object_id
+from ..objects.progress import Progress, progress_or_none
 from . import convert
 from .lines import LineError, parse_line
 from .spill import DDL, PRAGMAS, ImportSummary, describe_ref, spill_row, tmp_db_path
@@ -39,7 +40,7 @@ ROWS_MAX = 50_000  # index rows held for after the commit; beyond, the index cat
 
 
 class _Importer:
-    def __init__(self, repo, keep_going: bool, progress: Optional[Callable]):
+    def __init__(self, repo, keep_going: bool, progress: Progress):
         self.repo = repo
         self.store = repo.store
         self.keep_going = keep_going
@@ -144,8 +145,8 @@ class _Importer:
                     recs, parents = [], []
                     if failure:
                         break
-                if self.progress and lineno % 5000 == 0:
-                    self.progress("reading", lineno)
+                if lineno % 5000 == 0:
+                    self.progress.update(lineno)
             batches.put((recs, parents))
         finally:
             batches.put(None)
@@ -430,8 +431,8 @@ class _Importer:
             del inprog[k]
             stack.pop()
             self.emit(db, writer, k, kind, line, o, deps, held)
-            if self.progress and len(oids) % 5000 == 0:
-                self.progress("writing", len(oids))
+            if len(oids) % 5000 == 0:
+                self.progress.update(len(oids))
 
 
 def _describe(key: str) -> str:
@@ -440,12 +441,14 @@ def _describe(key: str) -> str:
 
 
 def import_lines(repo, stream: Iterable, keep_going: bool = False,
-                 progress: Optional[Callable] = None) -> ImportSummary:
+                 progress: Optional[Progress] = None) -> ImportSummary:
     """Import upstream JSON lines (an iterable of bytes or str lines) into repo.
 
     Raises LineError (a RecordImportError) on the first problem unless
     keep_going; then problems are collected in summary.errors and the valid
-    records are committed. Records already present are counted, not rewritten."""
+    records are committed. Records already present are counted, not rewritten.
+    `progress` is told the lines read, then the records written."""
+    progress = progress_or_none(progress)
     imp = _Importer(repo, keep_going, progress)
     path = tmp_db_path(repo)
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -454,6 +457,7 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
         for stmt in PRAGMAS + DDL:
             db.execute(stmt)
         db.execute("BEGIN")
+        progress.phase("reading lines", unit="lines")
         imp.spill(stream, db)
         db.execute("COMMIT")
         imp.check(db)
@@ -461,6 +465,7 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
         repo.store.recover()
         imp.open_index()
         writer = repo.store.pack_writer()
+        progress.phase("writing records", unit="records")
         held: list = []
         # Upstream writes parents first (BFS): scanning backwards meets children
         # first, so most records are built straight from the scan.
@@ -483,8 +488,7 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
                         break
                 else:  # the common case when scanning children first: build it now
                     imp.emit(db, writer, key, kind, line, o, deps, held)
-            if imp.progress:
-                imp.progress("writing", len(oids))
+            imp.progress.update(len(oids))
         imp.raise_errors()
         _finish(repo, imp, writer, held, db)
         writer = None

@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Optional
 from ..errors import CorruptObjectError, RedunError
 from ..objects.ids import parse_uuid
 from ..objects.pack import PACK_MAGIC
+from ..objects.progress import NO_PROGRESS, Progress as _Progress, progress_or_none
 from . import bulk
 from .packread import pack_digest_ok, pack_entries
 from .queries import Queries
@@ -34,7 +35,7 @@ from .schema import (
 BUSY_TIMEOUT_MS = 60_000
 BATCH = 20_000  # records per write transaction during catch-up
 BULK_BATCH = 200_000  # the same while building a private file (`redun db reindex`)
-Progress = Optional[Callable[[int, int], None]]  # (done, total) in bytes of packs
+Progress = Optional[_Progress]  # told the bytes of packs ingested
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -244,20 +245,17 @@ class Index(Queries):
             self.commit(lambda c: c.executemany("DELETE FROM tmp_packs WHERE name=?", [(t,) for t in gone]))
         if not new and not tmps:
             return 0
-        total = 0
-        if progress is not None:
+        progress = progress_or_none(progress)
+        if progress is not NO_PROGRESS:
+            total = 0
             for name in new:
                 try:
                     total += os.path.getsize(os.path.join(packs_dir, f"pack-{name}.pack"))
                 except OSError:
                     pass
+            progress.phase("indexing packs", total=total, unit="bytes")
+        tick = progress.advance
         count = 0
-        done_bytes = [0]
-
-        def tick(nbytes):
-            done_bytes[0] += nbytes
-            if progress is not None:
-                progress(done_bytes[0], total)
 
         ids = self._pack_ids(new) if new else {}
         helper = None

@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Optional
 from ..errors import CorruptObjectError, GcError, NotFoundError
 from .mark import Marker
 from .packio import entry_at, oid_at, read_at, rewrite_pack, type_at
+from ..objects.progress import Progress, progress_or_none
 from ..objects.records import Execution, Job
 
 DEFAULT_GRACE_DAYS = 14.0
@@ -80,14 +81,14 @@ def collect(
     dry_run: bool = False,
     on_garbage: Optional[Callable] = None,
     now: Optional[float] = None,
-    phase: Optional[Callable[[str], None]] = None,
+    progress: Optional[Progress] = None,
 ) -> GcReport:
     """Run gc on a DirectoryStore with its refs; see the module docstring.
 
     keep: execution uuids (or prefixes of >= 8 hex digits) to keep even if
     their ref is gone. on_garbage(oid, type, nbytes) is called for each object
-    that goes (or would go, in a dry run). phase(text) is told what gc is doing."""
-    phase = phase or (lambda text: None)
+    that goes (or would go, in a dry run). progress is told each step gc takes."""
+    progress = progress_or_none(progress)
     if grace_days < 0:
         raise GcError("the grace period cannot be negative")
     report = GcReport(dry_run=dry_run)
@@ -101,28 +102,27 @@ def collect(
             known = {p.name for p in m.packs}
             keep_prefixes = _keep_prefixes(keep)
             try:
-                phase("marking from refs")
+                progress.phase("marking from refs")
                 live_execs = _mark_refs(m, refs)
-                phase("marking from recent objects and live runs")
+                progress.phase("marking from recent objects and live runs")
                 m.mark_young()
                 m.mark_tmp_packs()
-                phase("looking for jobs of live executions")
+                progress.phase("looking for jobs of live executions")
                 restore = _rescue(m, live_execs, keep_prefixes)
                 if not dry_run:
                     # Look again right before deleting: refs, packs and staging written meanwhile.
-                    phase("marking what changed meanwhile")
+                    progress.phase("marking what changed meanwhile")
                     _mark_refs(m, refs)
                     m.mark_new_packs(known)
                     m.mark_tmp_packs()
                     m.mark_young()
-                phase("counting garbage")
+                progress.phase("counting garbage")
                 _count(m, report, on_garbage)
             except CorruptObjectError as e:
                 # Without an object's links gc cannot know what it keeps alive.
                 raise CorruptObjectError(f"{e}\ngc stopped before deleting anything; run `redun fsck`.") from None
             if not dry_run:
-                phase("rewriting packs")
-                _sweep(m, report)
+                _sweep(m, report, progress)
                 for name, oid in restore:
                     if refs.get(name) is None:
                         refs.set(name, oid, expected=None)
@@ -234,8 +234,10 @@ def _loose_type(m: Marker, oid: bytes) -> str:
         return "?"
 
 
-def _sweep(m: Marker, report: GcReport) -> None:
+def _sweep(m: Marker, report: GcReport, progress: Progress) -> None:
+    progress.phase("rewriting packs", total=len(m.packs), unit="packs")
     for p in m.packs:
+        progress.advance(1)
         if p.young:
             continue
         live = p.index.count - p.bits.count(0)
@@ -251,6 +253,7 @@ def _sweep(m: Marker, report: GcReport) -> None:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+    progress.phase("removing loose objects")
     for oid in m.store.iter_loose():
         if oid in m.loose_marked:
             continue

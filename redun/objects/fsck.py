@@ -18,7 +18,7 @@ bytes per object, ~100 MB at 1M objects).
 
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 import blake3
 
@@ -26,6 +26,7 @@ from ..errors import CorruptObjectError, NotFoundError, RedunError
 from . import codec, compress
 from .ids import object_id
 from .pack import ENTRY_HEAD, PACK_MAGIC, PackIndex, read_entry
+from .progress import NO_PROGRESS, Progress, progress_or_none
 
 
 @dataclass
@@ -66,7 +67,7 @@ class _Checker:
     def __init__(self, store, refs, progress):
         self.store = store
         self.refs = refs
-        self.progress = progress or (lambda n: None)
+        self.progress = progress
         self.report = FsckReport()
 
     def bad(self, kind, name, message, where=""):
@@ -121,7 +122,7 @@ class _Checker:
                 continue  # packed meanwhile
             self.report.loose += 1
             self.check_object(oid, stored, path)
-            self.progress(1)
+            self.progress.advance(1)
 
     def pack(self, name: str, idx_path: str) -> None:
         self.report.packs += 1
@@ -184,7 +185,7 @@ class _Checker:
                     stop = pos
                     break
                 self.check_object(oid, body, pack_path)
-                self.progress(1)
+                self.progress.advance(1)
                 seen += 1
                 pos += ENTRY_HEAD + n
         if digest.digest() != index.pack_digest:
@@ -206,7 +207,7 @@ class _Checker:
                     self.bad("object", oid.hex(), str(e), pack_path)
                     continue
                 self.check_object(oid, stored, pack_path)
-                self.progress(1)
+                self.progress.advance(1)
         finally:
             os.close(fd)
 
@@ -221,7 +222,7 @@ class _Checker:
                 self.bad("object", oid.hex(), str(e), where)
                 continue
             self.check_object(oid, b"\x00" + data, where)
-            self.progress(1)
+            self.progress.advance(1)
 
     def check_refs(self) -> None:
         if self.refs is None:
@@ -248,13 +249,18 @@ def estimate_objects(store) -> Optional[int]:
     return sum(p.index.count for p in packs()) + sum(1 for _ in store.iter_loose())
 
 
-def fsck(store, refs=None, progress: Optional[Callable[[int], None]] = None) -> FsckReport:
-    """Check `store` (and `refs`, if given); never modifies anything."""
+def fsck(store, refs=None, progress: Optional[Progress] = None) -> FsckReport:
+    """Check `store` (and `refs`, if given); never modifies anything. Reports
+    each object checked to `progress`."""
+    progress = progress_or_none(progress)
     checker = _Checker(store, refs, progress)
     if hasattr(store, "packs_dir") and hasattr(store, "iter_loose"):
         store.refresh()
+        progress.phase("checking objects", total=estimate_objects(store) if progress is not NO_PROGRESS else None)
         checker.directory()
     else:
+        progress.phase("checking objects")
         checker.generic()
+    progress.phase("checking refs")
     checker.check_refs()
     return checker.report

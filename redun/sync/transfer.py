@@ -13,10 +13,11 @@ destination head and tries again: the objects already sent are then had.
 from dataclasses import dataclass, field
 
 import msgpack
-from typing import Callable, Iterable, Optional
+from typing import Iterable, Optional
 
 from ..errors import CorruptObjectError, NotFoundError, RefConflictError, SyncError
 from ..objects import codec, compress
+from ..objects.progress import Progress, progress_or_none
 from ..objects.records import RECORD_TYPES, Execution
 from ..objects.store import verify
 from .plan import resolve_roots, ref_updates, walk
@@ -111,8 +112,8 @@ def _running(src: Remote, oid: bytes) -> bool:
 def _counted(items, result: SyncResult, progress):
     for item in items:
         result.objects += 1
-        if progress is not None and result.objects % _PROGRESS_EVERY == 0:
-            progress(result.objects)
+        if result.objects % _PROGRESS_EVERY == 0:
+            progress.update(result.objects)
         yield item
 
 
@@ -120,7 +121,7 @@ def sync(
     src: Remote,
     dst: Remote,
     roots: Optional[Iterable[str]] = None,
-    progress: Optional[Callable[[int], None]] = None,
+    progress: Optional[Progress] = None,
     trusted: bool = False,
 ) -> SyncResult:
     """Copy src's execution refs (all, or those whose id starts with a prefix in
@@ -128,7 +129,9 @@ def sync(
 
     Every object is hash-verified. trusted=True (the source is this machine's
     own repo) finds links without a full decode; otherwise every record is
-    decoded and checked field by field."""
+    decoded and checked field by field. `progress` is told how many objects
+    have been copied."""
+    progress = progress_or_none(progress)
     if src.same_as(dst):
         raise SyncError(f"Source and destination are the same repository ({dst.location}).")
     src_head = src.read_head()
@@ -145,6 +148,8 @@ def sync(
                 del updates[name]
         if not updates:
             return result
+        progress.phase("copying objects")
+        progress.update(result.objects)
         sink = dst.begin_pack()  # a PackWriter (objects/packwriter.py)
         try:
             sink.add_stored_many(_counted(walk([new for _, new in updates.values()], dst.has, expand), result, progress))
@@ -157,7 +162,6 @@ def sync(
         except RefConflictError:
             continue  # someone moved one of our refs: re-plan against the new head
         result.refs.update({n: new for n, (_, new) in updates.items()})
-        if progress is not None:
-            progress(result.objects)
+        progress.update(result.objects)
         return result
     raise SyncError(f"{dst.location} kept changing during the sync ({_ATTEMPTS} attempts); retry later.")
