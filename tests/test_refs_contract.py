@@ -1,4 +1,4 @@
-"""The RefStore contract (redun/refs/store.py), run over every implementation."""
+"""The RefStore contract (redun/refs/contract.py), run over every implementation."""
 
 import multiprocessing
 import os

@@ -29,7 +29,7 @@ from ..objects.pack import PackIndex, pack_name, read_entry
 from ..objects.packfile import PackFile
 from ..objects.packwriter import PackWriter
 from ..objects.s3 import S3Location
-from ..refs.store import check_ref_name
+from ..refs import check_ref_name
 from .haves import Haves
 from .remote import Head, Remote, check_pack_name
 

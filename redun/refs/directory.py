@@ -1,137 +1,15 @@
-"""Ref stores. Contract (tests/test_refs_contract.py runs it on every implementation):
-
-- get(name) -> oid or None.
-- set(name, new, expected=ANY): atomically replace the ref if it currently
-  holds `expected` (None = must not exist; ANY = whatever it holds). Raises
-  RefConflictError otherwise and changes nothing.
-- delete(name, expected=ANY): same rule, removes the ref.
-- set_many({name: (expected, new)}) -> sorted names that conflicted: each
-  ref is one set() (same CAS rule, same validation); conflicting ones are
-  left as they are and reported, the others are set. Not atomic as a
-  whole. DirectoryRefs writes them in one packed-file update.
-- list(prefix) -> iterator of (name, oid), sorted by name.
-- names(prefix) -> sorted names only (never reads a ref; fsck uses it to
-  name a damaged ref instead of failing the whole listing).
-- pack_refs() -> int: maintenance, no visible change: store refs compactly
-  (DirectoryRefs: into refs/.packed) so that list() is one read; returns
-  how many refs moved. Safe against concurrent get/set/delete/list/pack_refs
-  in other threads and processes; CAS semantics are unchanged.
-Names are '/'-separated segments of [A-Za-z0-9._-], no '.' or '..' segments,
-no segment ending in '.lock' or containing '.tmp-', validated before any path
-is built. A name cannot be both a ref and a prefix directory of another ref
-("a" and "a/b"): that is refused with InvalidIdError. Values are 32-byte ids.
-
-Conventional names: execs/<uuid> (an execution's head record),
-remotes/<remote>/... (remote-tracking copies).
-"""
+"""DirectoryRefs: refs as files under `<repo>/refs/`, loose and packed (packed.py)."""
 
 import bisect
 import fcntl
 import os
-import re
-import threading
 import uuid
-from typing import Iterator, Optional
+from typing import Optional
 
 from ..errors import CorruptObjectError, InvalidIdError, RefConflictError
 from ..objects.ids import parse_oid
+from .contract import ANY, RefStore, check_ref_value, conflict_error, check_ref_name
 from .packed import PACKED_FILENAME, decode_packed, encode_packed
-
-ANY = object()
-_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z")
-
-
-def check_ref_name(name: str) -> str:
-    if not isinstance(name, str) or not name or len(name) > 512:
-        raise InvalidIdError(f"Not a ref name: {name!r}")
-    for seg in name.split("/"):
-        if not _SEGMENT.match(seg) or seg.endswith(".lock") or ".tmp-" in seg:
-            raise InvalidIdError(
-                f"Not a ref name: {name!r} (use '/'-separated segments of letters, digits, '._-')"
-            )
-    return name
-
-
-def _check_value(name: str, new) -> bytes:
-    if type(new) is not bytes or len(new) != 32:
-        raise InvalidIdError(f"ref '{name}' must be set to a 32-byte object id, not {new!r:.80}")
-    return new
-
-
-def _conflict(name, expected, current):
-    def show(v):
-        return "nothing" if v is None else v.hex()[:12]
-
-    return RefConflictError(
-        f"ref '{name}' changed underneath us: expected {show(expected)}, found {show(current)}"
-    )
-
-
-class RefStore:
-    def get(self, name: str) -> Optional[bytes]:
-        raise NotImplementedError
-
-    def set(self, name: str, new: bytes, expected=ANY) -> None:
-        raise NotImplementedError
-
-    def delete(self, name: str, expected=ANY) -> None:
-        raise NotImplementedError
-
-    def set_many(self, updates: dict) -> list:
-        conflicts = []
-        for name in sorted(updates):
-            expected, new = updates[name]
-            try:
-                self.set(name, new, expected)
-            except RefConflictError:
-                conflicts.append(name)
-        return conflicts
-
-    def list(self, prefix: str = "") -> Iterator[tuple]:
-        raise NotImplementedError
-
-    def names(self, prefix: str = "") -> list:
-        return [name for name, _ in self.list(prefix)]
-
-    def pack_refs(self) -> int:
-        return 0
-
-
-class MemoryRefs(RefStore):
-    def __init__(self):
-        self._refs: dict = {}
-        self._lock = threading.Lock()
-
-    def get(self, name):
-        check_ref_name(name)
-        return self._refs.get(name)
-
-    def set(self, name, new, expected=ANY):
-        check_ref_name(name)
-        _check_value(name, new)
-        with self._lock:
-            for other in self._refs:
-                if other.startswith(name + "/") or name.startswith(other + "/"):
-                    raise InvalidIdError(f"ref '{name}' clashes with existing ref '{other}'")
-            cur = self._refs.get(name)
-            if expected is not ANY and cur != expected:
-                raise _conflict(name, expected, cur)
-            self._refs[name] = new
-
-    def delete(self, name, expected=ANY):
-        check_ref_name(name)
-        with self._lock:
-            cur = self._refs.get(name)
-            if expected is not ANY and cur != expected:
-                raise _conflict(name, expected, cur)
-            self._refs.pop(name, None)
-
-    def list(self, prefix=""):
-        with self._lock:
-            items = sorted(self._refs.items())
-        for name, oid in items:
-            if name.startswith(prefix):
-                yield name, oid
 
 
 class DirectoryRefs(RefStore):
@@ -286,11 +164,11 @@ class DirectoryRefs(RefStore):
     def _check_current(self, name: str, path: str, packed: dict, expected) -> None:
         cur = self._current(name, path, packed)
         if expected is not ANY and cur != expected:
-            raise _conflict(name, expected, cur)
+            raise conflict_error(name, expected, cur)
 
     def set(self, name, new, expected=ANY):
         path = self._path(name)
-        _check_value(name, new)
+        check_ref_value(name, new)
         fd = self._locked(path, name)
         try:
             packed = self._packed()
@@ -317,7 +195,7 @@ class DirectoryRefs(RefStore):
         names = sorted(updates)
         for name in names:
             check_ref_name(name)
-            _check_value(name, updates[name][1])
+            check_ref_value(name, updates[name][1])
         conflicts, busy = [], []
         for i in range(0, len(names), self.SET_MANY_CHUNK):
             conflicts += self._set_chunk(names[i:i + self.SET_MANY_CHUNK], updates, busy)
