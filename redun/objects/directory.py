@@ -12,7 +12,6 @@ installed pack) and by gc; readers holding an mmap of a deleted pack keep
 reading it, and a reader that misses refreshes its pack list and retries.
 """
 
-import mmap
 import os
 import threading
 import uuid
@@ -21,7 +20,7 @@ from typing import Iterable, Iterator, Optional
 from ..errors import CorruptObjectError, InvalidIdError, NotFoundError
 from . import codec, compress, maintenance
 from .ids import OID_LEN, object_id
-from .pack import PackIndex, read_entry
+from .mappedpack import MappedPack
 from .packfile import PackFile, fsync_dir
 from .packwriter import PackWriter
 from .store import ObjectStore, verify
@@ -31,86 +30,12 @@ __all__ = ["DirectoryStore", "PackWriter"]
 SMALL_PACK = 8192  # packs up to this many objects go into the id -> pack dict
 SMALL_TOTAL = 1 << 19  # at most this many ids in that dict (~50 MB); beyond, binary search
 COLD_READS = 64  # reads answered by searching small packs one by one before the dict is built
-_IDX_FIXED = 12 + 1024 + 64  # idx header, fanout and trailing digests
-_IDX_PER_ID = 32 + 8 + 4  # id, offset, size
 
 
 def _check_oid(oid) -> bytes:
     if type(oid) is not bytes or len(oid) != OID_LEN:
         raise InvalidIdError(f"Not an object id (32 bytes): {oid!r:.80}")
     return oid
-
-
-class _Pack:
-    """An installed pack: its index plus an mmap of the pack file, both opened on first
-    use (a store with hundreds of packs opens only those a command reads)."""
-
-    def __init__(self, store_dir: str, name: str):
-        self.name = name
-        self.path = os.path.join(store_dir, f"pack-{name}.pack")
-        self.idx_path = os.path.join(store_dir, f"pack-{name}.idx")
-        st = os.stat(self.idx_path)
-        self.mtime = st.st_mtime
-        # from the idx size (fixed layout, see pack.py); the real count is checked on open
-        n, rest = divmod(st.st_size - _IDX_FIXED, _IDX_PER_ID)
-        self.count_hint = n if n >= 0 and not rest else None
-        self._index = None
-        self._buf = None
-        self._broken = False
-
-    def _open(self) -> None:
-        index = PackIndex.open(self.idx_path)
-        try:
-            with open(self.path, "rb") as f:
-                if f.seek(0, 2) == 0:
-                    raise CorruptObjectError(f"pack {self.path} is empty")
-                buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        except BaseException:
-            index.close()
-            raise
-        self._index, self._buf = index, buf
-
-    @property
-    def index(self) -> PackIndex:
-        if self._index is None:
-            self._open()
-        return self._index
-
-    @property
-    def buf(self):
-        if self._buf is None:
-            self._open()
-        return self._buf
-
-    def usable(self) -> bool:
-        """Open it now; False if it is gone or damaged (fsck reports damage; not retried)."""
-        if self._index is not None:
-            return True
-        if self._broken:
-            return False
-        try:
-            self._open()
-            return True
-        except (OSError, CorruptObjectError, ValueError):
-            self._broken = True
-            return False
-
-    def read(self, oid: bytes) -> Optional[bytes]:
-        if self._index is None and not self.usable():
-            return None
-        hit = self._index.find(oid)
-        if hit is None:
-            return None
-        return read_entry(self._buf, hit[0], hit[1], oid, self.path)
-
-    def close(self):
-        if self._index is None:
-            return
-        self._index.close()
-        try:
-            self._buf.close()
-        except BufferError:
-            pass
 
 
 class DirectoryStore(ObjectStore):
@@ -122,11 +47,11 @@ class DirectoryStore(ObjectStore):
         self.durable = durable  # fsync loose objects and their directory (packs are always fsynced)
         os.makedirs(self.objects_dir, exist_ok=True)
         os.makedirs(self.packs_dir, exist_ok=True)
-        self._packs: dict = {}  # name -> _Pack
+        self._packs: dict = {}  # name -> MappedPack
         self._order: list = []  # newest first
         # Small packs (one per run) are looked up through one dict instead of
         # one binary search each; big packs (after repack) are searched.
-        self._small: dict = {}  # oid -> _Pack, for packs of <= SMALL_PACK objects
+        self._small: dict = {}  # oid -> MappedPack, for packs of <= SMALL_PACK objects
         self._small_packs: set = set()
         self._small_budget = SMALL_TOTAL
         self._pending: list = []  # small packs whose ids are not in the dict yet
@@ -163,7 +88,7 @@ class DirectoryStore(ObjectStore):
             new = 0
             for n in names - set(self._packs):
                 try:
-                    p = _Pack(self.packs_dir, n)
+                    p = MappedPack(self.packs_dir, n)
                 except OSError:
                     continue  # being installed/removed: a later refresh sees it
                 self._packs[n] = p
