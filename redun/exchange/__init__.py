@@ -2,7 +2,8 @@
 
 lines.py (parse/validate a line), convert.py (pure record conversions),
 pickle3.py (upstream-shaped protocol-3 pickles), importer.py and
-exporter.py (the I/O drivers). See docs/exchange.md.
+exporter.py (the I/O drivers; the importer's phases live in spill.py,
+builder.py, repolookup.py and packqueue.py). See docs/exchange.md.
 """
 
 from .exporter import export_lines
