@@ -13,7 +13,6 @@ marker text also occurs inside the data, the pure-Python pickler writes the
 upstream name directly instead.
 """
 
-import copyreg
 import io
 import pickle
 
@@ -66,42 +65,11 @@ def task_pickle(name: str, namespace: str, task_hash: str) -> bytes:
     return buf.getvalue()
 
 
-class _NoGlobals(pickle.Unpickler):
-    """Fast path for the common case: pickles that name no class at all."""
-
-    def find_class(self, module, name):
-        raise pickle.UnpicklingError("global")
-
-    def persistent_load(self, pid):
-        raise pickle.UnpicklingError("persistent id")
-
-
-_EXT_OPS = (b"\x82", b"\x83", b"\x84")  # EXT1/2/4 reach the copyreg registry: leave to the full path
-
-
 def native_from_pickle(data: bytes):
     """Native bytes for a plain upstream pickle whose bytes we can reproduce exactly, else None.
 
-    Pickles without any class reference (ints, strings, lists, dicts...) take a
-    fast path: a no-globals unpickler, then the same exactness check as
-    values.native_from_pickle (re-pickling the decoded native value must give
-    `data`). Everything else (files, sets, ...) goes through values."""
-    # EXT opcodes resolve through copyreg's registry (without find_class once cached); with
-    # nothing registered (the normal case) they can only fail, so the fast path is safe.
-    if not copyreg._inverted_registry or not any(op in data for op in _EXT_OPS):
-        try:
-            value = _NoGlobals(io.BytesIO(data)).load()
-        except Exception:
-            pass
-        else:
-            native = V.encode_native(value)
-            if native is not None:
-                try:
-                    if pickle.dumps(V.decode_native(native), protocol=PROTOCOL) == data:
-                        return native
-                except Exception:
-                    pass
-                return None  # plain, but not reproducible byte for byte: keep the pickle
+    Read by the bounded reader (never CPython's unpicklers: the bytes come from
+    an import file); re-pickling the decoded native value must give `data`."""
     return V.native_from_pickle(data, exact=True)
 
 

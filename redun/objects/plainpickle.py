@@ -1,8 +1,9 @@
 """Pickle without trust: plain pickles in, upstream-identical pickles out.
 
-``safe_unpickle`` is the "restricting globals" unpickler: it builds plain
-containers and upstream file objects (as FileRef) and refuses every other global,
-so importing upstream pickles never runs their code. ``pickle_plain`` writes
+``safe_unpickle`` reads plain containers and upstream file objects (as FileRef)
+with the bounded reader of objects/pickleread.py (never CPython's unpicklers,
+which trust their input with memory) and refuses every other global, so
+importing or previewing upstream pickles never runs their code. ``pickle_plain`` writes
 protocol 3 exactly as upstream would for the same values, FileRefs included.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from ..errors import DecodeError
 from .filerefs import FILE_CLASSES, FILE_MODULE, FILE_TYPES, FileRef, FileRefPicklingError
+from .pickleread import Malformed, NotPlain, read_pickle
 
 
 class NotPlainValue(DecodeError):
@@ -21,12 +23,15 @@ class NotPlainValue(DecodeError):
 # -- restricted unpickling -------------------------------------------------------
 
 _SAFE_BUILTINS = {"set": set, "frozenset": frozenset}
+_BUILTIN_MODULES = ("builtins", "__builtin__")  # protocol 0-2 pickles name the module __builtin__
+MAX_DEPTH = 200  # nesting levels of a plain value (CPython's pickler itself stops near 1000)
 
 
 class _FileStub:
     """Stands in for an upstream file class while unpickling; becomes a FileRef after."""
 
     cls_name = ""
+    plain_newobj = True  # pickleread: NEWOBJ without arguments, then BUILD, may build it
 
     def __setstate__(self, state: Any) -> None:
         type_name, key = FILE_CLASSES[self.cls_name]
@@ -35,7 +40,7 @@ class _FileStub:
             and type(state.get(key)) is str
             and type(state.get("hash")) is str
         ):
-            raise NotPlainValue(f"{FILE_MODULE}.{self.cls_name} pickle has unexpected state")
+            raise NotPlain(f"{FILE_MODULE}.{self.cls_name} pickle has unexpected state")
         self.ref = FileRef(type_name, state[key], state["hash"])
 
 
@@ -43,18 +48,13 @@ _STUBS = {name: type(f"_{name}Stub", (_FileStub,), {"cls_name": name})
           for name in FILE_CLASSES}
 
 
-class _PlainUnpickler(pickle.Unpickler):
-    """Restricting-globals unpickler: plain containers and upstream files only."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "builtins" and name in _SAFE_BUILTINS:
-            return _SAFE_BUILTINS[name]
-        if module == FILE_MODULE and name in _STUBS:
-            return _STUBS[name]
-        raise NotPlainValue(f"pickle refers to {module}.{name}, which is not a plain value type")
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise NotPlainValue("pickle uses persistent ids")
+def _find_class(module: str, name: str) -> Any:
+    """The only globals a plain pickle may name: set, frozenset, upstream's file classes."""
+    if module in _BUILTIN_MODULES and name in _SAFE_BUILTINS:
+        return _SAFE_BUILTINS[name]
+    if module == FILE_MODULE and name in _STUBS:
+        return _STUBS[name]
+    raise NotPlain(f"pickle refers to {module:.80}.{name:.80}, which is not a plain value type")
 
 
 _CONTAINERS = (list, tuple, dict, set, frozenset)
@@ -74,7 +74,7 @@ class _Checker:
         self.memo: dict = {}
         self.active: set = set()
 
-    def visit(self, obj: Any) -> tuple:
+    def visit(self, obj: Any, depth: int = 0) -> tuple:
         t = type(obj)
         if t in (str, bytes):
             return obj, 1 + len(obj)
@@ -92,28 +92,30 @@ class _Checker:
         else:
             if key in self.active:
                 raise NotPlainValue("pickle holds a recursive structure")
+            if depth >= MAX_DEPTH:
+                raise NotPlainValue(f"pickle nests containers more than {MAX_DEPTH} levels deep")
             self.active.add(key)
-            result = self._container(obj, t)
+            result = self._container(obj, t, depth + 1)
             self.active.discard(key)
         if result[1] > self.limit:
             raise NotPlainValue("pickle expands to a value too large to store natively")
         self.memo[key] = result
         return result
 
-    def _container(self, obj: Any, t: type) -> tuple:
+    def _container(self, obj: Any, t: type, depth: int) -> tuple:
         size, changed = 1, False
         if t is dict:
             items = []
             for k, v in obj.items():
-                k2, ks = self.visit(k)
-                v2, vs = self.visit(v)
+                k2, ks = self.visit(k, depth)
+                v2, vs = self.visit(v, depth)
                 size += ks + vs
                 changed = changed or k2 is not k or v2 is not v
                 items.append((k2, v2))
             return (dict(items) if changed else obj), size
         out = []
         for x in obj:
-            x2, xs = self.visit(x)
+            x2, xs = self.visit(x, depth)
             size += xs
             changed = changed or x2 is not x
             out.append(x2)
@@ -124,13 +126,19 @@ def safe_unpickle(data: bytes) -> Any:
     """Unpickle plain data without running code; upstream files become FileRef.
 
     Only builtins.set/frozenset and upstream's redun.file classes may be referenced.
-    Raises NotPlainValue for anything else (including cycles and values that expand
-    far beyond the pickle's size) and DecodeError for malformed bytes.
+    Raises NotPlainValue for anything else (including cycles, nesting deeper than
+    MAX_DEPTH and values that build or expand far beyond the pickle's size) and
+    DecodeError for malformed bytes. Memory stays within a small multiple of
+    len(data) whatever the bytes (objects/pickleread.py).
     """
-    unpickler = _PlainUnpickler(io.BytesIO(data))
     try:
-        value = unpickler.load()
-        value, _ = _Checker(limit=64 * len(data) + (1 << 20)).visit(value)
+        value, tree = read_pickle(data, _find_class)
+        if not tree:  # shared or recursive parts, or file stubs: one memoised pass
+            value, _ = _Checker(limit=64 * len(data) + (1 << 20)).visit(value)
+    except NotPlain as e:
+        raise NotPlainValue(str(e)) from None
+    except Malformed as e:
+        raise DecodeError(f"not a valid pickle: {e}") from None
     except DecodeError:
         raise
     except RecursionError:
