@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Optional
 
 
 from ..errors import CorruptObjectError, RedunError
+from ..objects.fileio import NotRegularFileError, open_regular_file
 from ..objects.ids import parse_uuid
 from ..objects.pack import PACK_MAGIC
 from ..objects.progress import NO_PROGRESS, Progress as _Progress, progress_or_none
@@ -325,37 +326,40 @@ class Index(Queries):
     def _ingest_pack_file(self, path: str, start: int, tick) -> tuple:
         """Ingest complete, valid entries from `start`; returns (offset after the last one, count).
 
-        An installed pack is verified once as a whole against the digest in its
-        .idx; a live tmp pack (start > 0 or no idx) object by object."""
-        with open(path, "rb") as f:
+        Streamed entry by entry (packread.py). An installed pack is verified once as a
+        whole against the digest in its .idx; a live tmp pack (start > 0 or no idx)
+        object by object. A path that is not a regular file is skipped (fsck names it)."""
+        try:
+            f = open_regular_file(path)
+        except NotRegularFileError:
+            return start, 0
+        with f:
+            end = os.fstat(f.fileno()).st_size
             if start > len(PACK_MAGIC):
                 f.seek(start)
-            data = f.read()
-        base = start if start > len(PACK_MAGIC) else 0
-        pos = 0
-        if not base:
-            if data[: len(PACK_MAGIC)] != PACK_MAGIC:
+            elif f.read(len(PACK_MAGIC)) != PACK_MAGIC:
                 return start, 0  # not a pack (or still being created); fsck reports damage
-            pos = len(PACK_MAGIC)
-        live = base > 0 or os.path.basename(path).startswith("tmp-")
-        trusted = not live and pack_digest_ok(path, data)
-        count = 0
-        last_tick = pos
-        chunk = []
-        for oid, canonical, pos in pack_entries(data, pos, path, trusted, live):
-            if canonical is not None:
-                chunk.append((oid, canonical))
-            count += 1
-            if len(chunk) >= 2000:
-                self.add_canonical(chunk)
-                chunk = []
-                if tick is not None and pos - last_tick > 1 << 20:
-                    tick(pos - last_tick)
-                    last_tick = pos
+            pos = max(start, len(PACK_MAGIC))
+            live = start > len(PACK_MAGIC) or os.path.basename(path).startswith("tmp-")
+            trusted = not live and pack_digest_ok(path)
+            count = held = 0
+            last_tick = pos
+            chunk = []
+            for oid, canonical, pos in pack_entries(f, pos, end, path, trusted, live):
+                if canonical is not None:
+                    chunk.append((oid, canonical))
+                    held += len(canonical)
+                count += 1
+                if len(chunk) >= 2000 or held > 1 << 24:
+                    self.add_canonical(chunk)
+                    chunk, held = [], 0
+                    if tick is not None and pos - last_tick > 1 << 20:
+                        tick(pos - last_tick)
+                        last_tick = pos
         self.add_canonical(chunk)
         if tick is not None:
             tick(pos - last_tick)
-        return base + pos, count
+        return pos, count
 
     def add_canonical(self, pairs: list) -> None:
         """Buffer rows for (oid, verified canonical bytes) pairs; commits every `batch` records."""

@@ -1,8 +1,11 @@
-"""Reading pack images for catch-up: entries, blob detection, whole-pack verification.
+"""Reading pack files for catch-up, streamed: entries, blob detection, whole-pack verification.
 
-Pure helpers apart from `pack_digest_ok`, which reads the pack's .idx.
+A pack is read entry by entry through a buffered file (never whole into memory),
+Blob entries of a verified pack are skipped after peeking at their first bytes,
+and every file is opened as a regular file only (objects/fileio.py).
 """
 
+import os
 import struct
 
 import blake3
@@ -10,63 +13,85 @@ import zstandard
 
 from ..errors import CorruptObjectError
 from ..objects import compress
+from ..objects.fileio import open_regular, open_regular_file
 from ..objects.pack import ENTRY_HEAD
 from ..objects.store import verify
 
 _BLOB_HEAD = b"\x93\xa4blob\x01"  # canonical Blob records start so (see objects/blobs.py)
+_PEEK = 257  # stored bytes read to tell a Blob from a record
+_U32 = struct.Struct("<I")
+_CHUNK = 1 << 20
 
 
-def _is_blob(stored: bytes) -> bool:
-    """Whether a stored object is a Blob chunk, without inflating a megabyte for it."""
-    code = stored[0]
+def _is_blob(head: bytes, size: int) -> bool:
+    """Whether a stored object of `size` bytes starting with `head` is a Blob chunk,
+    without inflating a megabyte for it."""
+    code = head[0]
     if code == compress.RAW:
-        return stored[1:8] == _BLOB_HEAD
-    if code == compress.ZSTD and len(stored) > 4096:
+        return head[1:8] == _BLOB_HEAD
+    if code == compress.ZSTD and size > 4096:
         try:
-            head = zstandard.ZstdDecompressor().decompressobj().decompress(stored[1:257])
+            out = zstandard.ZstdDecompressor().decompressobj().decompress(head[1:_PEEK])
         except zstandard.ZstdError:
             return False
-        return head[:7] == _BLOB_HEAD
+        return out[:7] == _BLOB_HEAD
     return False
 
 
-def pack_entries(data: bytes, pos: int, path: str, trusted: bool, live: bool):
+def pack_entries(f, pos: int, end: int, path: str, trusted: bool, live: bool):
     """(oid, canonical bytes or None for a Blob, offset after the entry) for each complete
-    entry of a pack image. A live tmp pack stops at the first entry that does not verify
-    (a write in flight); a damaged entry of an installed pack is skipped (fsck reports it)."""
-    end = len(data)
+    entry of the pack file `f` (positioned at `pos`; `end` = its size when opened).
+    A live tmp pack stops at the first entry that does not verify (a write in flight);
+    a damaged entry of an installed pack is skipped (fsck reports it)."""
     decompress = compress.decompress
-    length = struct.Struct("<I").unpack_from
     dict_code = compress.ZSTD_DICT  # small objects: never a Blob, no need to peek
     while pos + ENTRY_HEAD <= end:
-        oid = data[pos : pos + 32]
-        nxt = pos + ENTRY_HEAD + length(data, pos + 32)[0]
-        if nxt > end:
+        head = f.read(ENTRY_HEAD)
+        if len(head) < ENTRY_HEAD:
             return
-        stored = data[pos + ENTRY_HEAD : nxt]
-        try:
-            if trusted and stored[0] != dict_code and _is_blob(stored):
+        oid = head[:32]
+        n = _U32.unpack_from(head, 32)[0]
+        nxt = pos + ENTRY_HEAD + n
+        if nxt > end or n == 0:
+            return
+        if trusted and n > _PEEK:
+            stored = f.read(_PEEK)
+            if stored[0] != dict_code and _is_blob(stored, n):
+                f.seek(n - _PEEK, os.SEEK_CUR)
                 yield oid, None, nxt
                 pos = nxt
                 continue
+            stored += f.read(n - _PEEK)
+        else:
+            stored = f.read(n)
+        if len(stored) < n:
+            return
+        try:
             canonical = decompress(stored, path)
             if not trusted:
                 verify(oid, canonical, path)
-        except (CorruptObjectError, IndexError):
+        except CorruptObjectError:
             if live:
                 return
             pos = nxt
             continue
-        yield oid, canonical, nxt
+        yield oid, (None if canonical[:7] == _BLOB_HEAD else canonical), nxt
         pos = nxt
 
 
-def pack_digest_ok(pack_path: str, data: bytes) -> bool:
-    """Whether the whole pack matches the blake3 digest recorded in its .idx."""
+def pack_digest_ok(pack_path: str) -> bool:
+    """Whether the whole pack matches the blake3 digest recorded in its .idx (streamed)."""
     try:
-        with open(pack_path[:-5] + ".idx", "rb") as f:
-            f.seek(-64, 2)
-            digest = f.read(32)
-    except OSError:
+        fd = open_regular(pack_path[:-5] + ".idx")
+        try:
+            size = os.fstat(fd).st_size
+            digest = os.pread(fd, 32, size - 64) if size >= 64 else b""
+        finally:
+            os.close(fd)
+        h = blake3.blake3(max_threads=blake3.blake3.AUTO)
+        with open_regular_file(pack_path) as f:
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                h.update(chunk)
+    except (OSError, CorruptObjectError):
         return False
-    return blake3.blake3(data, max_threads=blake3.blake3.AUTO).digest() == digest
+    return len(digest) == 32 and h.digest() == digest

@@ -23,6 +23,8 @@ _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _PEEK = 64
 _BLOB_HEAD = b"\x93\xa4blob"
+_MAX_OFFSET = 1 << 56  # os.pread takes a signed 64-bit offset; no pack comes near this
+_BIG_ENTRY = 1 << 16  # larger entries are checked against the file size before reading
 
 
 def find_position(index, oid: bytes) -> int:
@@ -52,9 +54,11 @@ def oid_at(index, pos: int) -> bytes:
 
 
 def entry_at(index, pos: int) -> tuple:
-    """(offset, size) of the entry at pos."""
+    """(offset, size) of the entry at pos; an offset no pack can have is damage."""
     off = _U64.unpack_from(index.data, index.off_at + 8 * pos)[0]
     size = _U32.unpack_from(index.data, index.size_at + 4 * pos)[0]
+    if off >= _MAX_OFFSET:
+        raise CorruptObjectError(f"{index.where}: entry {pos} has offset {off}, outside any pack; run `redun fsck`")
     return off, size
 
 
@@ -70,6 +74,8 @@ def stored_at(p, pos: int) -> tuple:
     """(oid, stored bytes) of entry pos of pack p (p.fd, p.index, p.path); header checked."""
     oid = oid_at(p.index, pos)
     off, size = entry_at(p.index, pos)
+    if size > _BIG_ENTRY and off + size > os.fstat(p.fd).st_size:  # before allocating size bytes
+        raise CorruptObjectError(f"object {oid.hex()} in {p.path}: entry lies outside the pack; run `redun fsck`")
     data = os.pread(p.fd, size, off)
     if len(data) != size or size < ENTRY_HEAD or data[:32] != oid or _U32.unpack_from(data, 32)[0] != size - ENTRY_HEAD:
         raise CorruptObjectError(f"object {oid.hex()} in {p.path}: entry is truncated or names another object; run `redun fsck`")
@@ -99,8 +105,6 @@ def type_at(p, pos: int) -> str:
             return tag
     return read_at(p, pos).TYPE
 
-
-_BIG_ENTRY = 1 << 16
 
 
 def _oids(v) -> tuple:

@@ -138,7 +138,8 @@ def _stored_parts(chunk) -> list:
     head = _head(len(chunk))
     if _worth_compressing(chunk):
         packed = _compressors()[1].compress(b"".join((head, chunk)))
-        if len(packed) + 1 < len(head) + len(chunk):
+        n = len(head) + len(chunk)
+        if len(packed) + 1 < n and compress.within_ratio(n, len(packed)):
             return [b"\x01", packed]
     return [b"\x00", head, chunk]
 

@@ -5,6 +5,14 @@
     2 = zstd with a dictionary   0x02 | dict number (1 byte) | zstd frame (no dict id)
 
 Objects are compressed one by one so a read by id touches one object only.
+
+Bounded inflation (issue 12): a frame must declare its content size, at most
+MAX_OBJECT_SIZE, and beyond FREE_SIZE at most MAX_RATIO times its stored size.
+A hostile pack can then make a reader hold at most max(FREE_SIZE, MAX_RATIO x
+the bytes it read) per object (a 32 KB frame of RLE blocks may otherwise
+claim 1 GiB). The writer keeps the same rule: a large object that would
+compress further is stored raw (only very repetitive payloads over 16 MiB, which
+the engine cuts into 1 MiB blobs anyway).
 Small records are mostly field names and msgpack framing, which plain zstd
 cannot exploit in 100-500 bytes; the shipped dictionary `dict-1.zdict`
 (trained by benchmarks/train_dict.py on varied synthetic records) makes them
@@ -24,6 +32,8 @@ ZSTD = 1
 ZSTD_DICT = 2
 CURRENT_DICT = 1
 MAX_OBJECT_SIZE = 1 << 30  # larger payloads are split into Blob records
+FREE_SIZE = 16 << 20  # frames inflating to at most this may have any ratio (a 1 MiB blob of zeros)
+MAX_RATIO = 16  # beyond FREE_SIZE, content size <= MAX_RATIO x stored size
 _MIN_SIZE = 32
 _DICT_MAX_INPUT = 128 * 1024  # beyond this a dictionary no longer helps
 _LEVEL = 3
@@ -86,8 +96,14 @@ def _too_large(n: int) -> ValueTooLargeError:
     )
 
 
+def within_ratio(content_size: int, stored_size: int) -> bool:
+    """Whether a frame of stored_size bytes may inflate to content_size (readers refuse others)."""
+    return content_size <= FREE_SIZE or content_size <= MAX_RATIO * stored_size
+
+
 def compress(data: bytes) -> bytes:
-    """Stored form of canonical bytes (the smallest of raw, zstd, zstd+dict)."""
+    """Stored form of canonical bytes (the smallest of raw, zstd, zstd+dict that
+    readers accept: see within_ratio)."""
     n = len(data)
     if n > MAX_OBJECT_SIZE:
         raise _too_large(n)
@@ -102,7 +118,7 @@ def compress(data: bytes) -> bytes:
                 return c.dict_c_header + packed
         else:
             packed = c.plain_c.compress(data)
-            if len(packed) + 1 < n + 1:
+            if len(packed) + 1 < n + 1 and within_ratio(n, len(packed)):
                 return b"\x01" + packed
     return b"\x00" + data
 
@@ -131,6 +147,10 @@ def _inflate(d: zstandard.ZstdDecompressor, frame, where: str) -> bytes:
     size = zstandard.frame_content_size(frame)
     if size < 0 or size > MAX_OBJECT_SIZE:
         raise CorruptObjectError(f"object {where}: zstd frame has no valid content size (corrupt)".strip())
+    if not within_ratio(size, len(frame)):
+        raise CorruptObjectError(
+            f"object {where}: a {len(frame)}-byte frame claims {size} bytes, beyond the {MAX_RATIO}:1 "
+            "ratio redun writes (corrupt or hostile)".replace("object : ", "object: "))
     out = d.decompress(frame)
     if len(out) != size:
         raise CorruptObjectError(f"object {where}: decompressed size mismatch (corrupt)")

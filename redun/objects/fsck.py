@@ -24,8 +24,9 @@ import blake3
 
 from ..errors import CorruptObjectError, NotFoundError, RedunError
 from . import codec, compress
+from .fileio import open_regular, open_regular_file
 from .ids import object_id
-from .pack import ENTRY_HEAD, PACK_MAGIC, PackIndex, read_entry
+from .pack import ENTRY_HEAD, PACK_MAGIC, PackIndex, read_entry, span_in_file
 from .progress import NO_PROGRESS, Progress, progress_or_none
 
 
@@ -116,10 +117,15 @@ class _Checker:
         for oid in store.iter_loose():
             path = store._loose_path(oid)
             try:
-                with open(path, "rb") as f:
-                    stored = f.read()
+                fd = open_regular(path)
+                with os.fdopen(fd, "rb") as f:
+                    stored = f.read(compress.MAX_OBJECT_SIZE + 2)
             except FileNotFoundError:
                 continue  # packed meanwhile
+            except (CorruptObjectError, OSError) as e:
+                self.report.loose += 1
+                self.bad("object", oid.hex(), f"unreadable loose object: {e}", path)
+                continue
             self.report.loose += 1
             self.check_object(oid, stored, path)
             self.progress.advance(1)
@@ -141,14 +147,20 @@ class _Checker:
             ids.update(memoryview(index.data)[index.ids_at : index.off_at])  # == pack_name(ids)
             if ids.digest(20).hex() != name:
                 self.bad("index", name, "index does not list the objects its name promises", idx_path)
-            if not os.path.exists(pack_path):
+            try:
+                f = open_regular_file(pack_path)
+            except FileNotFoundError:
                 self.bad("pack", name, "pack file is missing (its index exists)", pack_path)
                 return
-            self.scan_pack(name, index, pack_path)
+            except (CorruptObjectError, OSError) as e:
+                self.bad("pack", name, f"unreadable pack: {e}", pack_path)
+                return
+            with f:
+                self.scan_pack(name, index, pack_path, f)
         finally:
             index.close()
 
-    def scan_pack(self, name: str, index: PackIndex, pack_path: str) -> None:
+    def scan_pack(self, name: str, index: PackIndex, pack_path: str, f) -> None:
         """Read the pack once, front to back (bounded memory, no mmap): digest, and
         every entry checked against the index and re-hashed. If the scan derails
         (bad length, entry not where the index says), the remaining entries are
@@ -156,7 +168,7 @@ class _Checker:
         digest = blake3.blake3()
         stop = None  # offset where the sequential scan stopped trusting the file
         seen = 0
-        with open(pack_path, "rb") as f:
+        if True:  # f: the pack, opened by pack() as a regular file
             size = os.fstat(f.fileno()).st_size
             magic = f.read(len(PACK_MAGIC))
             digest.update(magic)
@@ -195,21 +207,20 @@ class _Checker:
             if seen == index.count:
                 return
             stop = pos  # the index lists entries beyond the end of the pack
-        fd = os.open(pack_path, os.O_RDONLY)  # fallback: read the rest where the index says
-        try:
-            for oid, off, size in index.entries():
-                if off < stop:
-                    continue
-                try:
-                    stored = read_entry(os.pread(fd, size, off), 0, size, oid, pack_path)
-                except CorruptObjectError as e:
-                    self.report.objects += 1
-                    self.bad("object", oid.hex(), str(e), pack_path)
-                    continue
-                self.check_object(oid, stored, pack_path)
-                self.progress.advance(1)
-        finally:
-            os.close(fd)
+        fd = f.fileno()  # fallback: read the rest where the index says (within the file only)
+        for oid, off, n in index.entries():
+            if off < stop:
+                continue
+            try:
+                if not span_in_file(off, n, size):
+                    raise CorruptObjectError(f"the index places it at {off}+{n}, outside the {size}-byte pack")
+                stored = read_entry(os.pread(fd, n, off), 0, n, oid, pack_path)
+            except CorruptObjectError as e:
+                self.report.objects += 1
+                self.bad("object", oid.hex(), str(e), pack_path)
+                continue
+            self.check_object(oid, stored, pack_path)
+            self.progress.advance(1)
 
     # -- any store ----------------------------------------------------------
     def generic(self) -> None:

@@ -9,6 +9,7 @@ import os
 from typing import Optional
 
 from ..errors import CorruptObjectError
+from .fileio import open_regular
 from .pack import PackIndex, read_entry
 
 _IDX_FIXED = 12 + 1024 + 64  # idx header, fanout and trailing digests (pack.py)
@@ -35,10 +36,13 @@ class MappedPack:
     def _open(self) -> None:
         index = PackIndex.open(self.idx_path)
         try:
-            with open(self.path, "rb") as f:
-                if f.seek(0, 2) == 0:
+            fd = open_regular(self.path)  # a FIFO or /dev/zero here is damage, not a pack
+            try:
+                if os.fstat(fd).st_size == 0:
                     raise CorruptObjectError(f"pack {self.path} is empty")
-                buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                buf = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            finally:
+                os.close(fd)
         except BaseException:
             index.close()
             raise

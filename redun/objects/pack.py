@@ -16,12 +16,14 @@ import array
 import bisect
 import itertools
 import mmap
+import os
 import struct
 from typing import Iterator
 
 import blake3
 
 from ..errors import CorruptObjectError
+from .fileio import open_regular
 
 PACK_MAGIC = b"RDPK\x00\x00\x00\x01"
 IDX_MAGIC = b"RDIX\x00\x00\x00\x01"
@@ -111,11 +113,13 @@ class PackIndex:
 
     @classmethod
     def open(cls, path: str) -> "PackIndex":
-        with open(path, "rb") as f:
-            size = f.seek(0, 2)
-            if size == 0:
+        fd = open_regular(path)
+        try:
+            if os.fstat(fd).st_size == 0:
                 raise CorruptObjectError(f"pack index {path} is empty")
-            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        finally:
+            os.close(fd)
         return cls(data, path)
 
     def verify_checksum(self) -> None:
@@ -219,6 +223,12 @@ class PackIndex:
             self.data.close()
         except (BufferError, AttributeError):
             pass
+
+
+def span_in_file(offset: int, size: int, file_size: int) -> bool:
+    """Whether an idx entry (offset, size) lies inside a pack of file_size bytes (checked
+    before reading it: idx fields are u64/u32 and may be anything in a damaged index)."""
+    return len(PACK_MAGIC) <= offset and ENTRY_HEAD <= size and offset + size <= file_size
 
 
 def read_entry(buf, offset: int, size: int, oid: bytes, where: str) -> bytes:
