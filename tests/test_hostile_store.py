@@ -131,3 +131,29 @@ def test_idx_with_impossible_offsets_and_sizes(tmp_path, field):
             assert res.returncode == rc, (args, res)
     res = redun_capped(repo.root, "fsck")
     assert "outside" in res.stdout, res
+
+
+@pytest.mark.parametrize("where", ["loose ref", "packed refs"])
+def test_fifo_in_refs_never_hangs(tmp_path, where):
+    """Item 9: a FIFO in refs/ hung pull, fsck and log forever (blocking open)."""
+    repo, name = _repo_with_exec(tmp_path / "r")
+    if where == "loose ref":
+        fifo = os.path.join(repo.root, "refs", "execs", str(new_uuid_text()))
+    else:
+        repo.refs.pack_refs()
+        fifo = os.path.join(repo.root, "refs", ".packed")
+        os.unlink(fifo)
+    os.mkfifo(fifo)
+    fsck = redun_capped(repo.root, "fsck", timeout=30)
+    assert fsck.returncode == 1 and "FIFO" in fsck.stdout, fsck
+    log = redun_capped(repo.root, "log", timeout=30)
+    assert log.returncode in (0, 1) and "Traceback" not in log.stderr, log
+    assert "FIFO" in log.stderr or log.returncode == 0, log
+    dst = Repo.init(str(tmp_path / "dst"))
+    assert redun_capped(dst.root, "repo", "add", "src", repo.root).returncode == 0
+    pull = redun_capped(dst.root, "pull", "src", timeout=30)
+    assert pull.returncode == 1 and "FIFO" in pull.stderr and "Traceback" not in pull.stderr, pull
+
+
+def new_uuid_text():
+    return uuid_str(new_uuid())

@@ -7,6 +7,7 @@ import uuid
 from typing import Optional
 
 from ..errors import CorruptObjectError, InvalidIdError, RefConflictError
+from ..objects.fileio import NotRegularFileError, open_regular
 from ..objects.ids import parse_oid
 from .contract import ANY, RefStore, check_ref_value, conflict_error, check_ref_name
 from .packed import PACKED_FILENAME, decode_packed, encode_packed
@@ -50,9 +51,13 @@ class DirectoryRefs(RefStore):
 
     def _read(self, path) -> Optional[bytes]:
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = open_regular(path)  # never blocks: a FIFO here hung every command
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
+        except NotRegularFileError as e:
+            if os.path.isdir(path):
+                return None  # a prefix directory, not a ref
+            raise CorruptObjectError(f"ref file {e}") from None
         try:
             data = os.read(fd, 256)
         except IsADirectoryError:
@@ -68,9 +73,11 @@ class DirectoryRefs(RefStore):
     def _packed(self) -> dict:
         """{name: oid} of refs/.packed, parsed once per version of the file."""
         try:
-            fd = os.open(self.packed_path, os.O_RDONLY)
+            fd = open_regular(self.packed_path)
         except FileNotFoundError:
             return {}
+        except NotRegularFileError as e:
+            raise CorruptObjectError(f"packed refs file {e}") from None
         try:
             st = os.fstat(fd)
             key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
@@ -293,6 +300,10 @@ class DirectoryRefs(RefStore):
                     names.append(name)
         names.sort()
         return names, locks
+
+    def loose_names(self, prefix: str = "") -> list:
+        """Sorted names of loose ref files only (fsck's listing when refs/.packed is unreadable)."""
+        return self._loose(prefix)[0]
 
     def names(self, prefix=""):
         loose, _ = self._loose(prefix)
