@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 from conftest import UPSTREAM_REDUN
+from conftest_http import http_server  # noqa: F401
 from conftest_s3 import BUCKET, seaweed, seaweed_client  # noqa: F401
 
 S3_WF = textwrap.dedent('''
@@ -63,8 +64,10 @@ def counts(stderr: str) -> Counter:
 
 
 def redun(cmd, cwd, endpoint, *args):
-    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="redun", AWS_SECRET_ACCESS_KEY="redun",
-               AWS_DEFAULT_REGION="us-east-1", REDUN_CONFIG=os.path.join(cwd, ".redun"))
+    env = dict(os.environ, REDUN_CONFIG=os.path.join(cwd, ".redun"))
+    if endpoint:
+        env.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="redun", AWS_SECRET_ACCESS_KEY="redun",
+                   AWS_DEFAULT_REGION="us-east-1")
     # The staging commands call `aws` (upstream's commands): the one installed beside us.
     env["PATH"] = os.path.dirname(cmd[0]) + os.pathsep + env.get("PATH", "")
     return subprocess.run([*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
@@ -126,4 +129,52 @@ def test_failing_script_reports_stderr(tmp_path, seaweed):  # noqa: F811
 def test_s3_workflow_counts_match_upstream(tmp_path, seaweed):  # noqa: F811
     ours = scenario(OURS, str(tmp_path / "ours"), seaweed)
     theirs = scenario([UPSTREAM_REDUN], str(tmp_path / "upstream"), seaweed)
+    assert ours == theirs
+
+
+HTTP_WF = textwrap.dedent('''
+    from typing import List
+    from redun import File, task
+
+    redun_namespace = "httpwf"
+
+    @task()
+    def fetch(page: File, dest: str) -> File:
+        return page.copy_to(File(dest))
+
+    @task()
+    def count(files: List[File]) -> int:
+        return sum(len(f.read().split()) for f in files)
+
+    @task()
+    def main(urls: List[str], out: str = "pages") -> int:
+        return count([fetch(File(u), "%s/%d.html" % (out, i)) for i, u in enumerate(urls)])
+''')
+
+
+def http_scenario(cmd, workdir, base, root) -> list:
+    """main over two pages: fresh, unchanged, one page changed on the server."""
+    os.makedirs(workdir)
+    with open(os.path.join(workdir, "wf.py"), "w") as f:
+        f.write(HTTP_WF)
+    (root / "p1.html").write_text("one two three")
+    (root / "p2.html").write_text("four five")
+    runs = []
+    for step in range(3):
+        if step == 2:
+            (root / "p2.html").write_text("four five six seven")
+        p = redun(cmd, workdir, None, "run", "wf.py", "main", "--urls",
+                  f"{base}/p1.html", f"{base}/p2.html")
+        assert p.returncode == 0, p.stderr
+        runs.append((counts(p.stderr), p.stdout.strip()))
+    return runs
+
+
+@pytest.mark.slow
+def test_http_workflow_counts_match_upstream(tmp_path, http_server):  # noqa: F811
+    base, root = http_server
+    ours = http_scenario(OURS, str(tmp_path / "ours"), base, root)
+    assert [out for _, out in ours] == ["5", "5", "7"]
+    assert ours[2][0][("Run", "httpwf.fetch")] == 1  # only the changed page is fetched again
+    theirs = http_scenario([UPSTREAM_REDUN], str(tmp_path / "upstream"), base, root)
     assert ours == theirs
