@@ -77,7 +77,7 @@ def bench_s3(src_root, scratch):
 
     import boto3
     from redun.repo.repository import Repo
-    from redun.sync.dirremote import DirectoryRemote
+    from redun.repo.remotes import repo_remote
     from redun.sync.s3remote import S3Remote
     from redun.sync.transfer import sync
 
@@ -99,12 +99,12 @@ def bench_s3(src_root, scratch):
         repo = Repo.open(src_root)
         remote = S3Remote("s3://bench/repo", os.path.join(scratch, "s3cache"), client=client())
         t = time.perf_counter()
-        res = sync(DirectoryRemote(repo.root, repo), remote, trusted=True)
+        res = sync(repo_remote(repo), remote, trusted=True)
         first = time.perf_counter() - t
         first_calls = dict(remote.calls)
         remote2 = S3Remote("s3://bench/repo", os.path.join(scratch, "s3cache"), client=client())
         t = time.perf_counter()
-        res2 = sync(DirectoryRemote(repo.root, repo), remote2, trusted=True)
+        res2 = sync(repo_remote(repo), remote2, trusted=True)
         noop = time.perf_counter() - t
         return res.objects, first, first_calls, res2.up_to_date, noop, dict(remote2.calls)
     finally:

@@ -9,7 +9,7 @@ from redun.objects import codec, compress
 from redun.objects.ids import object_id
 from redun.objects.records import Task
 from redun.repo.repository import Repo
-from redun.sync.dirremote import DirectoryRemote
+from redun.repo.remotes import open_remote
 from redun.sync.s3remote import S3Remote
 
 
@@ -19,7 +19,7 @@ def opener(request, tmp_path):
     if request.param == "directory":
         root = str(tmp_path / "remote")
         Repo.init(root)
-        return lambda: DirectoryRemote(root)
+        return lambda: open_remote(root)
     url = unique_url()
     caches = iter(range(1000))
     if request.param == "moto":

@@ -12,7 +12,7 @@ from conftest_s3 import closure_ok, make_exec, moto_s3, seaweed, seaweed_client,
 from redun.cli.group import cli
 from redun.errors import AmbiguousPrefixError, NotFoundError, SyncError
 from redun.repo.repository import Repo
-from redun.sync.dirremote import DirectoryRemote
+from redun.repo.remotes import open_remote, repo_remote
 from redun.sync.plan import ref_updates, resolve_roots, walk
 from redun.sync.s3remote import S3Remote
 from redun.sync.transfer import sync
@@ -54,17 +54,17 @@ def test_ref_updates_and_roots():
 def test_push_pull_directory(tmp_path):
     a, b, c = new_repo(tmp_path / "a"), new_repo(tmp_path / "b"), new_repo(tmp_path / "c")
     name, oids = make_exec(a, 20)
-    res = sync(DirectoryRemote(a.root, a), DirectoryRemote(b.root, b))
+    res = sync(repo_remote(a), repo_remote(b))
     assert res.objects == len(oids) and list(res.refs) == [name]
-    assert sync(DirectoryRemote(a.root, a), DirectoryRemote(b.root, b)).up_to_date
+    assert sync(repo_remote(a), repo_remote(b)).up_to_date
     b2 = Repo.open(b.root)
     assert closure_ok(b2.store, b2.refs.get(name))
     # a second execution: only its new objects move (the shared Task is had)
     name2, oids2 = make_exec(a, 3)
-    res = sync(DirectoryRemote(a.root, a), DirectoryRemote(b.root, Repo.open(b.root)))
+    res = sync(repo_remote(a), repo_remote(Repo.open(b.root)))
     assert res.objects == len(oids2 - oids)
     # pull into a third repo
-    res = sync(DirectoryRemote(b.root), DirectoryRemote(c.root, c))
+    res = sync(open_remote(b.root), repo_remote(c))
     assert res.objects == len(oids | oids2)
     assert {n for n, _ in Repo.open(c.root).refs.list("execs/")} == {name, name2}
 
@@ -82,14 +82,14 @@ def test_cp_r_is_a_valid_remote(tmp_path):
     a.refs.set(f"execs/{uuid_str(eid)}", loose)
     shutil.copytree(a.root, tmp_path / "copy")
     c = new_repo(tmp_path / "c")
-    res = sync(DirectoryRemote(str(tmp_path / "copy")), DirectoryRemote(c.root, c))
+    res = sync(open_remote(str(tmp_path / "copy")), repo_remote(c))
     assert res.objects == len(oids) + 1
 
 
 def test_large_values_move_with_their_blobs(tmp_path):
     a, b = new_repo(tmp_path / "a"), new_repo(tmp_path / "b")
     name, oids = make_exec(a, 1, big=3 << 20)
-    sync(DirectoryRemote(a.root, a), DirectoryRemote(b.root, b))
+    sync(repo_remote(a), repo_remote(b))
     b2 = Repo.open(b.root)
     blobs = [o for o in oids if b2.store.get(o).TYPE == "blob"]
     assert len(blobs) == 3 and sum(len(b2.store.get(o).data) for o in blobs) == 3 << 20
@@ -98,7 +98,7 @@ def test_large_values_move_with_their_blobs(tmp_path):
 def test_running_execution_never_replaces_existing_ref(tmp_path):
     a, b = new_repo(tmp_path / "a"), new_repo(tmp_path / "b")
     name, _ = make_exec(a, 2)
-    sync(DirectoryRemote(a.root, a), DirectoryRemote(b.root, b))
+    sync(repo_remote(a), repo_remote(b))
     final = a.refs.get(name)
     # the source now says "running" for the same execution: the remote keeps its finished record
     from redun.objects.records import Execution
@@ -106,7 +106,7 @@ def test_running_execution_never_replaces_existing_ref(tmp_path):
     rec = a.store.get(final)
     running = a.store.put(Execution(rec.id, rec.args, None, rec.start_time, None, {}))
     a.refs.set(name, running)
-    res = sync(DirectoryRemote(a.root, a), DirectoryRemote(b.root, Repo.open(b.root)))
+    res = sync(repo_remote(a), repo_remote(Repo.open(b.root)))
     assert res.skipped == [name] and Repo.open(b.root).refs.get(name) == final
 
 
@@ -164,18 +164,18 @@ def test_s3_push_request_counts(tmp_path, moto_s3):  # noqa: F811
     make_exec(a, 200)
     url = unique_url()
     remote = S3Remote(url, str(tmp_path / "cache"))
-    res = sync(DirectoryRemote(a.root, a), remote)
+    res = sync(repo_remote(a), remote)
     assert res.objects == 4 * 200 + 5
     assert "ListObjects" not in remote.calls and "ListObjectsV2" not in remote.calls
     assert remote.calls["PutObject"] == 3  # pack, index, HEAD (conditional)
     assert remote.calls["GetObject"] == 1  # HEAD
     remote2 = S3Remote(url, str(tmp_path / "cache-elsewhere"))  # even with nothing cached
-    assert sync(DirectoryRemote(a.root, a), remote2).up_to_date
+    assert sync(repo_remote(a), remote2).up_to_date
     assert dict(remote2.calls) == {"GetObject": 1}  # nothing new = one read of the head
     # a second execution: the remote's index is cached, so again 1 GET + 3 PUTs
     make_exec(a, 10)
     remote3 = S3Remote(url, str(tmp_path / "cache"))
-    sync(DirectoryRemote(a.root, a), remote3)
+    sync(repo_remote(a), remote3)
     assert dict(remote3.calls) == {"GetObject": 1, "PutObject": 3}
 
 
@@ -183,9 +183,9 @@ def test_s3_pull_verifies_and_lands(tmp_path, moto_s3):  # noqa: F811
     a, c = new_repo(tmp_path / "a"), new_repo(tmp_path / "c")
     name, oids = make_exec(a, 10, big=2 << 20)
     url = unique_url()
-    sync(DirectoryRemote(a.root, a), S3Remote(url, str(tmp_path / "cache-a")))
+    sync(repo_remote(a), S3Remote(url, str(tmp_path / "cache-a")))
     with S3Remote(url, str(tmp_path / "cache-c")) as src:
-        res = sync(src, DirectoryRemote(c.root, c))
+        res = sync(src, repo_remote(c))
     assert res.objects == len(oids)
     c2 = Repo.open(c.root)
     assert closure_ok(c2.store, c2.refs.get(name))
@@ -201,7 +201,7 @@ def test_s3_cli_and_repo_option(tmp_path, moto_s3):  # noqa: F811
     r = run_cli(*cfg, "push", "s3")
     assert r.output.strip() == f"Pushed {len(oids)} record(s) to repo 's3'"
     assert run_cli(*cfg, "push", "s3").output.strip() == "Repo 's3' is up to date."
-    from redun.sync import open_location
+    from redun.repo.remotes import open_location
 
     mirror = open_location(url, a.root, "s3")
     assert mirror.refs.get(name) == a.refs.get(name)
@@ -274,7 +274,7 @@ def test_concurrent_pushes_s3(tmp_path, request, backend):
     def push(i):
         try:
             barrier.wait()
-            sync(DirectoryRemote(repos[i].root, repos[i]), S3Remote(url, str(tmp_path / f"cache{i}"), make_client()))
+            sync(repo_remote(repos[i]), S3Remote(url, str(tmp_path / f"cache{i}"), make_client()))
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
@@ -288,7 +288,7 @@ def test_concurrent_pushes_s3(tmp_path, request, backend):
     with S3Remote(url, str(tmp_path / "cache-c"), make_client()) as src:
         head = src.read_head()
         assert set(head.refs) == set(names)
-        sync(src, DirectoryRemote(c.root, c))
+        sync(src, repo_remote(c))
     for n in names:
         assert closure_ok(Repo.open(c.root).store, Repo.open(c.root).refs.get(n))
 
@@ -315,7 +315,7 @@ def test_blobs_at_value_store_path_are_pushed(tmp_path):
     ex = a.store.put(Execution(eid, "[]", j, 1, 2, {}))
     a.refs.set(f"execs/{uuid_str(eid)}", ex)
     b = new_repo(tmp_path / "b")
-    res = sync(DirectoryRemote(a.root, a), DirectoryRemote(b.root, b))
+    res = sync(repo_remote(a), repo_remote(b))
     assert res.objects == 5 + len(fields["blobs"])
     b2 = Repo.open(b.root)
     assert bytes(blobmod.read_payload(b2.store, b2.store.get(v))) == payload
@@ -332,7 +332,7 @@ def test_fast_links_match_decoded_links(tmp_path):
         assert sorted(fast_links(data)) == sorted(codec.decode(data).links())
     assert fast_links(b"\x93\xa5value\x01\x80") is None  # malformed: falls back to a full decode
     b = new_repo(tmp_path / "b")
-    assert sync(DirectoryRemote(a.root, a), DirectoryRemote(b.root, b), trusted=True).objects == len(oids)
+    assert sync(repo_remote(a), repo_remote(b), trusted=True).objects == len(oids)
 
 
 @pytest.mark.parametrize("kind", ["directory", "moto"])
@@ -343,7 +343,7 @@ def test_many_remote_packs(tmp_path, request, kind):
     a = new_repo(tmp_path / "a")
     if kind == "directory":
         b = new_repo(tmp_path / "b")
-        remote = lambda: DirectoryRemote(b.root)  # noqa: E731
+        remote = lambda: open_remote(b.root)  # noqa: E731
     else:
         request.getfixturevalue("moto_s3")
         url = unique_url()
@@ -351,7 +351,7 @@ def test_many_remote_packs(tmp_path, request, kind):
     seen = set()
     for _ in range(haves.MERGE_AT + 3):  # one pack per push
         _, oids = make_exec(a, 2)
-        assert sync(DirectoryRemote(a.root, a), remote()).objects == len(oids - seen)
+        assert sync(repo_remote(a), remote()).objects == len(oids - seen)
         seen |= oids
     r = remote()
     head = r.read_head()
@@ -359,7 +359,7 @@ def test_many_remote_packs(tmp_path, request, kind):
     assert all(r.has(o) for o in seen)
     assert not r.has(b"\x00" * 32) and not r.has(b"\xff" * 32)
     name, oids = make_exec(a, 3)
-    assert sync(DirectoryRemote(a.root, a), remote()).objects == len(oids - seen)
+    assert sync(repo_remote(a), remote()).objects == len(oids - seen)
 
 
 def test_s3_missing_bucket_is_a_clear_error(tmp_path, moto_s3):  # noqa: F811
@@ -386,7 +386,7 @@ def test_s3_unreachable_endpoint_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_directory_head_reads_packed_and_loose_refs(tmp_path):
-    from redun.sync.dirremote import DirectoryRemote
+    from redun.repo.remotes import repo_remote
 
     a = new_repo(tmp_path / "a")
     for _ in range(5):
@@ -395,5 +395,5 @@ def test_directory_head_reads_packed_and_loose_refs(tmp_path):
     make_exec(a, 1)  # one loose ref next to the packed ones
     a.refs.set("remotes/x/execs/y", b"\x01" * 32)
     open(os.path.join(a.refs.dir, "execs", "junk.tmp-1"), "w").close()
-    head = DirectoryRemote(a.root, repo=a).read_head()
+    head = repo_remote(a).read_head()
     assert head.refs == dict(a.refs.list("execs/")) and len(head.refs) == 6

@@ -16,7 +16,7 @@ from redun.objects.ids import new_uuid, object_id, uuid_str
 from redun.objects.pack import PACK_MAGIC, build_index, entry_bytes, pack_name
 from redun.objects.records import Execution, Task
 from redun.repo.repository import Repo
-from redun.sync.dirremote import DirectoryRemote
+from redun.repo.remotes import open_remote, repo_remote
 from redun.sync.s3remote import S3Remote, encode_head
 from redun.sync.transfer import sync
 
@@ -60,7 +60,7 @@ def pull_refused(tmp_path, url, exc=RedunError):
     before = snapshot(str(tmp_path))
     with pytest.raises(exc):
         with S3Remote(url, str(tmp_path / "local" / "remotes-cache" / "evil")) as src:
-            sync(src, DirectoryRemote(local.root, local))
+            sync(src, repo_remote(local))
     assert list(Repo.open(local.root).refs.list()) == []
     after = snapshot(str(tmp_path))
     new = [p for p in after if p not in before]
@@ -139,5 +139,5 @@ def test_damaged_directory_remote(tmp_path):
         f.write(bytes([b[0] ^ 0xFF]))
     local = Repo.init(str(tmp_path / "local"))
     with pytest.raises(CorruptObjectError):
-        sync(DirectoryRemote(src.root), DirectoryRemote(local.root, local))
+        sync(open_remote(src.root), repo_remote(local))
     assert list(Repo.open(local.root).refs.list()) == []

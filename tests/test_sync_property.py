@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from conftest_s3 import closure_ok, make_exec
 from redun.objects.fsck import fsck
 from redun.repo.repository import Repo
-from redun.sync.dirremote import DirectoryRemote
+from redun.repo.remotes import open_remote
 from redun.sync.transfer import sync
 
 steps = st.lists(
@@ -37,7 +37,7 @@ def test_sync_sequences_keep_repos_valid(tmp_path_factory, plan):
             _, i, j = step
             if i == j:
                 continue
-            sync(DirectoryRemote(roots[i]), DirectoryRemote(roots[j]))
+            sync(open_remote(roots[i]), open_remote(roots[j]))
             held[j] |= held[i]
     for root, names in zip(roots, held):
         repo = Repo.open(root)
@@ -49,4 +49,4 @@ def test_sync_sequences_keep_repos_valid(tmp_path_factory, plan):
     # a second pass of every pair has nothing left to move
     for i, j in itertools.permutations(range(3), 2):
         if held[i] <= held[j]:
-            assert sync(DirectoryRemote(roots[i]), DirectoryRemote(roots[j])).up_to_date
+            assert sync(open_remote(roots[i]), open_remote(roots[j])).up_to_date

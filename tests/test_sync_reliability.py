@@ -57,7 +57,7 @@ def test_kill9_during_push_then_retry(tmp_path):
 def test_kill9_during_s3_push_then_retry(tmp_path, seaweed):  # noqa: F811
     """Against a real S3 server: HEAD only ever names complete packs."""
     from conftest_s3 import seaweed_client, unique_url
-    from redun.sync.dirremote import DirectoryRemote
+    from redun.repo.remotes import repo_remote
     from redun.sync.s3remote import S3Remote
     from redun.sync.transfer import sync
 
@@ -74,7 +74,7 @@ def test_kill9_during_s3_push_then_retry(tmp_path, seaweed):  # noqa: F811
         c = Repo.init(str(tmp_path / f"check{rnd.random()}"))
         with S3Remote(url, str(tmp_path / "cache-check"), client=seaweed_client(seaweed)) as remote:
             head = remote.read_head()
-            sync(remote, DirectoryRemote(c.root, c))  # verifies every object and every closure
+            sync(remote, repo_remote(c))  # verifies every object and every closure
         got = {n for n, _ in Repo.open(c.root).refs.list("execs/")}
         assert got == set(head.refs) and got <= names
         if expect_all:

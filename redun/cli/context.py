@@ -39,7 +39,7 @@ class CliContext:
         return loc
 
     def open_repo(self, create: bool = False):
-        """The selected repository as a local Repo (remote repos: see redun.sync)."""
+        """The selected repository as a local Repo (remote repos: see redun.repo.remotes)."""
         if self._repo is None:
             from ..repo.repository import Repo
 
@@ -49,7 +49,7 @@ class CliContext:
                     raise ConfigError(
                         f"Repository '{self.repo_name}' is remote ({loc}); this command needs a local repository."
                     )
-                from ..sync import open_location  # a local mirror, brought up to date by a pull
+                from ..repo.remotes import open_location  # a local mirror, brought up to date by a pull
 
                 self._repo = open_location(loc, self.local_config_dir, self.repo_name)
                 return self._repo

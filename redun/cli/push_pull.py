@@ -11,7 +11,7 @@ from .output import echo_json, format_option
 
 
 def _open_pair(obj, src_name: str, dst_name: str, verb: str):
-    from ..sync import open_remote
+    from ..repo.remotes import open_remote
 
     local_root = obj.local_config_dir
     src_loc = obj.repo_location(src_name)

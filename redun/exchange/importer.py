@@ -23,9 +23,9 @@ depends on them are skipped and reported, and the rest is committed.
 
 import marshal
 import os
-import sqlite3
 from typing import Iterable, Optional
 
+from ..index.scratch import open_scratch
 from ..objects import codec, compress
 from ..objects.progress import Progress, progress_or_none
 from .builder import RecordBuilder
@@ -44,7 +44,7 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
     progress = progress_or_none(progress)
     imp = RecordBuilder(repo, keep_going, progress)
     path = tmp_db_path(repo)
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db = open_scratch(path)
     writer = None
     try:
         for stmt in PRAGMAS + DDL:

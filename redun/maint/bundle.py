@@ -25,12 +25,13 @@ from typing import Iterable, Optional
 import blake3
 
 from ..errors import CorruptObjectError, InvalidIdError, NotFoundError, RedunError, UsageError
-from .packio import entry_at, find_position, oid_at, sorted_pack_writer
 from ..objects import codec, compress
 from ..objects.ids import object_id, parse_oid
 from ..objects.pack import ENTRY_HEAD, PackIndex
+from ..objects.packentries import entry_at, find_position, oid_at
 from ..objects.walk import walk
 from ..refs import check_ref_name
+from .packio import sorted_pack_writer
 
 MAGIC = b"RDBUNDLE" + struct.pack("<I", 1)
 END = b"RDBEND\x00\x00"
@@ -132,7 +133,7 @@ def _closure_stored(store, reader, roots: list):
 
     from .gc import GcReport
     from .mark import Marker
-    from .packio import stored_at
+    from ..objects.packentries import stored_at
 
     store.refresh()
     m = Marker(store, float("inf"), GcReport())

@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
 from ..errors import CorruptObjectError, GcError, NotFoundError
-from .mark import Marker
-from .packio import entry_at, oid_at, read_at, rewrite_pack, type_at
+from ..objects.packentries import entry_at, oid_at, read_at, type_at
 from ..objects.progress import Progress, progress_or_none
 from ..objects.records import Execution, Job
+from .mark import Marker
+from .packio import rewrite_pack
 
 DEFAULT_GRACE_DAYS = 14.0
 

@@ -9,9 +9,10 @@ import struct
 from typing import Iterable
 
 from ..errors import CorruptObjectError, GcError, NotFoundError
-from .packio import find_position, links_at, read_at, scan_tmp_pack, type_at
 from ..objects.pack import PackIndex
+from ..objects.packentries import find_position, read_at, type_at
 from ..objects.records import Value
+from .packio import links_at, scan_tmp_pack
 
 _LOC = struct.Struct("<II")
 
@@ -201,7 +202,7 @@ class Marker:
         Streamed: a k-way merge of the packs' sorted id tables."""
         import heapq
 
-        from .packio import oid_at
+        from ..objects.packentries import oid_at
 
         def from_pack(i, p):
             bits, index = p.bits, p.index

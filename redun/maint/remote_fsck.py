@@ -50,7 +50,7 @@ class RemoteObjects(ObjectStore):
 
 def fsck_remote(location: str, local_root=None, name=None, progress=None) -> FsckReport:
     """Check the remote at `location` (s3://...); never modifies it."""
-    from ..sync import open_remote  # lazy: boto3 only for S3
+    from ..repo.remotes import open_remote  # lazy: boto3 only for S3
 
     with open_remote(location, local_root, name) as remote:
         try:

@@ -114,7 +114,7 @@ def _newest_executions(store, exec_ids: set) -> dict:
     """{uuid text: oid} of the newest Execution record per id the store holds
     (finished beats running, then later end/start time). Scans loose objects
     (where preliminary records live) and packs, reading only execution records."""
-    from ..maint.packio import oid_at, read_at, type_at
+    from ..objects.packentries import oid_at, read_at, type_at
     from ..objects.ids import uuid_str
     from ..objects.records import Execution
 

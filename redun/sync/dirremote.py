@@ -14,7 +14,7 @@ recover() is not called here: it is not safe against a concurrent installer.
 """
 
 import os
-from typing import Optional
+from typing import Callable, Optional
 
 from ..errors import NotFoundError, RefConflictError
 from ..objects.directory import DirectoryStore
@@ -27,22 +27,20 @@ from .remote import Head, Remote
 class DirectoryRemote(Remote):
     kind = "directory"
 
-    def __init__(self, root: str, repo=None, own: bool = False):
-        """root: an existing repository directory; repo: it, already open (closed
-        by close() only if own)."""
-        if repo is None:
-            from ..repo.repository import Repo
-
-            repo, own = Repo.open(root), True
-        self._own = own
-        self.repo = repo
-        self.root = repo.root
-        self.location = self.root
-        self.store: DirectoryStore = repo.store
-        self.refs: DirectoryRefs = repo.refs
+    def __init__(self, root: str, store: DirectoryStore, refs: DirectoryRefs,
+                 blob_reader: Optional[Callable] = None, on_close: Optional[Callable] = None):
+        """root: the repository directory; store, refs: its objects and refs.
+        blob_reader: returns the store of blobs kept outside (value_store_path),
+        called on the first object the repository lacks. on_close: run by close()."""
+        self.root = root
+        self.location = root
+        self.store = store
+        self.refs = refs
         self._packs = Haves([])
         self._loose = True
-        self._blobs = None  # reader for blobs at value_store_path (lazy)
+        self._blob_reader = blob_reader
+        self._blobs = None
+        self._on_close = on_close
 
     # -- head ---------------------------------------------------------------
     def read_head(self) -> Head:
@@ -71,19 +69,11 @@ class DirectoryRemote(Remote):
         try:
             return self.store.get_stored(oid)[0]
         except NotFoundError:
-            reader = self._blob_reader()
-            if reader is None:
+            if self._blob_reader is None:
                 raise
-            return reader.get_stored(oid)[0]  # a blob kept at [backend] value_store_path
-
-    def _blob_reader(self):
-        if self._blobs is None:
-            self._blobs = False
-            if (self.repo.config.get("backend", "value_store_path") or "").strip():
-                from ..repo.valuestore import blob_reader_for
-
-                self._blobs = blob_reader_for(self.repo)
-        return self._blobs or None
+            if self._blobs is None:
+                self._blobs = self._blob_reader()
+            return self._blobs.get_stored(oid)[0]  # a blob kept at [backend] value_store_path
 
     # -- writes -------------------------------------------------------------
     def begin_pack(self):
@@ -106,5 +96,6 @@ class DirectoryRemote(Remote):
         return os.path.realpath(self.root) == os.path.realpath(other.root)
 
     def close(self) -> None:
-        if self._own:
-            self.repo.close()
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
