@@ -13,10 +13,9 @@ process ingest those packs itself, so the result never depends on the helper.
 import os
 import sys
 
-from .rows import SQL
+from .rows import ORDER, copy_sql
 
 MIN_PACKS = 16  # below this, one process is as fast
-_COPY = ("jobs", "call_nodes", "arg_uses", "tasks", "vals", "subvalues", "tags")
 
 
 def split(packs_dir: str, names: list) -> tuple:
@@ -67,9 +66,8 @@ def merge(conn, path: str, names: list) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for table in _COPY:
-                conn.execute(f"INSERT OR IGNORE INTO main.{table} SELECT * FROM helper.{table}")
-            conn.execute(SQL["executions"].replace("VALUES (?,?,?,?,?,?,?)", "SELECT * FROM helper.executions WHERE 1"))
+            for table in ORDER:  # unqualified names are main's: it is searched before helper
+                conn.execute(copy_sql(table, "helper"))
             conn.executemany("INSERT OR IGNORE INTO ingested_packs VALUES (?)", [(n,) for n in names])
             conn.execute("COMMIT")
         except BaseException:

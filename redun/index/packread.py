@@ -13,11 +13,11 @@ import zstandard
 
 from ..errors import CorruptObjectError
 from ..objects import compress
+from ..objects.blobs import BLOB_HEAD, is_raw_blob
 from ..objects.fileio import open_regular, open_regular_file
 from ..objects.pack import ENTRY_HEAD
 from ..objects.store import verify
 
-_BLOB_HEAD = b"\x93\xa4blob\x01"  # canonical Blob records start so (see objects/blobs.py)
 _PEEK = 257  # stored bytes read to tell a Blob from a record
 _U32 = struct.Struct("<I")
 _CHUNK = 1 << 20
@@ -28,13 +28,13 @@ def _is_blob(head: bytes, size: int) -> bool:
     without inflating a megabyte for it."""
     code = head[0]
     if code == compress.RAW:
-        return head[1:8] == _BLOB_HEAD
+        return is_raw_blob(head)
     if code == compress.ZSTD and size > 4096:
         try:
             out = zstandard.ZstdDecompressor().decompressobj().decompress(head[1:_PEEK])
         except zstandard.ZstdError:
             return False
-        return out[:7] == _BLOB_HEAD
+        return out[: len(BLOB_HEAD)] == BLOB_HEAD
     return False
 
 
@@ -75,7 +75,7 @@ def pack_entries(f, pos: int, end: int, path: str, trusted: bool, live: bool):
                 return
             pos = nxt
             continue
-        yield oid, (None if canonical[:7] == _BLOB_HEAD else canonical), nxt
+        yield oid, (None if canonical.startswith(BLOB_HEAD) else canonical), nxt
         pos = nxt
 
 

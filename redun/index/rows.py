@@ -1,40 +1,27 @@
 """Pure mapping record -> index rows, and the SQL that stores them.
 
-`RowBuffer.add(oid, record)` appends rows in memory; `flush(conn)` writes them
-in one short transaction, so engines ingesting as they run never hold the
-sqlite write lock for long. Every statement is idempotent (re-ingesting a
-pack is harmless).
-"""
+TABLES is the one description of the rows: for each table, the record type that fills
+it and where each column's value comes from (a record field, the record's object id,
+the pack being ingested, or a value computed from fields). Both row builders are
+generated from it (rowgen.py): `RowBuffer.add` from a record object (a run, an import)
+and `RowBuffer.add_canonical` from the msgpack map of verified bytes (catch-up), so they
+cannot drift apart. A test checks TABLES against the records' `indexed` flags
+(objects/records.py) and against the tables in index/schema.py. To store a column
+differently (e.g. ids interned as integers), change its source here.
 
-import json
+`RowBuffer.add(oid, record)` appends rows in memory; `flush(conn)` writes them in one
+short transaction, so engines ingesting as they run never hold the sqlite write lock for
+long. Every statement is idempotent (re-ingesting a pack is harmless).
+"""
 
 import msgpack
 from msgpack import unpackb as _unpackb
 
 from ..objects import codec
-from ..objects.records import Blob, CallNode, Execution, Job, Tag, Task, Value
+from ..objects.records import RECORD_TYPES, full_name
+from .rowgen import ITEM, OID, PACK, Computed, Item, Projected, Table, make_adder
+from .schema import KEYED
 
-SQL = {
-    "executions": (
-        "INSERT INTO executions VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
-        "oid=excluded.oid, args=excluded.args, job_oid=excluded.job_oid, start_time=excluded.start_time, "
-        "end_time=excluded.end_time, tags=excluded.tags "
-        "WHERE executions.end_time IS NULL OR "
-        "(excluded.end_time IS NOT NULL AND excluded.end_time > executions.end_time)"
-    ),
-    "jobs": "INSERT OR IGNORE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    "call_nodes": "INSERT OR IGNORE INTO call_nodes VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-    "arg_uses": "INSERT OR IGNORE INTO arg_uses VALUES (?,?)",
-    "tasks": "INSERT OR IGNORE INTO tasks VALUES (?,?,?,?,?,?)",
-    "vals": "INSERT OR IGNORE INTO vals VALUES (?,?,?,?,?,?,?,NULL)",
-    "subvalues": "INSERT OR IGNORE INTO subvalues VALUES (?,?)",
-    "tags": "INSERT OR IGNORE INTO tags VALUES (?,?,?,?,?)",
-}
-ORDER = tuple(SQL)
-# Once the index is built, tables without a unique key check theirs (schema.KEYED).
-INCREMENTAL = {
-    "vals": "INSERT INTO vals SELECT ?1,?2,?3,?4,?5,?6,?7,NULL WHERE NOT EXISTS (SELECT 1 FROM vals WHERE oid=?1)",
-}
 _packb = msgpack.Packer(use_bin_type=True).pack
 
 
@@ -47,6 +34,59 @@ def unpack_args(blob) -> list:
     return _unpackb(blob, raw=False, use_list=False) if blob else ()
 
 
+# A newer Execution record (the final one of a run) replaces the running one's row.
+_EXECUTION_UPSERT = (
+    " ON CONFLICT(id) DO UPDATE SET oid=excluded.oid, args=excluded.args, job_oid=excluded.job_oid, "
+    "start_time=excluded.start_time, end_time=excluded.end_time, tags=excluded.tags "
+    "WHERE executions.end_time IS NULL OR "
+    "(excluded.end_time IS NOT NULL AND excluded.end_time > executions.end_time)"
+)
+
+# Columns: "field" (a column named as the record field it holds) or (column, source).
+TABLES = (
+    Table("executions", "execution", (
+        "id", ("oid", OID), "args", ("job_oid", "job"), "start_time", "end_time", "tags",
+    ), conflict=_EXECUTION_UPSERT),
+    Table("jobs", "job", (
+        "id", ("oid", OID), "execution_id", "parent_id", "task_hash", ("task_oid", "task"), "call_hash",
+        "call_node", "eval_hash", "eval_value", "start_time", "end_time", "cached", "status",
+    )),
+    Table("call_nodes", "callnode", (
+        ("oid", OID), "hash", "task_hash", ("task_oid", "task"), "task_name", "args_hash", "value_hash",
+        ("value_oid", "value"), "timestamp", ("args", Projected("args", ("position", "key", "value"), pack_args)),
+        ("pack", PACK),
+    )),
+    Table("arg_uses", "callnode", (("value_hash", Item("value_hash")), ("call_oid", OID)), each="args"),
+    Table("tasks", "task", (
+        ("oid", OID), "hash", "namespace", "name", ("fullname", Computed(full_name, "namespace", "name")),
+        ("pack", PACK),
+    )),
+    Table("vals", "value", (("oid", OID), "hash", "type", "format", "size", "path", ("pack", PACK))),
+    Table("subvalues", "value", (("parent", OID), ("child", ITEM)), each="subvalues"),
+    Table("tags", "tag", (("oid", OID), "entity_type", "entity_id", "key", "value")),
+)
+ORDER = tuple(t.name for t in TABLES)
+SQL = {t.name: t.insert(f"VALUES ({','.join('?' * len(t.columns))})") for t in TABLES}
+# Once the index is built, tables without a unique key check theirs (schema.KEYED).
+INCREMENTAL = {t.name: t.insert_unless_key(key) for t in TABLES for name, key in KEYED if t.name == name}
+# Record types catch-up reads from the msgpack map unchecked (nearly all of a repository);
+# the few others (tasks, executions, tags) go through the strict decoder.
+_UNCHECKED = frozenset(("job", "value", "callnode", "blob"))
+_FROM_RECORD: dict = {}  # record class -> its generated row builder (None: no rows)
+_FROM_MAP: dict = {}  # the same, reading the record's msgpack map
+
+
+def _adder(cache: dict, cls, wire: bool):
+    add = cache[cls] = make_adder(TABLES, cls, wire)
+    return add
+
+
+def copy_sql(table: str, schema: str) -> str:
+    """Copy table's rows from attached database `schema` (bulk.merge), as inserts would."""
+    t = TABLES[ORDER.index(table)]
+    return t.insert(f"SELECT {', '.join(t.column_names)} FROM {schema}.{t.name} WHERE 1")
+
+
 class RowBuffer:
     """Rows waiting to be written; add() is pure (no I/O)."""
 
@@ -56,73 +96,35 @@ class RowBuffer:
         self.pack = None  # pack_ids.id of the pack being ingested, if any
 
     def add(self, oid: bytes, rec) -> None:
-        r = self.rows
-        t = type(rec)
-        if t is Job:
-            r["jobs"].append((
-                rec.id, oid, rec.execution_id, rec.parent_id, rec.task_hash, rec.task, rec.call_hash,
-                rec.call_node, rec.eval_hash, rec.eval_value, rec.start_time, rec.end_time,
-                int(rec.cached), rec.status,
-            ))
-        elif t is CallNode:
-            r["call_nodes"].append((
-                oid, rec.hash, rec.task_hash, rec.task, rec.task_name, rec.args_hash, rec.value_hash,
-                rec.value, rec.timestamp, pack_args([(a.position, a.key, a.value) for a in rec.args]), self.pack,
-            ))
-            r["arg_uses"].extend([(a.value_hash, oid) for a in rec.args])
-        elif t is Value:
-            r["vals"].append((oid, rec.hash, rec.type, rec.format, rec.size, rec.path, self.pack))
-            sub = r["subvalues"]
-            for c in rec.subvalues:
-                sub.append((oid, c))
-        elif t is Task:
-            r["tasks"].append((oid, rec.hash, rec.namespace, rec.name, rec.fullname, self.pack))
-        elif t is Execution:
-            r["executions"].append((
-                rec.id, oid, rec.args, rec.job, rec.start_time, rec.end_time,
-                json.dumps(rec.tags, sort_keys=True) if rec.tags else None,
-            ))
-        elif t is Tag:
-            r["tags"].append((oid, rec.entity_type, rec.entity_id, rec.key, rec.value))
-        elif t is Blob:
-            return
-        self.count += 1
+        try:
+            add = _FROM_RECORD[type(rec)]
+        except KeyError:
+            add = _adder(_FROM_RECORD, type(rec), False)
+        if add is not None:  # a type without rows (Blob) is not counted
+            add(self.rows, oid, rec, self.pack)
+            self.count += 1
 
     def add_canonical(self, oid: bytes, canonical: bytes) -> None:
-        """Rows straight from verified canonical bytes, skipping dataclass construction
+        """Rows straight from verified canonical bytes, skipping record construction
         (catch-up speed: this runs once per object on a reindex). Field types are not
         re-checked here: the bytes hash to their id, and a malformed record can only put
         a wrong value into this derived table; anything structurally unexpected falls back
         to the strict decoder, which raises DecodeError naming the problem."""
         try:
             tag, schema, f = _unpackb(canonical, raw=False)
-            if schema != 1:
-                raise ValueError
-            if tag == "job":
-                self.rows["jobs"].append((
-                    f["id"], oid, f["execution_id"], f["parent_id"], f["task_hash"], f["task"], f["call_hash"],
-                    f["call_node"], f["eval_hash"], f["eval_value"], f["start_time"], f["end_time"],
-                    1 if f["cached"] is True else 0, f["status"],
-                ))
-            elif tag == "value":
-                self.rows["vals"].append((oid, f["hash"], f["type"], f["format"], f["size"], f["path"], self.pack))
-                subs = f["subvalues"]
-                if subs:
-                    self.rows["subvalues"].extend([(oid, c) for c in subs])
-            elif tag == "callnode":
-                args = f["args"]
-                self.rows["call_nodes"].append((
-                    oid, f["hash"], f["task_hash"], f["task"], f["task_name"], f["args_hash"], f["value_hash"],
-                    f["value"], f["timestamp"], pack_args([(a[0], a[1], a[3]) for a in args]), self.pack,
-                ))
-                self.rows["arg_uses"].extend([(a[2], oid) for a in args])
-            elif tag == "blob":
-                return
-            else:
-                raise ValueError
-            self.count += 1
+            if tag in _UNCHECKED:
+                cls = RECORD_TYPES[tag]
+                if type(schema) is int and 1 <= schema <= cls.SCHEMA and type(f) is dict:
+                    add = _FROM_MAP.get(cls, False)
+                    if add is False:
+                        add = _adder(_FROM_MAP, cls, True)
+                    if add is not None:
+                        add(self.rows, oid, f, self.pack)
+                        self.count += 1
+                    return
         except (ValueError, TypeError, KeyError, IndexError, msgpack.UnpackException):
-            self.add(oid, codec.decode(canonical))
+            pass
+        self.add(oid, codec.decode(canonical))
 
     def flush(self, conn, bulk: bool = False) -> int:
         """Write buffered rows inside the caller's transaction; returns how many records.
@@ -148,4 +150,3 @@ class RowBuffer:
 
     def __len__(self):
         return self.count
-

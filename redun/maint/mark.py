@@ -1,7 +1,7 @@
 """gc's mark state: one mark byte per packed object, a set for loose objects.
 
 See redun/maint/gc.py for what is marked and why. Objects are read with pread via
-gcpack (no mmap of pack data); blobs are marked through their Value unread.
+packio (no mmap of pack data); leaf links (a Value's blobs) are marked unread.
 """
 
 import os
@@ -11,7 +11,6 @@ from typing import Iterable
 from ..errors import CorruptObjectError, GcError, NotFoundError
 from ..objects.pack import PackIndex
 from ..objects.packentries import find_position, read_at, type_at
-from ..objects.records import Value
 from .packio import links_at, scan_tmp_pack
 
 _LOC = struct.Struct("<II")
@@ -98,12 +97,9 @@ class Marker:
         return False
 
     def mark_links(self, record) -> None:
-        if type(record) is Value:
-            for b in record.blobs:
-                self.mark(b, expand=False)  # blobs link nowhere: no need to read them
-            children = record.subvalues
-        else:
-            children = record.links()
+        children, leaves = record.link_groups()
+        for b in leaves:
+            self.mark(b, expand=False)  # blobs link nowhere: no need to read them
         for c in children:
             self.mark(c)
 

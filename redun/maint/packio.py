@@ -10,11 +10,10 @@ import os
 import struct
 from typing import Iterator
 
-import blake3
-import msgpack
 
 from ..errors import CorruptObjectError
 from ..objects import codec, compress
+from ..objects.blobs import is_raw_blob
 from ..objects.ids import object_id
 from ..objects.pack import ENTRY_HEAD, PACK_MAGIC
 from ..objects.packentries import PEEK, entry_at, stored_at
@@ -22,48 +21,16 @@ from ..objects.packfile import PackFile
 from ..objects.packwriter import PackWriter
 
 _U32 = struct.Struct("<I")
-_BLOB_HEAD = b"\x93\xa4blob"
 _BIG_ENTRY = 1 << 16  # larger entries: a blob is recognised by its first bytes, not read
 
 
-def _oids(v) -> tuple:
-    if not isinstance(v, list) or not all(type(x) is bytes and len(x) == 32 for x in v):
-        raise CorruptObjectError("a link list is not a list of 32-byte ids")
-    return tuple(v)
-
-
-def _opt(v) -> tuple:
-    if v is None:
-        return ()
-    if type(v) is not bytes or len(v) != 32:
-        raise CorruptObjectError("a link is not a 32-byte id")
-    return (v,)
-
-
 def links_of_canonical(canonical: bytes, where: str) -> tuple:
-    """(children to expand, blobs) of a verified record, from its msgpack fields
-    without building the record (gc's hot path; fsck does the full validation)."""
+    """(children to expand, blobs) of a verified record, from its msgpack fields without
+    building the record (gc's hot path; fsck does the full validation)."""
     try:
-        tag, _schema, f = msgpack.unpackb(canonical, raw=False)
-        if tag == "value":
-            return _oids(f["subvalues"]), _oids(f["blobs"])
-        if tag == "callnode":
-            args = f["args"]
-            if not isinstance(args, list) or not all(isinstance(a, list) and len(a) == 5 for a in args):
-                raise CorruptObjectError("bad args")
-            return _opt(f["task"]) + _opt(f["value"]) + _oids([a[3] for a in args]) + _oids(f["children"]), ()
-        if tag == "job":
-            return _opt(f["task"]) + _opt(f["call_node"]) + _opt(f["eval_value"]) + _oids(f["children"]), ()
-        if tag == "execution":
-            return _opt(f["job"]), ()
-        if tag in ("task", "tag", "blob"):
-            return (), ()
+        return codec.links_of_encoded(canonical)
     except CorruptObjectError as e:
         raise CorruptObjectError(f"object {where}: {e}; run `redun fsck`") from None
-    except Exception as e:  # msgpack's many error types, missing fields
-        raise CorruptObjectError(f"object {where} does not decode ({type(e).__name__}); run `redun fsck`") from None
-    # an unknown record type: fall back to the full decoder (raises if it is not one)
-    return tuple(codec.decode(canonical).links()), ()
 
 
 def links_at(p, pos: int) -> tuple:
@@ -71,7 +38,7 @@ def links_at(p, pos: int) -> tuple:
     off, size = entry_at(p.index, pos)
     if size > _BIG_ENTRY:
         first = os.pread(p.fd, ENTRY_HEAD + PEEK, off)
-        if first[ENTRY_HEAD : ENTRY_HEAD + 1] == b"\x00" and first[ENTRY_HEAD + 1 :].startswith(_BLOB_HEAD):
+        if is_raw_blob(first[ENTRY_HEAD:]):
             return (), ()
     oid, stored = stored_at(p, pos)
     where = f"{oid.hex()} in {p.path}"
@@ -99,7 +66,7 @@ def scan_tmp_pack(path: str) -> Iterator:
             if pos + ENTRY_HEAD + n > end:
                 return
             first = head[ENTRY_HEAD : ENTRY_HEAD + n]
-            if first[:1] == b"\x00" and first[1:].startswith(_BLOB_HEAD):
+            if is_raw_blob(first):
                 pos += ENTRY_HEAD + n
                 continue
             stored = os.pread(fd, n, pos + ENTRY_HEAD)

@@ -31,8 +31,9 @@ import zstandard
 
 from ..errors import CorruptObjectError, DecodeError, NotFoundError
 from . import compress
+from .codec import encode, record_head
 from .pack import ENTRY_HEAD
-from .records import Value
+from .records import Blob, Value
 from .spans import native_spans  # noqa: F401  (re-exported: callers chunk with spans)
 
 CHUNK_SIZE = 1 << 20  # 1 MiB: 1 GB -> 1024 blob ids (~35 KB Value record)
@@ -42,8 +43,10 @@ _SAMPLE = 4096
 _PROBE_RATIO = 0.9  # compress a chunk only if its sample shrinks below this
 
 # codec.encode(Blob(data)) == _head(len(data)) + data:
-#   fixarray(3) fixstr"blob" fixint(1) fixmap(1) fixstr"data" bin8/16/32(len)
-_PREFIX = b"\x93\xa4blob\x01\x81\xa4data"
+#   fixarray(3) fixstr"blob" fixint(SCHEMA) fixmap(1) fixstr"data" bin8/16/32(len)
+BLOB_HEAD = record_head(Blob)  # what every Blob's canonical bytes start with
+_PREFIX = encode(Blob(b""))[:-2]  # all but the bin8 header of the empty data (tests/test_blobs.py)
+_RAW = bytes((compress.RAW,))
 _local = threading.local()
 
 
@@ -53,6 +56,11 @@ def _head(n: int) -> bytes:
     if n < 0x10000:
         return _PREFIX + b"\xc5" + struct.pack(">H", n)
     return _PREFIX + b"\xc6" + struct.pack(">I", n)
+
+
+def is_raw_blob(stored_prefix: bytes) -> bool:
+    """Whether stored bytes (a prefix will do) are a Blob kept uncompressed."""
+    return stored_prefix[:1] == _RAW and stored_prefix[1:].startswith(BLOB_HEAD)
 
 
 def blob_id(chunk) -> bytes:

@@ -16,6 +16,7 @@ import msgpack
 from ..errors import DecodeError
 from .ids import object_id
 from .records import RECORD_TYPES, Record
+from .schema import compiled
 
 _packer_opts = dict(use_bin_type=True, use_single_float=False, strict_types=True)
 _local = threading.local()  # one reusable Packer per thread (packb builds one per call)
@@ -29,56 +30,19 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-_SCALARS = frozenset((bytes, str, int, float, bool, type(None)))
-_ORDER: dict = {}  # record class -> its FIELDS sorted by name (the map's key order)
-
-
-def _canon(value: Any) -> Any:
-    """_sorted(value), without recursing into the (common) flat containers."""
-    t = type(value)
-    if t in _SCALARS:
-        return value
-    if t is tuple or t is list:
-        for v in value:
-            if type(v) not in _SCALARS:
-                return [_canon(v) for v in value]
-        return list(value)
-    if t is dict:
-        return {k: _canon(value[k]) for k in sorted(value)}
-    return _sorted(value)
-
-
-def _canonical_fields(record: Record) -> dict:
-    """Same as _sorted(record.to_fields()) (property-checked in tests/test_codec.py),
-    built straight in key order: encode is on every write path."""
+def encode(record: Record, schema: int = 0) -> bytes:
+    """Canonical bytes of a record (the input to its object id). schema: write it as that
+    (older) version of its type, as it was read (strict decoding of old records)."""
     cls = type(record)
-    if cls.to_fields is not Record.to_fields:
-        return _sorted(record.to_fields())
-    order = _ORDER.get(cls)
-    if order is None:
-        order = _ORDER[cls] = tuple(sorted(cls.FIELDS, key=lambda f: f[0]))
-    out = {}
-    for name, kind in order:
-        v = getattr(record, name)
-        if kind == "args":
-            out[name] = [_canon(a.to_list()) for a in v]
-        elif type(v) in _SCALARS:
-            out[name] = v
-        else:
-            out[name] = _canon(v)
-    return out
-
-
-def encode(record: Record) -> bytes:
-    """Canonical bytes of a record (the input to its object id)."""
-    fields = _canonical_fields(record)
     try:
         packer = _local.packer
     except AttributeError:
         packer = _local.packer = msgpack.Packer(**_packer_opts)
     try:
-        return packer.pack([record.TYPE, record.SCHEMA, fields])
-    except (TypeError, ValueError, OverflowError) as e:
+        if schema and schema != cls.SCHEMA:
+            return packer.pack([record.TYPE, schema, _sorted(record.to_fields(schema))])
+        return packer.pack([record.TYPE, record.SCHEMA, compiled(cls, "wire")(record)])
+    except (TypeError, ValueError, OverflowError, AttributeError) as e:
         packer.reset()
         raise DecodeError(f"cannot encode {record.TYPE} record: {e}") from None
 
@@ -97,28 +61,73 @@ def decode(data: bytes, strict: bool = False) -> Record:
     if not (isinstance(obj, list) and len(obj) == 3 and isinstance(obj[0], str)):
         raise DecodeError("record envelope must be [type, schema, fields]")
     tag, schema, fields = obj
-    cls = RECORD_TYPES.get(tag)
-    if cls is None:
-        raise DecodeError(f"unknown record type {tag!r}")
-    if schema != cls.SCHEMA:
-        raise DecodeError(f"{tag} record has schema version {schema!r}; this redun reads {cls.SCHEMA}")
+    cls = _record_class(tag, schema)
     if not isinstance(fields, dict):
         raise DecodeError(f"{tag} record fields must be a map")
     try:
-        record = cls.from_fields(fields)
+        record = cls.from_fields(fields, schema)
     except DecodeError:
         raise
     except Exception as e:
         raise DecodeError(f"bad {tag} record: {type(e).__name__}: {e}") from None
-    if strict and encode(record) != data:
+    if strict and encode(record, schema) != data:
         raise DecodeError(f"{tag} record is not in canonical form")
     return record
 
 
+def _record_class(tag, schema):
+    """The class of records of this type tag and schema version (DecodeError if none)."""
+    cls = RECORD_TYPES.get(tag)
+    if cls is None:
+        raise DecodeError(f"unknown record type {tag!r}")
+    if type(schema) is not int or not 1 <= schema <= cls.SCHEMA:
+        known = cls.SCHEMA if cls.SCHEMA == 1 else f"versions 1 to {cls.SCHEMA}"
+        raise DecodeError(f"{tag} record has schema version {schema!r}; this redun reads {known}")
+    return cls
+
+
+def decode_trusted(data: bytes) -> Record:
+    """Record from canonical bytes already verified against their id, without per-field
+    checks (export speed). Anything odd is decoded strictly: DecodeError names the problem."""
+    try:
+        tag, schema, fields = msgpack.unpackb(data, raw=False)
+        return compiled(_record_class(tag, schema), "trusted", schema)(fields)
+    except Exception:
+        return decode(data)
+
+
+def links_of_encoded(data: bytes) -> tuple:
+    """(ids to follow, ids of leaf records) linked by encoded record bytes, read from the
+    msgpack map without building the record: gc, sync and catch-up walk many. Only the
+    envelope and the link fields are checked; anything odd raises DecodeError."""
+    try:
+        tag, schema, fields = msgpack.unpackb(data, raw=False)
+    except Exception as e:  # msgpack raises a zoo of types on fuzzed input
+        raise DecodeError(f"not a msgpack record: {type(e).__name__}") from None
+    cls = _record_class(tag, schema)
+    try:
+        return compiled(cls, "wire_links")(fields)
+    except DecodeError:
+        raise
+    except Exception as e:  # a link field missing, or not a list
+        raise DecodeError(f"{tag} record: bad link fields ({type(e).__name__}: {e})") from None
+
+
+def peek_tag(prefix: bytes):
+    """The type tag at the start of encoded record bytes (a prefix will do), or None."""
+    # fixarray(3) then a fixstr: 0x93, 0xa0|len, tag bytes
+    if len(prefix) >= 2 and prefix[0] == 0x93 and 0xA0 <= prefix[1] <= 0xBF:
+        n = prefix[1] - 0xA0
+        if len(prefix) >= 2 + n:
+            return prefix[2 : 2 + n].decode("ascii", "replace")
+    return None
+
+
 def peek_type(data: bytes) -> str:
     """The type tag of encoded record bytes without decoding the fields."""
-    # fixarray(3) then a fixstr: 0x93, 0xa0|len, tag bytes
-    if len(data) >= 2 and data[0] == 0x93 and 0xA0 <= data[1] <= 0xBF:
-        n = data[1] - 0xA0
-        return data[2 : 2 + n].decode("ascii", "replace")
-    return decode(data).TYPE
+    return peek_tag(data) or decode(data).TYPE
+
+
+def record_head(cls) -> bytes:
+    """The bytes every current encoding of a cls record starts with: envelope, tag, version."""
+    return b"\x93" + msgpack.packb(cls.TYPE) + msgpack.packb(cls.SCHEMA)

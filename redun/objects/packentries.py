@@ -54,14 +54,6 @@ def entry_at(index, pos: int) -> tuple:
     return off, size
 
 
-def _peek_tag(canonical_prefix: bytes):
-    if len(canonical_prefix) >= 2 and canonical_prefix[0] == 0x93 and 0xA0 <= canonical_prefix[1] <= 0xBF:
-        n = canonical_prefix[1] - 0xA0
-        if len(canonical_prefix) >= 2 + n:
-            return canonical_prefix[2 : 2 + n].decode("ascii", "replace")
-    return None
-
-
 def stored_at(p, pos: int) -> tuple:
     """(oid, stored bytes) of entry pos of pack p (p.fd, p.index, p.path); header checked."""
     oid = oid_at(p.index, pos)
@@ -92,7 +84,7 @@ def type_at(p, pos: int) -> str:
     off, size = entry_at(p.index, pos)
     first = os.pread(p.fd, min(size, ENTRY_HEAD + PEEK), off)
     if len(first) > ENTRY_HEAD and first[ENTRY_HEAD] == compress.RAW:
-        tag = _peek_tag(first[ENTRY_HEAD + 1 :])
+        tag = codec.peek_tag(first[ENTRY_HEAD + 1 :])
         if tag is not None:
             return tag
     return read_at(p, pos).TYPE
