@@ -10,7 +10,6 @@ import os
 import struct
 from typing import Iterator
 
-
 from ..errors import CorruptObjectError
 from ..objects import codec, compress
 from ..objects.blobs import is_raw_blob
