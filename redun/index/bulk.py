@@ -79,13 +79,15 @@ def merge(conn, path: str, names: list) -> None:
 
 def main(argv: list) -> int:
     from ..objects.pack import PACK_MAGIC
-    from .index import BULK_BATCH, Index, _connect, remove_index_files
+    from .catchup import ingest_pack_file
+    from .files import connect, remove_index_files
+    from .index import BULK_BATCH, Index
     from .schema import statements
 
     packs_dir, out_path = argv
     items = [line.split() for line in sys.stdin.read().splitlines() if line.strip()]
     remove_index_files(out_path)
-    conn = _connect(out_path)
+    conn = connect(out_path)
     conn.execute("PRAGMA journal_mode=OFF")
     conn.execute("PRAGMA synchronous=OFF")
     for stmt in statements()[0]:
@@ -97,7 +99,7 @@ def main(argv: list) -> int:
     for name, pack_id in items:
         index.buffer.pack = int(pack_id)
         try:
-            count += index._ingest_pack_file(os.path.join(packs_dir, f"pack-{name}.pack"), len(PACK_MAGIC), None)[1]
+            count += ingest_pack_file(index, os.path.join(packs_dir, f"pack-{name}.pack"), len(PACK_MAGIC), None)[1]
         except FileNotFoundError:
             continue  # removed meanwhile; the main process's next catch-up settles it
     index.commit()
