@@ -26,8 +26,8 @@ from redun.objects.fsck import fsck
 from redun.objects.ids import object_id
 from redun.objects.records import RECORD_TYPES, Blob, CallNode, Execution, Job, Record, Task, Value
 from redun.objects.schema import Field, make_encoder, record
+from redun.repo.remotes import repo_remote
 from redun.repo.repository import Repo
-from redun.sync.dirremote import DirectoryRemote
 from redun.sync.transfer import fast_links, sync
 
 
@@ -118,7 +118,7 @@ def test_gc_sync_fsck_and_index_follow_the_new_link(job_v2, tmp_path):
     assert fsck(store, a.refs).ok
     for trusted in (True, False):
         b = Repo.init(str(tmp_path / f"b{trusted}"))
-        sync(DirectoryRemote(a.root, a), DirectoryRemote(b.root, b), trusted=trusted)
+        sync(repo_remote(a), repo_remote(b), trusted=trusted)
         assert DirectoryStore(b.root).has(log)
         b.close()
     index = open_index(Repo.open(a.root))
