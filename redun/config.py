@@ -57,14 +57,25 @@ def find_config_dir(explicit: Optional[str] = None, cwd: Optional[str] = None) -
 class Config:
     """Parsed redun.ini. `get(section, key, default)`; sections are strings like 'repos.foo'."""
 
-    def __init__(self, text: str = DEFAULT_CONFIG, path: Optional[str] = None):
+    def __init__(self, text: str = DEFAULT_CONFIG, path: Optional[str] = None, *,
+                 config_dict: Optional[dict] = None):
+        """From redun.ini text, or (upstream's `Config(config_dict=...)`) from a two-level dict
+        {section: {key: value}} as `get_config_dict()` returns."""
         self.path = path
         self.parser = configparser.ConfigParser(interpolation=_EnvInterpolation())
         self.parser.optionxform = str
         try:
             self.parser.read_string(text, source=path or "<config>")
+            if config_dict:
+                self.parser.read_dict({name: {k: str(v) for k, v in section.items()}
+                                       for name, section in config_dict.items()}, source="<config_dict>")
         except configparser.Error as e:
             raise ConfigError(f"Cannot parse {path or 'config'}: {e}") from None
+
+    def get_config_dict(self) -> dict:
+        """{section: {key: raw value}}: `Config(config_dict=c.get_config_dict())` is the same config."""
+        return {name: {k: self.parser.get(name, k, raw=True) for k in self.parser.options(name)}
+                for name in self.parser.sections()}
 
     @classmethod
     def load(cls, config_dir: str) -> "Config":

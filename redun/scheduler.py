@@ -92,7 +92,7 @@ class Scheduler:
         if config is None:
             from .config import Config
 
-            config = Config()
+            config = Config("")  # as upstream: no redun.ini, no sections (not the init template)
         self.config = config
         import logging
 
@@ -108,6 +108,8 @@ class Scheduler:
             default = LocalExecutor("default", config={"max_workers": max_workers} if max_workers else
                                     _section(config, "executors.default"))
             self.add_executor(default)
+            # Upstream's second built-in executor; its worker processes start on its first job.
+            self.add_executor(LocalExecutor("process", mode="process"))
         for ex in executors_from_config(config).values():
             if max_workers and ex.name == "default":
                 continue

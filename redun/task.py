@@ -123,6 +123,12 @@ class Task:
         merged = normalise_task_options({**merged, **self._task_options_override})
         return merged.get(key, default)
 
+    @property
+    def load_module(self) -> str:
+        """The module to import for this task elsewhere (another process, a cluster worker):
+        the `load_module` task option, else the function's module (upstream's Task.load_module)."""
+        return self.get_task_option("load_module") or getattr(self.func, "__module__", None) or ""
+
     def has_task_option(self, key: str) -> bool:
         return key in self._task_options_override or key in self._task_options_base
 

@@ -147,3 +147,4 @@ def section_int(config, key: str, default: int, name: str = "") -> int:
 
 
 register_executor("local", "redun.executors.local.LocalExecutor")
+register_executor("alias", "redun.executors.alias.AliasExecutor")
