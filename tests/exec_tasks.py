@@ -61,3 +61,8 @@ def nap(x: int, seconds: float = 0.3, log: str = "") -> int:
 @task()
 def fan(n: int, executor: str = "process", start: int = 0) -> list:
     return [where.options(executor=executor)(i) for i in range(start, start + n)]
+
+
+@task(script=True)
+def shout(word: str):
+    return f"echo {word}; echo $$ >&2"

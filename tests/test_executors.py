@@ -172,3 +172,9 @@ def test_base_executor_rejects():
     s = Scheduler(executor=Executor("default"), quiet=True)
     with pytest.raises(ExecutorError, match="does not support submitting tasks"):
         s.run(T.where(1))
+
+
+def test_script_task_in_a_worker_process():
+    s = scheduler()
+    assert s.run(T.shout.options(executor="process")("hello")) == b"hello\n"
+    assert s.run(T.shout("thread")) == b"thread\n"
