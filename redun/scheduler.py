@@ -114,6 +114,11 @@ class Scheduler:
             if max_workers and ex.name == "default":
                 continue
             self.add_executor(ex)
+        from .engine.limits import limits_from_config
+
+        # [limits]: capacities of named resources that tasks take with @task(limits=...).
+        self.limits: dict = limits_from_config(_section(config, "limits"), getattr(config, "path", None) or
+                                               "the config")
         self.traceback_lines: list = []
         self._run = None  # the collaborators of the run in progress
         self._memory_recorder = None  # records of a scheduler without a repository
@@ -135,6 +140,11 @@ class Scheduler:
 
     def log(self, *messages: Any, **kwargs) -> None:
         self.runlog.log(" ".join(str(m) for m in messages))
+
+    @property
+    def limits_used(self) -> dict:
+        """{limit name: amount held by running jobs} of the run in progress."""
+        return dict(self._run.lifecycle.limits.used) if self._run is not None else {}
 
     @property
     def root_job(self) -> Optional[Job]:

@@ -17,6 +17,7 @@ from ..hashing import hash_args, hash_call_node, hash_eval, hash_struct, hash_va
 from ..objects.records import Job as JobRecord
 from .clock import now_us
 from .job import Job, TaskFailure
+from .limits import LimitError, Limits, job_limits
 from .nested import arg_hash, default_value, defaults_of, has_exprs, is_expr, notify_fail, notify_ok, upstream_calls
 from .runlog import cached_line, format_task_call, reject_line, run_line
 
@@ -86,6 +87,7 @@ class JobLifecycle:
         self._default_hashes: dict = {}
         self.failure = None
         self.root_job = None
+        self.limits = Limits(scheduler.limits)
 
     def status_counts(self) -> dict:
         """{task fullname: {status: count}} (the JOB STATUS table)."""
@@ -186,7 +188,21 @@ class JobLifecycle:
             if self._same_call(job, args, kwargs):  # a twin from the same lookup batch is running
                 return
             self._cse[job.eval_hash] = job
-        name = job.get_options().get("executor") or "default"
+        self.start_job(job, args, kwargs)
+
+    def start_job(self, job: Job, args, kwargs) -> None:
+        """Take the job's resource limits (or wait for them), then submit it to its executor."""
+        task = job.task
+        options = job.get_options()
+        if "limits" in options and not self._dryrun:
+            try:
+                need = job_limits(job, options["limits"])
+                if need and not self.limits.acquire(job, need, args, kwargs):
+                    return  # restarted by release_limits when running jobs give theirs back
+            except LimitError as error:
+                self.reject_job(job, TaskFailure(error, job, []))
+                return
+        name = options.get("executor") or "default"
         executor = self.executors.get(name)
         if executor is None:
             self.reject_job(job, TaskFailure(SchedulerError(
@@ -203,8 +219,15 @@ class JobLifecycle:
         else:
             executor.submit(job)
 
+    def release_limits(self, job: Job) -> None:
+        """The job's executor reported: give back its limits, restart the waiting jobs that fit."""
+        for waiting in self.limits.release(job):
+            self.ready.append((self.start_job, waiting))
+
     def done_job(self, job: Job, result) -> None:
         """The task function returned (reported by its executor, on the scheduler's thread)."""
+        if self.limits.holding:
+            self.release_limits(job)
         if self._prov:
             try:
                 job.eval_vhash = hash_value(result)
@@ -280,6 +303,8 @@ class JobLifecycle:
             return
         if not isinstance(failure, TaskFailure):
             failure = TaskFailure(failure, job, [])
+        if self.limits.holding:
+            self.release_limits(job)
         if self.failure is None:
             self.failure = failure
         self.log(reject_line(job.id, format_task_call(job.task, job.call_args, job.call_kwargs)))
