@@ -66,3 +66,19 @@ def fan(n: int, executor: str = "process", start: int = 0) -> list:
 @task(script=True)
 def shout(word: str):
     return f"echo {word}; echo $$ >&2"
+
+
+@task(executor="remote")
+def square(x: int) -> int:
+    return x * x
+
+
+@task()
+def sum_squares(n: int) -> int:
+    """Leaves on the executor named `remote` (local in one test, Dask in another): same records."""
+    return sum_of([square(i) for i in range(n)])
+
+
+@task()
+def sum_of(values: list) -> int:
+    return sum(values)

@@ -148,3 +148,4 @@ def section_int(config, key: str, default: int, name: str = "") -> int:
 
 register_executor("local", "redun.executors.local.LocalExecutor")
 register_executor("alias", "redun.executors.alias.AliasExecutor")
+register_executor("dask", "redun.executors.dask.DaskExecutor")
