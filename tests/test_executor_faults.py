@@ -47,13 +47,30 @@ def setup_repo(tmp_path, executor_section: str) -> Path:
 
 
 def env_for(cwd: Path) -> dict:
-    return dict(os.environ, REDUN_CONFIG=str(cwd / ".redun"), REDUN_USER="tester")
+    return dict(os.environ, REDUN_CONFIG=str(cwd / ".redun"), REDUN_USER="tester", PYTHONFAULTHANDLER="1")
+
+
+def finish(run: subprocess.Popen, timeout: float = 120) -> tuple:
+    """(stdout, stderr) of the run; if it hangs, its threads' stacks (faulthandler, SIGABRT) in the failure."""
+    try:
+        run.wait(timeout)
+    except subprocess.TimeoutExpired:
+        ps = subprocess.run(["ps", "-ef", "--forest"], capture_output=True, text=True).stdout
+        run.send_signal(signal.SIGABRT)
+        run.wait()
+        err = (run.cwd / "run.err").read_text()
+        raise AssertionError(f"the run did not end after the kill:\n{err}\n{ps}") from None
+    return (run.cwd / "run.out").read_text(), (run.cwd / "run.err").read_text()
 
 
 def start_run(cwd: Path, hang_attempts: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "redun", "run", "wf.py", "main", "--n", str(N), "--marker-dir",
-                             str(cwd / "markers"), "--hang-attempts", str(hang_attempts)],
-                            cwd=cwd, env=env_for(cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """The run in the background; its output goes to files (worker processes inherit pipes)."""
+    run = subprocess.Popen([sys.executable, "-m", "redun", "run", "wf.py", "main", "--n", str(N), "--marker-dir",
+                            str(cwd / "markers"), "--hang-attempts", str(hang_attempts)],
+                           cwd=cwd, env=env_for(cwd), stdout=open(cwd / "run.out", "w"),
+                           stderr=open(cwd / "run.err", "w"))
+    run.cwd = cwd
+    return run
 
 
 def redun(cwd: Path, *args) -> subprocess.CompletedProcess:
@@ -95,7 +112,7 @@ def test_sigkill_of_a_local_worker_process(tmp_path):
     cwd = setup_repo(tmp_path, "type = local\nmode = process\nmax_workers = 2\nstart_method = fork\n")
     run = start_run(cwd, hang_attempts=1)
     pid = kill_hanging_attempt(cwd, 1)
-    _, err = run.communicate(timeout=120)
+    _, err = finish(run)
     assert run.returncode == 1, err
     assert f"Worker process {pid} of executor 'work' was killed by signal SIGKILL while running task " \
            "fault.step" in err
@@ -113,7 +130,7 @@ def test_sigkill_of_a_dask_worker_reruns_the_job_elsewhere(tmp_path, dask_cluste
     cwd = setup_repo(tmp_path, f"type = dask\nscheduler_address = {dask_cluster.address}\n")
     run = start_run(cwd, hang_attempts=1)
     kill_hanging_attempt(cwd, 1)
-    out, err = run.communicate(timeout=180)
+    out, err = finish(run, 180)
     assert run.returncode == 0, err
     assert "[0, 10, 20, 30, 40, 50]" in out
     assert len((cwd / "markers" / "step-0").read_text().split()) == 2  # ran twice: killed, then rerun
@@ -131,7 +148,7 @@ def test_dask_job_fails_after_allowed_failures(tmp_path, dask_cluster):
     run = start_run(cwd, hang_attempts=ALLOWED_FAILURES + 1)
     for attempt in range(1, ALLOWED_FAILURES + 2):
         kill_hanging_attempt(cwd, attempt)
-    _, err = run.communicate(timeout=180)
+    _, err = finish(run, 180)
     assert run.returncode == 1, err
     assert "KilledWorker" in err
     stderr, cached = rerun(cwd, ALLOWED_FAILURES + 1)

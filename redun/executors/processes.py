@@ -26,6 +26,9 @@ import threading
 from .remote_call import dump_outcome, frame_summaries, run_call
 
 
+_START_LOCK = threading.Lock()  # shared by every pool of this process
+
+
 class WorkerProcessDied(Exception):
     """The worker process running a job ended before it reported the job's outcome."""
 
@@ -83,11 +86,15 @@ class ProcessWorkers:
             t.start()
 
     def _start_process(self):
-        parent_conn, child_conn = self.context.Pipe()
-        proc = self.context.Process(target=worker_main, args=(child_conn, list(sys.path), os.getcwd()),
-                                    name=f"redun-{self.name}-worker")
-        proc.start()
-        child_conn.close()
+        # One start at a time: with the fork method a child started by another feeder in between
+        # would inherit this worker's end of the pipe, and the worker's death would never show
+        # as EOF here.
+        with _START_LOCK:
+            parent_conn, child_conn = self.context.Pipe()
+            proc = self.context.Process(target=worker_main, args=(child_conn, list(sys.path), os.getcwd()),
+                                        name=f"redun-{self.name}-worker")
+            proc.start()
+            child_conn.close()
         with self.lock:
             self.procs[proc.pid] = proc
         return proc, parent_conn
@@ -126,6 +133,11 @@ class ProcessWorkers:
                     if proc is None:
                         proc, conn = self._start_process()
                     conn.send_bytes(message)
+                    # poll returns as soon as the reply is there; every second without one, check
+                    # the worker is still alive (its pipe may be held open by another process).
+                    while not conn.poll(1.0):
+                        if not proc.is_alive():
+                            raise EOFError
                     reply = conn.recv_bytes()
                 except (EOFError, OSError):
                     if not self.stopping:
