@@ -27,9 +27,12 @@ def _counting(write, progress):
 @click.command("export")
 @click.option("-f", "--file", "path", default="-", show_default=True,
               help="Write to this file instead of stdout.")
+@click.option("-k", "--keep-going", is_flag=True,
+              help="Skip executions that cannot be read (unreadable ref, missing or damaged objects), "
+                   "naming each on stderr; export the rest and exit 1.")
 @click.argument("ids", nargs=-1)
 @click.pass_obj
-def export_command(obj, path, ids):
+def export_command(obj, path, keep_going, ids):
     """Export records as JSON lines in upstream redun's format.
 
     IDS are roots: execution or job ids, call node, task or value hashes, or
@@ -41,12 +44,21 @@ def export_command(obj, path, ids):
     from .progress import is_terminal, progress_on_stderr
 
     repo = obj.open_repo()
+    skipped = []
+
+    def on_error(what, error):
+        skipped.append(what)
+        click.echo(f"skipped {what}: {error}", err=True)
+
+    on_error = on_error if keep_going else None
     # exported lines going to the terminal are their own progress display
     with progress_on_stderr("export", quiet=path == "-" and is_terminal(sys.stdout)) as progress:
         progress.phase("writing lines", unit="lines")
         if path == "-":
-            export_lines(repo, _counting(sys.stdout.write, progress), list(ids))
+            export_lines(repo, _counting(sys.stdout.write, progress), list(ids), on_error)
             sys.stdout.flush()  # raise BrokenPipeError here, where main() turns it into a quiet exit
+            if skipped:
+                raise SystemExit(1)
             return
         tmp = f"{path}.tmp-{os.getpid()}"  # a failed export never leaves a truncated FILE
         try:
@@ -55,7 +67,7 @@ def export_command(obj, path, ids):
             raise RedunError(f"Cannot write {path}: {e.strerror}") from None
         try:
             with out:
-                export_lines(repo, _counting(out.write, progress), list(ids))
+                export_lines(repo, _counting(out.write, progress), list(ids), on_error)
             os.replace(tmp, path)
         except BaseException:
             try:
@@ -63,6 +75,8 @@ def export_command(obj, path, ids):
             except OSError:
                 pass
             raise
+    if skipped:
+        raise SystemExit(1)
 
 
 @click.command("import")

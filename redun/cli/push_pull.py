@@ -25,7 +25,7 @@ def _open_pair(obj, src_name: str, dst_name: str, verb: str):
     return src, dst
 
 
-def _run(obj, src_name, dst_name, roots, verb):
+def _run(obj, src_name, dst_name, roots, verb, keep_going=False):
     from ..sync.transfer import sync
     from .progress import progress_on_stderr
 
@@ -37,7 +37,8 @@ def _run(obj, src_name, dst_name, roots, verb):
         with progress_on_stderr(verb) as progress:
             # only this config dir's own repo is trusted to hold well-formed records
             trusted = src_name == "default"
-            return sync(src, dst, roots=list(roots) or None, progress=progress, trusted=trusted)
+            return sync(src, dst, roots=list(roots) or None, progress=progress, trusted=trusted,
+                        keep_going=keep_going)
     finally:
         src.close()
         dst.close()
@@ -50,15 +51,33 @@ def sync_json(repo: str, result) -> dict:
         "up_to_date": result.up_to_date,
         "refs": {name: oid.hex() for name, oid in sorted(result.refs.items())},
         "skipped": list(result.skipped),
+        "failed": dict(sorted(result.failed.items())),
     }
+
+
+_keep_going = click.option(
+    "--keep-going", is_flag=True,
+    help="Sync every execution that can be read; name each one that cannot (missing or damaged "
+         "objects, unreadable ref) on stderr and exit 1.")
+
+
+def _report_failed(result) -> None:
+    """--keep-going: one line per execution left behind, then exit 1."""
+    from ..sync.plan import describe_ref
+
+    if result.failed:
+        for name, why in sorted(result.failed.items()):
+            click.echo(f"skipped {describe_ref(name)}: {why}", err=True)
+        raise SystemExit(1)
 
 
 @click.command("push")
 @click.argument("repo")
 @click.argument("exec_ids", nargs=-1)
+@_keep_going
 @format_option
 @click.pass_obj
-def push_command(obj, repo, exec_ids, fmt):
+def push_command(obj, repo, exec_ids, keep_going, fmt):
     """Sync records to another redun repo.
 
     Pushes every execution of the current repository (or of `--repo`), or only
@@ -72,24 +91,27 @@ def push_command(obj, repo, exec_ids, fmt):
       up_to_date  true when nothing had to move
       refs        {ref name: object id hex} of the refs moved
       skipped     refs left alone (a running execution never replaces a ref)
+      failed      {ref name: reason} of refs not synced (--keep-going)
     """
     if repo == obj.repo_name:
         raise SyncError(f"Cannot push repo {repo} to itself")
-    result = _run(obj, obj.repo_name, repo, exec_ids, "push")
+    result = _run(obj, obj.repo_name, repo, exec_ids, "push", keep_going)
     if fmt == "json":
         echo_json(sync_json(repo, result))
     elif result.up_to_date:
         click.echo(f"Repo '{repo}' is up to date.")
     else:
         click.echo(f"Pushed {result.objects} record(s) to repo '{repo}'")
+    _report_failed(result)
 
 
 @click.command("pull")
 @click.argument("repo")
 @click.argument("exec_ids", nargs=-1)
+@_keep_going
 @format_option
 @click.pass_obj
-def pull_command(obj, repo, exec_ids, fmt):
+def pull_command(obj, repo, exec_ids, keep_going, fmt):
     """Sync records from another redun repo.
 
     Pulls every execution of REPO (or only those whose id starts with one of
@@ -103,12 +125,14 @@ def pull_command(obj, repo, exec_ids, fmt):
       up_to_date  true when nothing had to move
       refs        {ref name: object id hex} of the refs moved
       skipped     refs left alone (a running execution never replaces a ref)
+      failed      {ref name: reason} of refs not synced (--keep-going)
     """
     if repo == obj.repo_name:
         raise SyncError(f"Cannot pull repo {repo} into itself")
-    result = _run(obj, repo, obj.repo_name, exec_ids, "pull")
+    result = _run(obj, repo, obj.repo_name, exec_ids, "pull", keep_going)
     if fmt == "json":
         echo_json(sync_json(repo, result))
     else:
         click.echo(f"Pulled {result.objects} new record(s) from repo '{repo}'")
+    _report_failed(result)
 

@@ -16,7 +16,7 @@ evaluations), running executions (no root job yet).
 import os
 from typing import Callable, Iterable, Optional
 
-from ..errors import AmbiguousPrefixError, NotFoundError
+from ..errors import AmbiguousPrefixError, NotFoundError, RedunError
 from ..objects import codec
 from ..objects.ids import check_prefix, is_hex
 from ..objects.records import CallNode, Execution, Job, Tag, Task, Value
@@ -33,15 +33,46 @@ def fast_decode(data: bytes):
     return codec.decode_trusted(data)
 
 
-def all_execution_roots(repo) -> list:
-    """Object ids of every finished-or-running execution with a root job, newest first."""
+def all_execution_roots(repo, on_error: Optional[Callable[[str, Exception], None]] = None) -> list:
+    """Object ids of every finished-or-running execution with a root job, newest first.
+    on_error(ref name, error): called for each execution that cannot be read (else it raises)."""
     found = []
-    for _name, oid in repo.refs.list("execs/"):
-        rec = repo.store.get(oid)
+    for name, oid in _execution_refs(repo, on_error):
+        try:
+            rec = repo.store.get(oid)
+        except RedunError as e:
+            if on_error is None:
+                raise
+            on_error(name, e)
+            continue
         if isinstance(rec, Execution) and rec.job is not None:
             found.append((rec.start_time, rec.id, oid))
     found.sort(reverse=True)
     return [oid for _t, _id, oid in found]
+
+
+def _execution_refs(repo, on_error) -> list:
+    """(name, oid) of refs/execs/*; with on_error, the unreadable ones are reported and skipped."""
+    try:
+        return list(repo.refs.list("execs/"))
+    except RedunError as e:
+        if on_error is None:
+            raise
+        try:
+            names = repo.refs.names("execs/")
+        except RedunError:
+            on_error("refs/.packed", e)
+            names = repo.refs.loose_names("execs/")
+    out = []
+    for name in names:
+        try:
+            oid = repo.refs.get(name)
+        except RedunError as e:
+            on_error(name, e)
+            continue
+        if oid is not None:
+            out.append((name, oid))
+    return out
 
 
 def resolve_root(repo, text: str) -> bytes:
@@ -115,9 +146,17 @@ class Exporter:
             return list(rec.subvalues)
         return []
 
-    def export(self, roots: Iterable[bytes]) -> int:
+    def export(self, roots: Iterable[bytes], on_error: Optional[Callable[[bytes, Exception], None]] = None) -> int:
+        """Write every root with its closure; on_error(root, error) instead of raising skips a
+        root that cannot be read whole (the lines already written hold whole sub-trees)."""
         for root in roots:
-            self._walk(root)
+            try:
+                self._walk(root)
+            except RedunError as e:
+                if on_error is None:
+                    raise
+                self.flush()
+                on_error(root, e)
         self._tags()
         self.flush()
         return self.count
@@ -189,19 +228,22 @@ class Exporter:
                 self._walk(oid)
 
 
-def export_lines(repo, write: Callable[[str], None], root_ids: Optional[list] = None) -> int:
-    """Write upstream JSON lines for root_ids (all executions if none); returns the line count."""
+def export_lines(repo, write: Callable[[str], None], root_ids: Optional[list] = None,
+                 on_error: Optional[Callable[[str, Exception], None]] = None) -> int:
+    """Write upstream JSON lines for root_ids (all executions if none); returns the line count.
+    on_error(what, error): skip and report each root that cannot be read (keep going)."""
     if root_ids:
         roots = [resolve_root(repo, r) for r in root_ids]
     else:
-        roots = all_execution_roots(repo)
+        roots = all_execution_roots(repo, on_error)
     index = None
     if os.path.exists(repo.index_path):  # only for upstream Tag records; never build it just for this
         try:
             index = repo.index
         except ImportError:
             pass
-    return Exporter(repo, write, index).export(roots)
+    skip = None if on_error is None else (lambda root, e: on_error(f"record {root.hex()}", e))
+    return Exporter(repo, write, index).export(roots, skip)
 
 
 __all__ = ["export_lines", "Exporter", "resolve_root", "all_execution_roots"]

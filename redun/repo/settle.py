@@ -23,7 +23,7 @@ that file, so a false alarm (a move across filesystems) is harmless.
 
 import os
 
-from ..errors import CorruptObjectError, NotFoundError, RefConflictError
+from ..errors import CorruptObjectError, NotFoundError, RedunError, RefConflictError
 
 ORIGIN_FILENAME = "ORIGIN"
 
@@ -75,8 +75,10 @@ def settle_if_copied(repo) -> "SettleReport | None":
         return None  # a read-only copy is used as it is
     try:
         report = settle(repo.store, repo.refs, index_path=repo.index_path)
-    except OSError:
-        return None  # e.g. some files not writable: leave it for `redun fsck` to report
+    except (OSError, RedunError):
+        # e.g. files not writable, an unreadable refs file: opening must still work so that
+        # `redun fsck` can name the damage; settling is tried again on the next open
+        return None
     write_origin(repo.root)
     return report
 
@@ -139,8 +141,11 @@ def _newest_executions(store, exec_ids: set) -> dict:
         view = _PackView(p)
         try:
             for pos in range(p.index.count):
-                if type_at(view, pos) == "execution":
-                    consider(oid_at(p.index, pos), read_at(view, pos))
+                try:
+                    if type_at(view, pos) == "execution":
+                        consider(oid_at(p.index, pos), read_at(view, pos))
+                except CorruptObjectError:
+                    continue  # a damaged record never stops settling (fsck names it)
         finally:
             view.close()
     return {eid: oid for eid, (_, oid) in best.items()}

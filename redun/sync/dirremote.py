@@ -16,7 +16,7 @@ recover() is not called here: it is not safe against a concurrent installer.
 import os
 from typing import Callable, Optional
 
-from ..errors import NotFoundError, RefConflictError
+from ..errors import NotFoundError, RedunError, RefConflictError
 from ..objects.directory import DirectoryStore
 from ..refs import DirectoryRefs
 from .haves import Haves
@@ -44,11 +44,33 @@ class DirectoryRemote(Remote):
 
     # -- head ---------------------------------------------------------------
     def read_head(self) -> Head:
-        refs = dict(self.refs.list(SYNC_PREFIX))  # refs/.packed + the few loose ones
+        bad: dict = {}
+        try:
+            refs = dict(self.refs.list(SYNC_PREFIX))  # refs/.packed + the few loose ones
+        except RedunError:
+            refs = self._readable_refs(bad)
         self.store.refresh()
         self._packs = Haves([p.index for p in self.store.packs()])
         self._loose = self._has_loose()
-        return Head(refs=refs, packs=tuple(sorted(p.name for p in self.store.packs())), token=None)
+        return Head(refs=refs, packs=tuple(sorted(p.name for p in self.store.packs())), token=None, bad_refs=bad)
+
+    def _readable_refs(self, bad: dict) -> dict:
+        """The refs that can be read, one by one; each unreadable one goes into `bad`."""
+        try:
+            names = self.refs.names(SYNC_PREFIX)
+        except RedunError as e:  # refs/.packed itself: only the loose refs remain
+            bad["refs/.packed"] = str(e)
+            names = self.refs.loose_names(SYNC_PREFIX)
+        refs = {}
+        for name in names:
+            try:
+                oid = self.refs.get(name)
+            except RedunError as e:
+                bad[name] = str(e)
+                continue
+            if oid is not None:
+                refs[name] = oid
+        return refs
 
     def _has_loose(self) -> bool:
         try:

@@ -51,6 +51,7 @@ class Head:
     refs: dict = field(default_factory=dict)
     packs: tuple = ()
     token: Optional[str] = None
+    bad_refs: dict = field(default_factory=dict)  # ref name -> why it cannot be read (not in refs)
 
 
 class Remote:

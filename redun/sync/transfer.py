@@ -13,7 +13,7 @@ destination head and tries again: the objects already sent are then had.
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
-from ..errors import CorruptObjectError, NotFoundError, RefConflictError, SyncError
+from ..errors import CorruptObjectError, NotFoundError, RedunError, RefConflictError, SyncError
 from ..objects import codec, compress
 from ..objects.progress import Progress, progress_or_none
 from ..objects.records import Execution
@@ -30,6 +30,7 @@ class SyncResult:
     objects: int = 0  # objects transferred (records and blobs)
     refs: dict = field(default_factory=dict)  # ref name -> new oid, as applied
     skipped: list = field(default_factory=list)  # refs left alone (see _keep_dst)
+    failed: dict = field(default_factory=dict)  # keep_going: ref name -> why it was not synced
 
     @property
     def up_to_date(self) -> bool:
@@ -80,6 +81,25 @@ def _running(src: Remote, oid: bytes) -> bool:
     return isinstance(rec, Execution) and rec.end_time is None
 
 
+def _walk_each(updates: dict, have, expand, failed: dict):
+    """walk() ref by ref (keep_going): a ref whose closure cannot be read goes into
+    `failed` and is dropped from `updates`; what its walk already yielded is closed
+    under links (children first), so it may stay in the pack."""
+    for name in list(updates):
+        try:
+            yield from walk([updates[name][1]], have, expand)
+        except RedunError as e:
+            failed[name] = str(e)
+            del updates[name]
+
+
+def _unreadable(head, where: str) -> SyncError:
+    names = ", ".join(sorted(head.bad_refs))
+    first = next(iter(head.bad_refs.values()))
+    return SyncError(f"{where} has refs that cannot be read ({names}): {first}; nothing was changed. "
+                     "Run `redun fsck` there, or sync the rest with --keep-going.")
+
+
 def _counted(items, result: SyncResult, progress):
     for item in items:
         result.objects += 1
@@ -94,6 +114,7 @@ def sync(
     roots: Optional[Iterable[str]] = None,
     progress: Optional[Progress] = None,
     trusted: bool = False,
+    keep_going: bool = False,
 ) -> SyncResult:
     """Copy src's execution refs (all, or those whose id starts with a prefix in
     roots) and everything they reach to dst. Returns what moved.
@@ -101,17 +122,28 @@ def sync(
     Every object is hash-verified. trusted=True (the source is this machine's
     own repo) finds links without a full decode; otherwise every record is
     decoded and checked field by field. `progress` is told how many objects
-    have been copied."""
+    have been copied. keep_going=True syncs every ref that can be read with its
+    whole closure and lists the others in result.failed (else the first one
+    stops the sync before any ref moves)."""
     progress = progress_or_none(progress)
     if src.same_as(dst):
         raise SyncError(f"Source and destination are the same repository ({dst.location}).")
     src_head = src.read_head()
-    only = resolve_roots(src_head.refs, roots) if roots else None
     result = SyncResult()
+    if src_head.bad_refs:
+        if not keep_going:
+            raise _unreadable(src_head, src.location)
+        result.failed.update(src_head.bad_refs)
+    only = resolve_roots(src_head.refs, roots) if roots else None
     expand = _reader(src, trusted)
     for _attempt in range(_ATTEMPTS):
         dst_head = dst.read_head()
+        if dst_head.bad_refs and not keep_going:
+            raise _unreadable(dst_head, dst.location)
         updates = ref_updates(src_head.refs, dst_head.refs, only)
+        for name in dst_head.bad_refs:
+            if updates.pop(name, None) is not None:
+                result.failed[name] = f"{dst.location}: {dst_head.bad_refs[name]}"
         for name, (old, new) in list(updates.items()):
             if old is not None and _running(src, new):
                 if name not in result.skipped:
@@ -123,7 +155,11 @@ def sync(
         progress.update(result.objects)
         sink = dst.begin_pack()  # a PackWriter (objects/packwriter.py)
         try:
-            sink.add_stored_many(_counted(walk([new for _, new in updates.values()], dst.has, expand), result, progress))
+            if keep_going:
+                objects = _walk_each(updates, lambda o: o in sink or dst.has(o), expand, result.failed)
+            else:
+                objects = walk([new for _, new in updates.values()], dst.has, expand)
+            sink.add_stored_many(_counted(objects, result, progress))
             name = sink.commit()
         except BaseException:
             sink.abort()

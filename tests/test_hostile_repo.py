@@ -1,0 +1,92 @@
+"""Issue 12, repository level: damaged copies never lock the user out, reads fall back to
+intact copies, gc/fsck after a killed gc, index corruption, and the smaller items."""
+
+import os
+import shutil
+
+import pytest
+
+from conftest_s3 import make_exec
+from memcap import redun_capped
+from redun.objects.pack import PackIndex
+from redun.repo.repository import Repo
+
+
+def _pack_of(root, oid):
+    """(pack path, offset, size) of the entry holding oid in repository ROOT."""
+    for e in os.listdir(os.path.join(root, "packs")):
+        if e.endswith(".idx"):
+            idx = PackIndex.open(os.path.join(root, "packs", e))
+            try:
+                hit = idx.find(oid)
+            finally:
+                idx.close()
+            if hit is not None:
+                return os.path.join(root, "packs", e[:-4] + ".pack"), hit[0], hit[1]
+    raise AssertionError(f"{oid.hex()} is in no pack")
+
+
+def garble_entry(root, oid):
+    """Overwrite the stored bytes of oid's pack entry (after its header) with garbage."""
+    path, off, size = _pack_of(root, oid)
+    with open(path, "r+b") as f:
+        f.seek(off + 36 + 2)
+        f.write(b"\xa5" * (size - 36 - 2))
+
+
+def test_damaged_copy_never_locks_the_user_out(tmp_path):
+    """Item 4: a `cp -r` copy missing one pack, plus one corrupt Execution record: settle at
+    open raised, so fsck, fsck --recover, log, db reindex and export all failed."""
+    repo = Repo.init(str(tmp_path / "orig" / ".redun"))
+    name_a, _ = make_exec(repo, 2)
+    name_b, _ = make_exec(repo, 2)
+    name_c, _ = make_exec(repo, 2)
+    copy = str(tmp_path / "copy" / ".redun")
+    shutil.copytree(repo.root, copy)  # another directory inode: settled on its first open
+    pack_a = _pack_of(copy, repo.refs.get(name_a))[0]
+    os.unlink(pack_a)
+    os.unlink(pack_a[:-5] + ".idx")
+    garble_entry(copy, repo.refs.get(name_b))
+    res = redun_capped(copy, "fsck")
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res
+    assert repo.refs.get(name_b).hex() in res.stdout, res
+    res = redun_capped(copy, "fsck", "--recover")
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res
+    res = redun_capped(copy, "log")
+    assert res.returncode == 0, res
+    assert name_c.split("/")[1][:8] in res.stdout, res
+    res = redun_capped(copy, "db", "reindex")
+    assert res.returncode == 0, res
+    res = redun_capped(copy, "export")
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res
+    res = redun_capped(copy, "export", "--keep-going")
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res
+    assert name_c.split("/")[1] in res.stdout and "skipped" in res.stderr, res
+
+
+def test_one_bad_ref_does_not_stop_export_or_push_with_keep_going(tmp_path):
+    """Item 11: one bad ref made all of export/push fail; --keep-going reports it and goes on."""
+    repo = Repo.init(str(tmp_path / "r"))
+    good, _ = make_exec(repo, 2)
+    lost, lost_oids = make_exec(repo, 2)
+    garbled, _ = make_exec(repo, 2)
+    with open(os.path.join(repo.root, "refs", *garbled.split("/")), "w") as f:
+        f.write("not an object id\n")
+    garble_entry(repo.root, repo.refs.get(lost))  # its Execution record no longer decompresses
+    dst = Repo.init(str(tmp_path / "dst"))
+    assert redun_capped(repo.root, "repo", "add", "dst", dst.root).returncode == 0
+    for args in (["export"], ["push", "dst"]):
+        res = redun_capped(repo.root, *args)
+        assert res.returncode == 1 and "Traceback" not in res.stderr, res
+        assert "--keep-going" in res.stderr or args[0] == "export", res
+    assert list(Repo.open(dst.root).refs.list()) == []  # nothing moved
+    res = redun_capped(repo.root, "export", "--keep-going")
+    assert res.returncode == 1, res
+    assert good.split("/")[1] in res.stdout, res
+    assert res.stderr.count("skipped") == 2, res
+    res = redun_capped(repo.root, "push", "--keep-going", "dst")
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res
+    assert f"skipped Exec {garbled.split('/')[1][:8]}" in res.stderr, res
+    assert f"skipped Exec {lost.split('/')[1][:8]}" in res.stderr, res
+    assert [n for n, _ in Repo.open(dst.root).refs.list()] == [good]
+    assert redun_capped(dst.root, "fsck").returncode == 0
