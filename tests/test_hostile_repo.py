@@ -90,3 +90,32 @@ def test_one_bad_ref_does_not_stop_export_or_push_with_keep_going(tmp_path):
     assert f"skipped Exec {lost.split('/')[1][:8]}" in res.stderr, res
     assert [n for n, _ in Repo.open(dst.root).refs.list()] == [good]
     assert redun_capped(dst.root, "fsck").returncode == 0
+
+
+def test_reads_fall_back_to_an_intact_copy(tmp_path):
+    """Item 6: one damaged pack broke reads of other executions whose objects have intact
+    copies in other packs. Every execution shares the Task record: damage it in all packs
+    but one, and every read still succeeds."""
+    from redun.objects.records import Task
+    from redun.objects import codec
+    from redun.objects.ids import object_id
+
+    repo = Repo.init(str(tmp_path / "r"))
+    names = [make_exec(repo, 2)[0] for _ in range(4)]
+    task = object_id(codec.encode(Task(b"\x01" * 20, "test", "leaf", "def leaf(): pass")))
+    packs = [e for e in os.listdir(os.path.join(repo.root, "packs")) if e.endswith(".idx")]
+    assert len(packs) == 4
+    for e in sorted(packs)[:3]:
+        idx = PackIndex.open(os.path.join(repo.root, "packs", e))
+        off, size = idx.find(task)
+        idx.close()
+        with open(os.path.join(repo.root, "packs", e[:-4] + ".pack"), "r+b") as f:
+            f.seek(off + 36 + 2)
+            f.write(b"\xa5" * (size - 36 - 2))
+    res = redun_capped(repo.root, "export")
+    assert res.returncode == 0, res
+    assert all(n.split("/")[1] in res.stdout for n in names), res
+    fresh = Repo.open(repo.root)
+    assert fresh.store.get(task).name == "leaf"
+    res = redun_capped(repo.root, "fsck")
+    assert res.returncode == 1 and res.stdout.count(task.hex()) == 3, res

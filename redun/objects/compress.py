@@ -32,6 +32,7 @@ ZSTD = 1
 ZSTD_DICT = 2
 CURRENT_DICT = 1
 MAX_OBJECT_SIZE = 1 << 30  # larger payloads are split into Blob records
+MAX_STORED_SIZE = MAX_OBJECT_SIZE + 2  # stored form: a header byte (or two) before the data
 FREE_SIZE = 16 << 20  # frames inflating to at most this may have any ratio (a 1 MiB blob of zeros)
 MAX_RATIO = 16  # beyond FREE_SIZE, content size <= MAX_RATIO x stored size
 _MIN_SIZE = 32

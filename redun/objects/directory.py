@@ -19,6 +19,7 @@ from typing import Iterable, Iterator, Optional
 
 from ..errors import CorruptObjectError, InvalidIdError, NotFoundError
 from . import codec, compress, maintenance
+from .fileio import read_regular
 from .ids import OID_LEN, object_id
 from .mappedpack import MappedPack
 from .packfile import PackFile, fsync_dir
@@ -204,8 +205,7 @@ class DirectoryStore(ObjectStore):
                     return s, p.path
             path = self._loose_path(oid)
             try:
-                with open(path, "rb") as f:
-                    return f.read(), path
+                return read_regular(path, compress.MAX_STORED_SIZE), path
             except FileNotFoundError:
                 pass
             if attempt == 0 and not self.refresh():
@@ -213,8 +213,33 @@ class DirectoryStore(ObjectStore):
         raise NotFoundError(f"No object {oid.hex()} in {self.name}.")
 
     def get_bytes(self, oid: bytes, hint: Optional[str] = None) -> bytes:
-        stored, where = self.get_stored(oid, hint)
-        return verify(oid, compress.decompress(stored, f"{oid.hex()} in {where}"), where)
+        try:
+            stored, where = self.get_stored(oid, hint)
+            return verify(oid, compress.decompress(stored, f"{oid.hex()} in {where}"), where)
+        except CorruptObjectError as damaged:
+            # the copy found first is bad: any other pack (or a loose copy) may hold a good one
+            for stored, where in self._other_copies(oid):
+                try:
+                    return verify(oid, compress.decompress(stored, f"{oid.hex()} in {where}"), where)
+                except CorruptObjectError:
+                    continue
+            raise damaged
+
+    def _other_copies(self, oid: bytes) -> Iterator[tuple]:
+        """(stored bytes, where) of every copy of oid in the installed packs and loose
+        (only read after a damaged copy: the common path never looks beyond the first)."""
+        for p in self.packs():
+            try:
+                s = p.read(oid)
+            except CorruptObjectError:
+                continue
+            if s is not None:
+                yield s, p.path
+        path = self._loose_path(oid)
+        try:
+            yield read_regular(path, compress.MAX_STORED_SIZE), path
+        except (OSError, CorruptObjectError):
+            return
 
     def get_from(self, oid: bytes, hint: Optional[str]):
         """get(oid), looking in pack `hint` first (e.g. the pack the index says it came from)."""

@@ -24,7 +24,7 @@ import blake3
 
 from ..errors import CorruptObjectError, NotFoundError, RedunError
 from . import codec, compress
-from .fileio import open_regular, open_regular_file
+from .fileio import open_regular_file, read_regular
 from .ids import object_id
 from .pack import ENTRY_HEAD, PACK_MAGIC, PackIndex, read_entry, span_in_file
 from .progress import NO_PROGRESS, Progress, progress_or_none
@@ -117,9 +117,7 @@ class _Checker:
         for oid in store.iter_loose():
             path = store._loose_path(oid)
             try:
-                fd = open_regular(path)
-                with os.fdopen(fd, "rb") as f:
-                    stored = f.read(compress.MAX_OBJECT_SIZE + 2)
+                stored = read_regular(path, compress.MAX_STORED_SIZE)
             except FileNotFoundError:
                 continue  # packed meanwhile
             except (CorruptObjectError, OSError) as e:

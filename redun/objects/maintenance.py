@@ -14,6 +14,7 @@ from typing import Optional
 
 from ..errors import CorruptObjectError
 from . import compress
+from .fileio import read_regular
 from .pack import read_entry, scan_entries
 from .store import verify
 
@@ -24,8 +25,7 @@ def read_loose_verified(store, oid: bytes) -> Optional[bytes]:
     """Stored bytes of a loose object, verified; None if it vanished."""
     path = store._loose_path(oid)
     try:
-        with open(path, "rb") as f:
-            stored = f.read()
+        stored = read_regular(path, compress.MAX_STORED_SIZE)
     except FileNotFoundError:
         return None
     verify(oid, compress.decompress(stored, path), path)
