@@ -78,9 +78,9 @@ def test_push_and_pull_json(tmp_path):
     res = invoke(a.root, "push", "b", "--format", "json")
     assert res.exit_code == 0, res.output
     report = as_json(res)
-    assert set(report) == {"repo", "objects", "up_to_date", "refs", "skipped"}
+    assert set(report) == {"repo", "objects", "up_to_date", "refs", "skipped", "failed"}
     assert report["repo"] == "b" and report["objects"] == len(oids) and report["up_to_date"] is False
-    assert list(report["refs"]) == [name] and report["skipped"] == []
+    assert list(report["refs"]) == [name] and report["skipped"] == [] and report["failed"] == {}
     assert as_json(invoke(a.root, "push", "b", "--format", "json"))["up_to_date"] is True
     other, _ = make_exec(b, 1)
     report = as_json(invoke(a.root, "pull", "b", "--format", "json"))
