@@ -119,3 +119,93 @@ def test_reads_fall_back_to_an_intact_copy(tmp_path):
     assert fresh.store.get(task).name == "leaf"
     res = redun_capped(repo.root, "fsck")
     assert res.returncode == 1 and res.stdout.count(task.hex()) == 3, res
+
+
+def _two_pack_garbage(root):
+    """An execution whose records are in pack A (old) and whose Task is only in pack B
+    (newer: as after an earlier gc rewrite moved it). No ref names them: all garbage."""
+    import time
+
+    from redun.objects import codec
+    from redun.objects.ids import new_uuid
+    from redun.objects.records import CallNode, Execution, Job, Task, Value
+    from redun.objects.valuecodec import encode_native
+
+    repo = Repo.init(root)
+    keep, _ = make_exec(repo, 1)  # something live, so the store is not empty
+    t = Task(b"\x07" * 20, "ns", "lonely", "def lonely(): pass")
+    with repo.store.pack_writer() as w:
+        toid = w.add(codec.encode(t))
+    w.commit()
+    now = int(time.time() * 1e6)
+    eid = new_uuid()
+    with repo.store.pack_writer() as w:
+        v = w.add(codec.encode(Value(b"\x01" * 20, "builtins.int", "native", encode_native(1))))
+        cn = w.add(codec.encode(CallNode(b"\x02" * 20, t.hash, toid, "lonely", b"\x03" * 20, (), b"\x01" * 20, v,
+                                         (), now)))
+        j = w.add(codec.encode(Job(new_uuid(), eid, None, t.hash, toid, b"\x02" * 20, cn, b"\x04" * 20, v, now,
+                                   now, False, "DONE", (), {})))
+        w.add(codec.encode(Execution(eid, '["run"]', j, now, now, {})))
+    w.commit()
+    day = 86400
+    for e in os.listdir(os.path.join(root, "packs")):
+        if not e.endswith(".idx"):
+            continue
+        path = os.path.join(root, "packs", e)
+        idx = PackIndex.open(path)
+        holds_task = idx.find(toid) is not None
+        holds_job = idx.find(j) is not None
+        idx.close()
+        age = 20 * day if holds_task and not holds_job else 30 * day
+        st = time.time() - age
+        os.utime(path, (st, st))
+        os.utime(path[:-4] + ".pack", (st, st))
+    return repo, keep, toid
+
+
+KILL_AFTER_FIRST_UNIT = r"""
+import os, signal, sys
+real = os.unlink
+def unlink(path, *a, **k):
+    real(path, *a, **k)
+    if str(path).endswith(".idx") or "/objects/" in str(path):
+        os.kill(os.getpid(), signal.SIGKILL)  # killed right after gc removed its first unit
+os.unlink = unlink
+sys.argv = ["redun", "-c", sys.argv[1], "gc", "--grace", "1"]
+from redun.cli.entry import main
+main()
+"""
+
+
+def test_gc_killed_mid_sweep_leaves_the_store_closed(tmp_path):
+    """Item 7: after a gc killed mid-sweep, fsck reported false 'bad link' problems: gc removed
+    a child's pack before its parent's. It now goes parents first, so any prefix of the sweep
+    leaves every remaining object with everything it links to."""
+    import subprocess
+    import sys
+
+    repo, keep, toid = _two_pack_garbage(str(tmp_path / "r"))
+    p = subprocess.run([sys.executable, "-c", KILL_AFTER_FIRST_UNIT, repo.root], capture_output=True, text=True)
+    assert p.returncode == -9, p.stderr
+    res = redun_capped(repo.root, "fsck")
+    assert res.returncode == 0, res
+    assert "bad link" not in res.stdout, res
+    res = redun_capped(repo.root, "gc", "--grace", "1")
+    assert res.returncode == 0, res
+    assert not Repo.open(repo.root).store.has(toid)
+    assert redun_capped(repo.root, "fsck").returncode == 0
+
+
+def test_fsck_reports_unreachable_dangling_links_as_garbage(tmp_path):
+    """Item 7, fsck's side: links that do not resolve from objects no ref reaches are garbage
+    (a note, exit 0); the same from a reachable object is damage (exit 1)."""
+    repo, keep, toid = _two_pack_garbage(str(tmp_path / "r"))
+    path = _pack_of(repo.root, toid)[0]
+    os.unlink(path[:-5] + ".idx")
+    os.unlink(path)
+    res = redun_capped(repo.root, "fsck")
+    assert res.returncode == 0, res
+    assert "garbage" in res.stdout and "unreachable" in res.stdout, res
+    os.unlink(_pack_of(repo.root, repo.refs.get(keep))[0])  # now a reachable execution is damaged
+    res = redun_capped(repo.root, "fsck")
+    assert res.returncode == 1, res

@@ -26,9 +26,9 @@ def test_fsck_json_clean_and_damaged(tmp_path):
     res = invoke(repo.root, "fsck", "--format", "json")
     assert res.exit_code == 0, res.output
     report = as_json(res)
-    assert set(report) == {"ok", "objects", "packs", "loose", "refs", "problems", "notes", "recovered"}
+    assert set(report) == {"ok", "objects", "packs", "loose", "refs", "problems", "garbage", "notes", "recovered"}
     assert report["ok"] is True and report["objects"] == 17 and report["refs"] == 1
-    assert report["problems"] == [] and report["recovered"] == []
+    assert report["problems"] == [] and report["garbage"] == [] and report["recovered"] == []
     pack = next(p for p in os.listdir(repo.store.packs_dir) if p.endswith(".pack"))
     path = os.path.join(repo.store.packs_dir, pack)
     with open(path, "r+b") as f:  # one flipped byte in the last object
@@ -109,12 +109,12 @@ def test_db_info_json_matches_the_text(tmp_path):
 
 def test_every_json_key_is_documented_in_help():
     keys = {
-        "fsck": ["ok", "objects", "packs", "loose", "refs", "problems", "notes", "recovered"],
+        "fsck": ["ok", "objects", "packs", "loose", "refs", "problems", "garbage", "notes", "recovered"],
         "gc": ["would_remove", "dry_run", "objects", "packs", "kept", "garbage", "garbage_bytes",
                "packs_rewritten", "packs_removed", "loose_removed", "loose_packed", "missing_links",
                "restored_refs"],
-        "push": ["repo", "objects", "up_to_date", "refs", "skipped"],
-        "pull": ["repo", "objects", "up_to_date", "refs", "skipped"],
+        "push": ["repo", "objects", "up_to_date", "refs", "skipped", "failed"],
+        "pull": ["repo", "objects", "up_to_date", "refs", "skipped", "failed"],
         "db info": ["version", "config_dir", "repo_format", "repo_format_description", "supported_formats",
                     "index", "packs_ingested", "records"],
     }

@@ -18,6 +18,8 @@ def fsck_command(obj, do_recover, quiet, fmt):
     Re-hashes every object in every pack and every loose object, checks each
     pack index's checksum and its pack's digest, and checks that every link and
     every ref resolves. Exit 0 when clean, 1 naming each bad object, pack or ref.
+    Only what the refs reach is judged: a link that does not resolve from an
+    unreachable object is reported as garbage (exit 0), for `redun gc`.
 
     \b
     JSON output (--format json), one object:
@@ -25,6 +27,8 @@ def fsck_command(obj, do_recover, quiet, fmt):
       objects    objects checked;  packs, loose, refs: how many of each
       problems   [{"kind": object|pack|index|ref|link|file, "name": id or
                  name, "message": text, "where": file or location}]
+      garbage    link problems of objects no ref reaches (same shape; not
+                 damage: left by an interrupted gc, removed by `redun gc`)
       notes      [text]: crash debris and the like, not damage
       recovered  names of the packs --recover installed
     """
@@ -45,7 +49,10 @@ def fsck_command(obj, do_recover, quiet, fmt):
         else:
             from ..repo.valuestore import link_view
 
+            from ..maint.reach import judge_reachable
+
             report = fsck(link_view(repo), repo.refs, progress=progress)
+            judge_reachable(repo.store, repo.refs, report)
     if fmt == "json":
         echo_json(fsck_json(report, recovered))
     else:
@@ -63,6 +70,8 @@ def fsck_json(report, recovered: list) -> dict:
         "refs": report.refs,
         "problems": [{"kind": p.kind, "name": p.name, "message": p.message, "where": p.where}
                      for p in report.problems],
+        "garbage": [{"kind": p.kind, "name": p.name, "message": p.message, "where": p.where}
+                    for p in report.garbage],
         "notes": list(report.notes),
         "recovered": list(recovered),
     }
@@ -76,6 +85,11 @@ def render_text(report, recovered: list, quiet: bool) -> None:
     if not quiet:
         for note in report.notes:
             click.echo(f"note: {note}")
+        if report.garbage:
+            objs = sorted({p.name for p in report.garbage})
+            shown = ", ".join(o[:12] for o in objs[:5]) + (", ..." if len(objs) > 5 else "")
+            click.echo(f"note: {len(objs)} unreachable object(s) link to missing objects ({shown}): garbage "
+                       "left by an interrupted gc or import, not damage; `redun gc` removes it")
         click.echo(report.summary())
     if not report.ok and not quiet:
         if any("interrupted" in n or "crash" in n for n in report.notes):

@@ -35,6 +35,7 @@ from ..objects.progress import Progress, progress_or_none
 from ..objects.records import Execution, Job
 from .mark import Marker
 from .packio import rewrite_pack
+from .sweeporder import sweep_order
 
 DEFAULT_GRACE_DAYS = 14.0
 
@@ -51,6 +52,7 @@ class GcReport:
     loose_removed: int = 0
     loose_packed: int = 0
     missing_links: int = 0
+    order_cycles: int = 0  # units swept newest first because their garbage links formed a cycle
     restored_refs: list = field(default_factory=list)
     dry_run: bool = False
 
@@ -236,35 +238,32 @@ def _loose_type(m: Marker, oid: bytes) -> str:
 
 
 def _sweep(m: Marker, report: GcReport, progress: Progress) -> None:
-    progress.phase("rewriting packs", total=len(m.packs), unit="packs")
-    for p in m.packs:
+    """Remove garbage unit by unit, parents before children (maint/sweeporder.py): a kill
+    at any point leaves every remaining object with everything it links to."""
+    progress.phase("ordering the sweep")
+    order, report.order_cycles = sweep_order(m)
+    progress.phase("rewriting packs", total=len(order), unit="units")
+    for unit in order:
         progress.advance(1)
-        if p.young:
-            continue
-        live = p.index.count - p.bits.count(0)
-        if live == p.index.count:
-            continue
-        if live:
-            rewrite_pack(m.store.packs_dir, p)
-            report.packs_rewritten += 1
+        if isinstance(unit, int):
+            p = m.packs[unit]
+            live = p.index.count - p.bits.count(0)
+            if live:
+                rewrite_pack(m.store.packs_dir, p)
+                report.packs_rewritten += 1
+            else:
+                report.packs_removed += 1
+            for path in (p.idx_path, p.path):  # idx first: a pack without idx is never read
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
         else:
-            report.packs_removed += 1
-        for path in (p.idx_path, p.path):  # idx first: a pack without idx is never read
             try:
-                os.unlink(path)
+                os.unlink(m.store._loose_path(unit))
+                report.loose_removed += 1
             except FileNotFoundError:
                 pass
-    progress.phase("removing loose objects")
-    for oid in m.store.iter_loose():
-        if oid in m.loose_marked:
-            continue
-        path = m.store._loose_path(oid)
-        try:
-            if os.stat(path).st_mtime < m.cutoff:
-                os.unlink(path)
-                report.loose_removed += 1
-        except FileNotFoundError:
-            pass
     # Live loose objects past the grace period (e.g. runs' preliminary records) go into a pack.
     old_live = [oid for oid in m.loose_marked if 0 < m._loose_mtime(oid) < m.cutoff]
     if old_live:

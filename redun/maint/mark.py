@@ -9,6 +9,7 @@ import struct
 from typing import Iterable
 
 from ..errors import CorruptObjectError, GcError, NotFoundError
+from ..objects.fileio import open_regular
 from ..objects.pack import PackIndex
 from ..objects.packentries import find_position, read_at, type_at
 from .packio import links_at, scan_tmp_pack
@@ -27,7 +28,7 @@ class _Pack:
         self.index = PackIndex.open(self.idx_path)
         self.young = self.mtime >= cutoff
         self.bits = bytearray(self.index.count)
-        self.fd = os.open(self.path, os.O_RDONLY)
+        self.fd = open_regular(self.path)  # a FIFO or device here is damage, not a pack
 
     def close(self):
         os.close(self.fd)
@@ -45,7 +46,7 @@ class Marker:
         for name in store.pack_names():
             try:
                 self.packs.append(_Pack(store.packs_dir, name, cutoff))
-            except (FileNotFoundError, CorruptObjectError, ValueError) as e:
+            except (OSError, CorruptObjectError, ValueError) as e:
                 raise GcError(f"pack {name} cannot be read ({e}); run `redun fsck` first. Nothing was deleted.")
         self.packs.sort(key=lambda p: p.mtime, reverse=True)
         self.loose_marked: set = set()

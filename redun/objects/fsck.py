@@ -46,6 +46,7 @@ class Problem:
 class FsckReport:
     problems: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    garbage: list = field(default_factory=list)  # link problems of unreachable objects (maint/reach.py)
     objects: int = 0
     packs: int = 0
     loose: int = 0
