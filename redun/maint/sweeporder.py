@@ -37,6 +37,13 @@ def sweep_order(m) -> tuple:
     units = packs + loose
     edges: dict = {u: set() for u in units}
     loose_set = set(loose)
+    holders: dict = {}  # oid -> holder unit: shared children (tasks, cached values) are looked up once
+
+    def holder(oid):
+        if oid not in holders:
+            holders[oid] = _holder(m, oid, loose_set)
+        return holders[oid]
+
     for i in packs:
         p = m.packs[i]
         pos = p.bits.find(0)
@@ -47,9 +54,9 @@ def sweep_order(m) -> tuple:
                 children = ()  # unreadable garbage: it links to nothing we can name
             for c in children:
                 if find_position(p.index, c) < 0:
-                    holder = _holder(m, c, loose_set)
-                    if holder is not None and holder != i:
-                        edges[i].add(holder)
+                    h = holder(c)
+                    if h is not None and h != i:
+                        edges[i].add(h)
             pos = p.bits.find(0, pos + 1)
     for oid in loose:
         try:
@@ -57,9 +64,9 @@ def sweep_order(m) -> tuple:
         except (CorruptObjectError, NotFoundError):
             children = ()
         for c in children:
-            holder = _holder(m, c, loose_set)
-            if holder is not None and holder != oid:
-                edges[oid].add(holder)
+            h = holder(c)
+            if h is not None and h != oid:
+                edges[oid].add(h)
     return _toposort(m, units, edges)
 
 
