@@ -78,3 +78,7 @@ class GcError(RedunError):
 class StorageError(RedunError):
     """A store outside the repository (S3, a value-store location) cannot be used:
     it is unreachable, missing or refuses access. The message names it and what to check."""
+
+
+class MissingExtraError(RedunError):
+    """A command needs an optional dependency that is not installed (the message says how)."""

@@ -25,6 +25,7 @@ COMMANDS = {
     "pull": ("redun.cli.push_pull", "pull_command", "Sync records from another redun repo."),
     "fsck": ("redun.cli.fsck", "fsck_command", "Verify every object and ref of a repo."),
     "gc": ("redun.cli.gc", "gc_command", "Delete unreachable objects older than a grace period."),
+    "console": ("redun.cli.console", "console_command", "Browse history in a terminal UI (needs .[console])."),
     "bundle": ("redun.cli.bundle", "bundle_group", "Move selected executions as one file."),
     "fs": ("redun.cli.fs", "fs_group", "Filesystem commands (local, s3, gs, http, etc)."),
 }

@@ -19,6 +19,11 @@ plainpickle), and only three calls exist: REDUCE of an allowed callable with
 one iterable (set/frozenset), NEWOBJ of an allowed class with no arguments,
 and BUILD (the instance's own __setstate__). Anything else raises NotPlain
 (the pickle holds more than plain data); malformed bytes raise Malformed.
+
+Sketch mode (`read_sketch`): every global but set/frozenset becomes a `Symbol`,
+and calling or instantiating a Symbol (REDUCE, NEWOBJ) only records what it was
+given in a `Built` (BUILD records the state): the shape of any pickle, e.g. a
+failed job's exception and traceback, read without importing or running anything.
 """
 
 import codecs
@@ -55,6 +60,42 @@ def read_pickle(data, find_class: Callable[[str, str], Any], budget: int = 0) ->
     reader = _Reader(data, find_class, budget or budget_for(len(data)))
     value = reader.run()
     return value, not reader.shared
+
+
+class Symbol:
+    """A global a sketched pickle names (module, name); nothing is imported."""
+
+    __slots__ = ("module", "name")
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+
+    def __repr__(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+class Built:
+    """What a sketched pickle builds from a Symbol: its arguments and, after BUILD, its state."""
+
+    __slots__ = ("symbol", "args", "kwargs", "state")
+
+    def __init__(self, symbol: Symbol, args: tuple, kwargs: dict):
+        self.symbol, self.args, self.kwargs, self.state = symbol, args, kwargs, None
+
+    def __repr__(self) -> str:
+        return f"<{self.symbol!r} args={self.args!r} state={self.state!r}>"
+
+
+def _sketch_class(module: str, name: str):
+    if module in ("builtins", "__builtin__") and name in ("set", "frozenset"):
+        return set if name == "set" else frozenset
+    return Symbol(module, name)
+
+
+def read_sketch(data, budget: int = 0) -> Any:
+    """The value a pickle holds with its globals as Symbols and the objects it builds
+    as Built records (see the module docstring). Raises NotPlain or Malformed."""
+    return read_pickle(data, _sketch_class, budget)[0]
 
 
 class _Reader:
@@ -251,6 +292,11 @@ class _Reader:
         elif op == 0x52:  # R REDUCE: only set(list) / frozenset(list)
             args = stack.pop()
             func = stack.pop()
+            if type(func) is Symbol and type(args) is tuple:  # sketch mode: record the call
+                charge(64)
+                self.shared = True
+                stack.append(Built(func, args, {}))
+                return
             if (func is not set and func is not frozenset) or type(args) is not tuple or len(args) > 1:
                 raise NotPlain("pickle calls something other than set() or frozenset()")
             if args and type(args[0]) not in (list, tuple):
@@ -263,6 +309,11 @@ class _Reader:
             kwargs = stack.pop() if op == 0x92 else {}
             args = stack.pop()
             cls = stack.pop()
+            if type(cls) is Symbol and type(args) is tuple and type(kwargs) is dict:  # sketch mode
+                charge(64)
+                self.shared = True
+                stack.append(Built(cls, args, kwargs))
+                return
             if (type(args) is not tuple or args or type(kwargs) is not dict or kwargs
                     or not (isinstance(cls, type) and getattr(cls, "plain_newobj", False))):
                 raise NotPlain(f"pickle builds an instance of {cls!r:.60}")
@@ -272,6 +323,9 @@ class _Reader:
         elif op == 0x62:  # b BUILD: only instances made by NEWOBJ above
             state = stack.pop()
             inst = stack[-1]
+            if type(inst) is Built:  # sketch mode: keep the state as given
+                inst.state = state
+                return
             if not getattr(type(inst), "plain_newobj", False):
                 raise NotPlain("pickle sets the state of something that is not a plain file")
             inst.__setstate__(state)

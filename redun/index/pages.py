@@ -1,0 +1,211 @@
+"""Paged queries for browsing (mixed into Index; `redun console` reads through them).
+
+Every listing here takes a limit and a cursor, so a screen loads one page of
+rows however large the history is: executions by keyset on (start_time, id),
+children of one job, jobs of one task, producers and consumers of one value,
+recorded file paths. Rows are dicts of the index's columns plus what the screen
+shows beside them (task name, derived status), fetched in the same query.
+"""
+
+from typing import Optional
+
+from .queries import VAL_COLS, _FIELDS, as_dict
+
+# An execution's status as exec_status derives it (redun.view.models): from its root job.
+_ROOT_STATUS = ("(SELECT status FROM jobs r WHERE r.execution_id = e.id AND r.parent_id IS NULL "
+                "ORDER BY r.start_time DESC LIMIT 1)")
+_ROOT_TASK = ("(SELECT t.fullname FROM jobs r JOIN tasks t ON t.oid = r.task_oid WHERE r.execution_id = e.id "
+              "AND r.parent_id IS NULL ORDER BY r.start_time DESC LIMIT 1)")
+_EXEC_STATUS = ("CASE WHEN job_oid IS NULL THEN (CASE WHEN end_time IS NULL THEN 'RUN' ELSE 'FAILED' END) "
+                "WHEN root_status IS NULL THEN (CASE WHEN end_time IS NULL THEN 'RUN' ELSE 'DONE' END) "
+                "WHEN root_status = 'FAILED' THEN 'FAILED' ELSE 'DONE' END")
+_J = ", ".join("j." + c for c in _FIELDS["job"])
+_JOB_NAMED = (f"SELECT {_J}, t.fullname, EXISTS (SELECT 1 FROM jobs k WHERE k.execution_id = j.execution_id "
+              "AND k.parent_id = j.id) FROM jobs j LEFT JOIN tasks t ON t.oid = j.task_oid")
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') matching `text` anywhere, its % and _ taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _job(row) -> dict:
+    out = as_dict("job", row[: len(_FIELDS["job"])])
+    out["task_name"] = row[-2]
+    out["has_children"] = bool(row[-1])
+    return out
+
+
+class PageQueries:
+    # -- executions ---------------------------------------------------------
+    def execution_page(self, limit: int, after: Optional[tuple] = None, status: Optional[str] = None,
+                       task: Optional[str] = None, tag: Optional[tuple] = None) -> list:
+        """Executions newest first, `limit` of them after the cursor `after` = (start_time, id)
+        of the last row shown. Each row adds `status` (RUN/DONE/FAILED) and `task_name`
+        (the root job's task). Filters: status; task (substring of the root task's name);
+        tag (key, JSON text of the value or None for any value)."""
+        where, params = [], []
+        if after is not None:
+            where.append("(e.start_time < ? OR (e.start_time = ? AND e.id > ?))")
+            params += [after[0], after[0], after[1]]
+        if tag is not None:
+            key, value = tag
+            if value is None:
+                where.append("EXISTS (SELECT 1 FROM json_each(e.tags) WHERE key = ?)")
+                params.append(key)
+            else:
+                where.append("EXISTS (SELECT 1 FROM json_each(e.tags) WHERE key = ? AND value = ?)")
+                params += [key, value]
+        if task:
+            where.append("EXISTS (SELECT 1 FROM jobs r JOIN tasks t ON t.oid = r.task_oid WHERE r.execution_id = e.id "
+                         "AND r.parent_id IS NULL AND t.fullname LIKE ? ESCAPE '\\')")
+            params.append(like_pattern(task))
+        cols = ", ".join("e." + c for c in _FIELDS["execution"])
+        inner = (f"SELECT {cols}, {_ROOT_STATUS} AS root_status, {_ROOT_TASK} AS task_name FROM executions e"
+                 + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY e.start_time DESC, e.id")
+        sql = f"SELECT *, {_EXEC_STATUS} AS status FROM ({inner})"
+        if status:
+            sql += " WHERE status = ?"
+            params.append(status)
+        rows = self._read(sql + f" LIMIT {int(limit)}", params)
+        n = len(_FIELDS["execution"])
+        out = []
+        for r in rows:
+            d = as_dict("execution", r[:n])
+            d["task_name"], d["status"] = r[n + 1], r[n + 2]
+            out.append(d)
+        return out
+
+    def execution_status_counts(self, eid: bytes) -> dict:
+        """{job status: count} of one execution."""
+        return dict(self._read("SELECT status, COUNT(*) FROM jobs WHERE execution_id=? GROUP BY status", (eid,)))
+
+    # -- jobs ---------------------------------------------------------------
+    def child_job_page(self, eid: bytes, parent_id: Optional[bytes], limit: int, offset: int = 0) -> list:
+        """Jobs of execution `eid` whose parent is parent_id (None: the root jobs), oldest
+        first; each row adds task_name and has_children."""
+        cond = "j.parent_id = ?" if parent_id is not None else "j.parent_id IS NULL"
+        params = [eid] + ([parent_id] if parent_id is not None else [])
+        rows = self._read(f"{_JOB_NAMED} WHERE j.execution_id = ? AND {cond} ORDER BY j.start_time, j.id "
+                          f"LIMIT {int(limit)} OFFSET {int(offset)}", params)
+        return [_job(r) for r in rows]
+
+    def job_search_page(self, eid: bytes, limit: int, offset: int = 0, status: Optional[str] = None,
+                        task: Optional[str] = None) -> list:
+        """Jobs of one execution matching a status and/or a task name substring, oldest first."""
+        where, params = ["j.execution_id = ?"], [eid]
+        if status:
+            where.append("j.status = ?")
+            params.append(status)
+        if task:
+            where.append("t.fullname LIKE ? ESCAPE '\\'")
+            params.append(like_pattern(task))
+        rows = self._read(f"{_JOB_NAMED} WHERE {' AND '.join(where)} ORDER BY j.start_time, j.id "
+                          f"LIMIT {int(limit)} OFFSET {int(offset)}", params)
+        return [_job(r) for r in rows]
+
+    def named_job(self, jid: bytes) -> Optional[dict]:
+        rows = self._read(f"{_JOB_NAMED} WHERE j.id = ?", (jid,))
+        return _job(rows[0]) if rows else None
+
+    def call_args(self, call_oids: list) -> dict:
+        """call node oid -> [(position, key, value oid)] for these call nodes."""
+        from .rows import unpack_args
+
+        out = {}
+        for i in range(0, len(call_oids), 500):
+            chunk = call_oids[i:i + 500]
+            for oid, blob in self._read(f"SELECT oid, args FROM call_nodes WHERE oid IN ({','.join('?' * len(chunk))})",
+                                        chunk):
+                out[oid] = [tuple(a) for a in unpack_args(blob)] if blob is not None else []
+        return out
+
+    def task_job_page(self, task_hash: bytes, limit: int, before: Optional[tuple] = None) -> list:
+        """Jobs of one task version, newest first, after the cursor (start_time, id)."""
+        where, params = ["j.task_hash = ?"], [task_hash]
+        if before is not None:
+            where.append("(j.start_time < ? OR (j.start_time = ? AND j.id > ?))")
+            params += [before[0], before[0], before[1]]
+        rows = self._read(f"{_JOB_NAMED} WHERE {' AND '.join(where)} ORDER BY j.start_time DESC, j.id "
+                          f"LIMIT {int(limit)}", params)
+        return [_job(r) for r in rows]
+
+    # -- why a job ran or was cached ----------------------------------------
+    def earlier_eval(self, eval_hash: bytes, before_us: int) -> Optional[dict]:
+        """The newest finished non-failed job with this eval hash that ended before `before_us`."""
+        rows = self._read(f"{_JOB_NAMED} WHERE j.eval_hash = ? AND j.end_time IS NOT NULL AND j.end_time <= ? "
+                          "AND j.status != 'FAILED' AND j.cached = 0 ORDER BY j.end_time DESC LIMIT 1",
+                          (eval_hash, before_us))
+        return _job(rows[0]) if rows else None
+
+    def earlier_call_of(self, fullname: str, args_hash: bytes, task_hash: bytes, before_us: int) -> Optional[dict]:
+        """The newest earlier job of a task of this name called with the same arguments
+        (args_hash) but another task hash: its code changed since."""
+        rows = self._read(
+            f"{_JOB_NAMED} JOIN call_nodes c ON c.oid = j.call_node WHERE c.args_hash = ? AND j.task_hash != ? "
+            "AND t.fullname = ? AND j.start_time < ? ORDER BY j.start_time DESC LIMIT 1",
+            (args_hash, task_hash, fullname, before_us))
+        return _job(rows[0]) if rows else None
+
+    def earlier_job_of_task(self, task_hash: bytes, before_us: int) -> Optional[dict]:
+        rows = self._read(f"{_JOB_NAMED} WHERE j.task_hash = ? AND j.start_time < ? ORDER BY j.start_time DESC "
+                          "LIMIT 1", (task_hash, before_us))
+        return _job(rows[0]) if rows else None
+
+    # -- tasks --------------------------------------------------------------
+    def task_versions(self, fullname: str, limit: int = 50) -> list:
+        """(task row, first job start, last job start, number of jobs) of every task hash
+        recorded under this name, newest use first."""
+        rows = self._read(
+            "SELECT t.oid, t.hash, t.namespace, t.name, t.fullname, "
+            "(SELECT MIN(start_time) FROM jobs j WHERE j.task_hash = t.hash), "
+            "(SELECT MAX(start_time) FROM jobs j WHERE j.task_hash = t.hash), "
+            "(SELECT COUNT(*) FROM jobs j WHERE j.task_hash = t.hash) "
+            f"FROM tasks t WHERE t.fullname = ? GROUP BY t.hash ORDER BY 7 DESC LIMIT {int(limit)}", (fullname,))
+        return [(as_dict("task", r[:5]), r[5], r[6], r[7]) for r in rows]
+
+    def task_name_page(self, limit: int, after: str = "", text: Optional[str] = None) -> list:
+        """Distinct task names after `after`, alphabetically (text: a substring filter)."""
+        where, params = ["fullname > ?"], [after]
+        if text:
+            where.append("fullname LIKE ? ESCAPE '\\'")
+            params.append(like_pattern(text))
+        return [r[0] for r in self._read(f"SELECT DISTINCT fullname FROM tasks WHERE {' AND '.join(where)} "
+                                         f"ORDER BY fullname LIMIT {int(limit)}", params)]
+
+    # -- values and files ---------------------------------------------------
+    def value_jobs_page(self, value_hash: bytes, role: str, limit: int) -> list:
+        """Jobs whose result is this value (role 'result', newest first) or that took it as
+        an argument (role 'arg')."""
+        if role == "result":
+            rows = self._read(f"{_JOB_NAMED} JOIN call_nodes c ON c.oid = j.call_node WHERE c.value_hash = ? "
+                              f"ORDER BY j.end_time DESC LIMIT {int(limit)}", (value_hash,))
+        else:
+            rows = self._read(f"{_JOB_NAMED} JOIN arg_uses a ON a.call_oid = j.call_node WHERE a.value_hash = ? "
+                              f"ORDER BY j.start_time DESC LIMIT {int(limit)}", (value_hash,))
+        return [_job(r) for r in rows]
+
+    def value_parents_page(self, value_oid: bytes, limit: int) -> list:
+        """Values that hold this one directly (e.g. the list a file was returned in)."""
+        cols = ", ".join("v." + c for c in _FIELDS["value"])
+        return [as_dict("value", r) for r in self._read(
+            f"SELECT {cols} FROM subvalues s JOIN vals v ON v.oid = s.parent WHERE s.child = ? "
+            f"GROUP BY v.oid LIMIT {int(limit)}", (value_oid,))]
+
+    def value_children_page(self, value_oid: bytes, limit: int) -> list:
+        """Values held directly by this one (the items of a list of files...)."""
+        cols = ", ".join("v." + c for c in _FIELDS["value"])
+        return [as_dict("value", r) for r in self._read(
+            f"SELECT {cols} FROM subvalues s JOIN vals v ON v.oid = s.child WHERE s.parent = ? "
+            f"GROUP BY v.oid LIMIT {int(limit)}", (value_oid,))]
+
+    def file_page(self, limit: int, after: str = "", text: Optional[str] = None) -> list:
+        """One value row per recorded file path after `after`, by path (text: substring filter)."""
+        where, params = ["path IS NOT NULL", "path > ?"], [after]
+        if text:
+            where.append("path LIKE ? ESCAPE '\\'")
+            params.append(like_pattern(text))
+        return [as_dict("value", r) for r in self._read(
+            f"SELECT {VAL_COLS} FROM vals WHERE {' AND '.join(where)} GROUP BY path ORDER BY path "
+            f"LIMIT {int(limit)}", params)]
+
