@@ -192,13 +192,6 @@ class PageQueries:
             f"SELECT {cols} FROM subvalues s JOIN vals v ON v.oid = s.parent WHERE s.child = ? "
             f"GROUP BY v.oid LIMIT {int(limit)}", (value_oid,))]
 
-    def value_children_page(self, value_oid: bytes, limit: int) -> list:
-        """Values held directly by this one (the items of a list of files...)."""
-        cols = ", ".join("v." + c for c in _FIELDS["value"])
-        return [as_dict("value", r) for r in self._read(
-            f"SELECT {cols} FROM subvalues s JOIN vals v ON v.oid = s.child WHERE s.parent = ? "
-            f"GROUP BY v.oid LIMIT {int(limit)}", (value_oid,))]
-
     def file_page(self, limit: int, after: str = "", text: Optional[str] = None) -> list:
         """One value row per recorded file path after `after`, by path (text: substring filter)."""
         where, params = ["path IS NOT NULL", "path > ?"], [after]

@@ -224,7 +224,7 @@ class Browser:
             self.job_summaries(self.index.value_jobs_page(row["hash"], "result", limit)),
             self.job_summaries(self.index.value_jobs_page(row["hash"], "arg", limit)),
             [self.value_ref(r) for r in self.index.value_parents_page(oid, limit)],
-            [self.value_ref(r) for r in self.index.value_children_page(oid, limit)])
+            self.value_items(oid, limit))
 
     # -- tasks ----------------------------------------------------------------
     def task(self, task_hash: bytes, limit: int = PAGE) -> TaskDetail:
@@ -269,11 +269,22 @@ class Browser:
         ref = node.value
         rows = self.index.value_jobs_page(bytes.fromhex(ref.hash), "result", limit) if ref.hash else []
         if rows:
-            newest = [r for r in rows if r["execution_id"] == rows[0]["execution_id"]]
-            maker = min(newest, key=lambda r: r["end_time"] or 0)
+            # the job that computed it (not one that found it in the cache), newest execution
+            ran = [r for r in rows if r["status"] != "CACHED"] or rows
+            newest = [r for r in ran if r["execution_id"] == ran[0]["execution_id"]]
+            maker = min(newest, key=lambda r: r["end_time"] or 0)  # the innermost: it ends first
             return [LineageNode("job", "made by", job=self.job_summaries([maker])[0])]
-        return [LineageNode("value", "item", value=self.value_ref(r))
-                for r in self.index.value_children_page(ref.oid, limit)]
+        return [LineageNode("value", "item", value=v) for v in self.value_items(ref.oid, limit)]
+
+    def value_items(self, oid: bytes, limit: int = 50) -> list:
+        """ValueRefs of the values a value holds (a list's files...), files by path first.
+        The record keeps them as a set of links, not in the container's order."""
+        try:
+            kids = self.prov.get(oid).subvalues[:limit]
+        except NotFoundError:
+            return []
+        refs = [self._value_ref_oid(k) for k in kids]
+        return sorted(refs, key=lambda r: (r.path is None, r.path or "", r.preview))
 
     # -- jumps ----------------------------------------------------------------
     def jump(self, text: str):

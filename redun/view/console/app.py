@@ -36,9 +36,10 @@ class ConsoleApp(App):
         Binding("3", "home('files')", "Files"),
     ]
 
-    def __init__(self, browser, location: str = "", start=None):
+    def __init__(self, browser, location: str = "", start=None, page_size: int = 100):
         super().__init__()
         self.browser = browser
+        self.page_size = page_size  # rows fetched per query by every list and tree
         self.location = location
         self.start = start  # a Target to open over the executions list
 

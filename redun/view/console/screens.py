@@ -36,7 +36,7 @@ class ExecutionsScreen(BaseScreen):
 
     def reload(self) -> None:
         browser, flt = self.app.browser, self.filter
-        self.query_one("#table", PagedTable).load(lambda cursor: browser.executions(flt, cursor))
+        self.query_one("#table", PagedTable).load(lambda cursor: browser.executions(flt, cursor, self.app.page_size))
         note = "" if flt.empty else f"filtered: {self.query_one('#filter', Input).value}"
         self.query_one("#filter-note", Static).update(note)
 
@@ -60,7 +60,6 @@ class ExecutionScreen(BaseScreen):
     """One execution: its summary and its job tree, children loaded when a node opens."""
 
     BINDINGS = [Binding("slash", "filter", "Filter jobs"), Binding("space", "toggle", "Expand", show=True)]
-    PAGE = 100
 
     def __init__(self, eid: bytes):
         super().__init__("Execution")
@@ -87,10 +86,11 @@ class ExecutionScreen(BaseScreen):
         self._add_children(tree.root, None, 0)
         for node in tree.root.children[:1]:  # the root job, opened one level
             node.expand()
+        tree.cursor_line = 0
         tree.focus()
 
     def _add_children(self, node, parent_id, offset: int) -> None:
-        page = self.app.browser.child_jobs(self.eid, parent_id, offset, self.PAGE)
+        page = self.app.browser.child_jobs(self.eid, parent_id, offset, self.app.page_size)
         for job in page.rows:
             node.add(render.job_label(job), data=job, allow_expand=job.has_children)
         if page.more:
@@ -132,7 +132,7 @@ class ExecutionScreen(BaseScreen):
             tree.focus()
             return
         browser = self.app.browser
-        found.load(lambda cursor: browser.find_jobs(self.eid, flt, cursor or 0))
+        found.load(lambda cursor: browser.find_jobs(self.eid, flt, cursor or 0, self.app.page_size))
         found.display, tree.display = True, False
         found.focus()
 

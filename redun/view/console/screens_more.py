@@ -73,7 +73,7 @@ class TaskScreen(BaseScreen):
     def on_mount(self) -> None:
         browser, first = self.app.browser, self.detail.jobs
         self.query_one("#jobs", PagedTable).load(
-            lambda cursor: first if cursor is None else browser.task_jobs(self.task_hash, cursor))
+            lambda cursor: first if cursor is None else browser.task_jobs(self.task_hash, cursor, self.app.page_size))
         self.query_one("#jobs").focus()
 
 
@@ -109,6 +109,7 @@ class LineageScreen(BaseScreen):
                 node.expand()
                 opened += len(node.children)
                 queue.extend(node.children)
+        tree.cursor_line = 0
         tree.focus()
 
     def _load(self, node) -> None:
@@ -164,7 +165,7 @@ class ListScreen(BaseScreen):
     def reload(self) -> None:
         browser, text = self.app.browser, self.text
         fetch = browser.files if self.kind == "files" else browser.task_names
-        self.query_one("#table", PagedTable).load(lambda cursor: fetch(cursor or "", text))
+        self.query_one("#table", PagedTable).load(lambda cursor: fetch(cursor or "", text, self.app.page_size))
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

@@ -1,5 +1,6 @@
 """Widgets shared by the console's screens: a paged table, a list of links, a filter box."""
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
@@ -15,6 +16,9 @@ class PagedTable(DataTable):
     """A DataTable filled one page at a time: `load(fetch)` shows the first page of
     `fetch(cursor)` (a Page); the next page is fetched when the cursor comes within
     LOAD_AHEAD rows of the end. Each row's key is the Target it opens."""
+
+    BINDINGS = [Binding("end", "scroll_bottom", "Last row", show=False),
+                Binding("home", "scroll_top", "First row", show=False)]
 
     class Opened(Message):
         def __init__(self, target: Target):
@@ -71,7 +75,7 @@ class Links(OptionList):
         self._targets = []
         for label, target in links:
             self._targets.append(target)
-            self.add_option(Option(label))
+            self.add_option(Option(Text(label) if isinstance(label, str) else label))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
