@@ -45,9 +45,10 @@ def value(v) -> Value:
     return Value(h20("value", repr(v)), type(v).__name__, "native", data, (), len(data), (), None)
 
 
-def wide_records(n: int = 1000, m: int = 10, salt: str = "s0", first: int = 0):
+def wide_records(n: int = 1000, m: int = 10, salt: str = "s0", first: int = 0, t0: int = T0):
     """Yield (oid, canonical bytes) in closure order (children first).
-    Leaves are numbered from `first` (distinct runs: distinct argument values)."""
+    Leaves are numbered from `first` (distinct runs: distinct argument values);
+    the run starts at t0 (microseconds)."""
     ex = _uuid("exec", salt, n)
     tasks = {}
     for name, src in SOURCES.items():
@@ -61,7 +62,7 @@ def wide_records(n: int = 1000, m: int = 10, salt: str = "s0", first: int = 0):
         yield vid, vb
     mids_cn, mids_job = [], []
     bounds = [first + (k * n) // m for k in range(m + 1)]
-    t = T0
+    t = t0
     for k in range(m):
         leaf_cn, leaf_jobs = [], []
         mid_id = _uuid("mid", salt, k)
@@ -98,7 +99,7 @@ def wide_records(n: int = 1000, m: int = 10, salt: str = "s0", first: int = 0):
         cid, cb = encode_with_id(cn)
         yield cid, cb
         job = Job(mid_id, ex, _uuid("main", salt), th, tasks["mid"][0], cn.hash, cid, h20("mideval", k), rid,
-                  T0, t, False, "DONE", tuple(leaf_jobs), {})
+                  t0, t, False, "DONE", tuple(leaf_jobs), {})
         jobid, jobb = encode_with_id(job)
         yield jobid, jobb
         mids_cn.append(cid)
@@ -111,9 +112,9 @@ def wide_records(n: int = 1000, m: int = 10, salt: str = "s0", first: int = 0):
                   tuple(mids_cn), t)
     cid, cb = encode_with_id(cn)
     yield cid, cb
-    job = Job(_uuid("main", salt), ex, None, th, tasks["main"][0], cn.hash, cid, h20("maineval"), rid, T0, t,
+    job = Job(_uuid("main", salt), ex, None, th, tasks["main"][0], cn.hash, cid, h20("maineval"), rid, t0, t,
               False, "DONE", tuple(mids_job), {"user": '"root"'})
     jobid, jobb = encode_with_id(job)
     yield jobid, jobb
-    e = Execution(ex, '["redun", "run", "wide.py", "main"]', jobid, T0, t, {"redun.version": '"0.44.1"'})
+    e = Execution(ex, '["redun", "run", "wide.py", "main"]', jobid, t0, t, {"redun.version": '"0.44.1"'})
     yield encode_with_id(e)

@@ -19,6 +19,8 @@ from redun.view.browse import Browser  # noqa: E402
 from redun.view.console.app import ConsoleApp  # noqa: E402
 from redun.view.query import Provenance  # noqa: E402
 
+from conftest_s3 import seaweed  # noqa: E402,F401 - the S3 test's server
+
 
 @task(namespace="console_t")
 def cook(src: File) -> File:
@@ -80,12 +82,12 @@ def screen_text(app) -> str:
     return console.export_text()
 
 
-def drive(workdir, steps, size=(130, 40), start=None, page_size=100):
-    """Run the app headless over the repo in workdir; `steps(app, pilot)` is an async
-    function doing the test's key presses. Returns what it returns."""
+def drive(workdir, steps, size=(130, 40), start=None, page_size=100, open_repo=None):
+    """Run the app headless over the repo in workdir (or the one open_repo() returns);
+    `steps(app, pilot)` is an async function doing the test's key presses. Returns what it returns."""
 
     async def main():
-        repo = Repo.open(str(workdir / ".redun"))
+        repo = open_repo() if open_repo else Repo.open(str(workdir / ".redun"))
         app = ConsoleApp(Browser(Provenance(repo)), str(workdir), start, page_size)
         try:
             async with app.run_test(size=size) as pilot:
@@ -337,3 +339,57 @@ def test_reads_only(history):
 
     drive(history, steps)
     assert _tree_digest(str(history / ".redun")) == before
+
+
+def _three_rows(app):
+    return [ln for ln in screen_text(app).splitlines() if " DONE " in ln or "FAILED" in ln]
+
+
+@pytest.mark.slow
+def test_repo_option_directory_repository(history, tmp_path):
+    """`redun --repo other console` on a repository configured by directory."""
+    from click.testing import CliRunner
+
+    from redun.cli.context import CliContext
+    from redun.cli.group import cli
+
+    local = str(tmp_path / ".redun")
+    Repo.init(local).close()
+    assert CliRunner().invoke(cli, ["-c", local, "repo", "add", "other", str(history / ".redun")]).exit_code == 0
+
+    async def steps(app, pilot):
+        return _three_rows(app)
+
+    rows = drive(tmp_path, steps, open_repo=lambda: CliContext(local, "other").open_repo())
+    assert len(rows) == 3 and "console_t.checks" in rows[1]
+
+
+@pytest.mark.s3
+def test_repo_option_s3_repository(history, tmp_path, seaweed, monkeypatch):  # noqa: F811
+    """`redun --repo s3 console` on an S3 repository: read through its local mirror."""
+    from click.testing import CliRunner
+
+    from conftest_s3 import unique_url
+    from redun.cli.context import CliContext
+    from redun.cli.group import cli
+
+    for key, value in (("AWS_ENDPOINT_URL_S3", seaweed), ("AWS_ACCESS_KEY_ID", "redun"),
+                       ("AWS_SECRET_ACCESS_KEY", "redun"), ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(key, value)
+    url = unique_url()
+    src = str(tmp_path / "src" / ".redun")  # a copy: the shared history stays unconfigured
+    __import__("shutil").copytree(history / ".redun", src)
+    assert CliRunner().invoke(cli, ["-c", src, "repo", "add", "s3", url]).exit_code == 0
+    assert CliRunner().invoke(cli, ["-c", src, "push", "s3"]).exit_code == 0
+    local = str(tmp_path / ".redun")
+    Repo.init(local).close()
+    assert CliRunner().invoke(cli, ["-c", local, "repo", "add", "s3", url]).exit_code == 0
+
+    async def steps(app, pilot):
+        rows = _three_rows(app)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        return rows, screen_text(app)
+
+    rows, tree = drive(tmp_path, steps, open_repo=lambda: CliContext(local, "s3").open_repo())
+    assert len(rows) == 3 and "FAILED console_t.check(3)" in tree

@@ -31,6 +31,14 @@ def status(text: str) -> Text:
     return Text(f"{text:^6}", style=STATUS_STYLES.get(text, ""))
 
 
+def status_gap(text: str) -> Text:
+    """A status cell followed by a space that belongs to it (SVG export drops a lone
+    space between two styled runs)."""
+    out = Text()
+    out.append(f"{text:^6} ", style=STATUS_STYLES.get(text, ""))
+    return out
+
+
 def trim(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
@@ -62,9 +70,7 @@ def job_cells(job) -> tuple:
 
 def job_label(job) -> Text:
     """One node of a job tree: status, call, duration, id."""
-    out = Text()
-    out.append_text(status(job.status))
-    out.append(" ")
+    out = status_gap(job.status)
     out.append(job_call(job, 70), style="bold" if job.status == "FAILED" else "")
     out.append(f"  {duration(job.duration)}", style="dim")
     out.append(f"  {job.id[:8]}", style="dim")

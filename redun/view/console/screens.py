@@ -67,7 +67,8 @@ class ExecutionScreen(BaseScreen):
 
     def compose(self):
         detail = self.app.browser.execution(self.eid)
-        self.title_text = f"Execution {detail.summary.id}"
+        self.counts = detail.counts
+        self.title_text = f"Jobs of execution {detail.summary.id[:8]}   (enter opens a job, space expands, / filters)"
         yield self.title_bar()
         yield Static(render.exec_header(detail), id="summary")
         yield FilterBox(placeholder="filter jobs: status:failed task:NAME (enter applies, empty clears)",
@@ -79,13 +80,22 @@ class ExecutionScreen(BaseScreen):
         yield PagedTable(render.JOB_COLUMNS, render.job_cells, lambda j: Target("job", j.key), id="found")
         yield self.footer()
 
+    OPEN_ALL = 60  # an execution with at most this many jobs opens fully; larger ones one level
+
     def on_mount(self) -> None:
         self.query_one("#filter").display = False
         self.query_one("#found").display = False
         tree = self.query_one("#tree", Tree)
         self._add_children(tree.root, None, 0)
-        for node in tree.root.children[:1]:  # the root job, opened one level
+        small = sum(self.counts.values()) <= self.OPEN_ALL
+        stack = list(tree.root.children[:1])  # the root job
+        while stack:
+            node = stack.pop()
             node.expand()
+            if small:
+                if not node.children and node.allow_expand:
+                    self._add_children(node, node.data.key, 0)
+                stack.extend(c for c in node.children if c.allow_expand)
         tree.cursor_line = 0
         tree.focus()
 
