@@ -209,3 +209,38 @@ def test_fsck_reports_unreachable_dangling_links_as_garbage(tmp_path):
     os.unlink(_pack_of(repo.root, repo.refs.get(keep))[0])  # now a reachable execution is damaged
     res = redun_capped(repo.root, "fsck")
     assert res.returncode == 1, res
+
+
+KILL_AT_FIRST_FSYNC = r"""
+import os, signal, sys
+def fsync(fd):
+    os.kill(os.getpid(), signal.SIGKILL)  # killed with its tmp pack written, not installed
+os.fsync = fsync
+sys.argv = ["redun", "-c", sys.argv[1], "push", sys.argv[2]]
+from redun.cli.entry import main
+main()
+"""
+
+
+def _tmp_packs(d):
+    return [e for e in os.listdir(d) if e.startswith("tmp-") and e.endswith(".pack")]
+
+
+def test_killed_push_leaves_no_tmp_pack_on_a_directory_remote(tmp_path):
+    """Item 11: a leftover tmp-*.pack stayed on a remote after a killed push."""
+    import subprocess
+    import sys
+
+    src = Repo.init(str(tmp_path / "src"))
+    dst = Repo.init(str(tmp_path / "dst"))
+    name, _ = make_exec(src, 3)
+    assert redun_capped(src.root, "repo", "add", "dst", dst.root).returncode == 0
+    p = subprocess.run([sys.executable, "-c", KILL_AT_FIRST_FSYNC, src.root, "dst"], capture_output=True)
+    assert p.returncode == -9
+    assert len(_tmp_packs(os.path.join(dst.root, "packs"))) == 1
+    make_exec(src, 1)
+    res = redun_capped(src.root, "push", "dst")
+    assert res.returncode == 0, res
+    assert _tmp_packs(os.path.join(dst.root, "packs")) == []
+    assert redun_capped(dst.root, "fsck").returncode == 0
+    assert name in dict(Repo.open(dst.root).refs.list())

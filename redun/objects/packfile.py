@@ -35,6 +35,39 @@ def write_all(fd: int, data) -> None:
         view = view[n:]
 
 
+def discard_abandoned(directory: str) -> int:
+    """Delete the tmp packs a killed writer left in `directory` (their flock is free; a
+    live writer holds its own). For staging directories whose packs are worth nothing
+    once their writer is gone (the S3 upload cache); a store salvages them instead
+    (DirectoryStore.recover). Returns how many were removed."""
+    removed = 0
+    try:
+        entries = os.listdir(directory)
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if not (entry.startswith("tmp-") and entry.endswith(".pack")):
+            continue
+        path = os.path.join(directory, entry)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a live writer
+        else:
+            try:
+                os.unlink(path)
+                removed += 1
+            except FileNotFoundError:
+                pass
+        finally:
+            os.close(fd)
+    return removed
+
+
 class PackFile:
     """A tmp pack in `directory`, appended to and installed there."""
 

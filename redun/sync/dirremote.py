@@ -99,6 +99,8 @@ class DirectoryRemote(Remote):
 
     # -- writes -------------------------------------------------------------
     def begin_pack(self):
+        # a push killed here before left its tmp pack: salvage it (a closed prefix) first
+        self.store.recover()
         return self.store.pack_writer()  # one write() per ~1 MiB, order kept
 
     def update_head(self, head: Head, updates: dict, packs: list) -> None:

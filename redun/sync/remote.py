@@ -51,6 +51,7 @@ class Head:
     refs: dict = field(default_factory=dict)
     packs: tuple = ()
     token: Optional[str] = None
+    format: str = ""  # S3: the HEAD's declared repository format, written back unchanged
     bad_refs: dict = field(default_factory=dict)  # ref name -> why it cannot be read (not in refs)
 
 

@@ -23,10 +23,10 @@ import uuid
 
 import blake3
 
-from ..errors import CorruptObjectError, NotFoundError, RefConflictError, SyncError
+from ..errors import CorruptObjectError, NotFoundError, RefConflictError, RepoFormatError, SyncError
 from ..objects.ids import parse_oid
 from ..objects.pack import PackIndex, pack_name, read_entry
-from ..objects.packfile import PackFile
+from ..objects.packfile import PackFile, discard_abandoned
 from ..objects.packwriter import PackWriter
 from ..objects.s3 import S3Location
 from ..refs import check_ref_name
@@ -34,16 +34,36 @@ from .haves import Haves
 from .remote import Head, Remote, check_pack_name
 
 HEAD_FORMAT = "redun-repo 1.0"
+HEAD_MAJOR = 1  # the repository format major this redun reads and writes
 HEAD_VERSION = 1
 _CAS_ATTEMPTS = 20
 
 
+def head_format(obj: dict, where: str) -> str:
+    """The repository format a HEAD declares ("redun-repo <major>.<minor>"; heads written
+    before the field existed are 1.0). Another major is refused, as a directory's FORMAT."""
+    fmt = obj.get("format", HEAD_FORMAT)
+    parts = fmt.split() if isinstance(fmt, str) else []
+    try:
+        if len(parts) != 2 or parts[0] != "redun-repo":
+            raise ValueError
+        major, minor = (int(x) for x in parts[1].split("."))
+    except ValueError:
+        raise CorruptObjectError(f"{where} has a malformed format field {str(fmt)[:60]!r}") from None
+    if major != HEAD_MAJOR:
+        raise RepoFormatError(
+            f"{where} uses repository format {major}.{minor}; this redun reads format {HEAD_MAJOR}.x. "
+            f"Use a redun release that supports format {major} for this remote.")
+    return fmt
+
+
 def decode_head(data: bytes, where: str) -> tuple:
-    """(refs, packs) from HEAD bytes; everything validated."""
+    """(refs, packs, format) from HEAD bytes; everything validated."""
     try:
         obj = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise CorruptObjectError(f"{where} is not JSON: {e}") from None
+    fmt = head_format(obj, where) if isinstance(obj, dict) else HEAD_FORMAT
     if not isinstance(obj, dict) or obj.get("version") != HEAD_VERSION:
         raise CorruptObjectError(
             f"{where} has head version {obj.get('version') if isinstance(obj, dict) else '?'}; "
@@ -56,12 +76,13 @@ def decode_head(data: bytes, where: str) -> tuple:
     out = {}
     for name, value in refs.items():
         out[check_ref_name(name)] = parse_oid(value)
-    return out, packs
+    return out, packs, fmt
 
 
-def encode_head(refs: dict, packs) -> bytes:
+def encode_head(refs: dict, packs, fmt: str = HEAD_FORMAT) -> bytes:
+    """HEAD bytes; `fmt` is kept as the remote declared it (a newer minor stays)."""
     body = {
-        "format": HEAD_FORMAT,
+        "format": fmt,
         "version": HEAD_VERSION,
         "packs": sorted(set(packs)),
         "refs": {n: refs[n].hex() for n in sorted(refs)},
@@ -113,8 +134,8 @@ class S3Remote(Remote):
             return Head()
         with self.loc.guard("read", "HEAD"):
             data = r["Body"].read()
-        refs, packs = decode_head(data, f"{self.location}/HEAD")
-        return Head(refs=refs, packs=packs, token=r["ETag"])
+        refs, packs, fmt = decode_head(data, f"{self.location}/HEAD")
+        return Head(refs=refs, packs=packs, token=r["ETag"], format=fmt)
 
     def read_head(self) -> Head:
         head = self._read_head_raw()
@@ -131,7 +152,7 @@ class S3Remote(Remote):
         return [(name, self._indexes[name]) for name in self._head_packs]
 
     def update_head(self, head: Head, updates: dict, packs: list) -> None:
-        token, cur_refs, cur_packs = head.token, dict(head.refs), tuple(head.packs)
+        token, cur_refs, cur_packs, fmt = head.token, dict(head.refs), tuple(head.packs), head.format
         todo = dict(updates)
         conflicts = []
         for attempt in range(_CAS_ATTEMPTS):
@@ -142,12 +163,12 @@ class S3Remote(Remote):
                     del todo[name]
             refs = dict(cur_refs)
             refs.update({n: new for n, (_, new) in todo.items()})
-            body = encode_head(refs, cur_packs + tuple(packs))
+            body = encode_head(refs, cur_packs + tuple(packs), fmt or HEAD_FORMAT)
             if self.loc.put("HEAD", body, if_match=token, if_absent=not token):
                 break
             time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # spread out racing writers
             fresh = self._read_head_raw()  # lost the race: merge onto the new head
-            cur_refs, cur_packs, token = dict(fresh.refs), tuple(fresh.packs), fresh.token
+            cur_refs, cur_packs, token, fmt = dict(fresh.refs), tuple(fresh.packs), fresh.token, fresh.format
         else:
             raise SyncError(f"Could not update HEAD of {self.location}: too many concurrent writers; retry.")
         if conflicts:
@@ -244,6 +265,7 @@ class S3Remote(Remote):
         raise NotFoundError(f"No object {oid.hex()} in {self.location}.")
 
     def begin_pack(self) -> PackWriter:
+        discard_abandoned(self.cache_dir)  # staging left by a killed push: never uploaded whole
         return PackWriter(_S3Upload(self))
 
     def close(self) -> None:
