@@ -244,3 +244,41 @@ def test_killed_push_leaves_no_tmp_pack_on_a_directory_remote(tmp_path):
     assert _tmp_packs(os.path.join(dst.root, "packs")) == []
     assert redun_capped(dst.root, "fsck").returncode == 0
     assert name in dict(Repo.open(dst.root).refs.list())
+
+
+def test_index_corruption_is_found_and_repaired_by_fsck(tmp_path):
+    """Item 10: one-bit flips in the index made `redun log` print wrong things with exit 0.
+    fsck compares the index with the objects and rebuilds it on a mismatch."""
+    repo = Repo.init(str(tmp_path / "r"))
+    name, _ = make_exec(repo, 3)
+    good = redun_capped(repo.root, "log", "--all")
+    assert good.returncode == 0 and "DONE" in good.stdout, good
+    path = os.path.join(repo.root, "index.sqlite3")
+    assert not os.path.exists(path + "-wal") or os.path.getsize(path + "-wal") == 0
+    with open(path, "r+b") as f:
+        data = f.read()
+        at = data.index(b"DONE")
+        f.seek(at)
+        f.write(b"E")  # 'D' 0x44 -> 'E' 0x45: one bit
+    bad = redun_capped(repo.root, "log", "--all")
+    assert bad.stdout != good.stdout  # the index lies, silently
+    res = redun_capped(repo.root, "fsck")
+    assert res.returncode == 0, res
+    assert "index" in res.stdout and "rebuilt" in res.stdout, res
+    assert redun_capped(repo.root, "log", "--all").stdout == good.stdout
+    res = redun_capped(repo.root, "fsck")
+    assert res.returncode == 0 and "rebuilt" not in res.stdout, res
+
+
+def test_structurally_corrupt_index_is_rebuilt_by_fsck(tmp_path):
+    repo = Repo.init(str(tmp_path / "r"))
+    make_exec(repo, 3)
+    good = redun_capped(repo.root, "log", "--all")
+    path = os.path.join(repo.root, "index.sqlite3")
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        f.seek(size // 2)
+        f.write(b"\xff" * 512)
+    res = redun_capped(repo.root, "fsck")
+    assert res.returncode == 0 and "rebuilt" in res.stdout, res
+    assert redun_capped(repo.root, "log", "--all").stdout == good.stdout

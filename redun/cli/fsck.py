@@ -18,6 +18,8 @@ def fsck_command(obj, do_recover, quiet, fmt):
     Re-hashes every object in every pack and every loose object, checks each
     pack index's checksum and its pack's digest, and checks that every link and
     every ref resolves. Exit 0 when clean, 1 naming each bad object, pack or ref.
+    Then the query index is compared with one built from the objects, and
+    rebuilt if they differ (a note says so).
     Only what the refs reach is judged: a link that does not resolve from an
     unreachable object is reported as garbage (exit 0), for `redun gc`.
 
@@ -53,6 +55,14 @@ def fsck_command(obj, do_recover, quiet, fmt):
 
             report = fsck(link_view(repo), repo.refs, progress=progress)
             judge_reachable(repo.store, repo.refs, report)
+            if report.ok:  # the query index is checked against intact objects only
+                from ..index.verify import verify_index
+
+                progress.phase("checking the query index")
+                check = verify_index(repo, progress=progress)
+                if check.rebuilt:
+                    report.notes.append(f"the query index did not match the objects ({check.problem}); "
+                                        "it was rebuilt from them")
     if fmt == "json":
         echo_json(fsck_json(report, recovered))
     else:
