@@ -282,3 +282,111 @@ def test_structurally_corrupt_index_is_rebuilt_by_fsck(tmp_path):
     res = redun_capped(repo.root, "fsck")
     assert res.returncode == 0 and "rebuilt" in res.stdout, res
     assert redun_capped(repo.root, "log", "--all").stdout == good.stdout
+
+
+KILL_IMPORT_AT_COMMIT = r"""
+import os, signal, sys
+def fsync(fd):
+    os.kill(os.getpid(), signal.SIGKILL)  # every record written, the pack not yet installed
+os.fsync = fsync
+sys.argv = ["redun", "-c", sys.argv[1], "import", "-f", sys.argv[2]]
+from redun.cli.entry import main
+main()
+"""
+
+
+def test_killed_import_leaves_nothing_visible(tmp_path):
+    """Item 11: a killed import left its spill file and orphan Jobs visible in `log --all`."""
+    import subprocess
+    import sys
+
+    lines = os.path.join(os.path.dirname(__file__), "data", "upstream-export-compile.jsonl")
+    repo = Repo.init(str(tmp_path / "r"))
+    empty = redun_capped(repo.root, "log", "--all").stdout
+    p = subprocess.run([sys.executable, "-c", KILL_IMPORT_AT_COMMIT, repo.root, str(lines)], capture_output=True)
+    assert p.returncode == -9, p.stderr
+    assert os.listdir(os.path.join(repo.root, "tmp"))  # the spill and its lock
+    assert redun_capped(repo.root, "log", "--all").stdout == empty
+    res = redun_capped(repo.root, "fsck", "--recover")
+    assert res.returncode == 0, res
+    assert os.listdir(os.path.join(repo.root, "tmp")) == []
+    assert [e for e in os.listdir(os.path.join(repo.root, "packs")) if e.startswith("tmp-")] == []
+    assert redun_capped(repo.root, "log", "--all").stdout == empty
+    res = redun_capped(repo.root, "import", "-f", str(lines))
+    assert res.returncode == 0, res
+    assert redun_capped(repo.root, "log", "--all").stdout != empty
+
+
+WORKFLOW = """
+from redun import task
+
+@task()
+def add(a: int, b: int) -> int:
+    return a + b
+
+@task()
+def main(x: int = 1) -> int:
+    return add(x, 2)
+"""
+
+
+def _workflow(tmp_path):
+    d = tmp_path / "wf"
+    d.mkdir()
+    (d / "wf.py").write_text(WORKFLOW)
+    return str(d)
+
+
+def test_format_file_with_non_utf8_bytes(tmp_path):
+    """Item 11: non-UTF-8 bytes in FORMAT gave a traceback in every command."""
+    d = _workflow(tmp_path)
+    root = os.path.join(d, ".redun")
+    Repo.init(root)
+    with open(os.path.join(root, "FORMAT"), "wb") as f:
+        f.write(b"redun-repo \xff\xfe1.0\n")
+    for args in (["log"], ["fsck"], ["run", "wf.py", "main"], ["db", "info"]):
+        res = redun_capped(root, *args, cwd=d)
+        assert res.returncode != 0 and "Traceback" not in res.stderr, (args, res)
+        assert "FORMAT" in res.stderr, (args, res)
+
+
+def test_run_never_recreates_a_deleted_format(tmp_path):
+    """Item 11: `redun run` silently recreated a deleted FORMAT in a repository with packs."""
+    d = _workflow(tmp_path)
+    root = os.path.join(d, ".redun")
+    repo = Repo.init(root)
+    make_exec(repo, 1)
+    os.unlink(os.path.join(root, "FORMAT"))
+    res = redun_capped(root, "run", "wf.py", "main", cwd=d)
+    assert res.returncode != 0 and "FORMAT" in res.stderr and "Traceback" not in res.stderr, res
+    assert not os.path.exists(os.path.join(root, "FORMAT"))
+    fresh = os.path.join(str(tmp_path), "fresh", ".redun")  # an empty place is still created
+    res = redun_capped(fresh, "run", "wf.py", "main", cwd=d)
+    assert res.returncode == 0, res
+
+
+def test_run_reports_repository_errors_without_traceback(tmp_path):
+    """Item 11: `redun run` printed tracebacks for repository errors."""
+    d = _workflow(tmp_path)
+    root = os.path.join(d, ".redun")
+    Repo.init(root)
+    with open(os.path.join(root, "refs", ".packed"), "wb") as f:
+        f.write(b"garbage\n")
+    res = redun_capped(root, "run", "wf.py", "main", cwd=d)
+    assert res.returncode == 1, res
+    assert "Traceback" not in res.stderr and "redun: error:" in res.stderr and ".packed" in res.stderr, res
+
+
+def test_lock_files_and_empty_object_dirs_do_not_pile_up(tmp_path):
+    """Item 11: refs/execs/*.lock and empty objects/xx/ directories were never cleaned."""
+    d = _workflow(tmp_path)
+    root = os.path.join(d, ".redun")
+    Repo.init(root)
+    for i in range(3):
+        res = redun_capped(root, "run", "wf.py", "main", "--x", str(i), cwd=d)
+        assert res.returncode == 0, res
+    execs = os.listdir(os.path.join(root, "refs", "execs"))
+    assert execs and not [e for e in execs if e.endswith(".lock")], execs
+    res = redun_capped(root, "gc", "--grace", "0")
+    assert res.returncode == 0, res
+    assert [s for s in os.listdir(os.path.join(root, "objects")) if not os.listdir(os.path.join(root, "objects", s))] == []

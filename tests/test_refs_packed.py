@@ -89,7 +89,7 @@ def test_auto_pack_after_run_end_swaps(tmp_path):
     refs.PACK_THRESHOLD = 5
     for i in range(5):
         refs.set(f"execs/e{i}", A, expected=None)  # starts: no packing
-    assert len(os.listdir(tmp_path / "refs" / "execs")) == 10  # refs + lock files
+    assert len(os.listdir(tmp_path / "refs" / "execs")) == 5  # refs only: a lock file goes with its holder
     refs.set("execs/e5", A, expected=None)
     refs.set("execs/e5", B, expected=A)  # a run ends with 6 loose refs
     assert os.listdir(tmp_path / "refs" / "execs") == []

@@ -8,7 +8,8 @@ from .output import echo_json, format_option
 
 @click.command("fsck")
 @click.option("--recover", "do_recover", is_flag=True,
-              help="First salvage what crashed writers left (tmp packs, packs without index).")
+              help="First salvage what crashed writers left (tmp packs, packs without index) and "
+                   "remove what killed imports left.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
 @format_option
 @click.pass_obj
@@ -43,6 +44,10 @@ def fsck_command(obj, do_recover, quiet, fmt):
         raise UsageError(f"--recover changes a local repository; {remote} is only checked, in place.")
     repo = None if remote else obj.open_repo()
     recovered = repo.store.recover() if do_recover and repo is not None else []
+    if do_recover and repo is not None:
+        from ..exchange.spill import discard_stale_spills
+
+        discard_stale_spills(repo)  # scratch files of killed imports
     with progress_on_stderr("fsck", quiet=quiet) as progress:
         if remote:
             from ..maint.remote_fsck import fsck_remote

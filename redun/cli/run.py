@@ -17,7 +17,7 @@ import typing
 
 import click
 
-from ..errors import UsageError, WorkflowError
+from ..errors import CorruptObjectError, RefConflictError, RepoFormatError, UsageError, WorkflowError
 
 
 def _import_script(script: str):
@@ -177,6 +177,8 @@ def run_command(ctx, no_cache, no_prov, dryrun, options, tags, project, doc, use
                                tags=exec_tags, execution_id=execution_id, record=not no_prov)
     except DryRunResult:
         sys.exit(1)
+    except (CorruptObjectError, RepoFormatError, RefConflictError):
+        raise  # the repository's trouble, not the workflow's: one message, no traceback
     except Exception as error:
         sys.stderr.write("".join(traceback.format_exception(type(error), error, error.__traceback__)))
         sys.stderr.flush()

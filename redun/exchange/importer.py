@@ -26,11 +26,12 @@ import os
 from typing import Iterable, Optional
 
 from ..index.scratch import open_scratch
+from ..objects.fileio import hold_lock
 from ..objects import codec, compress
 from ..objects.progress import Progress, progress_or_none
 from .builder import RecordBuilder
 from .packqueue import PackQueue
-from .spill import DDL, PRAGMAS, ImportSummary, tmp_db_path
+from .spill import DDL, PRAGMAS, ImportSummary, discard_stale_spills, tmp_db_path
 
 
 def import_lines(repo, stream: Iterable, keep_going: bool = False,
@@ -43,7 +44,9 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
     `progress` is told the lines read, then the records written."""
     progress = progress_or_none(progress)
     imp = RecordBuilder(repo, keep_going, progress)
+    discard_stale_spills(repo)  # left by killed imports
     path = tmp_db_path(repo)
+    lock = hold_lock(path + ".lock")  # says this spill is live, until we return or die
     db = open_scratch(path)
     writer = None
     try:
@@ -57,7 +60,7 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
         imp.fold_tags(db)
         repo.store.recover()
         imp.open_index()
-        writer = repo.store.pack_writer()
+        writer = repo.store.pack_writer(all_or_nothing=True)  # a killed import leaves nothing visible
         imp.queue = PackQueue(repo.store, writer)
         progress.phase("writing records", unit="records")
         held: list = []
@@ -92,11 +95,12 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
         raise
     finally:
         db.close()
-        for suffix in ("", "-journal", "-wal", "-shm"):
+        for suffix in ("", "-journal", "-wal", "-shm", ".lock"):
             try:
                 os.unlink(path + suffix)
             except FileNotFoundError:
                 pass
+        os.close(lock)
     return imp.summary
 
 

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from ..objects.fileio import remove_if_unlocked
 from . import convert
 from .lines import LineError, parse_line
 
@@ -47,6 +48,26 @@ def tmp_db_path(repo) -> str:
     d = os.path.join(repo.root, "tmp")
     os.makedirs(d, exist_ok=True)
     return os.path.join(d, f"import-{uuid.uuid4().hex}.sqlite3")
+
+
+def discard_stale_spills(repo) -> int:
+    """Delete the spill files (and their sqlite companions) of imports that were killed:
+    a live import holds an flock on `<spill>.lock`. Returns how many spills went."""
+    d = os.path.join(repo.root, "tmp")
+    try:
+        entries = os.listdir(d)
+    except FileNotFoundError:
+        return 0
+    gone = 0
+    for e in entries:
+        if e.startswith("import-") and e.endswith(".sqlite3.lock") and remove_if_unlocked(os.path.join(d, e)):
+            gone += 1
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                try:
+                    os.unlink(os.path.join(d, e[: -len(".lock")] + suffix))
+                except FileNotFoundError:
+                    pass
+    return gone
 
 
 def spill_row(ln, lineno: int):

@@ -16,6 +16,7 @@ from ..errors import RedunError
 from ..objects.fileio import NotRegularFileError, open_regular_file
 from ..objects.ids import parse_uuid
 from ..objects.pack import PACK_MAGIC
+from ..objects.packfile import DISCARD_PREFIX
 from ..objects.progress import NO_PROGRESS, progress_or_none
 from . import bulk
 from .files import Progress, remove_index_files
@@ -68,7 +69,9 @@ def _packs(index, packs_dir: str, progress: Progress) -> int:
         return 0
     done = {r[0] for r in index._read("SELECT name FROM ingested_packs")}
     new = [e[5:-4] for e in listing if e.startswith("pack-") and e.endswith(".idx") and e[5:-4] not in done]
-    tmps = [e for e in listing if e.startswith("tmp-") and e.endswith(".pack")]
+    # live staging is indexed as it grows (a running execution), but not an import's: it
+    # shows when it is committed, or never (objects/packfile.py DISCARD_PREFIX)
+    tmps = [e for e in listing if e.startswith("tmp-") and e.endswith(".pack") and not e.startswith(DISCARD_PREFIX)]
     tmp_offsets = dict(index._read("SELECT name, offset FROM tmp_packs"))
     gone = [t for t in tmp_offsets if t not in tmps]
     if gone:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
 from ..errors import CorruptObjectError, GcError, NotFoundError
+from ..objects.maintenance import prune_empty_dirs
 from ..objects.packentries import entry_at, oid_at, read_at, type_at
 from ..objects.progress import Progress, progress_or_none
 from ..objects.records import Execution, Job
@@ -269,6 +270,7 @@ def _sweep(m: Marker, report: GcReport, progress: Progress) -> None:
     if old_live:
         m.store.pack_loose(old_live)
         report.loose_packed = len(old_live)
+    prune_empty_dirs(m.store)
 
 
 def collect_repo(repo, **kwargs) -> GcReport:

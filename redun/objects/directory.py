@@ -110,9 +110,10 @@ class DirectoryStore(ObjectStore):
         """Open installed packs, newest first (a damaged pack is left out: fsck reports it)."""
         return [p for p in self._order if p.usable()]
 
-    def pack_writer(self) -> PackWriter:
-        """A writer staging a tmp pack here; its objects are readable through this store at once."""
-        return PackWriter(PackFile(self.packs_dir), store=self)
+    def pack_writer(self, all_or_nothing: bool = False) -> PackWriter:
+        """A writer staging a tmp pack here; its objects are readable through this store at once.
+        all_or_nothing: if the writer dies before commit(), nothing of it is kept (see PackFile)."""
+        return PackWriter(PackFile(self.packs_dir, all_or_nothing), store=self)
 
     def write_pack(self, canonicals) -> Optional[str]:
         """Write an iterable of canonical bytes as one pack; returns its name."""

@@ -7,6 +7,7 @@ here: without blocking, then refuses whatever fstat does not call a regular file
 and reads at most what the caller expects.
 """
 
+import fcntl
 import os
 import stat
 
@@ -70,3 +71,34 @@ def read_regular(path: str, limit: int) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def hold_lock(path: str) -> int:
+    """Create (if needed) and flock `path` exclusively; the returned fd holds the lock until
+    closed (or the process dies): how a scratch file says its writer is alive."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def remove_if_unlocked(path: str) -> bool:
+    """Delete `path` if no live process holds an flock on it (its writer died). True if deleted."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False  # a live writer
+    finally:
+        os.close(fd)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True

@@ -14,7 +14,8 @@ from typing import Optional
 
 from ..errors import CorruptObjectError
 from . import compress
-from .fileio import read_regular
+from .fileio import open_regular, read_regular
+from .packfile import DISCARD_PREFIX
 from .pack import read_entry, scan_entries
 from .store import verify
 
@@ -52,7 +53,23 @@ def pack_loose(store, oids=None) -> Optional[str]:
     name = w.commit()
     for oid in todo:
         _unlink(store._loose_path(oid))
+    prune_empty_dirs(store)
     return name
+
+
+def prune_empty_dirs(store) -> None:
+    """Remove objects/xx/ directories left empty (a writer racing this recreates its own:
+    DirectoryStore.put_stored makes the directory when it is missing)."""
+    try:
+        subdirs = os.listdir(store.objects_dir)
+    except FileNotFoundError:
+        return
+    for sub in subdirs:
+        if len(sub) == 2:
+            try:
+                os.rmdir(os.path.join(store.objects_dir, sub))
+            except OSError:
+                pass  # not empty (the common case), or not a directory
 
 
 def repack(store, include_loose: bool = True) -> Optional[str]:
@@ -107,9 +124,9 @@ def recover(store) -> list:
             if entry.startswith("pack-") and os.path.exists(path[:-5] + ".idx"):
                 continue
             try:
-                fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:
-                continue
+                fd = open_regular(path)
+            except (OSError, CorruptObjectError):
+                continue  # gone, or a FIFO/device where a pack should be: fsck names it
             try:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -118,6 +135,9 @@ def recover(store) -> list:
                 if not os.path.exists(path):
                     continue  # installed meanwhile
                 if entry.startswith("pack-") and os.path.exists(path[:-5] + ".idx"):
+                    continue
+                if entry.startswith(DISCARD_PREFIX):
+                    _unlink(path)  # all-or-nothing staging (an import): its writer died, it goes
                     continue
                 name = _salvage(store, path, fd)
                 if name:
@@ -134,6 +154,7 @@ def recover(store) -> list:
             for n in os.listdir(d):
                 if n.startswith(".tmp-"):
                     _unlink_if_old(os.path.join(d, n), now)
+    prune_empty_dirs(store)
     return installed
 
 

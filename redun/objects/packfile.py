@@ -19,6 +19,8 @@ import fcntl
 import os
 import uuid
 
+from .fileio import remove_if_unlocked
+
 
 def fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
@@ -40,40 +42,26 @@ def discard_abandoned(directory: str) -> int:
     live writer holds its own). For staging directories whose packs are worth nothing
     once their writer is gone (the S3 upload cache); a store salvages them instead
     (DirectoryStore.recover). Returns how many were removed."""
-    removed = 0
     try:
         entries = os.listdir(directory)
     except FileNotFoundError:
         return 0
-    for entry in entries:
-        if not (entry.startswith("tmp-") and entry.endswith(".pack")):
-            continue
-        path = os.path.join(directory, entry)
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue  # a live writer
-        else:
-            try:
-                os.unlink(path)
-                removed += 1
-            except FileNotFoundError:
-                pass
-        finally:
-            os.close(fd)
-    return removed
+    return sum(remove_if_unlocked(os.path.join(directory, e)) for e in entries
+               if e.startswith("tmp-") and e.endswith(".pack"))
+
+
+DISCARD_PREFIX = "tmp-discard-"  # staging of an all-or-nothing writer: never salvaged nor indexed
 
 
 class PackFile:
-    """A tmp pack in `directory`, appended to and installed there."""
+    """A tmp pack in `directory`, appended to and installed there. all_or_nothing: named
+    with DISCARD_PREFIX, so that if its writer dies, recover() deletes it instead of
+    salvaging its prefix, and the index never reads it while it is written (an import:
+    a killed one must leave nothing visible)."""
 
-    def __init__(self, directory: str):
+    def __init__(self, directory: str, all_or_nothing: bool = False):
         self.directory = directory
-        token = uuid.uuid4().hex
+        token = ("discard-" if all_or_nothing else "") + uuid.uuid4().hex
         self.path = os.path.join(directory, f"tmp-{token}.pack")
         creating = os.path.join(directory, f"tmp-{token}.creating")
         self.fd = os.open(creating, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)

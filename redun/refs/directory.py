@@ -20,8 +20,9 @@ class DirectoryRefs(RefStore):
     Locks (flock, never left behind by a crash): refs/<name>.lock guards one
     ref, refs/.packed.lock guards the packed file. Order: a ref lock, then the
     packed lock; pack_refs (packed lock first) only *tries* ref locks, so no
-    deadlock. Lock files may be unlinked by their holder (pack_refs tidies
-    them), so a locker checks after flock that the path still names its file.
+    deadlock. Lock files are unlinked by their holder before it lets go (set,
+    delete, pack_refs; a killed holder's is tidied by pack_refs), so a locker
+    checks after flock that the path still names its file.
 
     - set: under the ref lock, read loose-or-packed, compare, write the loose
       file (temp + rename). The packed line, if any, is shadowed.
@@ -187,6 +188,7 @@ class DirectoryRefs(RefStore):
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
+            _unlink_quiet(path + ".lock")  # while held (lockers re-check the inode): no lock files pile up
         finally:
             os.close(fd)
         if type(expected) is bytes:
@@ -273,6 +275,7 @@ class DirectoryRefs(RefStore):
                     pass
             finally:
                 os.close(pfd)
+            _unlink_quiet(path + ".lock")
         finally:
             os.close(fd)
 
@@ -397,3 +400,10 @@ class DirectoryRefs(RefStore):
             return moved
         finally:
             os.close(pfd)
+
+
+def _unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -12,8 +12,9 @@ import os
 from typing import Optional
 
 from ..config import CONFIG_FILENAME, DEFAULT_CONFIG, Config
-from ..errors import NotFoundError, RepoFormatError
+from ..errors import CorruptObjectError, NotFoundError, RepoFormatError
 from ..objects.directory import DirectoryStore
+from ..objects.fileio import read_regular
 from ..refs import DirectoryRefs
 
 FORMAT_NAME = "redun-repo"
@@ -25,10 +26,16 @@ INDEX_FILENAME = "index.sqlite3"
 def read_format(root: str) -> Optional[tuple]:
     path = os.path.join(root, "FORMAT")
     try:
-        with open(path) as f:
-            text = f.read().strip()
+        raw = read_regular(path, 4096)  # never a FIFO, a device or a huge file
     except FileNotFoundError:
         return None
+    except (OSError, CorruptObjectError) as e:
+        raise RepoFormatError(f"{path} cannot be read as a FORMAT file: {e}") from None
+    try:
+        text = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise RepoFormatError(f"{path} is not a redun FORMAT file (found {raw[:60]!r}); it should hold "
+                              f"'{FORMAT_NAME} {FORMAT_MAJOR}.{FORMAT_MINOR}'.") from None
     parts = text.split()
     try:
         assert len(parts) == 2 and parts[0] == FORMAT_NAME
@@ -36,6 +43,17 @@ def read_format(root: str) -> Optional[tuple]:
     except (AssertionError, ValueError):
         raise RepoFormatError(f"{path} is not a redun FORMAT file (found {text[:60]!r}).") from None
     return major, minor
+
+
+def _holds_repository(root: str) -> bool:
+    """Whether root already holds objects, packs or refs (so it is not a fresh directory)."""
+    for sub in ("packs", "refs", "objects"):
+        try:
+            if os.listdir(os.path.join(root, sub)):
+                return True
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return False
 
 
 def write_format(root: str, version: tuple) -> None:
@@ -100,6 +118,11 @@ class Repo:
     def open(cls, root: str, create: bool = False) -> "Repo":
         root = os.path.abspath(root)
         if create and read_format(root) is None and not os.path.exists(os.path.join(root, "redun.db")):
+            if _holds_repository(root):
+                raise RepoFormatError(
+                    f"{root} holds a repository (packs, refs) but its FORMAT file is missing, so it is "
+                    f"not recreated silently. If it is a redun repository, restore it: "
+                    f"echo '{FORMAT_NAME} {FORMAT_MAJOR}.{FORMAT_MINOR}' > {os.path.join(root, 'FORMAT')}")
             return cls.init(root)
         check_format(root)
         repo = cls(root, Config.load(root))
