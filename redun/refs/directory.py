@@ -334,6 +334,11 @@ class DirectoryRefs(RefStore):
                 oid = read(os.path.join(self.dir, *name.split("/")))
             if oid is None:
                 oid = packed.get(name)
+            if oid is None and name in is_loose:
+                # its loose file went after our packed snapshot: pack_refs moved it (it writes
+                # the packed file before unlinking), so a fresh read has it (or it was deleted)
+                packed = self._packed()
+                oid = packed.get(name)
             if oid is not None:
                 yield name, oid
 
