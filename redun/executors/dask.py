@@ -155,7 +155,10 @@ class DaskExecutor(Executor):
         self._uploaded.add(module_name)
         path = _script_path(module_name)
         if path is not None:
-            client.upload_file(path, load=True)
+            # load=False: workers import it by name when a job needs it. Loading it at once would
+            # also import it into the scheduler of a local cluster, which is this process, and
+            # replace the user's module (and its tasks) with the uploaded copy.
+            client.upload_file(path, load=False)
 
 
 def _script_path(module_name: str):

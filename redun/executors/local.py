@@ -63,7 +63,7 @@ class LocalExecutor(Executor):
         return self._processes
 
     def _job_mode(self, job) -> str:
-        mode = job.get_options().get("mode", self.mode)
+        mode = job.get_options().get("mode") or self.mode
         mode = _OLD_MODES.get(mode, mode)
         if mode not in self.MODES:
             raise ConfigError(f"Task {job.task.fullname}: mode = {mode!r} is not supported by executor "
@@ -72,6 +72,10 @@ class LocalExecutor(Executor):
 
     # -- the Executor interface ------------------------------------------------------
     def submit(self, job) -> None:
+        workers = self._workers
+        if workers is not None and self.mode == THREAD_MODE and "mode" not in job.get_options():
+            workers.submit(job, job.task.func, job.call_args, job.call_kwargs)  # the common case, kept short
+            return
         try:
             mode = self._job_mode(job)
         except ConfigError as error:
