@@ -27,14 +27,14 @@ import uuid
 from typing import Any, Optional
 
 from .engine.clock import now_us
-from .engine.job import Job, TaskFailure  # noqa: F401 - upstream exposes redun.scheduler.Job
+from .engine.job import Job, JobInfo, TaskFailure  # noqa: F401 - upstream exposes redun.scheduler.Job, JobInfo
 from .engine.lifecycle import ErrorValue, SchedulerError  # noqa: F401 - ErrorValue pickles as redun.scheduler's
 from .engine.control import cond  # noqa: F401 - registers redun.cond; upstream exposes redun.scheduler.cond
 from .engine.runlog import RunLog, log_job_statuses, task_traceback_lines
 from .expression import QuotedExpression, SchedulerExpression, TaskExpression
 from .engine.nested import has_exprs, is_expr
 from .promise import Promise
-from .task import get_task_registry, task
+from .task import get_task_registry, scheduler_task, task
 
 GC_THRESHOLD = 50_000  # gen-0 allocations between cyclic collections while a run is evaluated
 
@@ -172,8 +172,10 @@ class Scheduler:
 
     # -- running -----------------------------------------------------------------------
     def run(self, expr: Any, exec_argv: Optional[list] = None, dryrun: bool = False, cache: bool = True,
-            tags=(), execution_id: Optional[str] = None, record: bool = True) -> Any:
-        """Evaluate expr; returns the result or raises the failing task's exception."""
+            tags=(), execution_id: Optional[str] = None, record: bool = True, _parent_job: Optional[Job] = None
+            ) -> Any:
+        """Evaluate expr; returns the result or raises the failing task's exception. (_parent_job:
+        extend_run's stand-in for a job of another scheduler; no Execution record of its own.)"""
         from .engine.run import ExecutionRun
 
         if self._run is not None:
@@ -187,9 +189,10 @@ class Scheduler:
         self.recorder = run.recorder  # the run's records (kept after it for inspection)
         previous = get_current_scheduler(required=False)
         set_current_scheduler(self)
-        run.recorder.start_execution(exec_id, list(exec_argv), dict(self._exec_tags(tags)), now_us())
-        self.log("Start Execution {}:  redun {}".format(self.execution_id, " ".join(
-            _shell_quote(a) for a in exec_argv[1:])))
+        if _parent_job is None:
+            run.recorder.start_execution(exec_id, list(exec_argv), dict(self._exec_tags(tags)), now_us())
+            self.log("Start Execution {}:  redun {}".format(self.execution_id, " ".join(
+                _shell_quote(a) for a in exec_argv[1:])))
         self._validate_tasks()
         if isinstance(expr, TaskExpression) and not isinstance(expr, SchedulerExpression) \
                 and not has_exprs((expr.args, expr.kwargs)):
@@ -205,7 +208,10 @@ class Scheduler:
         for ex in self.executors.values():
             ex.start()
         try:
-            return self._finish(run, run.execute(root))
+            outcome = run.execute(root, _parent_job)
+            if _parent_job is not None and _parent_job.child_jobs:
+                run.lifecycle.root_job = _parent_job.child_jobs[0]
+            return self._finish(run, outcome, extension=_parent_job is not None)
         finally:
             for ex in self.executors.values():
                 ex.stop()
@@ -215,11 +221,14 @@ class Scheduler:
             self._run = None
             set_current_scheduler(previous)
 
-    def _finish(self, run, outcome: dict) -> Any:
+    def _finish(self, run, outcome: dict, extension: bool = False) -> Any:
         log_job_statuses(self.runlog, run.lifecycle.status_counts())
         self.log(f"Execution duration: {run.duration():.2f} seconds")
         root_job = run.lifecycle.root_job
-        run.recorder.finish_execution(root_job.oid if root_job is not None else None, now_us())
+        if extension:
+            run.recorder.finish_extension()
+        else:
+            run.recorder.finish_execution(root_job.oid if root_job is not None else None, now_us())
         if "ok" in outcome:
             return outcome["ok"]
         if "err" in outcome:
@@ -230,6 +239,27 @@ class Scheduler:
             self.log("Dryrun: Additional jobs would run.")
             raise DryRunResult()
         raise RuntimeError("execution ended without a result")
+
+    def extend_run(self, expr: Any, parent_job_id: str, dryrun: bool = False, cache: bool = True,
+                   context: Optional[dict] = None, execution_id: Optional[str] = None) -> dict:
+        """Evaluate expr as part of an existing execution, its root job a child of job
+        parent_job_id (upstream's API; how a subrun records into the caller's execution).
+        Returns {"result" or "error", "job_id", "call_hash", "job_oid"}."""
+        if context:
+            raise SchedulerError("extend_run(context=...): contexts are not supported by this build.")
+        if execution_id is None:
+            found = self.repo.index.job(uuid.UUID(parent_job_id).bytes) if self.repo is not None else None
+            if not found:
+                raise ValueError(f"Unknown parent_job_id: {parent_job_id}")
+            execution_id = str(uuid.UUID(bytes=found["execution_id"]))
+        return _extend(self, expr, JobInfo(execution_id, parent_job_id), Job(root_task, None, (), {}, None),
+                       {"dryrun": dryrun, "cache": cache})
+
+    def get_job_status_report(self) -> list:
+        """The JOB STATUS table of the last run, as lines (upstream's API)."""
+        from .engine.runlog import job_status_lines
+
+        return job_status_lines(self.status_counts())
 
     # -- helpers ----------------------------------------------------------------------
     def _log_traceback(self, failure) -> None:
@@ -267,3 +297,107 @@ def _shell_quote(arg: str) -> str:
 
 def apply_tags(value, tags=(), job_tags=(), execution_tags=()):  # pragma: no cover
     return value
+
+
+# -- subrun: a sub-workflow evaluated by its own scheduler inside an executor -------------------
+@task(namespace="redun", name="subrun_root_task", version="1",
+      config_args=["config", "config_dir", "load_modules", "run_config"], cache_scope="CSE", check_valid="shallow",
+      source="def _subrun_root_task(expr, config, config_dir, load_modules, run_config, new_execution=False, "
+             "job_info=JobInfo(), export_options=None): ...\n")
+def _subrun_root_task(expr: QuotedExpression, config: dict, config_dir: Optional[str], load_modules: list,
+                      run_config: dict, new_execution: bool = False, job_info: JobInfo = JobInfo(),
+                      export_options: Optional[dict] = None) -> dict:
+    """Runs on the subrun's executor: a new Scheduler evaluates expr, recording into the same
+    repository (config_dir) as a new execution or, by default, as part of the caller's
+    execution under this job. Returns upstream's dict (result or error, config, status)."""
+    import importlib
+    import pickle
+
+    from .config import Config
+    from .engine.job import SubrunResult
+
+    if config_dir:
+        from .repo.repository import Repo
+
+        sub = Scheduler(repo=Repo.open(config_dir))
+    else:
+        sub = Scheduler(config=Config("", config_dict=config))
+    for module in load_modules or ():
+        importlib.import_module(module)
+    out = SubrunResult(config=sub.config.get_config_dict())
+    expr_eval = pickle.loads(pickle.dumps(expr.eval()))  # fresh expressions: no bookkeeping shared
+    run_config = dict(run_config)
+    run_config.pop("context", None)
+    if new_execution:
+        out["result"] = sub.run(expr_eval, execution_id=run_config.pop("execution_id", None), **run_config)
+    else:
+        parent = Job(root_task, None, (), {}, None)  # stands for this job in the sub-scheduler
+        parent._exported = dict(export_options or {})
+        out.update(_extend(sub, expr_eval, job_info, parent, run_config))
+    out["run_config"] = {"dryrun": run_config.get("dryrun", False), "cache": run_config.get("cache", True)}
+    out["status"] = sub.get_job_status_report()
+    return out
+
+
+def _extend(sub: "Scheduler", expr, job_info: JobInfo, parent: Job, run_config: dict) -> dict:
+    parent.uuid = uuid.UUID(job_info.job_id).bytes
+    out: dict = {}
+    try:
+        out["result"] = sub.run(expr, execution_id=job_info.execution_id, _parent_job=parent, **run_config)
+    except DryRunResult:
+        out["dryrun"] = True
+    except Exception as error:  # noqa: BLE001 - re-raised by subrun in the calling scheduler
+        out["error"] = error
+    job = parent.child_jobs[0] if parent.child_jobs else None
+    if job is not None:
+        out.update(job_id=job.id, call_hash=job.call_hash, job_oid=job.oid)
+    return out
+
+
+@scheduler_task(namespace="redun", version="1", cache_scope="BACKEND", check_valid="shallow")
+def subrun(scheduler: "Scheduler", parent_job: Job, sexpr: SchedulerExpression, expr: Any, executor: str,
+           config: Optional[dict] = None, config_dir: Optional[str] = None, new_execution: bool = False,
+           load_modules: Optional[list] = None, **task_options) -> Promise:
+    """Evaluate expr with a sub-scheduler running as a job on `executor` (upstream's subrun).
+    Without config or config_dir, the sub-scheduler records into this scheduler's repository
+    (or, without one, gets this scheduler's config); load_modules defaults to the modules of
+    every registered user task; task_options go to the job that runs the sub-scheduler."""
+    if config and config_dir is not None:
+        raise ValueError("subrun(): give config or config_dir, not both.")
+    if config_dir is None and not config:
+        if scheduler.repo is not None:
+            config_dir = os.path.abspath(scheduler.repo.root)
+        else:
+            config = scheduler.config.get_config_dict()
+    if load_modules is None:
+        load_modules = sorted({t.load_module for t in get_task_registry()
+                               if t.func is not None and not t.load_module.startswith("redun.")})
+    run = scheduler._run
+    run_config = {"dryrun": run.dryrun, "cache": run.lifecycle._use_cache}
+    if not parent_job.recording_provenance() or scheduler.repo is None:
+        new_execution = True  # nothing to extend: the caller's records are not in a repository
+    sexpr_options = getattr(sexpr, "_options", {}) or {}
+    options = {"cache_scope": sexpr_options.get("cache_scope", "BACKEND"),
+               "check_valid": sexpr_options.get("check_valid", "shallow"), **task_options}
+    root_expr = _subrun_root_task.options(executor=executor, **options)(
+        expr=QuotedExpression(expr), config=config or {}, config_dir=config_dir, load_modules=load_modules,
+        run_config=run_config, export_options=parent_job.get_export_options(), new_execution=new_execution)
+
+    def then(result: dict):
+        import pprint
+
+        rule = "-" * 79
+        scheduler.log()
+        for line in (rule, f"BEGIN: Sub-scheduler report (executor='{executor}'), {repr(expr)[:200]}", rule,
+                     "Sub-scheduler config:", *pprint.pformat(result["config"]).splitlines(), "",
+                     "Sub-scheduler run_config:", *pprint.pformat(result["run_config"]).splitlines(), "",
+                     "Sub-scheduler final job status:", *result["status"], rule, "END: Sub-scheduler report",
+                     rule, ""):
+            scheduler.log(line)
+        if "result" in result:
+            return result["result"]
+        if "error" in result:
+            raise result["error"]
+        return Promise()  # a dry run of the sub-workflow: never resolves, as upstream
+
+    return scheduler.evaluate(root_expr, parent_job=parent_job).then(then)

@@ -183,3 +183,60 @@ def as_failure(error, job) -> TaskFailure:
         return carried
     frames = tb_module.extract_tb(error.__traceback__) if isinstance(error, BaseException) else []
     return TaskFailure(error, job, frames)
+
+
+class JobInfo:
+    """A job's runtime facts, handed to a task that declares a parameter defaulting to
+    `JobInfo()` (upstream's redun.scheduler.JobInfo): the scheduler fills it in when the job
+    is submitted. The placeholder default is what the call is hashed and recorded with."""
+
+    __module__ = "redun.scheduler"  # pickles (and so hashes) as upstream's class
+
+    def __init__(self, execution_id: str = "", job_id: str = "", eval_hash: str = "", args_hash: str = "",
+                 options: dict = {}):  # noqa: B006 - upstream's signature (the default is never mutated)
+        self.execution_id = execution_id
+        self.job_id = job_id
+        self.eval_hash = eval_hash
+        self.args_hash = args_hash
+        self.options = options
+
+    @classmethod
+    def from_job(cls, job, execution_id: str) -> "JobInfo":
+        return cls(execution_id, job.id, job.eval_hash, job.args_hash, dict(job.get_options()))
+
+    def __repr__(self) -> str:
+        return (f"JobInfo(execution_id={self.execution_id}, job_id={self.job_id}, eval_hash={self.eval_hash}, "
+                f"args_hash={self.args_hash}, options={self.options})")
+
+
+def job_info_params(task) -> tuple:
+    """Names of the task's parameters whose default is a JobInfo (computed once per task)."""
+    names = task.__dict__.get("_job_info_params")
+    if names is None:
+        try:
+            params = task.signature.parameters.values()
+        except (TypeError, ValueError, AttributeError):
+            params = ()
+        names = task.__dict__["_job_info_params"] = tuple(p.name for p in params
+                                                          if isinstance(p.default, JobInfo))
+    return names
+
+
+class SubrunResult(dict):
+    """What redun.subrun_root_task returns (upstream's dict). With `job_oid`, the scheduler
+    makes the sub-scheduler's root job (recorded in this execution) a child of the
+    subrun job's record."""
+
+
+class AdoptedJob:
+    """A job recorded by a sub-scheduler, listed among a job's children in its record. It has no
+    call_hash here, so it does not enter the parent's call hash (upstream's parent does not
+    know the sub-scheduler's jobs either)."""
+
+    __slots__ = ("oid", "call_hash", "call_oid", "id")
+
+    def __init__(self, oid: bytes, job_id: str):
+        self.oid = oid
+        self.id = job_id
+        self.call_hash = None
+        self.call_oid = None

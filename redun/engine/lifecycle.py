@@ -16,7 +16,7 @@ from ..expression import TaskExpression
 from ..hashing import hash_args, hash_call_node, hash_eval, hash_struct, hash_value
 from ..objects.records import Job as JobRecord
 from .clock import now_us
-from .job import Job, TaskFailure
+from .job import AdoptedJob, Job, JobInfo, SubrunResult, TaskFailure, job_info_params
 from .limits import LimitError, Limits, job_limits
 from .nested import arg_hash, default_value, defaults_of, has_exprs, is_expr, notify_fail, notify_ok, upstream_calls
 from .runlog import cached_line, format_task_call, reject_line, run_line
@@ -214,10 +214,21 @@ class JobLifecycle:
         if self._dryrun:
             return
         self.loop.inflight += 1
+        info_params = task.__dict__.get("_job_info_params")
+        if info_params is None:
+            info_params = job_info_params(task)
+        if info_params:  # the call goes out with this job's JobInfo; it stays hashed and recorded as written
+            recorded = job.call_kwargs
+            job.call_kwargs = dict(recorded)
+            info = JobInfo.from_job(job, self.scheduler.execution_id)
+            for param in info_params:
+                job.call_kwargs[param] = info
         if task.script:
             executor.submit_script(job)
         else:
             executor.submit(job)
+        if info_params:
+            job.call_kwargs = recorded
 
     def release_limits(self, job: Job) -> None:
         """The job's executor reported: give back its limits, restart the waiting jobs that fit."""
@@ -228,6 +239,8 @@ class JobLifecycle:
         """The task function returned (reported by its executor, on the scheduler's thread)."""
         if self.limits.holding:
             self.release_limits(job)
+        if result.__class__ is SubrunResult and result.get("job_oid"):  # see redun.scheduler.subrun
+            job.child_jobs.append(AdoptedJob(result["job_oid"], result["job_id"]))
         if self._prov:
             try:
                 job.eval_vhash = hash_value(result)

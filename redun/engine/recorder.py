@@ -337,17 +337,26 @@ class Recorder:
         oid = self.put(final)
         name = self._commit_pack()
         self.repo.refs.set(self.ref, oid, expected=oid0)
+        self._index_pack(name, (oid0, rec0))
+
+    def finish_extension(self) -> None:
+        """End a run that extends another process's execution (a subrun): commit the pack and
+        index it; no Execution record or ref (the extended execution's records list these jobs)."""
+        if self.repo is None or not self.record:
+            return
+        self._index_pack(self._commit_pack(), None)
+
+    def _index_pack(self, name: Optional[str], prelim) -> None:
         index = self.index
         if self.follower is not None:
             if not self._finish_follower(name):
                 index.catch_up()
-            index.ingest(oid0, rec0)
-            index.commit()
-            return
-        rows, self.rows = self.rows, RowBuffer()
-        index.ingest_rows(rows)
-        index.ingest(oid0, rec0)
-        if name:
+        else:
+            rows, self.rows = self.rows, RowBuffer()
+            index.ingest_rows(rows)
+        if prelim is not None:
+            index.ingest(*prelim)
+        if name and self.follower is None:
             index.note_pack(name)
         index.commit()
 

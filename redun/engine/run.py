@@ -37,13 +37,14 @@ class ExecutionRun:
     def duration(self) -> float:
         return time.time() - self._t0
 
-    def execute(self, root) -> dict:
-        """Evaluate root to the end; {"ok": result} or {"err": failure} (neither: a dry run stopped)."""
+    def execute(self, root, parent_job=None) -> dict:
+        """Evaluate root (under parent_job: a subrun's stand-in for the job that runs it) to the
+        end; {"ok": result} or {"err": failure} (neither: a dry run stopped)."""
         outcome: dict = {}
         old_limit = sys.getrecursionlimit()
         sys.setrecursionlimit(max(old_limit, 20_000))
         try:
-            self.evaluator.evaluate(root, None, lambda v: outcome.setdefault("ok", v),
+            self.evaluator.evaluate(root, parent_job, lambda v: outcome.setdefault("ok", v),
                                     lambda e: outcome.setdefault("err", e))
             self.loop.run(self.lifecycle, self.cache, self.recorder.flush_writes)
         except BaseException:
