@@ -178,3 +178,47 @@ def test_script_task_in_a_worker_process():
     s = scheduler()
     assert s.run(T.shout.options(executor="process")("hello")) == b"hello\n"
     assert s.run(T.shout("thread")) == b"thread\n"
+
+
+def test_pytest_fixture_and_add_executor_in_a_users_test_suite(tmp_path):
+    """A user's tests with redun.pytest's `scheduler` fixture and a remote executor replaced by a
+    local one (upstream's testing pattern), run by pytest in a subprocess."""
+    import subprocess
+    import sys
+    import textwrap
+
+    (tmp_path / "flow.py").write_text(textwrap.dedent('''
+        from redun import task
+
+        redun_namespace = "usertests"
+
+        @task(executor="cluster")
+        def remote_inc(x: int) -> int:
+            return x + 1
+
+        @task()
+        def twice(x: int) -> int:
+            return remote_inc(remote_inc(x))
+    '''))
+    (tmp_path / "test_flow.py").write_text(textwrap.dedent('''
+        import pytest
+        from flow import remote_inc, twice
+        from redun.executors.local import LocalExecutor
+        from redun.pytest import Scheduler
+
+        def test_fixture_is_in_memory(scheduler):
+            assert isinstance(scheduler, Scheduler) and scheduler.repo is None
+
+        def test_unknown_executor_fails(scheduler):
+            with pytest.raises(Exception, match='Unknown executor "cluster"'):
+                scheduler.run(remote_inc(1))
+
+        def test_local_stand_in():
+            scheduler = Scheduler()
+            scheduler.add_executor(LocalExecutor("cluster"))
+            assert scheduler.run(twice(1)) == 3
+    '''))
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_flow.py"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "3 passed" in p.stdout

@@ -15,7 +15,7 @@ PKG_DIR = os.path.dirname(os.path.abspath(redun.__file__))
 # UPSTREAM_API, whose modules (upstream's public names) may import one another.
 LAYERS = [
     {"__main__"},  # python -m redun
-    {"cli"},
+    {"cli", "pytest"},  # pytest: upstream's redun.pytest fixture module
     {"scheduler"},  # upstream's Scheduler: drives the engine
     {"engine", "view", "maint"},
     {"exchange"},  # upstream JSON lines; view's json renderer uses its converters
