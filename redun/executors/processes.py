@@ -64,6 +64,11 @@ class ProcessWorkers:
     def __init__(self, max_workers: int, start_method: str, events, name: str = "process"):
         self.max = max(1, max_workers)
         self.context = multiprocessing.get_context(start_method)
+        if start_method == "forkserver":
+            # The fork server imports the worker's modules and the main script once (as each
+            # worker would: `__mp_main__`); workers forked from it then start without importing
+            # them again. Only takes effect before the server starts.
+            self.context.set_forkserver_preload(["__main__", __name__])
         self.events = events
         self.name = name
         self.inq = queue.SimpleQueue()
@@ -129,9 +134,16 @@ class ProcessWorkers:
                         f"The arguments of {call[2]} cannot be sent to a worker process (they must pickle): "
                         f"{type(exc).__name__}: {exc}"), []))
                     continue
-                try:
-                    if proc is None:
+                if proc is None:
+                    try:
                         proc, conn = self._start_process()
+                    except Exception as exc:  # noqa: BLE001 - e.g. spawn refusing to start from a half-imported __main__
+                        events.put((job, False, WorkerProcessDied(
+                            f"Could not start a worker process of executor '{self.name}' "
+                            f"(start_method {self.context.get_start_method()}) for task {call[2]}: "
+                            f"{type(exc).__name__}: {str(exc).strip()}"), []))
+                        continue
+                try:
                     conn.send_bytes(message)
                     # poll returns as soon as the reply is there; every second without one, check
                     # the worker is still alive (its pipe may be held open by another process).
