@@ -7,9 +7,9 @@
             (8 s of CPU on 2 cores). With --upstream, the same workflow under upstream
             0.44.1's `redun run` (its "Execution duration" line, as ours).
 --overhead  --jobs trivial jobs (return their argument) on the thread executor, the process
-            executor (2 workers) and the Dask executor (a local cluster of 2 worker
-            processes, 1 thread each), in-process, records in memory: wall per job and its
-            excess over the thread executor.
+            executor (2 workers) and the Dask executor (a cluster started here: `dask
+            scheduler` and two `dask worker` processes of 1 thread on 127.0.0.1), in-process,
+            records in memory: wall per job and its excess over the thread executor.
 
 The machine is shared: the script prints `uptime` before and after; run it when quiet.
 """
@@ -74,15 +74,48 @@ def bench_cpu(upstream: bool, reps: int) -> None:
         print(f"upstream 0.44.1: {min(theirs):.2f} s best, {sorted(theirs)[len(theirs) // 2]:.2f} s median")
 
 
+def dask_cluster():
+    """`dask scheduler` and two `dask worker` processes on 127.0.0.1 (as tests/conftest_dask.py);
+    returns (address, processes)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dask = os.path.join(os.path.dirname(sys.executable), "dask")
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              **quiet)]
+    procs += [subprocess.Popen([dask, "worker", address, "--nworkers", "1", "--nthreads", "1", "--host",
+                                "127.0.0.1", "--no-dashboard"], **quiet) for _ in range(2)]
+    import distributed
+
+    with distributed.Client(address, timeout=60, set_as_default=False) as client:
+        client.wait_for_workers(2, timeout=120)
+    return address, procs
+
+
 def bench_overhead(n: int) -> None:
     import _executor_tasks as T
     from redun import Scheduler
     from redun.config import Config
 
+    address, procs = dask_cluster()
     config = Config(config_dict={
         "executors.process": {"type": "local", "mode": "process", "max_workers": "2"},
-        "executors.dask": {"type": "dask", "n_workers": "2", "threads_per_worker": "1"},
+        "executors.dask": {"type": "dask", "scheduler_address": address},
     })
+    try:
+        _overhead_rows(n, T, Scheduler, config)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
+
+
+def _overhead_rows(n: int, T, Scheduler, config) -> None:
     rows = []
     for executor in ("default", "process", "dask"):
         s = Scheduler(config=config, quiet=True)
