@@ -7,7 +7,7 @@ does), commits, then reads it back through a fresh store. Prints medians in
 MB/s for incompressible (random) and compressible (text) payloads.
 Then the dedup figure: a workflow whose tasks return three 5 MiB strings, passes
 the list to another task and returns it, run by our redun and by upstream
-(/work/upstream-venv/bin/redun); prints the size of each .redun.
+(~/upstream-redun/bin/redun, see _paths.py); prints the size of each .redun.
 """
 
 import argparse
@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from _paths import UPSTREAM_REDUN
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -86,7 +88,7 @@ def count(items: list) -> int:
 def main() -> int:
     return count(combine([make(0), make(1), make(2)]))
 """
-UPSTREAM = "/work/upstream-venv/bin/redun"
+UPSTREAM = UPSTREAM_REDUN
 
 
 def _du(path: str) -> int:

@@ -26,11 +26,13 @@ import tempfile
 import time
 import uuid
 
+from _paths import UPSTREAM_REDUN
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 BASELINE = "/tmp/bench_upstream/value_n5000/export.jsonl"
-UPSTREAM = "/work/upstream-venv/bin/redun"
+UPSTREAM = UPSTREAM_REDUN
 UPSTREAM_REF = {"export": 4.5, "import": 8.7}
 
 

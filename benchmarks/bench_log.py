@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from _paths import WIDE
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
@@ -112,7 +114,7 @@ def wide_repo_size(n: int = 5000, m: int = 10) -> tuple:
     import shutil
     import tempfile
 
-    src = "/work/shared/bench/wide.py"
+    src = WIDE
     if not os.path.exists(src):
         return None
     with tempfile.TemporaryDirectory() as d:

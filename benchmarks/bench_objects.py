@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 
+from _paths import WIDE
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
@@ -147,7 +149,7 @@ def size_breakdown(records):
 
 def real_run(n=5000):
     """The engine's own records for the bench workflow: store size and the dictionary's effect."""
-    wide = "/work/shared/bench/wide.py"
+    wide = WIDE
     if not os.path.exists(wide):
         return
     d = tempfile.mkdtemp()

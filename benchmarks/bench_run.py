@@ -4,7 +4,7 @@
     python3 benchmarks/bench_run.py --phases    # CPU per job by phase (cProfile shares), in-process
 
 For each implementation and repetition: a fresh directory, `redun init`, a
-first run of /work/shared/bench/wide.py (N leaf tasks + M mids + summarize)
+first run of harness/wide.py (N leaf tasks + M mids + summarize)
 and a cached rerun, timed as wall clock of the whole command. Prints medians
 and ratios (upstream / ours). Also prints the engine overhead per recorded
 job: (first-run wall - wall of a run with the same workflow at N=0) / N.
@@ -23,9 +23,10 @@ import sys
 import tempfile
 import time
 
+from _paths import UPSTREAM_REDUN, WIDE
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-WIDE = "/work/shared/bench/wide.py"
-UPSTREAM = "/work/upstream-venv/bin/redun"
+UPSTREAM = UPSTREAM_REDUN
 OURS = [sys.executable, "-m", "redun"]
 
 

@@ -29,9 +29,10 @@ import sys
 import tempfile
 import time
 
+from _paths import WIDE
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-WIDE = "/work/shared/bench/wide.py"
 REDUN = [sys.executable, "-m", "redun"]
 
 

@@ -3,7 +3,7 @@
 Prints median microseconds per operation for a few representative values:
 encode_native, decode_native, preview, hash_value (tagged SHA-512 over the
 protocol-3 pickle), and plain pickle.dumps/loads for comparison. With
-/work/upstream-venv present it also times upstream redun's own
+~/upstream-redun (see _paths.py) present it also times upstream redun's own
 TypeRegistry.get_hash and serialize on the same values and prints ratios.
 
     python3 benchmarks/bench_values.py [--repeat N]
@@ -20,6 +20,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from _paths import UPSTREAM_PY  # noqa: E402
 from redun.hashing import hash_value  # noqa: E402
 from redun.objects.valuecodec import (  # noqa: E402
     FileRef,
@@ -29,7 +30,6 @@ from redun.objects.valuecodec import (  # noqa: E402
     preview,
 )
 
-UPSTREAM_PY = "/work/upstream-venv/bin/python"
 
 # name -> Python expression (evaluated here and, for the upstream ratio, in upstream's venv)
 VALUES = {

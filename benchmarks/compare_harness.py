@@ -1,8 +1,8 @@
 """Run the shared benchmark harness on our `redun` and compare with upstream's.
 
-    python3 benchmarks/compare_harness.py [--upstream /work/upstream-venv/bin/redun] [--ns "1000 5000"]
+    python3 benchmarks/compare_harness.py [--upstream ~/upstream-redun/bin/redun] [--ns "1000 5000"]
 
-Runs ../shared/bench/run_bench.sh on our CLI (and on upstream's too when
+Runs harness/run_bench.sh on our CLI (and on upstream's too when
 --upstream is given; otherwise uses the committed baseline
 benchmarks/results/upstream-0.44.1.tsv), then prints one row per scenario and
 step: wall seconds and max RSS side by side, and the speed-up ratio.
@@ -16,9 +16,10 @@ import shutil
 import subprocess
 import sys
 
+from _paths import HARNESS
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-HARNESS = os.path.join(os.path.dirname(ROOT), "shared", "bench", "run_bench.sh")
 BASELINE = os.path.join(HERE, "results", "upstream-0.44.1.tsv")
 
 

@@ -4,7 +4,7 @@ Generate tests/data/upstream_reference.json from *upstream* redun 0.44.1.
 
 Run ONLY with the upstream venv (not our implementation):
 
-    /work/upstream-venv/bin/python benchmarks/upstream_reference.py \
+    ~/upstream-redun/bin/python benchmarks/upstream_reference.py \
         [OUT_JSON] [SCRATCH_DIR]
 
 Defaults: OUT_JSON = <repo>/tests/data/upstream_reference.json, SCRATCH_DIR = /tmp/upref.
@@ -51,8 +51,8 @@ OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "tests", "d
 OUT = os.path.abspath(OUT)
 SCRATCH = sys.argv[2] if len(sys.argv) > 2 else "/tmp/upref"
 
-# make.py exactly as in the upstream docs' examples/compile walkthrough (see
-# /work/shared/data/upstream-transcript.md; task hashes must come out as
+# make.py exactly as in the upstream docs' examples/compile walkthrough (task
+# hashes must come out as
 # compile=d2b031e4, link=08746030, make_prog=16aa763c, make=0d9dca7d).
 with open(os.path.join(os.path.dirname(HERE), "examples", "compile", "make.py")) as _f:
     MAKE_PY = _f.read()
