@@ -13,17 +13,51 @@ def tmp_repo_dir(tmp_path):
 
 
 def pytest_collection_modifyitems(config, items):
-    if os.environ.get("REDUN_SLOW") == "1":
-        return
-    skip = pytest.mark.skip(reason="slow: set REDUN_SLOW=1 to run")
+    """Every test runs by default; markers only select (see pyproject.toml). A test
+    that uses the real S3 server (the `seaweed` fixture, directly or as a
+    parameter) is marked `s3` here, so no S3 test can be left out of `-m "not s3"`;
+    a `dask` test (it starts a cluster) is marked `slow`."""
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+        params = getattr(item, "callspec", None)
+        if "seaweed" in item.fixturenames or (params is not None and "seaweed" in params.params.values()):
+            item.add_marker(pytest.mark.s3)
+        if item.get_closest_marker("dask") is not None:
+            item.add_marker(pytest.mark.slow)
+
+
+def _fast_loop(config) -> bool:
+    return "not slow" in (config.getoption("markexpr", "") or "")
+
+
+@pytest.fixture(autouse=True)
+def _subprocesses_only_in_slow_tests(request):
+    """In the fast loop (`-m "not slow ..."`), a test that starts a subprocess fails
+    and says to mark it slow, so that the loop stays fast as tests are added."""
+    if not _fast_loop(request.config) or request.node.get_closest_marker("slow"):
+        yield
+        return
+    import subprocess
+
+    started = []
+    real_init = subprocess.Popen.__init__
+
+    def watched_init(self, args, *a, **kw):
+        started.append(args)
+        real_init(self, args, *a, **kw)
+
+    subprocess.Popen.__init__ = watched_init
+    try:
+        yield
+    finally:
+        subprocess.Popen.__init__ = real_init
+    if started:
+        pytest.fail(f"this test starts a subprocess ({str(started[0])[:100]}): mark it @pytest.mark.slow "
+                    "(tests/conftest.py; the fast loop `-m \"not slow and not s3\"` runs no subprocess)")
 
 
 def _find_upstream_venv() -> str:
-    """Upstream redun 0.44.1 in its own venv: $REDUN_UPSTREAM_VENV, ~/upstream-redun or /work/upstream-venv."""
-    for cand in (os.environ.get("REDUN_UPSTREAM_VENV"), os.path.expanduser("~/upstream-redun"), "/work/upstream-venv"):
+    """Upstream redun 0.44.1 in its own venv: $REDUN_UPSTREAM_VENV or ~/upstream-redun (.ci/run makes it)."""
+    for cand in (os.environ.get("REDUN_UPSTREAM_VENV"), os.path.expanduser("~/upstream-redun")):
         if cand and os.path.exists(os.path.join(cand, "bin", "redun")):
             return cand
     return os.path.expanduser("~/upstream-redun")

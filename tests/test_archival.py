@@ -8,6 +8,8 @@ import textwrap
 import time
 import uuid
 
+import pytest
+
 from gcfixtures import exec_ref, write_execution
 from redun.repo.settle import is_copy
 from redun.objects import codec
@@ -46,6 +48,7 @@ def _fsck(root):
     return subprocess.run([sys.executable, "-m", "redun", "-c", root, "fsck"], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_cp_r_while_a_run_writes_is_fsck_clean(tmp_path):
     src = str(tmp_path / "src" / ".redun")
     Repo.init(src).close()
@@ -73,6 +76,7 @@ def test_cp_r_while_a_run_writes_is_fsck_clean(tmp_path):
     assert _fsck(src).returncode == 0
 
 
+@pytest.mark.slow
 def test_refs_newer_than_the_packs_are_rolled_back(tmp_path):
     """Deterministic version of the race: packs/ copied, then the run finishes,
     then refs/ copied (GNU cp's inode order on ext4)."""
@@ -140,6 +144,7 @@ ENGINE_WORKFLOW = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_cp_r_while_the_engine_runs_is_fsck_clean(tmp_path):
     work = tmp_path / "wf"
     work.mkdir()

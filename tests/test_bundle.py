@@ -97,6 +97,7 @@ def test_finished_execution_is_not_replaced_by_a_running_one(src, dst, tmp_path)
     assert forced.updated and dst.refs.get(exec_ref(a["exec_id"])) == running["exec"]
 
 
+@pytest.mark.slow
 def test_bundle_cli(src, dst, tmp_path):
     repo, a, b = src
     path = str(tmp_path / "cli.bundle")

@@ -21,6 +21,7 @@ def repo_with_history(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["log"], ["log", "-"], ["export"], ["db", "info"], ["--help"]])
 def test_closed_pipe_exits_quietly(repo_with_history, args):
     read_fd, write_fd = os.pipe()
@@ -33,6 +34,7 @@ def test_closed_pipe_exits_quietly(repo_with_history, args):
     assert proc.stderr == b""
 
 
+@pytest.mark.slow
 def test_user_mistakes_are_messages_not_tracebacks(tmp_path):
     res = redun("log", cwd=tmp_path)
     assert res.returncode == 1
@@ -42,6 +44,7 @@ def test_user_mistakes_are_messages_not_tracebacks(tmp_path):
     assert res.returncode == 1 and "Unknown repository: nowhere" in res.stderr
 
 
+@pytest.mark.slow
 def test_unknown_command_and_option_are_usage_errors(tmp_path):
     res = redun("nosuch", cwd=tmp_path)
     assert res.returncode == 2 and "No such command 'nosuch'" in res.stderr
@@ -49,6 +52,7 @@ def test_unknown_command_and_option_are_usage_errors(tmp_path):
     assert res.returncode == 2 and "No such option" in res.stderr
 
 
+@pytest.mark.slow
 def test_every_command_has_help(tmp_path):
     from redun.cli.group import COMMANDS
 
@@ -58,6 +62,7 @@ def test_every_command_has_help(tmp_path):
         assert res.stdout.startswith(f"Usage: redun {name}"), name
 
 
+@pytest.mark.slow
 def test_version(tmp_path):
     res = redun("--version", cwd=tmp_path)
     assert res.returncode == 0 and res.stdout.strip() == "0.44.1"
@@ -68,6 +73,7 @@ def _newest_exec_prefix(cwd) -> str:
     return next(line.split()[1] for line in out.splitlines() if line.startswith("Exec "))
 
 
+@pytest.mark.slow
 def test_plain_log_fast_path_prints_what_the_click_path_prints(repo_with_history):
     """`redun log [ID]` is served without click (redun/entry.py); the output and
     exit code must equal the click path's for the same arguments."""
@@ -88,6 +94,7 @@ def test_plain_log_fast_path_prints_what_the_click_path_prints(repo_with_history
         assert fast.stdout == slow.stdout, ids
 
 
+@pytest.mark.slow
 def test_plain_log_does_not_import_click(repo_with_history):
     code = ("import sys; from redun.cli.entry import main\n"
             "try:\n    main(['log', '-'])\nfinally:\n    sys.stderr.write(str('click' in sys.modules))")
@@ -96,6 +103,7 @@ def test_plain_log_does_not_import_click(repo_with_history):
     assert res.stderr.endswith("False")
 
 
+@pytest.mark.slow
 def test_log_with_options_still_goes_through_click(repo_with_history):
     from redun.cli.entry import is_plain_log
 

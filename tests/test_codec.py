@@ -34,6 +34,7 @@ tags = st.builds(Tag, h20, text, text, text, text, st.lists(h20, max_size=3).map
 records = st.one_of(tasks, blobs, values, callnodes, jobs, executions, tags)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(records)
 def test_roundtrip_is_exact_and_canonical(record):

@@ -83,6 +83,7 @@ def _closure(repo, oid) -> dict:
     return by_type
 
 
+@pytest.mark.slow
 def test_run_records_a_closed_graph(wfdir):
     p = _redun(wfdir, "run", "wf.py", "main")
     assert "Start Execution" in p.stderr
@@ -106,6 +107,7 @@ def test_run_records_a_closed_graph(wfdir):
     repo.close()
 
 
+@pytest.mark.slow
 def test_rerun_is_fully_cached_and_reuses_call_nodes(wfdir):
     _redun(wfdir, "run", "wf.py", "main")
     p = _redun(wfdir, "run", "wf.py", "main")
@@ -142,6 +144,7 @@ def _leaf_calls_written(wfdir) -> int:
     return n
 
 
+@pytest.mark.slow
 def test_kill_9_mid_run_loses_no_finished_job(wfdir):
     proc = subprocess.Popen([sys.executable, "-m", "redun", "run", "wf.py", "main"], cwd=wfdir,
                             env=_env(wfdir, GATE_AFTER=8), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -165,6 +168,7 @@ def test_kill_9_mid_run_loses_no_finished_job(wfdir):
     repo.close()
 
 
+@pytest.mark.slow
 def test_four_concurrent_runs_all_record_fully(wfdir):
     procs = [subprocess.Popen([sys.executable, "-m", "redun", "run", "wf.py", "main", "--n", str(20 + i)],
                               cwd=wfdir, env=_env(wfdir), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -191,6 +195,7 @@ def test_four_concurrent_runs_all_record_fully(wfdir):
     assert report.refs == 4
 
 
+@pytest.mark.slow
 def test_failed_job_recorded_with_error(wfdir):
     (wfdir / "bad.py").write_text(textwrap.dedent('''
         from redun import task
@@ -216,6 +221,7 @@ def test_failed_job_recorded_with_error(wfdir):
     repo.close()
 
 
+@pytest.mark.slow
 def test_records_link_only_to_earlier_records(wfdir):
     """Closure invariant on the pack order: every link points at an object already written."""
     _redun(wfdir, "run", "wf.py", "main")
@@ -266,6 +272,7 @@ COMPAT_WF = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.upstream
 @pytest.mark.slow
 def test_same_workflow_same_hashes_as_upstream(tmp_path):
     """Run upstream 0.44.1 and this redun on one workflow: identical task, value and call hashes."""
@@ -303,6 +310,7 @@ def test_same_workflow_same_hashes_as_upstream(tmp_path):
     repo.close()
 
 
+@pytest.mark.upstream
 @pytest.mark.slow
 def test_expression_and_container_hashes_match_upstream(tmp_path):
     """Expressions pickle like upstream's (nested serialized args), so containers of
@@ -339,6 +347,7 @@ def test_expression_and_container_hashes_match_upstream(tmp_path):
     assert outs[0] == outs[1] and len(outs[0].split()) == 6
 
 
+@pytest.mark.upstream
 @pytest.mark.slow
 def test_compile_example_args_hashes_match_upstream(tmp_path):
     """examples/compile under upstream and ours, from copies with identical mtimes: the

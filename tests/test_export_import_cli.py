@@ -31,6 +31,7 @@ def invoke(*args, input=None):
     return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_import_export_round_trip(cfg, tmp_path):
     r = invoke("-c", cfg, "import", "-f", FIXTURE)
     assert r.exit_code == 0, r.output
@@ -47,6 +48,7 @@ def test_import_export_round_trip(cfg, tmp_path):
     assert sorted(r.stdout.splitlines()) == sorted(open(out).read().splitlines())
 
 
+@pytest.mark.slow
 def test_import_errors_are_short_and_name_the_line(cfg):
     text = open(FIXTURE).read().splitlines()
     bad = "\n".join(text[:3] + ['{"_version": 1, "_type": "Job"'] + text[3:]) + "\n"
@@ -62,18 +64,21 @@ def test_import_errors_are_short_and_name_the_line(cfg):
     assert len(run("-c", cfg, "export").stdout.splitlines()) == 68
 
 
+@pytest.mark.slow
 def test_import_missing_file(cfg):
     p = run("-c", cfg, "import", "-f", "/nonexistent/x.jsonl")
     assert p.returncode == 1 and b"Cannot read /nonexistent/x.jsonl" in p.stderr
     assert b"Traceback" not in p.stderr
 
 
+@pytest.mark.slow
 def test_export_unknown_id(cfg):
     run("-c", cfg, "import", "-f", FIXTURE)
     p = run("-c", cfg, "export", "ffffffff-0000")
     assert p.returncode == 1 and b"matches" in p.stderr and b"Traceback" not in p.stderr
 
 
+@pytest.mark.slow
 def test_export_into_head_exits_quietly(cfg):
     run("-c", cfg, "import", "-f", FIXTURE)
     # a bigger export so the pipe really breaks: import the fixture into several repos? one is enough
@@ -96,6 +101,7 @@ def test_help():
         assert r.exit_code == 0 and "--file" in r.output
 
 
+@pytest.mark.upstream
 @pytest.mark.slow
 def test_our_export_imports_into_upstream(cfg, tmp_path):
     if not os.path.exists(UPSTREAM):
@@ -119,6 +125,7 @@ def test_our_export_imports_into_upstream(cfg, tmp_path):
     shutil.rmtree(up)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="the compile example needs gcc")
 def test_engine_run_export_import_same_log(tmp_path):
     """Our own run -> export -> import into a fresh repo: `redun log` shows the same."""
@@ -166,6 +173,7 @@ def fails():
 '''
 
 
+@pytest.mark.slow
 def test_engine_failures_and_large_values_round_trip(tmp_path):
     d = tmp_path / "wf"
     d.mkdir()
@@ -187,6 +195,7 @@ def test_engine_failures_and_large_values_round_trip(tmp_path):
     assert sorted(run("-c", other, "export").stdout.splitlines()) == sorted(exported.splitlines())
 
 
+@pytest.mark.upstream
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="the compile example needs gcc")
 def test_our_engine_export_imports_into_upstream(tmp_path):

@@ -244,6 +244,7 @@ print(json.dumps(out))
 '''
 
 
+@pytest.mark.upstream
 @pytest.mark.slow
 def test_hashes_and_pickles_match_upstream(tmp_path):
     import json

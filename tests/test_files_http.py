@@ -84,6 +84,7 @@ def test_http_unreachable_exists_false():
         File("http://127.0.0.1:9/x").read()
 
 
+@pytest.mark.upstream
 @pytest.mark.slow
 def test_http_hashes_match_upstream(site, tmp_path):
     base, _ = site

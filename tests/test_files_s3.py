@@ -151,6 +151,7 @@ def test_s3_errors_are_clear(s3, monkeypatch):
         File(f"{s3}/k").exists()
 
 
+@pytest.mark.upstream
 @pytest.mark.slow
 def test_s3_hashes_match_upstream(s3, seaweed, tmp_path):  # noqa: F811
     File(f"{s3}/u/one.txt").write("1")

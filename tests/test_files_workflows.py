@@ -124,6 +124,7 @@ def test_failing_script_reports_stderr(tmp_path, seaweed):  # noqa: F811
     assert "redun.scripting.ScriptError: Last line: + exit 3" in p.stderr  # set -x traces last
 
 
+@pytest.mark.upstream
 @pytest.mark.slow
 @pytest.mark.s3
 def test_s3_workflow_counts_match_upstream(tmp_path, seaweed):  # noqa: F811

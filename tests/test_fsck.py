@@ -171,6 +171,7 @@ def test_cli_exit_codes(repo, tmp_path):
     assert repo.ids[-1].hex() in bad.output
 
 
+@pytest.mark.slow
 def test_cli_subprocess_recover(repo):
     w = repo.store.pack_writer()
     oid = w.add(encode(Blob(b"crashed")))

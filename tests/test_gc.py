@@ -157,6 +157,7 @@ def test_only_one_gc_at_a_time(repo):
         os.close(fd)
 
 
+@pytest.mark.slow
 def test_gc_command_dry_run_and_real(repo, tmp_path):
     live, dead = _two_runs(repo)
     age_everything(repo.root)
@@ -173,6 +174,7 @@ def test_gc_command_dry_run_and_real(repo, tmp_path):
     assert DirectoryRefs(repo.root).get(exec_ref(live["exec_id"])) == live["exec"]
 
 
+@pytest.mark.slow
 def test_gc_while_runs_write_keeps_the_repo_valid(repo):
     """Runs write (engine protocol) while gc sweeps repeatedly with a 2-second grace
     period (a run's objects are younger than that until its ref names them; with

@@ -2,7 +2,7 @@
 
 References: tests/data/upstream_reference.json (made by upstream), the worked
 example of upstream-semantics §1.7, and UPSTREAM_EXTRA below (computed with
-/work/upstream-venv's own functions; re-checked by the slow test at the end).
+upstream's own functions in its venv; re-checked by the slow test at the end).
 """
 
 import builtins
@@ -316,6 +316,7 @@ def test_arg_hash_against_upstream_db():
         assert got == call_hash
 
 
+@pytest.mark.upstream
 @pytest.mark.slow
 def test_extra_references_upstream(tmp_path):
     """Recompute UPSTREAM_EXTRA with upstream redun's own functions."""

@@ -186,6 +186,7 @@ repo.close()
 """
 
 
+@pytest.mark.slow
 def test_concurrent_processes(repo):
     tests_dir = os.path.dirname(__file__)
     procs = [subprocess.Popen([sys.executable, "-c", _WRITER, repo.root, tests_dir]) for _ in range(4)]
@@ -303,6 +304,7 @@ def test_rebuild_replaces_the_file_and_keeps_answers(repo):
     idx.close()
 
 
+@pytest.mark.slow
 def test_parallel_rebuild_equals_serial_catch_up(repo, monkeypatch):
     from redun.index import bulk
 

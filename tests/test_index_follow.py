@@ -68,6 +68,7 @@ def _run(tmp_path, **env):
     return repo, s, result
 
 
+@pytest.mark.slow
 def test_large_run_is_indexed_by_the_follower(tmp_path):
     repo, s, result = _run(tmp_path)
     assert len(result) == LEAVES
@@ -83,6 +84,7 @@ def test_large_run_is_indexed_by_the_follower(tmp_path):
     repo.close()
 
 
+@pytest.mark.slow
 def test_a_follower_killed_mid_run_is_made_up_for(tmp_path):
     repo, s, result = _run(tmp_path, kill_follower_at=LEAVES // 2)
     assert len(result) == LEAVES
@@ -138,6 +140,7 @@ def _followers_of(root: str) -> list:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc to find the follower")
 def test_kill_9_of_the_run_leaves_a_complete_index_and_no_follower(tmp_path):
     (tmp_path / "wf.py").write_text(WORKFLOW)
@@ -171,6 +174,7 @@ def test_kill_9_of_the_run_leaves_a_complete_index_and_no_follower(tmp_path):
     assert cached >= c["leaf_calls"]  # every job the dead run finished is a cache hit
 
 
+@pytest.mark.slow
 def test_concurrent_large_runs_each_with_a_follower_index_fully(tmp_path):
     (tmp_path / "wf.py").write_text(WORKFLOW)
     root = str(tmp_path / ".redun")

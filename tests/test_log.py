@@ -89,6 +89,7 @@ def test_file_path_query(history, tmp_path, monkeypatch):
     assert "  Job " in out and "    CallNode " in out
 
 
+@pytest.mark.slow
 def test_unknown_and_ambiguous_prefixes(history):
     d, a, b = history
     # through the real entry point: message on stderr, exit 1
@@ -181,6 +182,7 @@ def compiled(tmp_path_factory):
     return work, redun
 
 
+@pytest.mark.slow
 def test_end_to_end_compile(compiled):
     work, redun = compiled
     res = redun("log")
@@ -221,6 +223,7 @@ def test_end_to_end_compile(compiled):
     assert res.stdout.splitlines()[:3] == ["       2 Execution", "      18 Job", "      14 CallNode"]
 
 
+@pytest.mark.slow
 def test_log_while_four_runs_write(tmp_path):
     """Four engine runs write to one repo while `redun log` reads it; afterwards all four are listed."""
     env = dict(os.environ, PYTHONPATH=ROOT)

@@ -76,6 +76,7 @@ def _run_and_kill(root, log, seed, delay):
     p.wait()
 
 
+@pytest.mark.slow
 def test_kill_9_during_writes_leaves_fsck_clean_store(tmp_path):
     root = str(tmp_path / "store")
     log = str(tmp_path / "written.log")
@@ -96,6 +97,7 @@ def test_kill_9_during_writes_leaves_fsck_clean_store(tmp_path):
         store.close()
 
 
+@pytest.mark.slow
 def test_kill_9_without_recover_is_still_valid(tmp_path):
     root = str(tmp_path / "store")
     DirectoryStore(root)
@@ -153,6 +155,7 @@ print("done", flush=True)
 """
 
 
+@pytest.mark.slow
 def test_kill_9_during_repack_loses_nothing(tmp_path):
     root = str(tmp_path / "store")
     s = DirectoryStore(root)

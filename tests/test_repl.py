@@ -29,6 +29,7 @@ def repl(repo_dir, text, *args, cwd=None):
                           timeout=60)
 
 
+@pytest.mark.slow
 def test_piped_session(history):
     d, a = history
     call = a["calls"][1][0].hex()
@@ -45,6 +46,7 @@ def test_piped_session(history):
     assert out[-1] == repr(uuid_str(a["exec_id"]))
 
 
+@pytest.mark.slow
 def test_errors_do_not_end_the_session_and_c_ends_it(history):
     d, _ = history
     res = repl(d, "this is not python)\n1+1\nc\nprint('not reached')\n")
@@ -53,12 +55,14 @@ def test_errors_do_not_end_the_session_and_c_ends_it(history):
     assert res.stdout.splitlines() == ["2"]
 
 
+@pytest.mark.slow
 def test_eof_at_once_exits_zero(history):
     d, _ = history
     res = repl(d, "")
     assert res.returncode == 0 and res.stdout == ""
 
 
+@pytest.mark.slow
 def test_repl_with_id_binds_obj(history):
     d, a = history
     res = repl(d, "obj.status\n", a["exec_id"].hex()[:8])

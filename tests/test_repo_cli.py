@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from click.testing import CliRunner
 
 from conftest_s3 import make_exec
@@ -87,6 +89,7 @@ def test_repo_option_selects_repo(tmp_path):
     assert r.exit_code != 0 and "Unknown repository: nope" in str(r.exception)
 
 
+@pytest.mark.slow
 def test_errors_go_to_stderr_without_traceback(tmp_path):
     root, other = setup(tmp_path)
     env = dict(os.environ, REDUN_CONFIG=root)

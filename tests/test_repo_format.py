@@ -67,6 +67,7 @@ def test_upstream_database_is_explained(tmp_path):
         Repo.open(str(root))
 
 
+@pytest.mark.slow
 def test_cli_refuses_unknown_major(tmp_path):
     root = tmp_path / ".redun"
     Repo.init(str(root))

@@ -52,6 +52,7 @@ def wf(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_run_output_matches_upstream_shape(wf):
     p = run(wf, "run", "wf.py", "main", check=0)
     err = p.stderr.splitlines()
@@ -75,12 +76,14 @@ def test_run_output_matches_upstream_shape(wf):
                      p2.stderr)
 
 
+@pytest.mark.slow
 def test_task_arguments_from_command_line(wf):
     p = run(wf, "run", "wf.py", "main", "--n", "2", "--words", "x", "y", "--flag", "true", check=0)
     assert p.stdout == "{'doubles': [0, 2], 'flag': True, 'words': ['x', 'y']}\n"
     assert "cli.main(n=2, words=['x', 'y'], flag=True)" in p.stderr
 
 
+@pytest.mark.slow
 def test_failing_task_exits_1_with_traceback(wf):
     p = run(wf, "run", "wf.py", "boom", "--x", "4", check=1)
     assert "*** Reject Job" in p.stderr
@@ -96,6 +99,7 @@ def test_failing_task_exits_1_with_traceback(wf):
     repo.close()
 
 
+@pytest.mark.slow
 def test_unknown_task_and_script(wf):
     p = run(wf, "run", "wf.py", "nope", check=1)
     assert 'Unknown task "cli.nope"' in p.stderr
@@ -103,6 +107,7 @@ def test_unknown_task_and_script(wf):
     assert "Cannot find Python script" in p.stderr
 
 
+@pytest.mark.slow
 def test_no_prov_records_nothing(wf):
     run(wf, "init", check=0)
     run(wf, "run", "--no-prov", "wf.py", "main", check=0)
@@ -111,12 +116,14 @@ def test_no_prov_records_nothing(wf):
     repo.close()
 
 
+@pytest.mark.slow
 def test_no_cache_reruns(wf):
     run(wf, "run", "wf.py", "main", check=0)
     p = run(wf, "run", "--no-cache", "wf.py", "main", check=0)
     assert p.stderr.count("Run    Job") == 4
 
 
+@pytest.mark.slow
 def test_dryrun(wf):
     p = run(wf, "run", "--dryrun", "wf.py", "main", check=1)
     assert "Dryrun Job" in p.stderr and "Dryrun: Additional jobs would run." in p.stderr
@@ -125,6 +132,7 @@ def test_dryrun(wf):
     assert "Dryrun Job" not in p.stderr
 
 
+@pytest.mark.slow
 def test_tags_user_and_execution_id(wf, tmp_path):
     eid = str(uuid.uuid4())
     r = CliRunner().invoke(cli, ["-c", str(wf / ".redun"), "run", "-t", "env=prod", "-u", "alice",
@@ -146,6 +154,7 @@ def test_help():
         assert opt in r.output
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 def test_compile_example_recompiles_only_what_changed(tmp_path):
     d = tmp_path / "compile"
@@ -172,6 +181,7 @@ def test_compile_example_recompiles_only_what_changed(tmp_path):
         "prog1: Hello, World!!!!!!!!\n"
 
 
+@pytest.mark.slow
 def test_option_override(wf):
     run(wf, "run", "wf.py", "main", check=0)
     p = run(wf, "run", "-o", "cache=false", "wf.py", "main", check=0)
@@ -179,6 +189,7 @@ def test_option_override(wf):
     assert p.stderr.count("Cached Job") == 3
 
 
+@pytest.mark.slow
 def test_input_pickle(wf):
     import pickle
 

@@ -67,6 +67,7 @@ def test_prepare_and_wrap():
     assert wrapped.endswith('rm "$COMMAND_FILE"\n\nexit $RETCODE\n)\n')
 
 
+@pytest.mark.slow
 def test_exec_script_and_error():
     assert exec_script(prepare_command("echo out; echo err >&2")) == b"out\n"
     with pytest.raises(ScriptError) as info:
@@ -75,6 +76,7 @@ def test_exec_script_and_error():
     assert repr(ScriptError(b"\xff\xfe")) == "ScriptError('')"  # stderr kept as bytes
 
 
+@pytest.mark.slow
 def test_script_task_runs_command(tmp_path):
     s = Scheduler()
     assert s.run(echo_task("hello")) == b"hello\n"
@@ -82,6 +84,7 @@ def test_script_task_runs_command(tmp_path):
     assert s.run(python_script()) == b"42\n"
 
 
+@pytest.mark.slow
 def test_script_with_staging(tmp_path):
     src = File(str(tmp_path / "src.txt"))
     src.write("abc")
@@ -91,6 +94,7 @@ def test_script_with_staging(tmp_path):
     assert result["out"].read() == "ABC" and result["stdout"] == b""
 
 
+@pytest.mark.slow
 def test_script_reruns_when_output_changes(tmp_path):
     src = File(str(tmp_path / "src.txt"))
     src.write("abc")
@@ -104,6 +108,7 @@ def test_script_reruns_when_output_changes(tmp_path):
     assert s.run(upper_in(work, File(src.path), out_path)).read() == "XYZ"
 
 
+@pytest.mark.slow
 def test_script_failure_is_script_error():
     with pytest.raises(ScriptError, match="Last line: \\+ exit 4"):
         Scheduler().run(stdout_of("exit 4"))

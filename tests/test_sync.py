@@ -146,6 +146,7 @@ def test_cli_selective_and_remote_to_remote(tmp_path):
     assert r.exit_code != 0 and "Unknown record ids" in str(r.exception)
 
 
+@pytest.mark.slow
 def test_cli_subprocess_push(tmp_path):
     a = new_repo(tmp_path / "a" / ".redun")
     b = new_repo(tmp_path / "b")
@@ -238,6 +239,7 @@ def test_s3_seaweed_push_pull_subprocess(tmp_path, seaweed):  # noqa: F811
 
 
 # -- concurrency -------------------------------------------------------------------
+@pytest.mark.slow
 def test_concurrent_pushes_directory(tmp_path):
     remote = new_repo(tmp_path / "remote")
     repos = [new_repo(tmp_path / f"r{i}" / ".redun") for i in range(2)]

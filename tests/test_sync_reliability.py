@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest_s3 import closure_ok, make_exec, seaweed  # noqa: F401
 from redun.objects.fsck import fsck
 from redun.repo.repository import Repo
@@ -35,6 +37,7 @@ def push_and_kill(cmd: list, env: dict, after: float) -> None:
     p.wait()
 
 
+@pytest.mark.slow
 def test_kill9_during_push_then_retry(tmp_path):
     src = Repo.init(str(tmp_path / "a" / ".redun"))
     remote = Repo.init(str(tmp_path / "remote"))

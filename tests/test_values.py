@@ -32,7 +32,7 @@ from redun.objects.valuecodec import (
 
 REF = json.loads((Path(__file__).parent / "data" / "upstream_reference.json").read_text())
 
-# Upstream 0.44.1 pickles of its file classes (made with /work/upstream-venv; files with
+# Upstream 0.44.1 pickles of its file classes (made with upstream's own venv, see conftest.UPSTREAM_VENV; files with
 # mtime 1700000000): type_name, repr, value hash, pickle3 hex, hash of {"a": f, "b": [f]}.
 UPSTREAM_FILES = {
     "file": ("redun.File", "File(path=f.txt, hash=16556684)", "165566844305815cadaedca7b04a938638b9a70d",
@@ -109,6 +109,7 @@ def same(a, b) -> bool:
 # -- round trips -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plain_values)
 def test_round_trip_exact_types(value):
@@ -119,6 +120,7 @@ def test_round_trip_exact_types(value):
     assert encode_native(back) == data
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(plain_values)
 def test_decoded_values_pickle_like_the_original(value):
@@ -134,6 +136,7 @@ def test_round_trip_with_files(value):
     assert same(decode_native(data, strict=True), value)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(plain_values)
 def test_pure_python_pickler_matches_c_pickler(value):
@@ -405,6 +408,7 @@ def test_safe_unpickle_bad_file_state():
         safe_unpickle(no_hash)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(plain_values, st.data())
 def test_safe_unpickle_mutated_pickles_raise_only_decode_errors(value, data):
@@ -461,6 +465,7 @@ def test_type_names():
     assert type_name(NotEngine()).endswith("NotEngine")
 
 
+@pytest.mark.upstream
 @pytest.mark.slow
 def test_hash_and_type_name_agree_with_upstream_on_random_values(tmp_path):
     """Random plain values hashed and type-named by upstream redun and by us."""

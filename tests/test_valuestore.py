@@ -107,6 +107,7 @@ def test_value_store_path_keeps_blobs_outside_and_reads_them(tmp_path):
     r.close()
 
 
+@pytest.mark.slow
 def test_fsck_bundle_and_push_with_external_blobs(tmp_path):
     root = str(tmp_path / "repo" / ".redun")
     Repo.init(root)
