@@ -24,6 +24,7 @@ def _value_line(data: bytes, value_hash: str = "ab" * 20) -> str:
                        "subvalues": [], "subtype": None}) + "\n"
 
 
+@pytest.mark.slow
 def test_memo_bomb_in_an_import_line_stays_small(tmp_path, tmp_repo_dir):
     """The 218-byte import line of the report drove `import` and `log <value>` to 4.2 GB."""
     lines = tmp_path / "bomb.jsonl"
@@ -61,6 +62,7 @@ BOMBS = [
 ]
 
 
+@pytest.mark.slow
 def test_bombs_are_refused_within_the_memory_budget():
     code = (
         "import sys, pickle\n"

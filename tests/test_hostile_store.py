@@ -20,6 +20,7 @@ def _repo_with_exec(path):
     return repo, name
 
 
+@pytest.mark.slow
 def test_zstd_bombs_in_a_pack_log_fsck(tmp_path):
     """Three 32 KB objects that claim 1 GiB each, one of them named by a ref: `log` and `fsck`
     stay small (the report: 5.2 GB for log, 2.1 GB for fsck)."""
@@ -37,6 +38,7 @@ def test_zstd_bombs_in_a_pack_log_fsck(tmp_path):
     assert_bounded(fsck)
 
 
+@pytest.mark.slow
 def test_zstd_bomb_pulled_from_a_directory_remote(tmp_path):
     src, _ = _repo_with_exec(tmp_path / "src")
     b = fake_oid(7)
@@ -50,6 +52,7 @@ def test_zstd_bomb_pulled_from_a_directory_remote(tmp_path):
     assert "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_pack_that_is_a_symlink_to_dev_zero(tmp_path):
     """A pack file that never ends: commands neither hang nor grow."""
     repo, name = _repo_with_exec(tmp_path / "r")
@@ -65,6 +68,7 @@ def test_pack_that_is_a_symlink_to_dev_zero(tmp_path):
     assert "not a file" in redun_capped(repo.root, "fsck").stdout
 
 
+@pytest.mark.slow
 def test_index_building_streams_big_packs(tmp_path):
     """Index catch-up reads a pack entry by entry: 64 MiB of blobs add far less than 64 MiB."""
     small = Repo.init(str(tmp_path / "small"))
@@ -110,6 +114,7 @@ def test_highly_compressible_big_objects_are_written_within_the_ratio():
     assert len(compress.compress(small)) < 1000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field", ["offset 2**63", "offset 2**64-1", "size 2**32-1", "offset past end"])
 def test_idx_with_impossible_offsets_and_sizes(tmp_path, field):
     """Item 5: fsck crashed with OverflowError on offsets >= 2**63 and passed the idx's size
@@ -135,6 +140,7 @@ def test_idx_with_impossible_offsets_and_sizes(tmp_path, field):
     assert "outside" in res.stdout, res
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["loose ref", "packed refs"])
 def test_fifo_in_refs_never_hangs(tmp_path, where):
     """Item 9: a FIFO in refs/ hung pull, fsck and log forever (blocking open)."""
