@@ -31,9 +31,9 @@ from ..objects.valuecodec import decode_native, encode_native, type_name
 from ..index.rows import RowBuffer
 
 INGEST_BATCH = 100_000  # records held for the index; normally one transaction at the end of the run
-# Records after which the index rows are left to a follower process. It takes ~50 ms to
-# start, on the other core; writing 2000 records' rows here costs about half as much, and a
-# run this large usually goes on long enough for the follower to catch up meanwhile.
+# Records after which the index rows are left to a follower process. Starting one costs about
+# twice what writing 2000 records' rows here does (docs/engine.md), but it runs on the other
+# core, and a run this large usually goes on long enough for the follower to catch up meanwhile.
 FOLLOW_AFTER = 2000
 FOLLOW_EXPECTED = 500  # jobs announced at once (expect_jobs) that start the follower early
 SEND_RECORDS = 1000  # rows per message to the follower

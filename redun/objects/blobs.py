@@ -11,7 +11,7 @@ same item encoded alone and chunked the same way then yields the same blobs,
 so `[a, b, c]` of three 5 MiB strings plus the three items recorded as
 subvalues cost ~15 MiB, not 30. Without spans the payload is chunked from 0.
 
-Speed (>= 200 MB/s for a 1 GB value): the Blob encoding is a fixed header
+Speed (the goal and the figures: docs/valuestore.md): the Blob encoding is a fixed header
 followed by the chunk, so ids are computed by streaming header + memoryview
 slice into blake3 (no record object, no msgpack of 1 GB), chunks whose sample
 does not compress are stored raw without a full zstd attempt, a pack entry is

@@ -16,7 +16,7 @@ the engine cuts into 1 MiB blobs anyway).
 Small records are mostly field names and msgpack framing, which plain zstd
 cannot exploit in 100-500 bytes; the shipped dictionary `dict-1.zdict`
 (trained by benchmarks/train_dict.py on varied synthetic records) makes them
-about 25 % smaller and compresses 3x faster. A shipped dictionary is never
+smaller and faster to compress (figures: docs/design.md, Stores). A shipped dictionary is never
 changed: old objects name it by number. Objects that do not shrink stay raw.
 """
 
@@ -38,7 +38,7 @@ MAX_RATIO = 16  # beyond FREE_SIZE, content size <= MAX_RATIO x stored size
 _MIN_SIZE = 32
 _DICT_MAX_INPUT = 128 * 1024  # beyond this a dictionary no longer helps
 _LEVEL = 3
-_DICT_LEVEL = 2  # measured: as small as level 3 on records, 35 % faster
+_DICT_LEVEL = 2  # as small as level 3 on records, and faster (docs/design.md, Stores)
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _local = threading.local()
 _dicts: dict = {}

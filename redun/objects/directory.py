@@ -185,7 +185,8 @@ class DirectoryStore(ObjectStore):
         for attempt in (0, 1):
             if self._pending and self._cold_reads < COLD_READS:
                 # a few reads (`redun log <id>`) search the small packs directly: building
-                # the id -> pack dict costs ~0.5 s at 1M objects and pays off only for many reads
+                # building the id -> pack dict is costly at 1M objects (docs/design.md, Stores) and pays
+                # off only for many reads
                 self._cold_reads += 1
                 first = [p for p in (self._packs.get(hint), self._recent) if p is not None]
                 for p in first + [p for p in self._pending if p not in first]:

@@ -3,7 +3,8 @@
 It gives what `dataclass(frozen=True, slots=True)` gave (slots, a generated
 __init__ with defaults, value equality, hash, repr, assignment refused,
 pickling) without importing dataclasses, whose import drags in inspect, ast
-and dis: about 14 ms of every cold `redun log`, whose start-up is a feature.
+and dis: a good part of every cold `redun log`, whose start-up is a feature
+(figure: docs/query-index.md, Cold start).
 Fields are the annotations in the class body, in order. A default is a class
 attribute; `Factory(dict)` makes a fresh one per instance. Methods the class
 defines itself (e.g. __repr__, __hash__) are kept, as dataclasses does.

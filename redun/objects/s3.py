@@ -80,7 +80,7 @@ _clients_lock = threading.Lock()
 def make_client():
     """A new boto3 S3 client from the usual AWS settings, with our timeouts.
     A missing profile or region becomes a StorageError."""
-    import boto3  # lazy: only S3 users pay for it (~0.3 s)
+    import boto3  # lazy: only S3 users pay for its import (docs/sync.md)
     import botocore.session
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
@@ -98,7 +98,7 @@ def make_client():
 
 def s3_client():
     """The process's S3 client for the current AWS_* environment (clients are
-    thread-safe and cost ~0.1 s to build, so they are shared)."""
+    thread-safe and costly to build, docs/sync.md, so they are shared)."""
     key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
     client = _clients.get(key)
     if client is None:
