@@ -108,6 +108,7 @@ def rerun(cwd: Path, hang_attempts: int) -> tuple:
     return p.stderr, cached
 
 
+@pytest.mark.slow
 def test_sigkill_of_a_local_worker_process(tmp_path):
     cwd = setup_repo(tmp_path, "type = local\nmode = process\nmax_workers = 2\nstart_method = fork\n")
     run = start_run(cwd, hang_attempts=1)

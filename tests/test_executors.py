@@ -30,6 +30,7 @@ def test_default_executors_are_thread_and_process():
     assert s.executors["process"].start_method == "forkserver"
 
 
+@pytest.mark.slow
 def test_process_executor_runs_jobs_in_other_processes():
     s = scheduler()
     results = s.run(T.fan(6))
@@ -41,6 +42,7 @@ def test_process_executor_runs_jobs_in_other_processes():
     assert {pid for pid, _, _ in thread_results} == {os.getpid()}
 
 
+@pytest.mark.slow
 def test_task_executor_option_and_call_time_override_are_logged():
     from redun.engine.runlog import RunLog
 
@@ -53,6 +55,7 @@ def test_task_executor_option_and_call_time_override_are_logged():
     assert runs and all(line.endswith("on process") for line in runs), runs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
 def test_start_methods(method):
     s = scheduler(executors={"p": {"type": "local", "mode": "process", "start_method": method,
@@ -62,6 +65,7 @@ def test_start_methods(method):
     assert os.getpid() not in {pid for pid, _, _ in results}
 
 
+@pytest.mark.slow
 def test_process_error_comes_back_with_its_traceback():
     s = scheduler()
     with pytest.raises(ValueError, match="bad value 5"):
@@ -70,6 +74,7 @@ def test_process_error_comes_back_with_its_traceback():
     assert "exec_tasks.py" in text and "raise ValueError" in text
 
 
+@pytest.mark.slow
 def test_unpicklable_result_and_error_fail_clearly():
     from redun.executors.remote_call import RemoteTaskError
 
@@ -80,6 +85,7 @@ def test_unpicklable_result_and_error_fail_clearly():
         s.run(T.unpicklable_error.options(executor="process")(1))
 
 
+@pytest.mark.slow
 def test_crashed_worker_fails_its_job_and_the_pool_goes_on():
     from redun.executors.processes import WorkerProcessDied
 
@@ -90,6 +96,7 @@ def test_crashed_worker_fails_its_job_and_the_pool_goes_on():
     assert [x for _, _, x in s.run(T.fan(2, start=200))] == [201, 202]
 
 
+@pytest.mark.slow
 def test_task_mode_option_picks_the_pool():
     s = scheduler()
     pid, _, _ = s.run(T.where.options(mode="process")(1))
@@ -174,6 +181,7 @@ def test_base_executor_rejects():
         s.run(T.where(1))
 
 
+@pytest.mark.slow
 def test_script_task_in_a_worker_process():
     s = scheduler()
     assert s.run(T.shout.options(executor="process")("hello")) == b"hello\n"

@@ -34,6 +34,7 @@ def garble_entry(root, oid):
         f.write(b"\xa5" * (size - 36 - 2))
 
 
+@pytest.mark.slow
 def test_damaged_copy_never_locks_the_user_out(tmp_path):
     """Item 4: a `cp -r` copy missing one pack, plus one corrupt Execution record: settle at
     open raised, so fsck, fsck --recover, log, db reindex and export all failed."""
@@ -64,6 +65,7 @@ def test_damaged_copy_never_locks_the_user_out(tmp_path):
     assert name_c.split("/")[1] in res.stdout and "skipped" in res.stderr, res
 
 
+@pytest.mark.slow
 def test_one_bad_ref_does_not_stop_export_or_push_with_keep_going(tmp_path):
     """Item 11: one bad ref made all of export/push fail; --keep-going reports it and goes on."""
     repo = Repo.init(str(tmp_path / "r"))
@@ -92,6 +94,7 @@ def test_one_bad_ref_does_not_stop_export_or_push_with_keep_going(tmp_path):
     assert redun_capped(dst.root, "fsck").returncode == 0
 
 
+@pytest.mark.slow
 def test_reads_fall_back_to_an_intact_copy(tmp_path):
     """Item 6: one damaged pack broke reads of other executions whose objects have intact
     copies in other packs. Every execution shares the Task record: damage it in all packs
@@ -177,6 +180,7 @@ main()
 """
 
 
+@pytest.mark.slow
 def test_gc_killed_mid_sweep_leaves_the_store_closed(tmp_path):
     """Item 7: after a gc killed mid-sweep, fsck reported false 'bad link' problems: gc removed
     a child's pack before its parent's. It now goes parents first, so any prefix of the sweep
@@ -196,6 +200,7 @@ def test_gc_killed_mid_sweep_leaves_the_store_closed(tmp_path):
     assert redun_capped(repo.root, "fsck").returncode == 0
 
 
+@pytest.mark.slow
 def test_fsck_reports_unreachable_dangling_links_as_garbage(tmp_path):
     """Item 7, fsck's side: links that do not resolve from objects no ref reaches are garbage
     (a note, exit 0); the same from a reachable object is damage (exit 1)."""
