@@ -231,6 +231,7 @@ def _tmp_packs(d):
     return [e for e in os.listdir(d) if e.startswith("tmp-") and e.endswith(".pack")]
 
 
+@pytest.mark.slow
 def test_killed_push_leaves_no_tmp_pack_on_a_directory_remote(tmp_path):
     """Item 11: a leftover tmp-*.pack stayed on a remote after a killed push."""
     import subprocess
@@ -251,6 +252,7 @@ def test_killed_push_leaves_no_tmp_pack_on_a_directory_remote(tmp_path):
     assert name in dict(Repo.open(dst.root).refs.list())
 
 
+@pytest.mark.slow
 def test_index_corruption_is_found_and_repaired_by_fsck(tmp_path):
     """Item 10: one-bit flips in the index made `redun log` print wrong things with exit 0.
     fsck compares the index with the objects and rebuilds it on a mismatch."""
@@ -275,6 +277,7 @@ def test_index_corruption_is_found_and_repaired_by_fsck(tmp_path):
     assert res.returncode == 0 and "rebuilt" not in res.stdout, res
 
 
+@pytest.mark.slow
 def test_structurally_corrupt_index_is_rebuilt_by_fsck(tmp_path):
     repo = Repo.init(str(tmp_path / "r"))
     make_exec(repo, 3)
@@ -300,6 +303,7 @@ main()
 """
 
 
+@pytest.mark.slow
 def test_killed_import_leaves_nothing_visible(tmp_path):
     """Item 11: a killed import left its spill file and orphan Jobs visible in `log --all`."""
     import subprocess
@@ -342,6 +346,7 @@ def _workflow(tmp_path):
     return str(d)
 
 
+@pytest.mark.slow
 def test_format_file_with_non_utf8_bytes(tmp_path):
     """Item 11: non-UTF-8 bytes in FORMAT gave a traceback in every command."""
     d = _workflow(tmp_path)
@@ -355,6 +360,7 @@ def test_format_file_with_non_utf8_bytes(tmp_path):
         assert "FORMAT" in res.stderr, (args, res)
 
 
+@pytest.mark.slow
 def test_run_never_recreates_a_deleted_format(tmp_path):
     """Item 11: `redun run` silently recreated a deleted FORMAT in a repository with packs."""
     d = _workflow(tmp_path)
@@ -370,6 +376,7 @@ def test_run_never_recreates_a_deleted_format(tmp_path):
     assert res.returncode == 0, res
 
 
+@pytest.mark.slow
 def test_run_reports_repository_errors_without_traceback(tmp_path):
     """Item 11: `redun run` printed tracebacks for repository errors."""
     d = _workflow(tmp_path)
@@ -382,6 +389,7 @@ def test_run_reports_repository_errors_without_traceback(tmp_path):
     assert "Traceback" not in res.stderr and "redun: error:" in res.stderr and ".packed" in res.stderr, res
 
 
+@pytest.mark.slow
 def test_lock_files_and_empty_object_dirs_do_not_pile_up(tmp_path):
     """Item 11: refs/execs/*.lock and empty objects/xx/ directories were never cleaned."""
     d = _workflow(tmp_path)
