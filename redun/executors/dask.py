@@ -26,6 +26,7 @@ Needs the optional extra: `pip install 'redun[dask]'`.
 """
 
 import os
+import queue
 import sys
 import sysconfig
 import threading
@@ -67,6 +68,8 @@ class DaskExecutor(Executor):
         self._cluster = None
         self._uploaded: set = set()
         self._futures: dict = {}  # key -> Future: Dask forgets a task whose future is dropped
+        self._finished = queue.SimpleQueue()  # (job, key, future) of finished Dask tasks, or None
+        self._gatherer = None
         self._lock = threading.Lock()
 
     # -- connection ---------------------------------------------------------------------
@@ -96,6 +99,11 @@ class DaskExecutor(Executor):
         self._uploaded = set()
         with self._lock:
             self._futures.clear()
+            gatherer, self._gatherer = self._gatherer, None
+            finished, self._finished = self._finished, queue.SimpleQueue()  # late callbacks of an aborted run
+        if gatherer is not None:
+            finished.put(None)
+            gatherer.join()
         if client is not None:
             client.close()
         if cluster is not None:
@@ -121,22 +129,54 @@ class DaskExecutor(Executor):
         future = client.submit(call_with_outcome, *call, key=key, pure=False)
         with self._lock:
             self._futures[key] = future
-        future.add_done_callback(lambda f: self._report(job, key, f))
+            finished = self._finished
+            if self._gatherer is None:
+                self._gatherer = threading.Thread(target=self._gather, args=(client, finished), daemon=True,
+                                                  name=f"redun-{self.name}-gather")
+                self._gatherer.start()
+        future.add_done_callback(lambda f: finished.put((job, key, f)))
 
-    def _report(self, job, key: str, future) -> None:
-        """On Dask's callback thread: hand the outcome to the scheduler and drop the future."""
+    def _gather(self, client, finished) -> None:
+        """Fetches the outcomes of finished Dask tasks in batches (one gather per batch, not one
+        round trip per job) and hands them to the scheduler. Ends on None."""
+        while True:
+            batch = [finished.get()]
+            while True:
+                try:
+                    batch.append(finished.get_nowait())
+                except queue.Empty:
+                    break
+            stop = None in batch
+            batch = [item for item in batch if item is not None]
+            done = [(job, key, f) for job, key, f in batch if f.status == "finished"]
+            try:
+                outcomes = client.gather([f for _, _, f in done]) if done else []
+            except Exception:  # noqa: BLE001 - fetch them one by one to say which failed
+                outcomes = None
+            for i, (job, key, future) in enumerate(batch if outcomes is None else done):
+                self._report(job, key, future, None if outcomes is None else outcomes[i])
+            for job, key, future in batch:
+                if outcomes is not None and future.status != "finished":
+                    self._report(job, key, future, None)
+            if stop:
+                return
+
+    def _report(self, job, key: str, future, outcome) -> None:
+        """Hand one job's outcome to the scheduler and drop its future."""
         scheduler = self._scheduler
         with self._lock:
             self._futures.pop(key, None)
         try:
-            if future.status == "cancelled":
-                scheduler.reject_job(job, ExecutorError(f"Dask task {key} was cancelled."))
-                return
-            error = future.exception()
-            if error is not None:  # the task did not complete on the cluster (e.g. KilledWorker)
-                scheduler.reject_job(job, error)
-                return
-            ok, value, frames = future.result()
+            if outcome is None:
+                if future.status == "cancelled":
+                    scheduler.reject_job(job, ExecutorError(f"Dask task {key} was cancelled."))
+                    return
+                error = future.exception()
+                if error is not None:  # the task did not complete on the cluster (e.g. KilledWorker)
+                    scheduler.reject_job(job, error)
+                    return
+                outcome = future.result()
+            ok, value, frames = outcome
         except Exception as error:  # noqa: BLE001 - e.g. the result could not be deserialized here
             scheduler.reject_job(job, error)
             return
