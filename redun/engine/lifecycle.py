@@ -88,6 +88,7 @@ class JobLifecycle:
         self.failure = None
         self.root_job = None
         self.limits = Limits(scheduler.limits)
+        self._limits_held = self.limits.holding  # the same dict: empty unless a job holds limits
 
     def status_counts(self) -> dict:
         """{task fullname: {status: count}} (the JOB STATUS table)."""
@@ -237,7 +238,7 @@ class JobLifecycle:
 
     def done_job(self, job: Job, result) -> None:
         """The task function returned (reported by its executor, on the scheduler's thread)."""
-        if self.limits.holding:
+        if self._limits_held:
             self.release_limits(job)
         if result.__class__ is SubrunResult and result.get("job_oid"):  # see redun.scheduler.subrun
             job.child_jobs.append(AdoptedJob(result["job_oid"], result["job_id"]))
@@ -316,7 +317,7 @@ class JobLifecycle:
             return
         if not isinstance(failure, TaskFailure):
             failure = TaskFailure(failure, job, [])
-        if self.limits.holding:
+        if self._limits_held:
             self.release_limits(job)
         if self.failure is None:
             self.failure = failure

@@ -43,6 +43,7 @@ class LocalExecutor(Executor):
             raise ConfigError(f"[executors.{name}] start_method = {self.start_method!r} is not supported; "
                               f"use one of: {', '.join(self.START_METHODS)}.")
         self._scratch_root = section_value(config, "scratch", "/tmp/redun")
+        self._threads_only = self.mode == THREAD_MODE  # unless a task asks for another mode
         self._workers = None  # threads
         self._processes = None
 
@@ -72,9 +73,10 @@ class LocalExecutor(Executor):
 
     # -- the Executor interface ------------------------------------------------------
     def submit(self, job) -> None:
-        workers = self._workers
-        if workers is not None and self.mode == THREAD_MODE and "mode" not in job.get_options():
-            workers.submit(job, job.task.func, job.call_args, job.call_kwargs)  # the common case, kept short
+        workers, options = self._workers, job._merged_options
+        if workers is not None and self._threads_only and options is not None and "mode" not in options:
+            # the common case, kept short (the scheduler has merged the job's options already)
+            workers.submit(job, job.task.func, job.call_args, job.call_kwargs)
             return
         try:
             mode = self._job_mode(job)
