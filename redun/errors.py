@@ -82,3 +82,8 @@ class StorageError(RedunError):
 
 class MissingExtraError(RedunError):
     """A command needs an optional dependency that is not installed (the message says how)."""
+
+
+class UntrustedValueError(RedunError):
+    """A cached value is a pickle that came from elsewhere (pull, import, bundle) and its
+    source is not trusted: it is not unpickled (repo/trust.py); the job reruns instead."""

@@ -85,8 +85,11 @@ def export_command(obj, path, keep_going, ids):
 @click.option("-k", "--keep-going", is_flag=True,
               help="Skip bad lines (and records that depend on them), import the rest, exit 1.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print the summary line.")
+@click.option("--trust", is_flag=True,
+              help="Let `redun run` reuse the imported pickled values as cached results (by default "
+                   "only plain values from an import are reused: a pickle can run code).")
 @click.pass_obj
-def import_command(obj, path, keep_going, quiet):
+def import_command(obj, path, keep_going, quiet, trust):
     """Import records from JSON lines (upstream redun's export format).
 
     All or nothing: a malformed line or a reference to a record that is in
@@ -110,7 +113,8 @@ def import_command(obj, path, keep_going, quiet):
     typing = path == "-" and sys.stdin.isatty()  # a status line would overwrite what is typed
     try:
         with progress_on_stderr("import", quiet=typing) as progress:
-            summary = import_lines(repo, stream, keep_going=keep_going, progress=progress)
+            source = None if trust else ("stdin" if path == "-" else os.path.abspath(path))
+            summary = import_lines(repo, stream, keep_going=keep_going, progress=progress, source=source)
     except LineError as e:
         problems = getattr(e, "all", None)
         if not problems:

@@ -133,6 +133,7 @@ def run_command(ctx, no_cache, no_prov, dryrun, options, tags, project, doc, use
     log = RunLog()
     cli = ctx.obj
     repo = cli.open_repo(create=True)
+    repo.trust.trusted_sources()  # a bad `[repos.NAME] trust` value fails here, not as silent cache misses
     log.log(f"redun :: version {__version__}")
     log.log(f"config dir: {repo.root}")
 

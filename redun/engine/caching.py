@@ -8,8 +8,9 @@ result of the same task and arguments (ultimate reduction), and that result
 must itself still be valid, as upstream checks it.
 """
 
+from ..errors import UntrustedValueError
 from ..expression import is_valid_value
-from .runlog import cached_line, format_task_call, miss_line
+from .runlog import cached_line, format_task_call, miss_line, untrusted_line
 
 _NO_HIT = object()
 
@@ -54,6 +55,9 @@ class CacheChecker:
             result, vrec = rec.load_value(val_oid)  # NotFoundError (other process's pack): miss
             if vrec.type == "redun.ErrorValue":
                 return False
+        except UntrustedValueError as e:
+            self.log(untrusted_line(job.id, job.eval_hash, str(e)))
+            return False
         except Exception:  # unreadable cache entry: treat as a miss
             return False
         if not is_valid_value(result):
@@ -88,6 +92,9 @@ class CacheChecker:
             result, vrec = rec.load_value(node.value)
             if vrec.type == "redun.ErrorValue":
                 return False
+        except UntrustedValueError as e:
+            self.log(untrusted_line(job.id, job.eval_hash, str(e)))
+            return False
         except Exception:  # unreadable cache entry: treat as a miss
             return False
         if not is_valid_value(result):

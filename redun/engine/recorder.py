@@ -20,6 +20,7 @@ import pickle
 from msgpack import unpackb as _unpackb
 from typing import Any, Optional
 
+from ..errors import UntrustedValueError
 from ..hashing import pickle_dumps
 from .clock import now_us
 from ..objects import codec
@@ -399,6 +400,9 @@ class Recorder:
             if b"redun." in data:
                 obj = _hydrate(obj)
         else:
+            why = self.repo.trust.why_not(oid) if self.repo is not None else None
+            if why is not None:  # never unpickle bytes that came from elsewhere (repo/trust.py)
+                raise UntrustedValueError(why)
             obj = pickle.loads(data)
         return obj, rec
 

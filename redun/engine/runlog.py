@@ -83,6 +83,11 @@ def miss_line(job_id: str, result_repr: str, eval_hash: str) -> str:
             f"(result={trim(result_repr)}, eval_hash={eval_hash[:8]}).")
 
 
+def untrusted_line(job_id: str, eval_hash: str, why: str) -> str:
+    return (f"{'Miss'.ljust(ACTION_WIDTH)} Job {job_id[:8]}:  Cached result is a pickle {why}: not unpickled, "
+            f"the job reruns (eval_hash={eval_hash[:8]}; trust its source with `trust = true` in [repos.NAME]).")
+
+
 def reject_line(job_id: str, call: str) -> str:
     return f"*** {'Reject'.ljust(ACTION_WIDTH)} Job {job_id[:8]}:  {call}:"
 

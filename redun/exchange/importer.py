@@ -35,8 +35,12 @@ from .spill import DDL, PRAGMAS, ImportSummary, discard_stale_spills, tmp_db_pat
 
 
 def import_lines(repo, stream: Iterable, keep_going: bool = False,
-                 progress: Optional[Progress] = None) -> ImportSummary:
+                 progress: Optional[Progress] = None, source: Optional[str] = "stdin") -> ImportSummary:
     """Import upstream JSON lines (an iterable of bytes or str lines) into repo.
+
+    source: where the lines come from, kept as the origin of the new pack, so that
+    `redun run` never unpickles its values (repo/trust.py); None trusts them as if
+    produced here (`redun import --trust`).
 
     Raises LineError (a RecordImportError) on the first problem unless
     keep_going; then problems are collected in summary.errors and the valid
@@ -60,7 +64,8 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
         imp.fold_tags(db)
         repo.store.recover()
         imp.open_index()
-        writer = repo.store.pack_writer(all_or_nothing=True)  # a killed import leaves nothing visible
+        origin = None if source is None else {"via": "import", "from": source}
+        writer = repo.store.pack_writer(all_or_nothing=True, origin=origin)  # a killed import: nothing visible
         imp.queue = PackQueue(repo.store, writer)
         progress.phase("writing records", unit="records")
         held: list = []

@@ -301,7 +301,8 @@ def unbundle(store, refs, path: str, force: bool = False) -> UnbundleResult:
                 if not store.has(oid_at(b.index, pos)):
                     yield b.stored(pos)
 
-        with sorted_pack_writer(store.packs_dir) as w:
+        origin = {"via": "bundle", "from": os.path.abspath(path)}  # its pickles are not ours to unpickle
+        with sorted_pack_writer(store.packs_dir, origin) as w:
             w.add_stored_many(missing())
         result.installed = len(w)
         store.refresh()

@@ -31,6 +31,7 @@ from typing import Callable, Iterable, Optional
 
 from ..errors import CorruptObjectError, GcError, NotFoundError
 from ..objects.maintenance import prune_empty_dirs
+from ..objects.origins import remove_origin
 from ..objects.packentries import entry_at, oid_at, read_at, type_at
 from ..objects.progress import Progress, progress_or_none
 from ..objects.records import Execution, Job
@@ -259,6 +260,7 @@ def _sweep(m: Marker, report: GcReport, progress: Progress) -> None:
                     os.unlink(path)
                 except FileNotFoundError:
                     pass
+            remove_origin(m.store.packs_dir, p.name)  # last: never a foreign pack without it
         else:
             try:
                 os.unlink(m.store._loose_path(unit))

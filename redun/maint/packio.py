@@ -16,6 +16,7 @@ from ..objects.blobs import is_raw_blob
 from ..objects.ids import object_id
 from ..objects.pack import ENTRY_HEAD, PACK_MAGIC
 from ..objects.packentries import PEEK, entry_at, stored_at
+from ..objects.origins import read_origin
 from ..objects.packfile import PackFile
 from ..objects.packwriter import PackWriter
 
@@ -82,10 +83,11 @@ def scan_tmp_pack(path: str) -> Iterator:
         os.close(fd)
 
 
-def sorted_pack_writer(packs_dir: str) -> PackWriter:
+def sorted_pack_writer(packs_dir: str, origin=None) -> PackWriter:
     """The PackWriter for objects that arrive in increasing id order (gc's
-    rewrite, bundles): a tmp pack in packs_dir, 44 bytes of state per object."""
-    return PackWriter(PackFile(packs_dir), sorted_ids=True)
+    rewrite, bundles): a tmp pack in packs_dir, 44 bytes of state per object.
+    origin: where the objects came from (objects/origins.py), kept with the new pack."""
+    return PackWriter(PackFile(packs_dir, origin=origin), sorted_ids=True)
 
 
 def rewrite_pack(packs_dir: str, p) -> str:
@@ -100,6 +102,6 @@ def rewrite_pack(packs_dir: str, p) -> str:
                     raise CorruptObjectError(f"object {where} does not match its id; run `redun fsck`")
                 yield oid, stored
 
-    with sorted_pack_writer(packs_dir) as w:
+    with sorted_pack_writer(packs_dir, read_origin(packs_dir, p.name)) as w:  # foreign stays foreign
         w.add_stored_many(live())
     return w.commit()

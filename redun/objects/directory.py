@@ -18,7 +18,7 @@ import uuid
 from typing import Iterable, Iterator, Optional
 
 from ..errors import CorruptObjectError, InvalidIdError, NotFoundError
-from . import codec, compress, maintenance
+from . import codec, compress, maintenance, origins
 from .fileio import read_regular
 from .ids import OID_LEN, object_id
 from .mappedpack import MappedPack
@@ -60,6 +60,7 @@ class DirectoryStore(ObjectStore):
         self._big: list = []  # newest first
         self._recent = None  # the pack that answered the last cold read
         self._writers: list = []
+        self._foreign = None  # names of packs with an origin file (objects/origins.py), listed lazily
         self._lock = threading.RLock()
         self.refresh()
 
@@ -104,16 +105,45 @@ class DirectoryStore(ObjectStore):
                 self._big = [p for p in self._order if p.name not in self._small_packs]
                 rank = {p.name: i for i, p in enumerate(self._order)}
                 self._pending.sort(key=lambda p: rank[p.name])  # cold reads: newest first
+            if new or gone:
+                self._foreign = None
             return bool(new or gone)
 
     def packs(self) -> list:
         """Open installed packs, newest first (a damaged pack is left out: fsck reports it)."""
         return [p for p in self._order if p.usable()]
 
-    def pack_writer(self, all_or_nothing: bool = False) -> PackWriter:
+    def pack_writer(self, all_or_nothing: bool = False, origin: Optional[dict] = None) -> PackWriter:
         """A writer staging a tmp pack here; its objects are readable through this store at once.
-        all_or_nothing: if the writer dies before commit(), nothing of it is kept (see PackFile)."""
-        return PackWriter(PackFile(self.packs_dir, all_or_nothing), store=self)
+        all_or_nothing: if the writer dies before commit(), nothing of it is kept (see PackFile).
+        origin: the objects come from elsewhere (objects/origins.py); implies all_or_nothing."""
+        return PackWriter(PackFile(self.packs_dir, all_or_nothing, origin), store=self)
+
+    def foreign_origins(self, oid: bytes) -> list:
+        """[] when a copy of oid was written here (a local pack, a loose object, a live writer
+        of this process); else the origin of every pack holding it (objects/origins.py).
+        Cheap when no pack came from elsewhere (one cached listing)."""
+        foreign = self._foreign
+        if foreign is None:
+            foreign = self._foreign = origins.foreign_names(self.packs_dir)
+        if not foreign:
+            return []
+        found = []
+        for name in foreign:
+            p = self._packs.get(name)
+            if p is not None and p.usable() and p.index.position(oid) is not None:
+                found.append(name)
+        if not found:
+            return []  # held only by local packs (or loose)
+        for w in self._writers:
+            if oid in w:
+                return []
+        for p in self.packs():
+            if p.name not in foreign and p.index.position(oid) is not None:
+                return []
+        if os.path.exists(self._loose_path(oid)):
+            return []
+        return [origins.read_origin(self.packs_dir, name) for name in sorted(found)]
 
     def write_pack(self, canonicals) -> Optional[str]:
         """Write an iterable of canonical bytes as one pack; returns its name."""

@@ -111,6 +111,9 @@ class _Checker:
             elif entry.startswith("pack-") and entry.endswith(".pack"):
                 if entry[:-5] + ".idx" not in names:
                     self.report.notes.append(f"pack without index (interrupted install; recover() salvages it): {path}")
+            elif entry.startswith("pack-") and entry.endswith(".origin"):
+                if entry[:-7] + ".idx" not in names:
+                    self.report.notes.append(f"origin file of a pack that is not installed (harmless): {path}")
             elif entry.startswith("tmp-") or ".idx.tmp-" in entry:
                 self.report.notes.append(f"temporary file (live writer or crash debris; recover() salvages it): {path}")
             else:

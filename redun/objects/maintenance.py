@@ -7,13 +7,14 @@ that misses refreshes its pack list and retries.
 """
 
 import fcntl
+import json
 import mmap
 import os
 import time
 from typing import Optional
 
 from ..errors import CorruptObjectError
-from . import compress
+from . import compress, origins
 from .fileio import open_regular, read_regular
 from .packfile import DISCARD_PREFIX
 from .pack import read_entry, scan_entries
@@ -73,41 +74,56 @@ def prune_empty_dirs(store) -> None:
 
 
 def repack(store, include_loose: bool = True) -> Optional[str]:
-    """Merge every installed pack (and loose objects) into one pack; returns its name.
+    """Merge every installed pack (and loose objects) into one pack per origin (packs
+    written here, plus one per place others came from: objects/origins.py); returns the
+    name of the local one (or of the only one).
 
     Every object is verified while copied (a corrupt one aborts the repack,
     leaving everything as it was). Old packs are deleted only after the new
-    index is installed, index first. Holds one entry per object in memory
-    (the writer's offset table, ~150 bytes per object)."""
+    indexes are installed, index first (then the origin file). Holds one entry
+    per object in memory (the writer's offset table, ~150 bytes per object)."""
     with store._lock:
         store.refresh()
         old = store.packs()
     loose = list(store.iter_loose()) if include_loose else []
-    if not loose and len(old) <= 1:
-        return old[0].name if old else None
+    groups: dict = {}  # origin (JSON text, "" for local) -> (origin, [packs])
+    for p in old:
+        origin = origins.read_origin(store.packs_dir, p.name)
+        key = "" if origin is None else json.dumps(origin, sort_keys=True)
+        groups.setdefault(key, (origin, []))[1].append(p)
+    if loose:
+        groups.setdefault("", (None, []))
 
-    def stream():
-        for p in old:
+    def stream(packs, with_loose):
+        for p in packs:
             for oid, off, size in p.index.entries():
                 stored = read_entry(p.buf, off, size, oid, p.path)
                 verify(oid, compress.decompress(stored, f"{oid.hex()} in {p.path}"), p.path)
                 yield oid, stored
-        for oid in loose:
-            stored = read_loose_verified(store, oid)
-            if stored is not None:
-                yield oid, stored
+        if with_loose:
+            for oid in loose:
+                stored = read_loose_verified(store, oid)
+                if stored is not None:
+                    yield oid, stored
 
-    with store.pack_writer() as w:
-        w.add_stored_many(stream())
-    name = w.commit()
+    names = {}
+    for key, (origin, packs) in groups.items():
+        with_loose = key == "" and bool(loose)
+        if len(packs) == 1 and not with_loose:
+            names[key] = packs[0].name  # already one pack
+            continue
+        with store.pack_writer(origin=origin) as w:
+            w.add_stored_many(stream(packs, with_loose))
+        names[key] = w.commit()
     for p in old:
-        if p.name != name:
+        if p.name not in names.values():
             _unlink(p.idx_path)  # idx first: a pack without idx is never read
             _unlink(p.path)
+            origins.remove_origin(store.packs_dir, p.name)
     for oid in loose:
         _unlink(store._loose_path(oid))
     store.refresh()
-    return name
+    return names.get("") or next(iter(names.values()), None)
 
 
 def recover(store) -> list:
@@ -138,6 +154,10 @@ def recover(store) -> list:
                     continue
                 if entry.startswith(DISCARD_PREFIX):
                     _unlink(path)  # all-or-nothing staging (an import): its writer died, it goes
+                    continue
+                if entry.startswith("pack-") and os.path.exists(path[:-5] + origins.SUFFIX):
+                    _unlink(path)  # a foreign pack whose install was cut: a salvage would look local
+                    origins.remove_origin(pdir, entry[5:-5])
                     continue
                 name = _salvage(store, path, fd)
                 if name:

@@ -18,8 +18,10 @@ sync/s3remote.py) stage in a PackFile and override install().
 import fcntl
 import os
 import uuid
+from typing import Optional
 
 from .fileio import remove_if_unlocked
+from .origins import write_origin
 
 
 def fsync_dir(path: str) -> None:
@@ -59,9 +61,13 @@ class PackFile:
     salvaging its prefix, and the index never reads it while it is written (an import:
     a killed one must leave nothing visible)."""
 
-    def __init__(self, directory: str, all_or_nothing: bool = False):
+    def __init__(self, directory: str, all_or_nothing: bool = False, origin: Optional[dict] = None):
+        """origin: where the objects come from (objects/origins.py), written beside the pack
+        before it is installed; such staging is always all-or-nothing (a salvaged prefix
+        would look local)."""
         self.directory = directory
-        token = ("discard-" if all_or_nothing else "") + uuid.uuid4().hex
+        self.origin = origin
+        token = ("discard-" if all_or_nothing or origin is not None else "") + uuid.uuid4().hex
         self.path = os.path.join(directory, f"tmp-{token}.pack")
         creating = os.path.join(directory, f"tmp-{token}.creating")
         self.fd = os.open(creating, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
@@ -95,6 +101,8 @@ class PackFile:
         if os.path.exists(idx_final) and os.path.exists(final):
             os.unlink(self.path)  # an identical pack (same ids) is installed already
             return
+        if self.origin is not None:
+            write_origin(self.directory, name, self.origin)  # before the pack can be seen
         os.replace(self.path, final)
         self.path = final
         idx_tmp = f"{idx_final}.tmp-{uuid.uuid4().hex}"

@@ -94,6 +94,7 @@ class Repo:
         self.store = DirectoryStore(root, durable=True)  # loose puts are rare: fsync them (refs point at them)
         self.refs = DirectoryRefs(root)
         self._index = None
+        self._trust = None
         self._values = None
 
     @classmethod
@@ -153,6 +154,15 @@ class Repo:
 
             self._values = ValueStore.for_repo(self)
         return self._values
+
+    @property
+    def trust(self):
+        """Which recorded pickles `redun run` may unpickle (repo/trust.py)."""
+        if self._trust is None:
+            from .trust import Trust
+
+            self._trust = Trust(self.store, self.config)
+        return self._trust
 
     def close(self):
         if self._index is not None:

@@ -98,10 +98,11 @@ class DirectoryRemote(Remote):
             return self._blobs.get_stored(oid)[0]  # a blob kept at [backend] value_store_path
 
     # -- writes -------------------------------------------------------------
-    def begin_pack(self):
-        # a push killed here before left its tmp pack: salvage it (a closed prefix) first
-        self.store.recover()
-        return self.store.pack_writer()  # one write() per ~1 MiB, order kept
+    def begin_pack(self, origin: Optional[dict] = None):
+        """A writer for objects arriving from elsewhere: marked with their origin
+        (objects/origins.py), all or nothing."""
+        self.store.recover()  # what a killed sync left here first
+        return self.store.pack_writer(origin=origin)  # one write() per ~1 MiB, order kept
 
     def update_head(self, head: Head, updates: dict, packs: list) -> None:
         # one packed-refs write per 1000 refs instead of an fsync'd file per ref

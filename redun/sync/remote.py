@@ -13,10 +13,12 @@ implementation):
 - get_stored(oid) -> bytes: the object's stored (compressed) bytes; raises
   NotFoundError. The caller verifies the hash; nothing from the remote is
   trusted.
-- begin_pack() -> PackWriter (objects/packwriter.py, with the remote's sink):
+- begin_pack(origin=None) -> PackWriter (objects/packwriter.py, with the remote's sink):
   .add_stored(oid, stored) or .add_stored_many(pairs) objects (children
   first, already verified), then .commit() -> pack name (None if empty) or
   .abort(). Committed objects are durable but not yet named by any ref.
+  origin: where the objects come from ({"via": "sync", "from": location});
+  a directory keeps it beside the pack (objects/origins.py), S3 does not.
 - update_head(head, updates, packs): set refs name -> (old, new) by
   compare-and-swap against `head` and add `packs` to the head. A ref that
   another writer changed meanwhile raises RefConflictError and is left as
@@ -68,7 +70,7 @@ class Remote:
     def get_stored(self, oid: bytes) -> bytes:
         raise NotImplementedError
 
-    def begin_pack(self):
+    def begin_pack(self, origin: Optional[dict] = None):
         raise NotImplementedError
 
     def update_head(self, head: Head, updates: dict, packs: list) -> None:

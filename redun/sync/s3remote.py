@@ -20,6 +20,7 @@ import os
 import random
 import time
 import uuid
+from typing import Optional
 
 import blake3
 
@@ -264,7 +265,9 @@ class S3Remote(Remote):
                 return read_entry(self._pack_buf(name), hit[0], hit[1], oid, f"{self.location} pack {name}")
         raise NotFoundError(f"No object {oid.hex()} in {self.location}.")
 
-    def begin_pack(self) -> PackWriter:
+    def begin_pack(self, origin: Optional[dict] = None) -> PackWriter:
+        """origin is not kept on S3: nothing runs there, and whoever pulls from it marks the
+        pack with this remote as its origin."""
         discard_abandoned(self.cache_dir)  # staging left by a killed push: never uploaded whole
         return PackWriter(_S3Upload(self))
 

@@ -153,7 +153,8 @@ def sync(
             return result
         progress.phase("copying objects")
         progress.update(result.objects)
-        sink = dst.begin_pack()  # a PackWriter (objects/packwriter.py)
+        # a PackWriter (objects/packwriter.py); the objects' origin goes with them (repo/trust.py)
+        sink = dst.begin_pack(origin={"via": "sync", "from": src.location})
         try:
             if keep_going:
                 objects = _walk_each(updates, lambda o: o in sink or dst.has(o), expand, result.failed)
