@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every test here starts `redun` processes
+
 from redun.repo.repository import Repo
 
 WORKFLOW = '''
