@@ -188,6 +188,7 @@ def test_script_task_in_a_worker_process():
     assert s.run(T.shout("thread")) == b"thread\n"
 
 
+@pytest.mark.slow
 def test_pytest_fixture_and_add_executor_in_a_users_test_suite(tmp_path):
     """A user's tests with redun.pytest's `scheduler` fixture and a remote executor replaced by a
     local one (upstream's testing pattern), run by pytest in a subprocess."""

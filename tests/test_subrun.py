@@ -63,6 +63,7 @@ def wf(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_subrun_in_a_worker_process_extends_the_execution(wf):
     p = redun(wf, "run", "wf.py", "main")
     assert p.returncode == 0, p.stderr
@@ -82,6 +83,7 @@ def test_subrun_in_a_worker_process_extends_the_execution(wf):
     assert again.returncode == 0 and "Run    Job" not in again.stderr, again.stderr
 
 
+@pytest.mark.slow
 def test_subrun_new_execution(wf):
     p = redun(wf, "run", "wf.py", "main", "--n", "2", "--executor", "default", "--new-execution", "true")
     assert p.returncode == 0, p.stderr
@@ -92,12 +94,14 @@ def test_subrun_new_execution(wf):
     assert f.returncode == 0, f.stdout + f.stderr
 
 
+@pytest.mark.slow
 def test_subrun_error_comes_back(wf):
     p = redun(wf, "run", "wf.py", "main_fail")
     assert p.returncode == 1
     assert "ValueError: inner failure 1" in p.stderr
 
 
+@pytest.mark.slow
 def test_subrun_runs_in_another_process(wf):
     p = redun(wf, "run", "wf.py", "where")
     assert p.returncode == 0, p.stderr
