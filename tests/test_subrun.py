@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest_dask import dask_cluster  # noqa: F401 - fixture
+
 from redun import Scheduler, task
 from redun.repo.repository import Repo
 from redun.scheduler import JobInfo
@@ -122,3 +124,17 @@ def test_job_info_is_filled_in_when_the_job_is_submitted(tmp_path):
     s2 = Scheduler(repo=Repo.open(str(tmp_path / ".redun")), quiet=True)
     assert s2.run(who(5))[0] == job_id
     assert s2.root_job.was_cached
+
+
+@pytest.mark.dask
+@pytest.mark.slow
+def test_subrun_on_a_dask_cluster_records_into_the_execution(wf, dask_cluster):
+    (wf / ".redun").mkdir()
+    (wf / ".redun" / "redun.ini").write_text(f"[executors.dask]\ntype = dask\nscheduler_address = "
+                                             f"{dask_cluster.address}\n")
+    p = redun(wf, "run", "wf.py", "main", "--executor", "dask")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[0, 2, 4]"
+    assert "Jobs: 6 (DONE: 6" in redun(wf, "log", "-").stdout
+    f = redun(wf, "fsck")
+    assert f.returncode == 0, f.stdout + f.stderr

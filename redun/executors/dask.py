@@ -7,12 +7,13 @@ Config (`[executors.NAME]`, type = dask):
   n_workers           workers of that local cluster (default 2)
   threads_per_worker  threads per worker of that local cluster (default 1)
   connect_timeout     seconds to wait for the scheduler (default 30)
-  upload_modules      `true` (default): before a task from a workflow script runs
-                      on the cluster, the script (a top-level module outside the
-                      Python installation, e.g. workflow.py) is uploaded to the
-                      workers with Client.upload_file, so `redun run workflow.py`
-                      works without installing it there. Packages must be
-                      installed on the workers.
+  upload_modules      `true` (default): before the first job runs on the cluster,
+                      the workflow scripts that define registered tasks (top-level
+                      modules outside the Python installation, e.g. workflow.py)
+                      are uploaded to the workers with Client.upload_file, so
+                      `redun run workflow.py` (and a subrun of its tasks) works
+                      without installing it there. Packages must be installed on
+                      the workers.
 
 A job becomes one Dask task, which imports the task's module on the worker and
 calls it (redun.executors.remote_call); the result, or the exception with its
@@ -121,6 +122,12 @@ class DaskExecutor(Executor):
         try:
             client = self.client
             if self.upload_modules:
+                if not self._uploaded:  # the scripts of every registered task (a subrun imports them)
+                    from ..task import get_task_registry
+
+                    for module_name in {t.load_module for t in get_task_registry() if t.func is not None}:
+                        if module_name != "__main__":
+                            self._upload(client, module_name)
                 self._upload(client, call[1])
         except Exception as error:  # noqa: BLE001 - the job fails with the executor's error
             self._scheduler.reject_job(job, error)
