@@ -12,10 +12,11 @@ import os
 from typing import Optional
 
 from ..config import CONFIG_FILENAME, DEFAULT_CONFIG, Config
-from ..errors import CorruptObjectError, NotFoundError, RepoFormatError
+from ..errors import ConfigError, CorruptObjectError, NotFoundError, RepoFormatError
 from ..objects.directory import DirectoryStore
 from ..objects.fileio import read_regular
 from ..refs import DirectoryRefs
+from .dburi import location_of
 
 FORMAT_NAME = "redun-repo"
 FORMAT_MAJOR = 1
@@ -100,8 +101,12 @@ class Repo:
     @classmethod
     def init(cls, root: str) -> "Repo":
         root = os.path.abspath(root)
-        os.makedirs(root, exist_ok=True)
+        config = Config.load(root)
+        location_of(config, root)  # refuse an unsupported db_uri before creating anything
         fmt = read_format(root)
+        if fmt is None and os.path.exists(os.path.join(root, "redun.db")):
+            check_format(root)  # says how to migrate instead of creating a repository beside it
+        os.makedirs(root, exist_ok=True)
         if fmt is None:
             ini = os.path.join(root, CONFIG_FILENAME)
             if not os.path.exists(ini):
@@ -118,6 +123,13 @@ class Repo:
     @classmethod
     def open(cls, root: str, create: bool = False) -> "Repo":
         root = os.path.abspath(root)
+        config = Config.load(root)
+        location = location_of(config, root)  # a db_uri naming a database is never ignored (dburi.py)
+        if location.is_postgresql:
+            raise ConfigError(
+                f"{config.path}: [backend] db_uri = {location.display}: PostgreSQL repositories are not "
+                "available in this version yet; nothing was read or written."
+            )
         if create and read_format(root) is None and not os.path.exists(os.path.join(root, "redun.db")):
             if _holds_repository(root):
                 raise RepoFormatError(
@@ -126,7 +138,7 @@ class Repo:
                     f"echo '{FORMAT_NAME} {FORMAT_MAJOR}.{FORMAT_MINOR}' > {os.path.join(root, 'FORMAT')}")
             return cls.init(root)
         check_format(root)
-        repo = cls(root, Config.load(root))
+        repo = cls(root, config)
         from .settle import settle_if_copied  # a `cp -r` copy taken mid-run is settled once
 
         settle_if_copied(repo)
