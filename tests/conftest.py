@@ -16,12 +16,17 @@ def pytest_collection_modifyitems(config, items):
     """Every test runs by default; markers only select (see pyproject.toml). A test
     that uses the real S3 server (the `seaweed` fixture, directly or as a
     parameter) is marked `s3` here, so no S3 test can be left out of `-m "not s3"`;
-    a `dask` test (it starts a cluster) is marked `slow`."""
+    a `dask` test (it starts a cluster) is marked `slow`, and so is a `postgres` one (a
+    test using the `pg_server` fixture is marked `postgres`)."""
     for item in items:
         params = getattr(item, "callspec", None)
         if "seaweed" in item.fixturenames or (params is not None and "seaweed" in params.params.values()):
             item.add_marker(pytest.mark.s3)
         if item.get_closest_marker("dask") is not None:
+            item.add_marker(pytest.mark.slow)
+        if "pg_server" in item.fixturenames:  # a PostgreSQL server (tests/conftest_pg.py)
+            item.add_marker(pytest.mark.postgres)
+        if item.get_closest_marker("postgres") is not None:
             item.add_marker(pytest.mark.slow)
 
 

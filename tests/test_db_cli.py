@@ -24,17 +24,23 @@ def test_info_and_versions(tmp_repo_dir):
     repo.close()
     res = invoke(tmp_repo_dir, "info")
     assert res.exit_code == 0, res.output
-    assert "repo format: 1.0 " in res.output and f"index schema: {SCHEMA_VERSION} " in res.output
+    assert "\ndb version: 1.0 '" in res.output and f"index schema: {SCHEMA_VERSION} " in res.output
+    assert "CLI requires db versions: >=1.0,<2\nCLI compatible with db: True\n" in res.output
     assert "records: 1 Execution, 3 Job, 3 CallNode, 2 Task" in res.output
     res = invoke(tmp_repo_dir, "versions")
-    assert res.exit_code == 0 and "\n1.0      " in res.output
+    assert res.exit_code == 0 and res.output.startswith("Version Migration    Description")
+    assert "\n1.0     -            " in res.output
 
 
 def test_upgrade_downgrade_messages(tmp_repo_dir):
     for args in (("upgrade",), ("upgrade", "latest"), ("upgrade", "1"), ("downgrade", "1.0")):
         res = invoke(tmp_repo_dir, *args)
         assert res.exit_code == 0, res.output
-        assert "Initial repo format: 1.0\nNo migration needed.\n" in res.output
+        assert "Initial db version: 1.0\nNo migration needed.\n" in res.output
+    for args in (("upgrade", "3.5"), ("downgrade", "3.1")):  # upstream's versions: the mapping in one line
+        res = invoke(tmp_repo_dir, *args)
+        assert res.exit_code == 0, res.output
+        assert "is upstream redun's SQL schema" in res.output and "No migration needed." in res.output
     res = invoke(tmp_repo_dir, "upgrade", "9.0")
     assert res.exit_code != 0 and isinstance(res.exception, UsageError)
     assert "Unknown repository format version: 9.0" in str(res.exception)
@@ -50,10 +56,10 @@ def test_migration_machinery(tmp_repo_dir, monkeypatch):
     assert res.exit_code != 0 and "Must use upgrade command to migrate from 1.0 to 1.1." in str(res.exception)
     res = invoke(tmp_repo_dir, "upgrade")
     assert res.exit_code == 0, res.output
-    assert "Upgrading repo format from 1.0 to 1.1...\nFinal repo format: 1.1\n" in res.output
+    assert "Upgrading db from version 1.0 to 1.1...\nFinal db version: 1.1\n" in res.output
     assert open(os.path.join(tmp_repo_dir, "FORMAT")).read() == "redun-repo 1.1\n"
     res = invoke(tmp_repo_dir, "downgrade", "1.0")
-    assert res.exit_code == 0 and "Downgrading repo format from 1.1 to 1.0..." in res.output
+    assert res.exit_code == 0 and "Downgrading db from version 1.1 to 1.0..." in res.output
     assert calls == ["up", "down"]
 
 

@@ -70,6 +70,7 @@ def _redun(args, cwd):
                           env={**os.environ, "REDUN_CONFIG": ""})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["log"], ["init"], ["db", "info"], ["fsck"], ["export"]])
 def test_cli_refuses_unsupported_db_uri_and_creates_nothing(tmp_path, command):
     cfg = tmp_path / ".redun"

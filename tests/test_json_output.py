@@ -98,13 +98,15 @@ def test_db_info_json_matches_the_text(tmp_path):
     assert res.exit_code == 0, res.output
     info = as_json(res)
     assert set(info) == {"version", "config_dir", "repo_format", "repo_format_description", "supported_formats",
-                         "index", "packs_ingested", "records"}
+                         "requires", "compatible", "storage", "index", "packs_ingested", "records"}
+    assert info["requires"] == ">=1.0,<2" and info["compatible"] is True
+    assert info["storage"] == {"kind": "local", "db_uri": None}
     assert info["version"] == __version__ and info["repo_format"] == "1.0" and "1.0" in info["supported_formats"]
     assert info["index"]["schema"] == SCHEMA_VERSION and info["index"]["bytes"] > 0
     assert info["records"] == {"Execution": 1, "Job": 4, "CallNode": 4, "Task": 1, "Value": 7, "Tag": 0}
     text = invoke(repo.root, "db", "info").stdout
     assert "records: 1 Execution, 4 Job, 4 CallNode, 1 Task, 7 Value, 0 Tag" in text
-    assert f"index schema: {SCHEMA_VERSION} (" in text and "repo format: 1.0 '" in text
+    assert f"index schema: {SCHEMA_VERSION} (" in text and "db version: 1.0 '" in text
 
 
 def test_every_json_key_is_documented_in_help():

@@ -20,6 +20,7 @@ LAYERS = [
     {"engine", "view", "maint"},
     {"exchange"},  # upstream JSON lines; view's json renderer uses its converters
     {"repo"},
+    {"pg"},  # PostgreSQL repositories: store, refs, index and remote over one database
     {"sync", "index"},
     {"refs"},
     # the user-facing API: upstream's public modules and their helpers
@@ -28,7 +29,7 @@ LAYERS = [
     {"objects"},
     {"errors"},
 ]
-UPSTREAM_API = LAYERS[8]
+UPSTREAM_API = LAYERS[9]
 LAYER_OF = {part: i for i, layer in enumerate(LAYERS) for part in layer}
 
 

@@ -9,6 +9,8 @@ import pytest
 from redun.errors import CorruptObjectError, InvalidIdError, RefConflictError
 from redun.refs import ANY, DirectoryRefs, MemoryRefs
 
+from conftest_pg import pg_server  # noqa: F401
+
 A, B, C = (bytes([i]) * 32 for i in (1, 2, 3))
 
 
@@ -25,10 +27,19 @@ class PackingRefs(DirectoryRefs):
         self.pack_refs()
 
 
-@pytest.fixture(params=["memory", "directory", "directory-packing"])
+@pytest.fixture(params=["memory", "directory", "directory-packing", pytest.param("postgres", marks=pytest.mark.postgres)])
 def refs(request, tmp_path):
     if request.param == "memory":
         return MemoryRefs()
+    if request.param == "postgres":
+        from redun.pg import PgDatabase
+        from redun.pg.refs import PgRefs
+
+        uri = request.getfixturevalue("pg_server").create_database()
+        db = PgDatabase(uri, uri)
+        db.ensure_repository(create=True)
+        request.addfinalizer(db.close)
+        return PgRefs(db)
     return (DirectoryRefs if request.param == "directory" else PackingRefs)(str(tmp_path))
 
 

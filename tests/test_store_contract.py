@@ -10,6 +10,8 @@ from redun.objects.directory import DirectoryStore
 from redun.objects.ids import object_id
 from redun.objects.memory import MemoryStore
 
+from conftest_pg import pg_server  # noqa: F401
+
 
 class PackedDirectoryStore(DirectoryStore):
     """A DirectoryStore whose puts go through a PackWriter committed on flush()."""
@@ -29,16 +31,56 @@ class PackedDirectoryStore(DirectoryStore):
             self._w = None
 
 
-@pytest.fixture(params=["memory", "directory", "directory-packed"])
+class WriterPgStore:
+    """A PgStore whose puts go through its batched writer, committed on flush()."""
+
+    @staticmethod
+    def make(db):
+        from redun.pg.store import PgStore
+
+        class _S(PgStore):
+            _w = None
+
+            def put_bytes(self, canonical):
+                if self._w is None:
+                    self._w = self.pack_writer()
+                return self._w.add(canonical)
+
+            def flush(self):
+                if self._w is not None:
+                    self._w.commit()
+                    self._w = None
+
+        return _S(db)
+
+
+def _pg_store(request, writer: bool):
+    from redun.pg import PgDatabase
+    from redun.pg.store import PgStore
+
+    server = request.getfixturevalue("pg_server")
+    uri = server.create_database()
+    db = PgDatabase(uri, uri)
+    db.ensure_repository(create=True)
+    return WriterPgStore.make(db) if writer else PgStore(db)
+
+
+@pytest.fixture(params=["memory", "directory", "directory-packed",
+                        pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("postgres-writer", marks=pytest.mark.postgres)])
 def store(request, tmp_path):
     if request.param == "memory":
         s = MemoryStore()
     elif request.param == "directory":
         s = DirectoryStore(str(tmp_path / "repo"))
+    elif request.param.startswith("postgres"):
+        s = _pg_store(request, writer=request.param == "postgres-writer")
     else:
         s = PackedDirectoryStore(str(tmp_path / "repo"))
     yield s
     s.close()
+    if hasattr(s, "db"):
+        s.db.close()
 
 
 def task(i):

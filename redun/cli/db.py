@@ -15,8 +15,11 @@ from .output import echo_json, format_option
 
 # Every repository format this redun knows, oldest first: (major, minor, description).
 FORMAT_VERSIONS = (
-    (1, 0, "Content-addressed objects (loose + packs), refs with compare-and-swap, derived sqlite index."),
+    (1, 0, "Content-addressed records, refs with compare-and-swap, derived query index."),
 )
+# Upstream redun 0.44.1's SQL schema versions (`redun db versions` there). Asked for by name,
+# they are explained in one line: format 1.0 records what upstream 3.5 does.
+UPSTREAM_DB_VERSIONS = ("2.0", "2.1", "2.2", "2.3", "3.0", "3.1", "3.2", "3.3", "3.4", "3.5")
 # (from, to) -> function(repo) doing one migration step. None yet: there is one format.
 MIGRATIONS: dict = {}
 
@@ -76,15 +79,19 @@ def db_group():
 @format_option
 @click.pass_obj
 def info_command(obj, fmt):
-    """Show the repository format, index schema and record counts.
+    """Show the repository format ("db version", as upstream), index and record counts.
 
     \b
     JSON output (--format json), one object:
       version            this redun's version
-      config_dir         the repository's directory
-      repo_format        "MAJOR.MINOR";  repo_format_description: its text
+      config_dir         the repository's config directory
+      repo_format        "MAJOR.MINOR" (printed as "db version");
+                         repo_format_description: its text
       supported_formats  ["MAJOR.MINOR", ...] this redun reads
-      index              {"schema": int, "path": text, "bytes": int}
+      requires           the formats this redun reads, in upstream's form (">=1.0,<2")
+      compatible         true if this redun reads and writes the repository
+      storage            {"kind": "local" | "postgresql", "db_uri": text (password hidden) | null}
+      index              {"schema": int | "postgresql", "path": text, "bytes": int}
       packs_ingested     packs the index has read
       records            {"Execution": n, "Job": n, "CallNode": n, "Task": n,
                           "Value": n, "Tag": n}: indexed records of each type
@@ -97,27 +104,53 @@ def info_command(obj, fmt):
         render_info(info)
 
 
+def repo_format(repo) -> tuple:
+    """(major, minor) of the repository's format: .redun/FORMAT, or the database's meta row."""
+    if getattr(repo, "kind", "local") == "postgresql":
+        major, minor = (int(x) for x in repo.db.format().split("."))
+        return major, minor
+    from ..repo.repository import read_format
+
+    return read_format(repo.root)
+
+
+def _requires() -> str:
+    """The versions this CLI reads, in upstream's words ('>=3.5,<4')."""
+    known = [(a, b) for a, b, _ in FORMAT_VERSIONS]
+    return f">={_fmt(known[0])},<{known[-1][0] + 1}"
+
+
 def repo_info(repo) -> dict:
     """What `db info` reports, as the JSON object its --help describes."""
     from .. import __version__
-    from ..index import SCHEMA_VERSION
-    from ..repo.repository import read_format
 
-    fmt = read_format(repo.root)
+    fmt = repo_format(repo)
     c = repo.index.counts()  # opens (and catches up) the index before its size is taken
-    size = 0
-    for suffix in ("", "-wal"):
-        try:
-            size += os.path.getsize(repo.index_path + suffix)
-        except OSError:
-            pass
+    if getattr(repo, "kind", "local") == "postgresql":
+        index = {"schema": "postgresql", "path": repo.location.display, "bytes": repo.db.index_bytes()}
+        storage = {"kind": "postgresql", "db_uri": repo.location.display}
+    else:
+        from ..index import SCHEMA_VERSION
+
+        size = 0
+        for suffix in ("", "-wal"):
+            try:
+                size += os.path.getsize(repo.index_path + suffix)
+            except OSError:
+                pass
+        index = {"schema": SCHEMA_VERSION, "path": repo.index_path, "bytes": size}
+        storage = {"kind": "local", "db_uri": None}
+    known = [(a, b) for a, b, _ in FORMAT_VERSIONS]
     return {
         "version": __version__,
         "config_dir": repo.root,
         "repo_format": _fmt(fmt),
         "repo_format_description": {(a, b): d for a, b, d in FORMAT_VERSIONS}.get(fmt, "unknown"),
-        "supported_formats": [_fmt((a, b)) for a, b, _ in FORMAT_VERSIONS],
-        "index": {"schema": SCHEMA_VERSION, "path": repo.index_path, "bytes": size},
+        "supported_formats": [_fmt(v) for v in known],
+        "requires": _requires(),
+        "compatible": fmt[0] == known[-1][0] and fmt in known,
+        "storage": storage,
+        "index": index,
         "packs_ingested": c["ingested_packs"],
         "records": {"Execution": c["executions"], "Job": c["jobs"], "CallNode": c["call_nodes"],
                     "Task": c["tasks"], "Value": c["vals"], "Tag": c["tags"]},
@@ -128,49 +161,76 @@ def render_info(info: dict) -> None:
     click.echo(f"redun :: version {info['version']}")
     click.echo(f"config dir: {info['config_dir']}")
     click.echo()
-    click.echo(f"repo format: {info['repo_format']} '{info['repo_format_description']}'")
-    click.echo(f"CLI supports repo formats: {', '.join(info['supported_formats'])}")
-    index = info["index"]
-    click.echo(f"index schema: {index['schema']} ({index['path']}, {index['bytes'] / 1e6:.1f} MB)")
-    click.echo(f"packs ingested: {info['packs_ingested']}")
+    click.echo(f"db version: {info['repo_format']} '{info['repo_format_description']}'")
+    click.echo(f"CLI requires db versions: {info['requires']}")
+    click.echo(f"CLI compatible with db: {info['compatible']}")
+    click.echo()
+    if info["storage"]["kind"] == "postgresql":
+        click.echo(f"storage: PostgreSQL database {info['storage']['db_uri']}")
+        click.echo(f"index: in the database ({info['index']['bytes'] / 1e6:.1f} MB)")
+    else:
+        index = info["index"]
+        click.echo(f"index schema: {index['schema']} ({index['path']}, {index['bytes'] / 1e6:.1f} MB)")
+        click.echo(f"packs ingested: {info['packs_ingested']}")
     click.echo("records: " + ", ".join(f"{n} {kind}" for kind, n in info["records"].items()))
 
 
 @db_group.command("versions")
 def versions_command():
-    """List the repository format versions this redun knows."""
+    """List the repository format versions ("db versions") this redun knows."""
     from ..index import KNOWN_SCHEMA_VERSIONS
 
-    click.echo("Version  Description")
-    click.echo("-------  -----------")
+    width = max(len(d) for _, _, d in FORMAT_VERSIONS)
+    click.echo(f"{'Version':<8}{'Migration':<13}{'Description':<{width}}")
+    click.echo()
     for a, b, desc in FORMAT_VERSIONS:
-        click.echo(f"{_fmt((a, b)):<7}  {desc}")
+        step = "-" if (a, b) == FORMAT_VERSIONS[0][:2] else "yes"
+        click.echo(f"{_fmt((a, b)):<8}{step:<13}{desc:<{width}}")
     click.echo()
     click.echo(f"Index schema versions: {', '.join(str(v) for v in KNOWN_SCHEMA_VERSIONS)} "
                "(the index is rebuilt automatically when its schema changes).")
+    click.echo(f"Upstream db versions {UPSTREAM_DB_VERSIONS[0]}-{UPSTREAM_DB_VERSIONS[-1]} are upstream redun's SQL "
+               f"schema; `redun db import-upstream` moves such a database into format {_fmt(FORMAT_VERSIONS[-1][:2])}.")
+
+
+def _upstream_mapping(text: str) -> bool:
+    """For an upstream db version (2.0-3.5): say in one line how it maps here. True if it was one."""
+    if text not in UPSTREAM_DB_VERSIONS:
+        return False
+    latest = _fmt(FORMAT_VERSIONS[-1][:2])
+    click.echo(f"db version {text} is upstream redun's SQL schema; this repository's format {latest} holds what "
+               f"upstream {UPSTREAM_DB_VERSIONS[-1]} records, so there is no step to take "
+               "(an upstream database moves over with `redun db import-upstream`).")
+    return True
 
 
 def _migrate(obj, version: str, upgrade: bool) -> None:
-    from ..repo.repository import read_format, write_format
+    from ..repo.repository import write_format
 
     repo = obj.open_repo()
     _header(obj, repo)
-    current = read_format(repo.root)
+    current = repo_format(repo)
+    click.echo(f"Initial db version: {_fmt(current)}")
+    if _upstream_mapping(version):
+        click.echo("No migration needed.")
+        return
     target = parse_version(version)
-    click.echo(f"Initial repo format: {_fmt(current)}")
     if (upgrade and target < current) or (not upgrade and target > current):
         cmd = "downgrade" if upgrade else "upgrade"
         raise UsageError(f"Must use {cmd} command to migrate from {_fmt(current)} to {_fmt(target)}.")
     steps = migration_path(current, target)
     if not steps:
         click.echo("No migration needed.")
+    if steps and getattr(repo, "kind", "local") != "local":
+        raise UsageError(f"Migrating a {repo.kind} repository from {_fmt(current)} to {_fmt(target)} is not "
+                         "supported by this redun; nothing was changed.")
     for a, b in steps:
-        click.echo(f"{'Upgrading' if upgrade else 'Downgrading'} repo format from {_fmt(a)} to {_fmt(b)}...")
+        click.echo(f"{'Upgrading' if upgrade else 'Downgrading'} db from version {_fmt(a)} to {_fmt(b)}...")
         MIGRATIONS[(a, b)](repo)
         write_format(repo.root, b)
     repo.index.catch_up()  # also brings the index schema up to date (rebuilt on open if it changed)
     if steps:
-        click.echo(f"Final repo format: {_fmt(target)}")
+        click.echo(f"Final db version: {_fmt(target)}")
 
 
 @db_group.command("upgrade")

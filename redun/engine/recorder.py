@@ -129,13 +129,14 @@ class Recorder:
         self.repo = repo
         self.record = record
         self.pending: list = []  # (oid, record) for the in-memory index (no repository)
-        self.rows = RowBuffer() if repo is not None else None  # index rows not yet handed on
+        # index rows not yet handed on (a PostgreSQL repository's store writes them itself)
+        self.rows = RowBuffer() if repo is not None and not getattr(repo, "indexes_on_write", False) else None
         self._value_oids: dict = {}  # value_hash (hex) -> oid
         self._task_oids: dict = {}  # task hash -> oid
         self._index = None
         self.follower = None  # index/follow.py helper, once started
         self.follow_result = None  # True/False once a follower finished (ingested everything or not)
-        self._may_follow = os.environ.get("REDUN_INDEX_FOLLOWER", "1") != "0"
+        self._may_follow = os.environ.get("REDUN_INDEX_FOLLOWER", "1") != "0" and self.rows is not None
         self._buf: list = []  # (oid, canonical bytes) not yet written
         self._buf_jobs = 0
         self._buf_size = 0
@@ -187,8 +188,9 @@ class Recorder:
         if self.record:
             rows = self.rows
             if rows is None:
-                self.pending.append((oid, record))
-                self.flush_index()
+                if self.repo is None:
+                    self.pending.append((oid, record))
+                    self.flush_index()
             else:
                 rows.add(oid, record)
                 if self.follower is None:
@@ -348,6 +350,8 @@ class Recorder:
         self._index_pack(self._commit_pack(), None)
 
     def _index_pack(self, name: Optional[str], prelim) -> None:
+        if self.rows is None:  # the store indexed every record as it wrote it (PostgreSQL)
+            return
         index = self.index
         if self.follower is not None:
             if not self._finish_follower(name):

@@ -81,8 +81,8 @@ class RecordBuilder:
     def open_index(self) -> None:
         """Open (and catch up) the index before writing, so it never reads our staging pack
         and our rows are handed to it only after the commit."""
-        if self.lookup.open_index():
-            from ..index.rows import RowBuffer  # lazy: only with an index
+        if self.lookup.open_index() and not getattr(self.lookup.repo, "indexes_on_write", False):
+            from ..index.rows import RowBuffer  # lazy: only with an index the store does not write
 
             self.rows = RowBuffer()
 

@@ -237,7 +237,8 @@ def export_lines(repo, write: Callable[[str], None], root_ids: Optional[list] = 
     else:
         roots = all_execution_roots(repo, on_error)
     index = None
-    if os.path.exists(repo.index_path):  # only for upstream Tag records; never build it just for this
+    # only for upstream Tag records; never build a local index just for this (a database's is there)
+    if repo.index_path is None or os.path.exists(repo.index_path):
         try:
             index = repo.index
         except ImportError:

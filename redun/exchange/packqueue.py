@@ -39,6 +39,8 @@ class PackQueue:
     def present(self, oid: bytes) -> bool:
         if oid in self.writer.entries or oid in self.pending:
             return True
+        if not hasattr(self.store, "packs"):  # a database: one keyed lookup
+            return self.store.has(oid)
         if self._packs is None:
             self.store.refresh()
             self._packs = [p.index for p in self.store.packs()]

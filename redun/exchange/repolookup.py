@@ -34,7 +34,10 @@ class RepoLookup:
         if kind == "e":
             return self.repo.refs.get(f"execs/{ident}"), False
         if self._empty is None:
-            self._empty = not (self.store.pack_names() or any(True for _ in self.store.iter_loose()))
+            if hasattr(self.store, "pack_names"):
+                self._empty = not (self.store.pack_names() or any(True for _ in self.store.iter_loose()))
+            else:
+                self._empty = next(iter(self.store.iter_ids()), None) is None
         if self._empty:
             return None, False
         if self.index is None:

@@ -77,8 +77,9 @@ class _Checker:
             message = message.replace(f"object {name} in {where}: ", "").replace(f" {name} in {where}", "")
         self.report.problems.append(Problem(kind, name, message, where))
 
-    def check_object(self, oid: bytes, stored, where: str) -> None:
-        """Decompress, re-hash, decode strictly, check links; record problems."""
+    def check_object(self, oid: bytes, stored, where: str, links: list = None) -> None:
+        """Decompress, re-hash, decode strictly, check links; record problems.
+        links: collect (oid, record, link) here to be checked in bulk instead."""
         self.report.objects += 1
         h = oid.hex()
         try:
@@ -88,6 +89,9 @@ class _Checker:
             record = codec.decode(data, strict=True)
         except CorruptObjectError as e:
             self.bad("object", h, str(e), where)
+            return
+        if links is not None:
+            links.extend((h, record.TYPE, link) for link in record.links())
             return
         for link in record.links():
             try:
@@ -225,6 +229,20 @@ class _Checker:
             self.progress.advance(1)
 
     # -- any store ----------------------------------------------------------
+    def paged(self) -> None:
+        """Stores that stream (oid, stored) pages (PostgreSQL): every object checked as
+        above, each page's links looked up in one `missing()` call."""
+        where = self.store.name
+        for page in self.store.iter_stored_pages():
+            links: list = []
+            for oid, stored in page:
+                self.check_object(oid, stored, where, links)
+            absent = set(self.store.missing(list({link for _, _, link in links})))
+            for h, kind, link in links:
+                if link in absent:
+                    self.bad("link", h, f"{kind} links to {link.hex()}, which is missing", where)
+            self.progress.advance(len(page))
+
     def generic(self) -> None:
         where = getattr(self.store, "name", "store")
         for oid in self.store.iter_ids():
@@ -276,6 +294,9 @@ def fsck(store, refs=None, progress: Optional[Progress] = None) -> FsckReport:
         store.refresh()
         progress.phase("checking objects", total=estimate_objects(store) if progress is not NO_PROGRESS else None)
         checker.directory()
+    elif hasattr(store, "iter_stored_pages"):
+        progress.phase("checking objects", total=store.count() if progress is not NO_PROGRESS else None)
+        checker.paged()
     else:
         progress.phase("checking objects")
         checker.generic()

@@ -12,7 +12,7 @@ import os
 from typing import Optional
 
 from ..config import CONFIG_FILENAME, DEFAULT_CONFIG, Config
-from ..errors import ConfigError, CorruptObjectError, NotFoundError, RepoFormatError
+from ..errors import CorruptObjectError, NotFoundError, RepoFormatError
 from ..objects.directory import DirectoryStore
 from ..objects.fileio import read_regular
 from ..refs import DirectoryRefs
@@ -87,7 +87,12 @@ def check_format(root: str) -> tuple:
 
 
 class Repo:
-    """Opened repository. Cheap to open: nothing is read until used."""
+    """Opened local repository. Cheap to open: nothing is read until used.
+    `Repo.open` / `Repo.init` return a PgRepo (pgrepo.py) for a config whose db_uri names
+    a PostgreSQL database: the same attributes, its records in the database."""
+
+    kind = "local"
+    indexes_on_write = False  # a run hands its index rows over (index/follow.py, rows.py)
 
     def __init__(self, root: str, config: Config):
         self.root = root
@@ -102,7 +107,11 @@ class Repo:
     def init(cls, root: str) -> "Repo":
         root = os.path.abspath(root)
         config = Config.load(root)
-        location_of(config, root)  # refuse an unsupported db_uri before creating anything
+        location = location_of(config, root)  # refuse an unsupported db_uri before creating anything
+        if location.is_postgresql:
+            from .pgrepo import PgRepo
+
+            return PgRepo.init(root, config, location)
         fmt = read_format(root)
         if fmt is None and os.path.exists(os.path.join(root, "redun.db")):
             check_format(root)  # says how to migrate instead of creating a repository beside it
@@ -126,10 +135,9 @@ class Repo:
         config = Config.load(root)
         location = location_of(config, root)  # a db_uri naming a database is never ignored (dburi.py)
         if location.is_postgresql:
-            raise ConfigError(
-                f"{config.path}: [backend] db_uri = {location.display}: PostgreSQL repositories are not "
-                "available in this version yet; nothing was read or written."
-            )
+            from .pgrepo import PgRepo
+
+            return PgRepo.open(root, config, location, create=create)
         if create and read_format(root) is None and not os.path.exists(os.path.join(root, "redun.db")):
             if _holds_repository(root):
                 raise RepoFormatError(
