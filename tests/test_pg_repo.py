@@ -121,3 +121,29 @@ def test_missing_repository_and_unreachable_server(pg_server, tmp_path):
     dead = pg_workdir(tmp_path / "b", "postgresql://redun@127.0.0.1:1/nothing")
     res = redun("log", cwd=dead, check=False)
     assert res.returncode == 1 and "Cannot connect to PostgreSQL at postgresql://redun@127.0.0.1:1/nothing" in res.stderr
+
+
+def test_push_pull_between_postgres_directory_and_postgres(pg_compile, pg_server, tmp_path):
+    work, _, _ = pg_compile
+    local = tmp_path / "dir"
+    local.mkdir()
+    redun("init", cwd=str(local))
+    other = pg_workdir(tmp_path / "other", pg_server.create_database())
+    redun("init", cwd=other)
+    with open(os.path.join(work, ".redun", "redun.ini"), "a") as f:
+        f.write(f"\n[repos.dir]\nconfig_dir = {local}/.redun\n\n[repos.other]\nconfig_dir = {other}/.redun\n")
+    assert "Pushed" in redun("push", "dir", cwd=work).stdout
+    assert "up to date" in redun("push", "dir", cwd=work).stdout
+    assert "Pushed" in redun("push", "other", cwd=work).stdout
+    mine = sorted(redun("export", cwd=work).stdout.splitlines())
+    assert sorted(redun("export", cwd=str(local)).stdout.splitlines()) == mine
+    assert sorted(redun("export", cwd=other).stdout.splitlines()) == mine
+    # a new run in the directory repository comes back by pull, and is cached there too
+    redun("-c", f"{local}/.redun", "run", "make.py", "make", cwd=work)
+    assert "Pulled" in redun("pull", "dir", cwd=work).stdout
+    assert redun("log", cwd=work).stdout.count("\nExec ") == 3
+    assert redun("fsck", cwd=other).stdout.strip().endswith("OK")
+    # reindex rebuilds the database's index tables from its objects
+    before = redun("log", "--job", cwd=work).stdout
+    assert "Reindexed 3 executions, 27 jobs" in redun("db", "reindex", cwd=work).stdout
+    assert redun("log", "--job", cwd=work).stdout == before

@@ -261,7 +261,12 @@ def reindex_command(obj):
     repo = obj.open_repo()
     t0 = time.perf_counter()
     with progress_on_stderr("reindex") as progress:
-        index = rebuild_index(repo, progress=progress)
+        if getattr(repo, "kind", "local") == "postgresql":
+            from ..pg.reindex import rebuild_pg_index
+
+            index = rebuild_pg_index(repo, progress=progress)
+        else:
+            index = rebuild_index(repo, progress=progress)
     c = index.counts()
     click.echo(f"Reindexed {c['executions']} executions, {c['jobs']} jobs, {c['call_nodes']} call nodes, "
                f"{c['tasks']} tasks, {c['vals']} values from {c['ingested_packs']} packs "

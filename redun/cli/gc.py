@@ -42,6 +42,11 @@ def gc_command(obj, dry_run, grace_days, keep, quiet, fmt):
     from .progress import progress_on_stderr
 
     repo = obj.open_repo()
+    if getattr(repo, "kind", "local") == "postgresql":
+        from ..errors import UsageError
+
+        raise UsageError(f"gc of a PostgreSQL repository ({repo.location.display}) is not supported by this "
+                         "version; nothing was removed. Its objects are kept whole (fsck checks them).")
     listing = dry_run and not quiet
     stream = JsonListStream("would_remove") if fmt == "json" else None
 

@@ -64,7 +64,10 @@ INDEXES = (
 def create_statements() -> list:
     out = [
         "CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS objects (oid bytea PRIMARY KEY, data bytea NOT NULL)",
+        # added: when the object arrived (gc keeps recent objects a running writer may not
+        # have named by a ref yet)
+        "CREATE TABLE IF NOT EXISTS objects (oid bytea PRIMARY KEY, data bytea NOT NULL, "
+        "added timestamptz NOT NULL DEFAULT now())",
         # stored bytes are already compressed: keep PostgreSQL from trying again
         "ALTER TABLE objects ALTER COLUMN data SET STORAGE EXTERNAL",
         'CREATE TABLE IF NOT EXISTS refs (name text COLLATE "C" PRIMARY KEY, oid bytea NOT NULL)',

@@ -17,6 +17,11 @@ def repo_remote(repo: Repo, own: bool = False) -> DirectoryRemote:
     """`repo` as one end of a sync, its blobs at value_store_path included.
     own: close the repo when the remote is closed."""
     reader = (lambda: repo.values.reader()) if repo.values.path else None
+    if getattr(repo, "kind", "local") == "postgresql":
+        from ..pg.remote import PgRemote
+
+        return PgRemote(repo.store, repo.refs, repo.location.display, blob_reader=reader,
+                        on_close=repo.close if own else None)
     return DirectoryRemote(repo.root, repo.store, repo.refs, blob_reader=reader,
                            on_close=repo.close if own else None)
 
