@@ -190,7 +190,8 @@ def versions_command():
     click.echo(f"Index schema versions: {', '.join(str(v) for v in KNOWN_SCHEMA_VERSIONS)} "
                "(the index is rebuilt automatically when its schema changes).")
     click.echo(f"Upstream db versions {UPSTREAM_DB_VERSIONS[0]}-{UPSTREAM_DB_VERSIONS[-1]} are upstream redun's SQL "
-               f"schema; `redun db import-upstream` moves such a database into format {_fmt(FORMAT_VERSIONS[-1][:2])}.")
+               f"schema; such a database moves into format {_fmt(FORMAT_VERSIONS[-1][:2])} by upstream's `redun export` "
+               "and `redun import`.")
 
 
 def _upstream_mapping(text: str) -> bool:
@@ -200,7 +201,7 @@ def _upstream_mapping(text: str) -> bool:
     latest = _fmt(FORMAT_VERSIONS[-1][:2])
     click.echo(f"db version {text} is upstream redun's SQL schema; this repository's format {latest} holds what "
                f"upstream {UPSTREAM_DB_VERSIONS[-1]} records, so there is no step to take "
-               "(an upstream database moves over with `redun db import-upstream`).")
+               "(an upstream database moves over by upstream's `redun export` and `redun import`).")
     return True
 
 

@@ -112,8 +112,9 @@ class PgDatabase:
                 if self.holds_upstream():
                     raise RepoFormatError(
                         f"The database at {self.display} holds an upstream redun database, not a redun "
-                        "repository. Move its history over with `redun db import-upstream`, which creates "
-                        "the repository beside upstream's tables in the same database."
+                        "repository. Export it with upstream (`redun export > records.jsonl`), then run "
+                        "`redun init` and `redun import -f records.jsonl` (the repository is created beside "
+                        "upstream's tables, in the schema redun_repo)."
                     )
                 raise NotFoundError(f"No redun repository in the database at {self.display}. "
                                     "Run `redun init` to create one.")
