@@ -80,3 +80,15 @@ def test_cli_refuses_unsupported_db_uri_and_creates_nothing(tmp_path, command):
     assert r.returncode != 0
     assert "mysql" in r.stderr and "Supported" in r.stderr
     assert sorted(os.listdir(cfg)) == ["redun.ini"]
+
+
+def test_postgresql_index_tables_follow_the_row_description():
+    """pg/schema.py's columns are index/rows.py's TABLES, in order, without the sqlite pack hint."""
+    from redun.index.rows import TABLES
+    from redun.pg.schema import INDEX_TABLES
+
+    assert list(INDEX_TABLES) == [t.name for t in TABLES]
+    for t in TABLES:
+        names = [c for c in t.column_names if c != "pack"]
+        assert [c for c, _ in INDEX_TABLES[t.name][0]] == names, t.name
+        assert "pack" not in t.column_names or t.column_names[-1] == "pack"  # cut from the end
