@@ -75,7 +75,7 @@ def test_fsck_clean_then_damaged(pg_compile):
 
     work, _, _ = pg_compile
     res = redun("fsck", cwd=work)
-    assert res.stdout.strip().endswith("OK")
+    assert res.stdout.strip().endswith("OK") and "query index in the database" in res.stdout
     uri = open(os.path.join(work, ".redun", "redun.ini")).read().split("= ", 1)[1].strip()
     with psycopg.connect(uri, autocommit=True) as conn:
         oid = conn.execute("SELECT oid FROM redun_repo.objects ORDER BY oid LIMIT 1").fetchone()[0]

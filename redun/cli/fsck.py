@@ -60,7 +60,10 @@ def fsck_command(obj, do_recover, quiet, fmt):
 
             report = fsck(link_view(repo), repo.refs, progress=progress)
             judge_reachable(repo.store, repo.refs, report)
-            if report.ok:  # the query index is checked against intact objects only
+            if report.ok and repo.index_path is None:  # a database's index: written with its objects
+                report.notes.append("the query index in the database was not compared with the objects "
+                                    "(`redun db reindex` rebuilds it from them)")
+            elif report.ok:  # the query index is checked against intact objects only
                 from ..index.verify import verify_index
 
                 progress.phase("checking the query index")

@@ -153,8 +153,10 @@ class PgStore(ObjectStore):
         canonical = verify(_check_oid(oid), compress.decompress(stored, oid.hex()), "incoming object")
         self.write([(oid, bytes(stored), canonical)])
 
-    def pack_writer(self, sorted_ids: bool = False) -> "PgWriter":
-        w = PgWriter(self)
+    def pack_writer(self, all_or_nothing: bool = False) -> "PgWriter":
+        """all_or_nothing (import): every batch goes into one transaction on a connection of
+        the writer's own, committed by commit(); a writer that dies leaves nothing."""
+        w = PgWriter(self, all_or_nothing)
         self._writers.append(w)
         return w
 
@@ -170,8 +172,14 @@ class PgWriter:
     """The PackWriter interface over PgStore: objects are committed in batches; `commit()`
     writes the rest and returns None (a PostgreSQL repository has no packs to name)."""
 
-    def __init__(self, store: PgStore):
+    def __init__(self, store: PgStore, all_or_nothing: bool = False):
         self.store = store
+        self._tx = None  # the writer's own connection, inside its one transaction
+        if all_or_nothing:
+            from .connection import SCHEMA, connect
+
+            self._tx = connect(store.db.conninfo, store.db.display, autocommit=False)
+            self._tx.execute(f"SET search_path TO {SCHEMA}")
         self._buf: list = []  # (oid, stored, canonical)
         self._size = 0
         self._seen: set = set()
@@ -213,7 +221,18 @@ class PgWriter:
         """Commit what is buffered (whole batches, children before parents as added)."""
         if self._buf:
             buf, self._buf, self._size = self._buf, [], 0
-            self.store.write(buf)
+            if self._tx is None:
+                self.store.write(buf)
+            else:
+                from .connection import _storage_error
+
+                rows = index_rows((t[0], t[2]) for t in buf)
+                try:
+                    write_objects(self._tx, [(t[0], t[1]) for t in buf])
+                    write_rows(self._tx, rows)
+                except Exception as e:
+                    self.abort()
+                    raise _storage_error(e, self.store.db.display) from None
             self._pending.clear()
 
     def add(self, canonical: bytes) -> bytes:
@@ -250,16 +269,32 @@ class PgWriter:
     def commit(self) -> None:
         self._check_open()
         self.flush()
+        if self._tx is not None:
+            from .connection import _storage_error
+
+            try:
+                self._tx.commit()
+            except Exception as e:
+                self.abort()
+                raise _storage_error(e, self.store.db.display) from None
         self._close()
         return None
 
     def abort(self) -> None:
         self._buf, self._size = [], 0
         self._pending.clear()
+        if self._tx is not None:
+            try:
+                self._tx.rollback()
+            except Exception:  # noqa: BLE001 - the connection is closed next either way
+                pass
         self._close()
 
     def _close(self) -> None:
         self.closed = True
+        if self._tx is not None:
+            self._tx.close()
+            self._tx = None
         if self in self.store._writers:
             self.store._writers.remove(self)
 
