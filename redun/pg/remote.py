@@ -40,8 +40,9 @@ class PgRemote(Remote):
                 self._blobs = self._blob_reader()
             return self._blobs.get_stored(oid)[0]  # a blob kept at [backend] value_store_path
 
-    def begin_pack(self):
-        return self.store.pack_writer()
+    def begin_pack(self, origin=None):
+        """origin: where the objects come from (objects/origins.py), kept with each one."""
+        return self.store.pack_writer(origin=origin)
 
     def update_head(self, head: Head, updates: dict, packs: list) -> None:
         conflicts = [n for n in self.refs.set_many(updates) if self.refs.get(n) != updates[n][1]]

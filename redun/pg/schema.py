@@ -65,9 +65,10 @@ def create_statements() -> list:
     out = [
         "CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL)",
         # added: when the object arrived (gc keeps recent objects a running writer may not
-        # have named by a ref yet)
+        # have named by a ref yet); origin: NULL if written here, else where it came from
+        # (objects/origins.py's JSON; repo/trust.py unpickles only trusted bytes)
         "CREATE TABLE IF NOT EXISTS objects (oid bytea PRIMARY KEY, data bytea NOT NULL, "
-        "added timestamptz NOT NULL DEFAULT now())",
+        "added timestamptz NOT NULL DEFAULT now(), origin text)",
         # stored bytes are already compressed: keep PostgreSQL from trying again
         "ALTER TABLE objects ALTER COLUMN data SET STORAGE EXTERNAL",
         'CREATE TABLE IF NOT EXISTS refs (name text COLLATE "C" PRIMARY KEY, oid bytea NOT NULL)',
@@ -95,8 +96,8 @@ def _insert_sql(table: str) -> str:
 
 
 INSERT_SQL = {table: _insert_sql(table) for table in INDEX_ORDER}
-INSERT_OBJECTS = ("INSERT INTO objects (oid, data) SELECT * FROM unnest(%s::bytea[], %s::bytea[]) "
-                  "ON CONFLICT DO NOTHING")
+INSERT_OBJECTS = ("INSERT INTO objects (oid, data, origin) SELECT o, d, %s FROM unnest(%s::bytea[], %s::bytea[]) "
+                  "AS t(o, d) ON CONFLICT DO NOTHING")
 
 
 def _text(v):
@@ -128,8 +129,13 @@ def write_rows(conn, rows_by_table: dict) -> None:
         conn.execute(INSERT_SQL[table], columns)
 
 
-def write_objects(conn, pairs: list) -> None:
-    """Insert (oid, stored) pairs, sorted by oid (see the lock order above)."""
+def write_objects(conn, pairs: list, origin=None) -> None:
+    """Insert (oid, stored) pairs, sorted by oid (see the lock order above). origin: a dict
+    (objects/origins.py) for objects that come from elsewhere; an object already present keeps
+    the origin it has."""
     if pairs:
+        import json
+
         pairs = sorted(dict(pairs).items())
-        conn.execute(INSERT_OBJECTS, ([p[0] for p in pairs], [p[1] for p in pairs]))
+        text = None if origin is None else json.dumps(origin, sort_keys=True)
+        conn.execute(INSERT_OBJECTS, (text, [p[0] for p in pairs], [p[1] for p in pairs]))

@@ -136,14 +136,36 @@ class PgStore(ObjectStore):
         return self.db.read("SELECT coalesce(sum(octet_length(data)), 0) FROM objects")[0][0]
 
     # -- writing --------------------------------------------------------------
-    def write(self, triples: list) -> None:
-        """Commit (oid, stored, canonical) triples and their index rows in one transaction."""
+    def foreign_origins(self, oid: bytes) -> list:
+        """[] if the object was written here; else [its origin] (objects/origins.py; an
+        unreadable origin counts as an unknown foreign one). repo/trust.py asks this."""
+        import json
+
+        from ..objects.origins import UNKNOWN
+
+        rows = self.db.read("SELECT origin FROM objects WHERE oid=%s", (_check_oid(oid),))
+        if not rows or rows[0][0] is None:
+            return []
+        try:
+            origin = json.loads(rows[0][0])
+            return [origin if isinstance(origin, dict) else UNKNOWN]
+        except ValueError:
+            return [UNKNOWN]
+
+    def write(self, triples: list, origin=None, conn=None) -> None:
+        """Commit (oid, stored, canonical) triples and their index rows in one transaction
+        (or, with conn, inside that connection's open transaction)."""
         if not triples:
             return
         rows = index_rows((t[0], t[2]) for t in triples)
 
+        if conn is not None:
+            write_objects(conn, [(t[0], t[1]) for t in triples], origin)
+            write_rows(conn, rows)
+            return
+
         def tx(conn):
-            write_objects(conn, [(t[0], t[1]) for t in triples])
+            write_objects(conn, [(t[0], t[1]) for t in triples], origin)
             write_rows(conn, rows)
 
         self.db.transaction(tx)
@@ -153,10 +175,11 @@ class PgStore(ObjectStore):
         canonical = verify(_check_oid(oid), compress.decompress(stored, oid.hex()), "incoming object")
         self.write([(oid, bytes(stored), canonical)])
 
-    def pack_writer(self, all_or_nothing: bool = False) -> "PgWriter":
+    def pack_writer(self, all_or_nothing: bool = False, origin: Optional[dict] = None) -> "PgWriter":
         """all_or_nothing (import): every batch goes into one transaction on a connection of
-        the writer's own, committed by commit(); a writer that dies leaves nothing."""
-        w = PgWriter(self, all_or_nothing)
+        the writer's own, committed by commit(); a writer that dies leaves nothing.
+        origin: the objects come from elsewhere (objects/origins.py); implies all_or_nothing."""
+        w = PgWriter(self, all_or_nothing or origin is not None, origin)
         self._writers.append(w)
         return w
 
@@ -172,8 +195,9 @@ class PgWriter:
     """The PackWriter interface over PgStore: objects are committed in batches; `commit()`
     writes the rest and returns None (a PostgreSQL repository has no packs to name)."""
 
-    def __init__(self, store: PgStore, all_or_nothing: bool = False):
+    def __init__(self, store: PgStore, all_or_nothing: bool = False, origin: Optional[dict] = None):
         self.store = store
+        self.origin = origin
         self._tx = None  # the writer's own connection, inside its one transaction
         if all_or_nothing:
             from .connection import SCHEMA, connect
@@ -222,14 +246,12 @@ class PgWriter:
         if self._buf:
             buf, self._buf, self._size = self._buf, [], 0
             if self._tx is None:
-                self.store.write(buf)
+                self.store.write(buf, self.origin)
             else:
                 from .connection import _storage_error
 
-                rows = index_rows((t[0], t[2]) for t in buf)
                 try:
-                    write_objects(self._tx, [(t[0], t[1]) for t in buf])
-                    write_rows(self._tx, rows)
+                    self.store.write(buf, self.origin, conn=self._tx)
                 except Exception as e:
                     self.abort()
                     raise _storage_error(e, self.store.db.display) from None

@@ -5,9 +5,13 @@ objects, refs and index in the database (redun/pg)."""
 import os
 
 from ..config import Config
+from .repository import Repo
 
 
-class PgRepo:
+class PgRepo(Repo):
+    """Inherits what does not depend on where records live (values, trust); overrides the
+    storage (store, refs, index) and opening."""
+
     kind = "postgresql"
     # index rows are written with their objects (pg/store.py): a run hands none over
     indexes_on_write = True
@@ -26,6 +30,7 @@ class PgRepo:
         self.refs = PgRefs(self.db)
         self._index = None
         self._values = None
+        self._trust = None
 
     @classmethod
     def open(cls, root: str, config: Config, location, create: bool = False) -> "PgRepo":
@@ -54,14 +59,6 @@ class PgRepo:
 
             self._index = PgIndex(self, self.db)
         return self._index
-
-    @property
-    def values(self):
-        if self._values is None:
-            from .valuestore import ValueStore
-
-            self._values = ValueStore.for_repo(self)
-        return self._values
 
     def close(self):
         if self._index is not None:
