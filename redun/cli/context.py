@@ -28,6 +28,14 @@ class CliContext:
     def local_config(self) -> Config:
         return Config.load(self.local_config_dir)
 
+    def run_config(self) -> Config:
+        """The config of the repository commands that run tasks record to (it must be local)."""
+        loc = self.repo_location()
+        if "://" in loc:
+            raise ConfigError(f"Repository '{self.repo_name}' is remote ({loc}); running tasks needs a local "
+                              "repository.")
+        return Config.load(loc)
+
     def repo_location(self, name: Optional[str] = None) -> str:
         """Where repo NAME lives: the local config dir for 'default', else [repos.NAME] config_dir."""
         name = name or self.repo_name

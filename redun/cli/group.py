@@ -10,6 +10,7 @@ import sys
 import click
 
 from .. import __version__
+from ..errors import RedunError
 
 # name -> (module, attribute, short help)
 COMMANDS = {
@@ -28,6 +29,8 @@ COMMANDS = {
     "console": ("redun.cli.console", "console_command", "Browse history in a terminal UI (needs .[console])."),
     "bundle": ("redun.cli.bundle", "bundle_group", "Move selected executions as one file."),
     "fs": ("redun.cli.fs", "fs_group", "Filesystem commands (local, s3, gs, http, etc)."),
+    "help": ("redun.cli.group", "help_command", "Show help information."),
+    "tag": ("redun.cli.tag", "tag_group", "Show and manipulate tags."),
 }
 
 
@@ -49,19 +52,50 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+# Commands that build a Scheduler, so --setup (the setup_scheduler arguments) applies to them.
+SCHEDULER_COMMANDS = ("run", "oneshot")
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-c", "--config", "config_dir", default=None, help="redun configuration directory.")
 @click.option("-r", "--repo", "repo_name", default="default", show_default=True, help="Redun repository to use.")
+@click.option("--check-version", default=None, help="Enforce required redun version (e.g. '>=0.44,<1').")
 @click.option("--log-level", type=click.Choice(["ERROR", "WARN", "INFO", "DEBUG"]), default="INFO",
               show_default=True, help="Set redun logging level.")
-@click.option("-s", "--setup", "setup", multiple=True, help="Specify a setup argument (key=value).")
+@click.option("-s", "--setup", "setup", multiple=True,
+              help="Specify a setup argument (key=value) for [scheduler] setup_scheduler.")
+@click.option("--setup-help", is_flag=True, help="Show setup argument help.")
 @click.version_option(__version__, "-V", "--version", message="%(version)s")
 @click.pass_context
-def cli(ctx, config_dir, repo_name, log_level, setup):
+def cli(ctx, config_dir, repo_name, check_version, log_level, setup, setup_help):
     """redun :: the redundant workflow engine, with a git-like provenance store."""
+    from ..logging import set_log_level
     from .context import CliContext
 
+    set_log_level(log_level)
+    if check_version:
+        from .version import require_version
+
+        require_version(__version__, check_version)
     ctx.obj = CliContext(config_dir=config_dir, repo_name=repo_name, log_level=log_level, setup=setup)
+    if setup_help:
+        from .scheduler_setup import format_setup_help, setup_parser, user_setup_func
+
+        click.echo("\n".join(format_setup_help(setup_parser(user_setup_func(ctx.obj.local_config())))))
+        ctx.exit(0)
+    if setup and ctx.invoked_subcommand not in SCHEDULER_COMMANDS:
+        raise RedunError(f"--setup applies to `redun run` and `redun oneshot` (it configures their scheduler); "
+                         f"`redun {ctx.invoked_subcommand or ''}` does not use it.")
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+@click.command("help")
+@click.pass_context
+def help_command(ctx):
+    """Show help information."""
+    click.echo(ctx.parent.get_help())
 
 
 def main(argv=None) -> None:

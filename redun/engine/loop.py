@@ -8,14 +8,20 @@ loop runs every ready continuation, then a batch of cache lookups, and blocks
 on `events` only when nothing else can move and jobs are still in flight.
 """
 
+import queue
+import sys
 from collections import deque
 
 
 class RunLoop:
-    def __init__(self, events):
+    def __init__(self, events, status_interval=None, on_idle=None):
         self.ready: deque = deque()
         self.events = events  # the scheduler's queue, shared with its executors
         self.inflight = 0  # jobs handed to executors and not yet reported back
+        # [scheduler] job_status_interval: on_idle() (the JOB STATUS table) after that many
+        # seconds without an event, unless a debugger is active in a task (it would garble it).
+        self.status_interval = status_interval if on_idle is not None else None
+        self.on_idle = on_idle
 
     def run(self, lifecycle, cache, flush) -> None:
         """Until nothing is ready, nothing waits for a lookup and nothing is in flight.
@@ -35,12 +41,42 @@ class RunLoop:
                 break
             if events_empty():
                 flush()  # about to wait: finished jobs reach the pack first (kill -9 keeps them)
-            job, ok, value, frames = get()
+            if self.status_interval is None:
+                job, ok, value, frames = get()
+            else:
+                try:
+                    job, ok, value, frames = get(timeout=self.status_interval)
+                except queue.Empty:
+                    if not debugger_active():
+                        self.on_idle()
+                    continue
             self.inflight -= 1
             if ok:
                 done(job, value)
             else:
                 reject(job, _failure(value, job, frames))
+
+
+_debugging = [False]
+_real_settrace = sys.settrace
+
+
+def _settrace(func):
+    _debugging[0] = func is not None
+    _real_settrace(func)
+
+
+def watch_debugger(on: bool) -> None:
+    """While a run waits with a status interval, notice pdb (it calls sys.settrace) in any thread."""
+    if on:
+        _debugging[0] = False
+        sys.settrace = _settrace
+    elif sys.settrace is _settrace:
+        sys.settrace = _real_settrace
+
+
+def debugger_active() -> bool:
+    return _debugging[0]
 
 
 def _failure(error, job, frames):

@@ -1,7 +1,7 @@
 """What `redun run` prints: per-job lines, the JOB STATUS table, tracebacks.
 
-Formats follow upstream 0.44.1 exactly (semantics §5.4): every line goes to
-stderr prefixed "[redun] ", the action word is padded to 6 characters, and a
+Formats follow upstream 0.44.1 exactly (semantics §5.4): every line goes
+through the `redun` logger (stderr, prefixed "[redun] "), the action word is padded to 6 characters, and a
 task call is shown as fullname(param=repr, ...) over the whole signature with
 defaults filled in.
 """
@@ -19,20 +19,37 @@ def trim(text: str, n: int = 200) -> str:
 
 
 class RunLog:
-    """Writes "[redun] " lines to a stream (stderr by default); quiet drops them."""
+    """Writes "[redun] " lines: through the `redun` logger (redun/logging.py) at INFO, as
+    upstream does, or straight to `stream` when one is given (tests). quiet drops them,
+    and so does a logger level above INFO (`redun --log-level ERROR`): `quiet` is then
+    true, so the engine does not even build its per-job lines."""
 
-    def __init__(self, stream=None, quiet: bool = False):
+    def __init__(self, stream=None, quiet: bool = False, logger=None):
         self.stream = stream
-        self.quiet = quiet
+        self._quiet = quiet
+        if logger is None and stream is None:
+            from ..logging import logger
+        self.logger = logger
 
-    def log(self, message: str = "") -> None:
-        if self.quiet:
+    @property
+    def quiet(self) -> bool:
+        if self._quiet:
+            return True
+        return self.stream is None and not self.logger.isEnabledFor(20)  # logging.INFO
+
+    def log(self, message: str = "", level: int = 20) -> None:
+        if self._quiet:
             return
-        out = self.stream or sys.stderr
-        out.write(f"[redun] {message}\n")
+        if self.stream is not None:
+            self.stream.write(f"[redun] {message}\n")
+        else:
+            self.logger.log(level, message)
 
     def flush(self) -> None:
-        (self.stream or sys.stderr).flush()
+        if self.stream is not None:
+            self.stream.flush()
+        else:
+            sys.stderr.flush()
 
 
 _PARAMS: dict = {}  # id(signature) -> (signature, ((name, default), ...)); signatures are immutable

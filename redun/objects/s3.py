@@ -75,6 +75,18 @@ def parse_s3_url(url: str, what: str = "S3 location") -> S3Url:
 # -- the client ---------------------------------------------------------------
 _clients: dict = {}
 _clients_lock = threading.Lock()
+_boto_config: dict = {}  # [scheduler] boto_config: botocore Config arguments for every client
+
+
+def set_boto_config(config: dict) -> None:
+    """Use these botocore Config arguments (upstream's [scheduler] boto_config, a JSON object)
+    for every S3 client from now on; clients built before are dropped."""
+    global _boto_config
+    if not isinstance(config, dict):
+        raise ConfigError(f"boto_config must be a JSON object of botocore Config arguments, not {config!r}")
+    with _clients_lock:
+        _boto_config = dict(config)
+        _clients.clear()
 
 
 def make_client():
@@ -91,6 +103,11 @@ def make_client():
         if not (os.environ.get("AWS_RETRY_MODE") or core.get_scoped_config().get("retry_mode")):
             retries["mode"] = "standard"  # backs off on throttling; max_attempts stays the user's
         config = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT, retries=retries)
+        if _boto_config:
+            try:
+                config = config.merge(Config(**_boto_config))
+            except TypeError as e:
+                raise ConfigError(f"[scheduler] boto_config: {e}") from None
         return boto3.session.Session(botocore_session=core).client("s3", config=config)
     except BotoCoreError as e:
         raise StorageError(f"Cannot set up S3 access: {e}. Check AWS_PROFILE and ~/.aws/config.") from None
