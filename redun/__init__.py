@@ -19,6 +19,7 @@ _LAZY = {
     "cond": "redun.scheduler",
     "Value": "redun.value",
     "apply_tags": "redun.scheduler",
+    "get_context": "redun.context",
 }
 
 

@@ -27,9 +27,10 @@ import uuid
 from typing import Any, Optional
 
 from .engine.clock import now_us
-from .engine.job import Job, JobInfo, TaskFailure  # noqa: F401 - upstream exposes redun.scheduler.Job, JobInfo
+from .engine.job import Execution, Job, JobEnv, JobInfo, TaskFailure  # noqa: F401 - upstream exposes these here
 from .engine.lifecycle import ErrorValue, SchedulerError  # noqa: F401 - ErrorValue pickles as redun.scheduler's
 from .engine.control import cond  # noqa: F401 - registers redun.cond; upstream exposes redun.scheduler.cond
+from .engine.tagging import apply_tags  # noqa: F401 - registers redun.apply_tags; upstream's place for it
 from .engine.runlog import RunLog, log_job_statuses, task_traceback_lines
 from .expression import QuotedExpression, SchedulerExpression, TaskExpression
 from .engine.nested import has_exprs, is_expr
@@ -71,15 +72,18 @@ def root_task(expr: QuotedExpression):
 
 
 class Scheduler:
-    """Runs expressions. `Scheduler()` records to memory; `Scheduler(repo=...)` to a repository.
+    """Runs expressions. `Scheduler()` records to memory; `Scheduler(repo=...)` to a repository,
+    and so does `Scheduler(config=config)` when config was read from a repository's directory.
 
     Upstream's constructor arguments are accepted by name: config, executor (replaces the
-    default executor), logger, use_task_traceback; `backend` must be None (the repository
-    is passed as `repo`)."""
+    default executor), logger, use_task_traceback, job_status_interval; `backend` must be
+    None (the repository is passed as `repo`). Read from `[scheduler]`: ignore_warnings,
+    job_status_interval, context / context_file (see redun/engine/settings.py)."""
 
     def __init__(self, config=None, backend=None, executor=None, logger=None, use_task_traceback: bool = True,
                  job_status_interval: Optional[int] = None, migrate: Optional[bool] = None, *, repo=None,
                  max_workers: Optional[int] = None, quiet: bool = False, log: Optional[RunLog] = None):
+        from .engine.settings import SchedulerSettings
         from .executors.base import executors_from_config
         from .executors.local import LocalExecutor
 
@@ -94,11 +98,19 @@ class Scheduler:
 
             config = Config("")  # as upstream: no redun.ini, no sections (not the init template)
         self.config = config
-        import logging
-
-        self.logger = logger or logging.getLogger("redun")
+        # A config read from a repository's directory records there (opened by load() or run()).
+        self._repo_dir = None
+        if repo is None and getattr(config, "path", None):
+            self._repo_dir = os.path.dirname(os.path.abspath(config.path))
+        settings = SchedulerSettings(config, job_status_interval)
+        self.ignore_warnings = settings.ignore_warnings
+        self.job_status_interval = settings.job_status_interval
+        self._context = settings.context
+        if logger is None:
+            from .logging import logger
+        self.logger = logger
         self.use_task_traceback = use_task_traceback
-        self.runlog = log or RunLog(quiet=quiet)
+        self.runlog = log or RunLog(quiet=quiet, logger=logger)
         self.task_registry = get_task_registry()
         self.events_queue = queue.SimpleQueue()
         self.executors: dict = {}
@@ -132,14 +144,23 @@ class Scheduler:
         self.executors[executor.name] = executor
 
     def load(self, migrate: Optional[bool] = None) -> None:
-        """Upstream API: open the backend. The repository opens lazily here."""
+        """Upstream API: open the backend, here the repository the config came from (created
+        if needed). A scheduler given repo=, or built without a config directory, has nothing
+        to open."""
+        if self.repo is None and self._repo_dir is not None:
+            from .repo.repository import Repo
+
+            self.repo = Repo.open(self._repo_dir, create=True)
 
     @property
     def is_running(self) -> bool:
         return self._run is not None
 
-    def log(self, *messages: Any, **kwargs) -> None:
-        self.runlog.log(" ".join(str(m) for m in messages))
+    def log(self, *messages: Any, indent: int = 0, multiline: bool = False, level: int = 20) -> None:
+        """Upstream's Scheduler.log: "[redun] " lines through the redun logger (level: INFO)."""
+        text = " ".join(str(m) for m in messages)
+        for line in ([text] if multiline else text.split("\n")):
+            self.runlog.log(" " * indent + line, level)
 
     @property
     def limits_used(self) -> dict:
@@ -172,25 +193,33 @@ class Scheduler:
 
     # -- running -----------------------------------------------------------------------
     def run(self, expr: Any, exec_argv: Optional[list] = None, dryrun: bool = False, cache: bool = True,
-            tags=(), execution_id: Optional[str] = None, record: bool = True, _parent_job: Optional[Job] = None
-            ) -> Any:
-        """Evaluate expr; returns the result or raises the failing task's exception. (_parent_job:
-        extend_run's stand-in for a job of another scheduler; no Execution record of its own.)"""
+            tags=(), context: Optional[dict] = None, execution_id: Optional[str] = None, record: bool = True,
+            _parent_job: Optional[Job] = None) -> Any:
+        """Evaluate expr; returns the result or raises the failing task's exception. context updates
+        the scheduler's ([scheduler] context) for this execution. (_parent_job: extend_run's
+        stand-in for a job of another scheduler; no Execution record of its own.)"""
         from .engine.run import ExecutionRun
 
         if self._run is not None:
             raise SchedulerError("This scheduler is already running an execution.")
+        self.load()
         exec_id = uuid.UUID(execution_id).bytes if execution_id else uuid.uuid4().bytes
         self.execution_id = str(uuid.UUID(bytes=exec_id))
         if exec_argv is None:
             exec_argv = ["scheduler.run", repr(expr)[:200]]
         self.traceback_lines = []
-        run = self._run = ExecutionRun(self, exec_id, dryrun=dryrun, use_cache=cache, prov=record)
+        exec_context = self._context
+        if context:
+            from .context import merge_dicts
+
+            exec_context = merge_dicts([exec_context, context])
+        run = self._run = ExecutionRun(self, exec_id, dryrun=dryrun, use_cache=cache, prov=record,
+                                       context=exec_context)
         self.recorder = run.recorder  # the run's records (kept after it for inspection)
         previous = get_current_scheduler(required=False)
         set_current_scheduler(self)
         if _parent_job is None:
-            run.recorder.start_execution(exec_id, list(exec_argv), dict(self._exec_tags(tags)), now_us())
+            run.recorder.start_execution(exec_id, list(exec_argv), self._exec_tags(tags), now_us())
             self.log("Start Execution {}:  redun {}".format(self.execution_id, " ".join(
                 _shell_quote(a) for a in exec_argv[1:])))
         self._validate_tasks()
@@ -273,16 +302,23 @@ class Scheduler:
     def _exec_tags(self, tags) -> list:
         """Execution tags: the config's [tags] section, then the caller's (the CLI adds
         redun.version, git, user, project, as upstream's `redun run` does)."""
-        out = list(_section(self.config, "tags").items())
+        from .tags import parse_tag_value
+
+        out = [(k, parse_tag_value(v)) for k, v in _section(self.config, "tags").items()]
         out.extend(tags)
         return out
 
     def _validate_tasks(self) -> None:
+        """Upstream's warning about tasks without a namespace ([scheduler] ignore_warnings =
+        namespace silences it). One message, its second line without the prefix, as upstream."""
+        if "namespace" in self.ignore_warnings:
+            return
         missing = [t for t in self.task_registry if not t.namespace and t.func is not None]
         if missing:
             names = ", ".join(f"{os.path.basename(t.func.__code__.co_filename)}:{t.func.__name__}" for t in missing)
-            self.log("Tasks will require namespace soon. Either set namespace in the `@task` decorator or with "
-                     "the module-level variable `redun_namespace`.\ntasks needing namespace: " + names)
+            self.runlog.log("Tasks will require namespace soon. Either set namespace in the `@task` decorator or "
+                            "with the module-level variable `redun_namespace`.\ntasks needing namespace: " + names,
+                            30)  # logging.WARNING
 
 
 def _section(config, name: str) -> dict:
@@ -293,10 +329,6 @@ def _shell_quote(arg: str) -> str:
     import shlex
 
     return shlex.quote(arg)
-
-
-def apply_tags(value, tags=(), job_tags=(), execution_tags=()):  # pragma: no cover
-    return value
 
 
 # -- subrun: a sub-workflow evaluated by its own scheduler inside an executor -------------------
@@ -326,21 +358,22 @@ def _subrun_root_task(expr: QuotedExpression, config: dict, config_dir: Optional
         importlib.import_module(module)
     out = SubrunResult(config=sub.config.get_config_dict())
     expr_eval = pickle.loads(pickle.dumps(expr.eval()))  # fresh expressions: no bookkeeping shared
-    run_config = dict(run_config)
-    run_config.pop("context", None)
+    run_config = dict(run_config)  # dryrun, cache and the calling job's context, as upstream's
     if new_execution:
         out["result"] = sub.run(expr_eval, execution_id=run_config.pop("execution_id", None), **run_config)
     else:
         parent = Job(root_task, None, (), {}, None)  # stands for this job in the sub-scheduler
         parent._exported = dict(export_options or {})
         out.update(_extend(sub, expr_eval, job_info, parent, run_config))
-    out["run_config"] = {"dryrun": run_config.get("dryrun", False), "cache": run_config.get("cache", True)}
+    out["run_config"] = {"dryrun": run_config.get("dryrun", False), "cache": run_config.get("cache", True),
+                         "context": run_config.get("context", {})}
     out["status"] = sub.get_job_status_report()
     return out
 
 
 def _extend(sub: "Scheduler", expr, job_info: JobInfo, parent: Job, run_config: dict) -> dict:
     parent.uuid = uuid.UUID(job_info.job_id).bytes
+    parent._context = run_config.get("context") or {}  # the calling job's: its children see it
     out: dict = {}
     try:
         out["result"] = sub.run(expr, execution_id=job_info.execution_id, _parent_job=parent, **run_config)
@@ -373,7 +406,7 @@ def subrun(scheduler: "Scheduler", parent_job: Job, sexpr: SchedulerExpression, 
         load_modules = sorted({t.load_module for t in get_task_registry()
                                if t.func is not None and not t.load_module.startswith("redun.")})
     run = scheduler._run
-    run_config = {"dryrun": run.dryrun, "cache": run.lifecycle._use_cache}
+    run_config = {"dryrun": run.dryrun, "cache": run.lifecycle._use_cache, "context": parent_job.get_context()}
     if not parent_job.recording_provenance() or scheduler.repo is None:
         new_execution = True  # nothing to extend: the caller's records are not in a repository
     sexpr_options = getattr(sexpr, "_options", {}) or {}

@@ -146,6 +146,14 @@ class Task:
         new.hash = new._calc_hash()
         return new
 
+    def update_context(self, context: Optional[dict] = None, **kwargs) -> "Task":
+        """A copy of this task whose calls see their context updated with context and kwargs
+        (merged into any update made before; upstream's Task.update_context)."""
+        from .context import merge_dicts
+
+        prev = self._task_options_override.get("_context_override", {})
+        return self.options(_context_override=merge_dicts([prev, context or {}, kwargs]))
+
     def partial(self, *args, **kwargs):
         from functools import partial
 

@@ -32,11 +32,16 @@ from .log_show import show_log
 @click.option("--value-type", help="Filter values by type (e.g. builtins.int, redun.File).")
 @click.option("--file-path", help="Filter files by recorded path.")
 @click.option("--exec-id", help="Filter jobs by execution (comma list of ids, prefixes, '-' or '~N').")
+@click.option("-t", "--tag", "tags", multiple=True, help="Filter by tag (format: key=value, or key for any value).")
+@click.option("--exec-tag", "exec_tags", multiple=True,
+              help="Filter by execution tag (format: key=value, or key): records of those executions.")
+@click.option("--result", "results", multiple=True, help="Filter jobs by their result value hashes (full hash).")
+@click.option("--arg", "arg_hashes", multiple=True, help="Filter jobs by their argument value hashes (full hash).")
 @click.option("--no-pager", is_flag=True, help="Accepted for compatibility; output is never paged.")
 @click.pass_obj
 def log_command(obj, ids, want_exec, want_job, want_call_node, want_task, want_value, want_file, want_all, count,
                 detail, fmt, dot, all_matches, exec_status, job_status, task_name, task_hash, value_type, file_path,
-                exec_id, no_pager):
+                exec_id, tags, exec_tags, results, arg_hashes, no_pager):
     """Show information on historical runs.
 
     With no ID: recent executions, newest first. ID may be an execution, job,
@@ -45,4 +50,4 @@ def log_command(obj, ids, want_exec, want_job, want_call_node, want_task, want_v
     """
     show_log(obj, ids, want_exec, want_job, want_call_node, want_task, want_value, want_file, want_all, count,
              detail, fmt, dot, all_matches, exec_status, job_status, task_name, task_hash, value_type, file_path,
-             exec_id)
+             exec_id, tags=tags, exec_tags=exec_tags, results=results, args=arg_hashes)

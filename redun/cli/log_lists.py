@@ -37,6 +37,41 @@ def _exec_ids(prov, text: str) -> list:
     return out
 
 
+def _value_filter(field: str, hashes: list) -> tuple:
+    """Jobs whose result (field "results") or an argument ("args") is one of these values,
+    or a value holding one of them (one level of subvalues, as upstream)."""
+    q = ",".join("?" * len(hashes))
+    held = (f"SELECT v.hash FROM vals v JOIN subvalues s ON s.parent = v.oid JOIN vals c ON c.oid = s.child "
+            f"WHERE c.hash IN ({q})")
+    if field == "results":
+        sql = (f"call_node IN (SELECT oid FROM call_nodes WHERE value_hash IN ({q}) OR value_hash IN ({held}))")
+    else:
+        sql = (f"call_node IN (SELECT call_oid FROM arg_uses WHERE value_hash IN ({q}) OR value_hash IN ({held}))")
+    return sql, list(hashes) * 2
+
+
+def _exec_tag_filter(prov, kind: str, pairs: list) -> tuple:
+    """Records of executions with these tags: the executions, their jobs, call nodes, tasks,
+    and the values their call nodes took or returned (and the values inside those)."""
+    from ..index.tag_queries import uuid_sql
+
+    index = prov.index
+    if kind == "execution":
+        return index.tag_filter_sql("execution", pairs)
+    cond, params = index.tag_filter_sql("execution", pairs, entity_sql=uuid_sql("j.execution_id"))
+    if kind == "job":
+        return f"id IN (SELECT j.id FROM jobs j WHERE {cond})", params
+    if kind == "call_node":
+        return f"oid IN (SELECT j.call_node FROM jobs j WHERE {cond})", params
+    if kind == "task":
+        return f"hash IN (SELECT j.task_hash FROM jobs j WHERE {cond})", params
+    used = (f"SELECT c.value_oid FROM call_nodes c JOIN jobs j ON j.call_node = c.oid WHERE {cond} "
+            f"UNION SELECT v.oid FROM arg_uses a JOIN jobs j ON j.call_node = a.call_oid "
+            f"JOIN vals v ON v.hash = a.value_hash WHERE {cond}")
+    return (f"oid IN (WITH RECURSIVE used(o) AS ({used} UNION SELECT s.child FROM subvalues s "
+            f"JOIN used ON s.parent = used.o) SELECT o FROM used)"), params * 2
+
+
 def where_for(prov, kind: str, f: dict) -> tuple:
     where, params = [], []
     if f.get("task_hash") and kind in ("job", "call_node", "task"):
@@ -65,6 +100,22 @@ def where_for(prov, kind: str, f: dict) -> tuple:
         ids = _exec_ids(prov, f["exec_id"])
         where.append(f"id IN ({','.join('?' * len(ids))})")
         params += ids
+    if f.get("results") or f.get("args"):
+        if kind != "job":
+            return "0", []  # they select jobs only (as upstream)
+        for field in ("results", "args"):
+            if f.get(field):
+                clause, p = _value_filter(field, f[field])
+                where.append(clause)
+                params += p
+    if f.get("tags"):
+        clause, p = prov.index.tag_filter_sql("value" if kind == "file" else kind, f["tags"])
+        where.append(clause)
+        params += p
+    if f.get("exec_tags"):
+        clause, p = _exec_tag_filter(prov, kind, f["exec_tags"])
+        where.append(clause)
+        params += p
     if kind in ("value", "file") and f.get("value_type"):
         where.append("type = ?")
         params.append(f["value_type"])

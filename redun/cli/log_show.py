@@ -27,10 +27,40 @@ def _csv(value, allowed, name):
     return items
 
 
+def _tag_pairs(texts, what: str) -> list:
+    """[(key, normalised JSON text or None for any value)] from key=value / key filters."""
+    if not texts:
+        return []
+    from ..hashing import json_dumps
+    from ..tags import ANY_VALUE, parse_tag_key_value
+
+    out = []
+    for text in texts:
+        try:
+            key, value = parse_tag_key_value(text, value_required=False)
+        except ValueError as e:
+            raise UsageError(f"{what} {text!r}: {e}") from None
+        out.append((key, None if value is ANY_VALUE else json_dumps(value)))
+    return out
+
+
+def _hashes(texts, what: str) -> list:
+    from ..objects.ids import is_hex
+
+    out = []
+    for text in texts:
+        for part in text.split(","):
+            part = part.strip().lower()
+            if not (len(part) == 40 and is_hex(part)):
+                raise UsageError(f"{what} takes full value hashes (40 hex digits), not {part!r}.")
+            out.append(bytes.fromhex(part))
+    return out
+
+
 def show_log(obj, ids=(), want_exec=False, want_job=False, want_call_node=False, want_task=False, want_value=False,
              want_file=False, want_all=False, count=False, detail=False, fmt="text", dot=False, all_matches=False,
              exec_status=None, job_status=None, task_name=(), task_hash=None, value_type=None, file_path=None,
-             exec_id=None) -> None:
+             exec_id=None, tags=(), exec_tags=(), results=(), args=()) -> None:
     """Print what `redun log` prints for these arguments (see its --help); `obj` is a CliContext."""
     for text in ids:
         if text.startswith("-") and text != "-":
@@ -47,7 +77,9 @@ def show_log(obj, ids=(), want_exec=False, want_job=False, want_call_node=False,
 
     filters = dict(exec_status=_csv(exec_status, EXEC_STATUSES, "--exec-status"),
                    job_status=_csv(job_status, JOB_STATUSES, "--job-status"), task_name=task_name,
-                   task_hash=task_hash, value_type=value_type, file_path=file_path, exec_id=exec_id)
+                   task_hash=task_hash, value_type=value_type, file_path=file_path, exec_id=exec_id,
+                   tags=_tag_pairs(tags, "--tag"), exec_tags=_tag_pairs(exec_tags, "--exec-tag"),
+                   results=_hashes(results, "--result"), args=_hashes(args, "--arg"))
     if fmt == "json":
         from ..view.render_json import JsonRenderer
 
@@ -77,6 +109,8 @@ def show_log(obj, ids=(), want_exec=False, want_job=False, want_call_node=False,
     kinds = [k for flag, k in KIND_FLAGS if want_all or wanted[flag]]
     if want_file and not want_all:
         kinds.append("file")
+    if not kinds and (filters["results"] or filters["args"]):
+        kinds = ["job"]  # they filter jobs (upstream lists executions, unfiltered, instead)
     if not kinds:
         if fmt == "text":
             out("Recent executions:")

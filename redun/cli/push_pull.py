@@ -132,6 +132,8 @@ def pull_command(obj, repo, exec_ids, keep_going, fmt):
     result = _run(obj, repo, obj.repo_name, exec_ids, "pull", keep_going)
     if fmt == "json":
         echo_json(sync_json(repo, result))
+    elif result.up_to_date:  # the same words as push for nothing to do (upstream said "Pulled 0")
+        click.echo(f"Repo '{repo}' is up to date.")
     else:
         click.echo(f"Pulled {result.objects} new record(s) from repo '{repo}'")
     _report_failed(result)

@@ -44,7 +44,9 @@ class CacheChecker:
         """Cache hit → the job proceeds as cached (True); miss → False. hit: the prefetched
         find_evals answer (None = no entry), or _NO_HIT to query here."""
         if job.get_options().get("check_valid", "full") == "shallow":
-            return self._check_shallow(job, args, kwargs)
+            found = self._check_shallow(job, args, kwargs)
+            if found is not None:
+                return found  # else nothing recorded: single reduction, as upstream falls back to it
         rec = self.rec
         try:
             if hit is _NO_HIT:
@@ -80,14 +82,19 @@ class CacheChecker:
         self.lifecycle.after_eval(job, result)
         return True
 
-    def _check_shallow(self, job, args, kwargs) -> bool:
-        """Ultimate reduction: the final result recorded for this task and these arguments."""
+    def _check_shallow(self, job, args, kwargs):
+        """Ultimate reduction: the final result recorded for this task and these arguments (in
+        the job's context). True: hit; False: recorded but unusable (run); None: none recorded."""
         rec = self.rec
         task = job.task
         try:
-            oid = rec.index.find_call_node(bytes.fromhex(task.hash), bytes.fromhex(job.args_hash), None)
+            if job.context_hash is not None:
+                oid = rec.index.find_call_node_in_context(bytes.fromhex(task.hash), bytes.fromhex(job.args_hash),
+                                                          job.context_hash)
+            else:
+                oid = rec.index.find_call_node(bytes.fromhex(task.hash), bytes.fromhex(job.args_hash), None)
             if oid is None or not rec.has(oid):
-                return False
+                return None
             node = rec.get(oid)
             result, vrec = rec.load_value(node.value)
             if vrec.type == "redun.ErrorValue":

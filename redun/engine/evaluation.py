@@ -16,6 +16,7 @@ from typing import Optional
 from ..expression import SchedulerExpression, SimpleExpression, TaskExpression, ValueExpression
 from ..promise import Promise
 from .job import _EMPTY, Job, as_exception, as_failure
+from .lazycall import evaluate_lazy_call, needs_lazy_call
 from .nested import Gather, collect_exprs, dedup_key, has_exprs, is_expr
 
 
@@ -23,10 +24,11 @@ class Evaluator:
     """Reduces values for one execution. `exec_job(expr, args, kwargs, parent, ok, fail)` is
     the lifecycle's entry point, called through the ready queue."""
 
-    def __init__(self, scheduler, ready, exec_job):
+    def __init__(self, scheduler, ready, exec_job, execution):
         self.scheduler = scheduler
         self.ready = ready
         self.exec_job = exec_job
+        self.execution = execution  # engine.job.Execution: its id and context
         self.root_memo: dict = {}
 
     def evaluate(self, value, parent: Optional[Job], ok, fail) -> None:
@@ -74,7 +76,10 @@ class Evaluator:
             if entry is None:
                 return
             resolved, failed = _settlers(entry)
-            if has_exprs((expr.args, expr.kwargs)):
+            task = expr.task
+            if task is not None and needs_lazy_call(task, expr):
+                evaluate_lazy_call(self, expr, task, parent, resolved, failed)
+            elif has_exprs((expr.args, expr.kwargs)):
                 self.evaluate((expr.args, expr.kwargs), parent,
                               lambda ev: self.ready.append((self.exec_job, (expr, ev[0], ev[1], parent, resolved,
                                                                             failed))), failed)

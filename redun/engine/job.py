@@ -40,7 +40,7 @@ class Job:
         "args_hash", "arg_hashes", "kwarg_hashes", "defaults", "status", "was_cached", "call_hash", "call_oid",
         "eval_oid", "eval_vhash", "prev_call", "start", "oid", "waiters", "followers", "result", "error", "memo",
         "result_vhash", "scope", "options", "_merged_options", "execution", "job_tags", "execution_tags",
-        "value_tags", "_exported", "__weakref__",
+        "value_tags", "_exported", "_context", "context_hash", "__weakref__",
     )
 
     def __init__(self, task, expr, call_args, call_kwargs, parent_job, execution=None):
@@ -75,6 +75,8 @@ class Job:
         self.job_tags = None
         self.execution_tags = None
         self.value_tags = None
+        self._context = None
+        self.context_hash = None
 
     # -- upstream's public attributes ------------------------------------------
     @property
@@ -95,25 +97,7 @@ class Job:
 
     def get_raw_options(self) -> dict:
         """Task options: definition-time, then exported by the parent, then call-time, then job-level."""
-        task = self.task
-        base = task._task_options_base
-        parent = self.parent_job
-        exported = parent.get_export_options() if parent is not None else None
-        call = self.expr._options if self.expr is not None else None
-        if not exported and not call and not self.options:
-            return base
-        merged = dict(base)
-        if exported:
-            merged.update(exported)
-        if call:
-            if "cache" in call and "cache_scope" not in call:
-                merged.pop("cache_scope", None)
-            merged.update(call)
-        if self.options:
-            merged.update(self.options)
-        from ..task import normalise_task_options
-
-        return normalise_task_options(merged)
+        return merge_raw_options(self.task, self.expr, self.parent_job, self.options)
 
     def get_options(self) -> dict:
         o = self._merged_options
@@ -139,6 +123,24 @@ class Job:
             exported = self._exported = {k: options[k] for k in names if k in options}
         return exported
 
+    def get_context(self) -> dict:
+        """The job's context: its parent's (the execution's for the root job) updated with its
+        call's `update_context` (redun/context.py)."""
+        context = self._context
+        if context is None:
+            parent = self.parent_job
+            if parent is not None:
+                context = parent.get_context()
+            else:
+                context = getattr(self.execution, "context", None) or {}
+            override = self.get_options().get("_context_override")
+            if override:
+                from ..context import merge_dicts
+
+                context = merge_dicts([context, override])
+            self._context = context
+        return context
+
     def recording_provenance(self) -> bool:
         return self.get_options().get("prov", True)
 
@@ -147,6 +149,62 @@ class Job:
 
 
 _EMPTY = object()
+
+
+def merge_raw_options(task, expr, parent, job_options) -> dict:
+    """A call's options before evaluation: the registered task's, then those exported by the
+    parent job, then call-time (task.options(...)), then job-level overrides."""
+    base = task._task_options_base
+    exported = parent.get_export_options() if parent is not None else None
+    call = expr._options if expr is not None else None
+    if not exported and not call and not job_options:
+        return base
+    merged = dict(base)
+    if exported:
+        merged.update(exported)
+    if call:
+        if "cache" in call and "cache_scope" not in call:
+            merged.pop("cache_scope", None)
+        merged.update(call)
+    if job_options:
+        merged.update(job_options)
+    from ..task import normalise_task_options
+
+    return normalise_task_options(merged)
+
+
+class Execution:
+    """The execution a job belongs to (upstream's redun.scheduler.Execution): its id and the
+    context its root job starts from."""
+
+    __slots__ = ("id", "context", "job")
+
+    def __init__(self, id: str, context=None):
+        self.id = id
+        self.context = context if context is not None else {}
+        self.job = None
+
+    def __repr__(self) -> str:
+        return f"Execution(id={self.id[:8]})"
+
+
+class JobEnv:
+    """A job as seen by expressions evaluated for a call about to become its child: its
+    default arguments see the new job's context (upstream's JobEnv). Everything but the
+    context and the dedup memo is the job's own."""
+
+    def __init__(self, job, context: dict):
+        self.job = job
+        self._env_context = context
+        self.memo = None
+
+    def get_context(self) -> dict:
+        return self._env_context
+
+    def __getattr__(self, name):
+        if self.job is None:
+            raise AttributeError(name)
+        return getattr(self.job, name)
 
 
 class TaskFailure(Exception):

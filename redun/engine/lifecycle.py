@@ -20,6 +20,7 @@ from .job import AdoptedJob, Job, JobInfo, SubrunResult, TaskFailure, job_info_p
 from .limits import LimitError, Limits, job_limits
 from .nested import arg_hash, default_value, defaults_of, has_exprs, is_expr, notify_fail, notify_ok, upstream_calls
 from .runlog import cached_line, format_task_call, reject_line, run_line
+from .tagging import record_job_tags
 
 
 class ErrorValue:
@@ -66,7 +67,7 @@ class JobLifecycle:
     (CSE), status counts, the first failure and the root job."""
 
     def __init__(self, scheduler, rec, runlog, loop, executors: dict, exec_id: bytes, prov: bool,
-                 use_cache: bool, dryrun: bool):
+                 use_cache: bool, dryrun: bool, execution=None):
         self.scheduler = scheduler
         self.rec = rec
         self.runlog = runlog
@@ -89,13 +90,19 @@ class JobLifecycle:
         self.root_job = None
         self.limits = Limits(scheduler.limits)
         self._limits_held = self.limits.holding  # the same dict: empty unless a job holds limits
+        self.execution = execution
+        # Contexts are looked at only once one exists (config, run(context=), update_context):
+        # runs without any pay nothing for them.
+        self.context_active = bool(execution is not None and execution.context)
+        self._context_hashes: dict = {}  # id(context dict) -> (dict, value hash)
 
     def status_counts(self) -> dict:
-        """{task fullname: {status: count}} (the JOB STATUS table)."""
+        """{task fullname: {status: count}} (the JOB STATUS table). A job exists here once its
+        arguments are evaluated, so an unfinished one is RUNNING (upstream's definition)."""
         out = {}
         for name, c in self._counts.items():
             c = dict(c)
-            c["PENDING"] = c["TOTAL"] - c["FAILED"] - c["CACHED"] - c["DONE"]
+            c["RUNNING"] = c["TOTAL"] - c["FAILED"] - c["CACHED"] - c["DONE"]
             out[name] = c
         return out
 
@@ -106,23 +113,31 @@ class JobLifecycle:
                                                     "DONE": 0, "TOTAL": 0}
         c[status] += 1
 
-    def exec_job(self, expr: TaskExpression, args: tuple, kwargs: dict, parent, ok, fail) -> None:
+    def exec_job(self, expr: TaskExpression, args: tuple, kwargs: dict, parent, ok, fail, options=None) -> None:
         """A task call whose arguments are evaluated: hash it, then collapse it into the same
-        call of this execution, queue it for the backend cache, or run it."""
+        call of this execution, queue it for the backend cache, or run it. options: the call's
+        evaluated options when they were lazy (engine/lazycall.py)."""
         task = expr.task
         if task is None or task.func is None:
             fail(TaskFailure(RuntimeError(f"Unknown task {expr.task_name}"), parent, []))
             return
         # Jobs record the registered task (its hash); call-time options only change behaviour.
         registered = self.task_registry.get(task.fullname) if task._task_options_override else task
-        job = Job(registered or task, expr, args, kwargs, parent)
+        job = Job(registered or task, expr, args, kwargs, parent, self.execution)
         job.waiters.append((ok, fail))
         if parent is None:
-            self.root_job = job
+            if self.root_job is None:
+                self.root_job = job
         else:
             parent.child_jobs.append(job)
         self._count(job, "TOTAL")
-        options = job.get_options()
+        if options is None:
+            options = job.get_options()
+        else:
+            job._merged_options = options
+        if self.context_active or "_context_override" in options:
+            self.context_active = True
+            self._set_context_hash(job)
 
         # Hash the preprocessed arguments: defaults merged into kwargs, config_args dropped.
         hkw = dict(kwargs)
@@ -168,10 +183,21 @@ class JobLifecycle:
             return
         self.run_job(job, args, kwargs)
 
+    def _set_context_hash(self, job: Job) -> None:
+        """A job with a non-empty context gets its value hash as context_hash (CSE and shallow
+        cache checks only match the same context, as upstream)."""
+        context = job.get_context()
+        if not context:
+            return
+        hit = self._context_hashes.get(id(context))
+        if hit is None or hit[0] is not context:
+            hit = self._context_hashes[id(context)] = (context, hash_value(context))
+        job.context_hash = hit[1]
+
     def _same_call(self, job: Job, args, kwargs) -> bool:
         """The same call already ran in this execution: collapse into it while it runs (silently,
         as upstream), or reuse it once finished (CSE; errors too). True if handled."""
-        other = self._cse.get(job.eval_hash)
+        other = self._cse.get(job.eval_hash if job.context_hash is None else (job.eval_hash, job.context_hash))
         if other is None:
             return False
         if other.status == "PENDING":
@@ -188,7 +214,7 @@ class JobLifecycle:
         if job.scope != "NONE":
             if self._same_call(job, args, kwargs):  # a twin from the same lookup batch is running
                 return
-            self._cse[job.eval_hash] = job
+            self._cse[job.eval_hash if job.context_hash is None else (job.eval_hash, job.context_hash)] = job
         self.start_job(job, args, kwargs)
 
     def start_job(self, job: Job, args, kwargs) -> None:
@@ -298,10 +324,13 @@ class JobLifecycle:
         self._count(job, status)
         job.status = status
         if job.scope != "NONE":
-            self._cse.setdefault(job.eval_hash, job)
+            self._cse.setdefault(job.eval_hash if job.context_hash is None else (job.eval_hash, job.context_hash),
+                                 job)
         if not self._prov:
             return
         rec = self.rec
+        if job.job_tags is not None or job.context_hash is not None or job.get_options().get("tags"):
+            record_job_tags(rec, job, job.get_options(), self.execution.id)
         parent = job.parent_job
         job.oid = rec.job(JobRecord(
             job.uuid, self._exec_id, parent.uuid if parent is not None else None,

@@ -26,7 +26,7 @@ from .clock import now_us
 from ..objects import codec
 from ..objects.compress import compress_many
 from ..objects.ids import object_id
-from ..objects.records import Arg, CallNode, Execution, Job, Task, Value
+from ..objects.records import Arg, CallNode, Execution, Job, Tag, TagSet, Task, Value
 from ..objects.hotcodec import FAST_ENCODERS as _FAST
 from ..objects.valuecodec import decode_native, encode_native, type_name
 from ..index.rows import RowBuffer
@@ -100,6 +100,8 @@ class _MemoryIndex:
     def __init__(self):
         self.evals: dict = {}
         self.calls: dict = {}
+        self.call_keys: dict = {}  # call_hash -> (task_hash, args_hash, oid)
+        self.calls_in_context: dict = {}  # (task_hash, args_hash, context hash hex) -> oid
 
     def ingest_many(self, pairs) -> None:
         for oid, rec in pairs:
@@ -107,6 +109,14 @@ class _MemoryIndex:
                 self.evals[rec.eval_hash] = (oid, rec.eval_value, rec.call_hash, rec.call_node)
             elif type(rec) is CallNode:
                 self.calls[(rec.task_hash, rec.args_hash)] = oid
+                self.call_keys[rec.hash] = (rec.task_hash, rec.args_hash, oid)
+            elif type(rec) is Tag and rec.key == "redun.context":
+                call = self.call_keys.get(bytes.fromhex(rec.entity_id))
+                if call is not None:
+                    self.calls_in_context[(call[0], call[1], json.loads(rec.value))] = call[2]
+
+    def find_call_node_in_context(self, task_hash: bytes, args_hash: bytes, context_hash: str):
+        return self.calls_in_context.get((task_hash, args_hash, context_hash))
 
     def commit(self) -> None:
         pass
@@ -132,6 +142,8 @@ class Recorder:
         # index rows not yet handed on (a PostgreSQL repository's store writes them itself)
         self.rows = RowBuffer() if repo is not None and not getattr(repo, "indexes_on_write", False) else None
         self._value_oids: dict = {}  # value_hash (hex) -> oid
+        self._tags: dict = {}  # tag hash (hex) -> Tag record oid, made in this run
+        self._tag_values: dict = {}  # Value oids the run's tags name (insertion-ordered set)
         self._task_oids: dict = {}  # task hash -> oid
         self._index = None
         self.follower = None  # index/follow.py helper, once started
@@ -318,15 +330,38 @@ class Recorder:
             if self.follower is not None and self.rows.count >= SEND_RECORDS:
                 self._send_rows()
 
+    # -- tags -------------------------------------------------------------------
+    def tag(self, entity_type: str, entity_id: str, key: str, value, value_oid: Optional[bytes] = None) -> None:
+        """Record a tag made during the run (once per tag hash); value_oid: a Value the tag
+        names (a tagged value, a context), kept with the run's TagSet."""
+        from ..hashing import hash_tag, json_dumps
+
+        h = hash_tag(entity_id, key, value, [])
+        if h not in self._tags:
+            self._tags[h] = self.put(Tag(bytes.fromhex(h), entity_type, entity_id, key, json_dumps(value), ()))
+        if value_oid is not None:
+            self._tag_values[value_oid] = None
+
+    def _put_tagset(self) -> Optional[bytes]:
+        if not self._tags:
+            return None
+        return self.put(TagSet(tuple(self._tags.values()), tuple(self._tag_values)))
+
     # -- executions --------------------------------------------------------------
-    def start_execution(self, exec_id: bytes, argv: list, tags: dict, start: int) -> Optional[bytes]:
+    def start_execution(self, exec_id: bytes, argv: list, tags: list, start: int) -> Optional[bytes]:
+        """The preliminary Execution record. tags: (key, value) pairs; a key given once lives
+        in Execution.tags, a key given several times becomes Tag records (one per value)."""
         if self.repo is None or not self.record:
             return None
-        rec = Execution(exec_id, json.dumps(argv), None, start, None,
-                        {k: json.dumps(v) for k, v in tags.items()})
-        oid = self.repo.store.put(rec)  # loose: visible to other processes while we run
         from ..objects.ids import uuid_str
 
+        keys = [k for k, _ in tags]
+        folded = {k: json.dumps(v) for k, v in tags if keys.count(k) == 1}
+        for k, v in tags:
+            if keys.count(k) > 1:
+                self.tag("Execution", uuid_str(exec_id), k, v)
+        rec = Execution(exec_id, json.dumps(argv), None, start, None, folded)
+        oid = self.repo.store.put(rec)  # loose: visible to other processes while we run
         self.ref = f"execs/{uuid_str(exec_id)}"
         self.repo.refs.set(self.ref, oid, expected=None)
         self._prelim = (oid, rec)
@@ -336,9 +371,12 @@ class Recorder:
         if self.repo is None or not self.record:
             return
         oid0, rec0 = self._prelim
+        tagset = self._put_tagset()
         final = Execution(rec0.id, rec0.args, root_job, rec0.start_time, end, rec0.tags)
         oid = self.put(final)
         name = self._commit_pack()
+        if tagset is not None:  # before the execution's ref: whoever sees the run sees its tags
+            self.repo.refs.set(f"tags/{self.ref[len('execs/'):]}", tagset, expected=None)
         self.repo.refs.set(self.ref, oid, expected=oid0)
         self._index_pack(name, (oid0, rec0))
 

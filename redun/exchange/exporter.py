@@ -223,9 +223,18 @@ class Exporter:
         except Exception:
             return
         wanted = set(self.ids.values())
+        hashes = []
         for oid, entity_id in rows:
             if entity_id in wanted and oid not in self.ids:
                 self._walk(oid)
+                hashes.append(self.ids[oid])
+        while hashes:  # the delete markers (and updates of them) that supersede exported tags
+            found = []
+            for oid, h in self.index.tags_superseding([bytes.fromhex(x) for x in hashes]):
+                if oid is not None and oid not in self.ids:
+                    self._walk(oid)
+                    found.append(h.hex())
+            hashes = found
 
 
 def export_lines(repo, write: Callable[[str], None], root_ids: Optional[list] = None,

@@ -23,11 +23,14 @@ depends on them are skipped and reported, and the rest is committed.
 
 import marshal
 import os
+import uuid
 from typing import Iterable, Optional
 
 from ..index.scratch import open_scratch
 from ..objects.fileio import hold_lock
 from ..objects import codec, compress
+from ..objects.ids import object_id
+from ..objects.records import TagSet
 from ..objects.progress import Progress, progress_or_none
 from .builder import RecordBuilder
 from .packqueue import PackQueue
@@ -109,6 +112,19 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
     return imp.summary
 
 
+def _tagset(imp: RecordBuilder, writer) -> Optional[bytes]:
+    """The imported Tag records (tags on jobs, values, call nodes, tasks, deletes), kept (gc)
+    and moved (push/pull) by one TagSet named tags/import-<uuid>; None if there are none."""
+    tag_oids = tuple(oid for key, oid in imp.oids.items() if key.startswith("t:") and key not in imp.folded_tags)
+    if not tag_oids:
+        return None
+    data = codec.encode(TagSet(tag_oids, ()))
+    oid = object_id(data)
+    if not imp.queue.present(oid):
+        writer.add_stored(oid, compress.compress(data))
+    return oid
+
+
 def _finish(repo, imp: RecordBuilder, writer, held: list, db) -> None:
     """Add the held Execution records, commit the pack, then set refs."""
     s = imp.summary
@@ -134,6 +150,7 @@ def _finish(repo, imp: RecordBuilder, writer, held: list, db) -> None:
     for tkey, ekey in imp.folded_tags.items():
         if ekey not in imp.oids:  # its execution failed: the tag failed with it
             s.failed += 1
+    tagset = _tagset(imp, writer)
     name = writer.commit()
     index = imp.lookup.index
     if index is not None:
@@ -144,6 +161,8 @@ def _finish(repo, imp: RecordBuilder, writer, held: list, db) -> None:
                 index.note_pack(name)
         else:
             index.catch_up()
+    if tagset is not None and not any(oid == tagset for _, oid in repo.refs.list("tags/import-")):
+        repo.refs.set(f"tags/import-{uuid.uuid4()}", tagset, expected=None)
     # CAS from nothing; a conflict means another import of the same execution set it meanwhile
     conflicts = repo.refs.set_many({f"execs/{eid}": (None, oid) for eid, oid in refs})
     s.executions += len(refs) - len(conflicts)

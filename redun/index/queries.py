@@ -267,10 +267,6 @@ class Queries:
             "WITH RECURSIVE down(o) AS (SELECT ? UNION SELECT s.child FROM subvalues s JOIN down ON s.parent = down.o) "
             "SELECT 1 FROM down WHERE o = ? LIMIT 1", (outer, inner)))
 
-    def tag_entities(self) -> list:
-        """(tag oid, entity id) of every Tag record (upstream tags on non-execution entities)."""
-        return self._read("SELECT oid, entity_id FROM tags")
-
     def call_nodes_by_oid(self, oids) -> list:
         """Rows for these CallNode oids, in the given order (unknown ones skipped)."""
         out = []

@@ -34,6 +34,38 @@ def unpack_args(blob) -> list:
     return _unpackb(blob, raw=False, use_list=False) if blob else ()
 
 
+def normal_json(text: str) -> str:
+    """A tag value's JSON text in one spelling (sorted keys, no spaces), so equal values
+    compare equal in SQL whatever wrote them."""
+    import json
+
+    from ..hashing import json_dumps
+
+    try:
+        return json_dumps(json.loads(text))
+    except ValueError:
+        return text
+
+
+def execution_tag_rows(rec) -> list:
+    """tags rows of an execution's own tags (Execution.tags): hashed as upstream hashes an
+    execution's tag, with no oid (they live in the Execution record)."""
+    import json
+
+    from ..hashing import hash_tag, json_dumps
+    from ..objects.ids import uuid_str
+
+    eid = uuid_str(rec.id)
+    out = []
+    for key in sorted(rec.tags):
+        try:
+            value = json.loads(rec.tags[key])
+        except ValueError:
+            continue
+        out.append((bytes.fromhex(hash_tag(eid, key, value, [])), None, "Execution", eid, key, json_dumps(value)))
+    return out
+
+
 # A newer Execution record (the final one of a run) replaces the running one's row.
 _EXECUTION_UPSERT = (
     " ON CONFLICT(id) DO UPDATE SET oid=excluded.oid, args=excluded.args, job_oid=excluded.job_oid, "
@@ -63,7 +95,11 @@ TABLES = (
     )),
     Table("vals", "value", (("oid", OID), "hash", "type", "format", "size", "path", ("pack", PACK))),
     Table("subvalues", "value", (("parent", OID), ("child", ITEM)), each="subvalues"),
-    Table("tags", "tag", (("oid", OID), "entity_type", "entity_id", "key", "value")),
+    # every tag by its upstream tag hash; an execution's own tags (Execution.tags) are added
+    # to this table too, with no oid (execution_tag_rows, called by RowBuffer.add)
+    Table("tags", "tag", ("hash", ("oid", OID), "entity_type", "entity_id", "key",
+                          ("value", Computed(normal_json, "value")))),
+    Table("tag_parents", "tag", (("parent", ITEM), ("child", "hash")), each="parents"),
 )
 ORDER = tuple(t.name for t in TABLES)
 SQL = {t.name: t.insert(f"VALUES ({','.join('?' * len(t.columns))})") for t in TABLES}
@@ -103,6 +139,8 @@ class RowBuffer:
         if add is not None:  # a type without rows (Blob) is not counted
             add(self.rows, oid, rec, self.pack)
             self.count += 1
+            if rec.TYPE == "execution" and rec.tags:
+                self.rows["tags"].extend(execution_tag_rows(rec))
 
     def add_canonical(self, oid: bytes, canonical: bytes) -> None:
         """Rows straight from verified canonical bytes, skipping record construction

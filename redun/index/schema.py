@@ -8,7 +8,10 @@ from (NULL when ingested from a running writer): a read hint for the store.
 A CallNode's arguments live in its row (`args`: msgpack list of [position, key,
 value oid]); `arg_uses` maps an argument's value hash to the CallNodes taking it.
 `vals.preview` caches a value's display text (filled by `redun log`, never stale:
-values are immutable).
+values are immutable). `tags` holds every tag by its upstream tag hash: Tag records
+(`oid` set) and an execution's own tags from its Execution record (`oid` NULL; value
+as normalised JSON text); `tag_parents` says which tags a tag supersedes, so the
+current tags are those that are nobody's parent.
 
 Bulk-load design: record tables are plain rowid tables (appends are cheap);
 their uniqueness lives in UNIQUE indexes that a fresh index creates only after
@@ -16,12 +19,13 @@ its first catch-up (`INDEXES`). Until then INSERT OR IGNORE cannot ignore, so
 the build step removes any duplicate rows before creating the unique indexes.
 """
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Every schema version this code has used (for `redun db versions`).
-KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4, 5, 6)  # 2: preview cache; 3: bulk-load tables; 4: leaner indexes;
+KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4, 5, 6, 7)  # 2: preview cache; 3: bulk-load tables; 4: leaner indexes;
 # 5: pack hints (which pack a record came from), 4 KiB pages, arguments inline in call_nodes;
-# 6: vals keyed by a plain index (cheap dedupe after a bulk load)
+# 6: vals keyed by a plain index (cheap dedupe after a bulk load);
+# 7: tags keyed by tag hash, with their parents (tag_parents) and an execution's own tags
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,8 +61,10 @@ CREATE TABLE IF NOT EXISTS vals (
 );
 CREATE TABLE IF NOT EXISTS subvalues (parent BLOB NOT NULL, child BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tags (
-    oid BLOB NOT NULL, entity_type TEXT NOT NULL, entity_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL
+    hash BLOB NOT NULL, oid BLOB, entity_type TEXT NOT NULL, entity_id TEXT NOT NULL, key TEXT NOT NULL,
+    value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tag_parents (parent BLOB NOT NULL, child BLOB NOT NULL);
 """
 
 # Tables whose rows usually repeat across packs (every run records its tasks, and runs share
@@ -71,7 +77,8 @@ UNIQUE = (
     ("call_nodes", "oid"),
     ("tasks", "oid"),
     ("subvalues", "parent, child"),
-    ("tags", "oid"),
+    ("tags", "hash"),
+    ("tag_parents", "parent, child"),
 )
 
 # (table, key column): a plain index on the key instead of a unique one, because removing a
@@ -95,6 +102,7 @@ CREATE INDEX IF NOT EXISTS vals_hash ON vals(hash);
 CREATE INDEX IF NOT EXISTS vals_path ON vals(path) WHERE path IS NOT NULL;
 CREATE INDEX IF NOT EXISTS subvalues_child ON subvalues(child);
 CREATE INDEX IF NOT EXISTS tags_entity ON tags(entity_id);
+CREATE INDEX IF NOT EXISTS tags_key ON tags(key, value);
 """
 
 

@@ -2,9 +2,9 @@
 
 from .codec import decode, encode, encode_with_id
 from .ids import object_id, parse_oid
-from .records import Arg, Blob, CallNode, Execution, Job, Record, Tag, Task, Value
+from .records import Arg, Blob, CallNode, Execution, Job, Record, Tag, TagSet, Task, Value
 
 __all__ = [
-    "Arg", "Blob", "CallNode", "Execution", "Job", "Record", "Tag", "Task", "Value",
+    "Arg", "Blob", "CallNode", "Execution", "Job", "Record", "Tag", "TagSet", "Task", "Value",
     "decode", "encode", "encode_with_id", "object_id", "parse_oid",
 ]

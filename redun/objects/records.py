@@ -182,7 +182,11 @@ class Execution(Record):
 
 @record
 class Tag(Record):
-    """An upstream tag on a non-execution entity, kept for import/export fidelity."""
+    """A tag (key = JSON value) on an entity: entity_type Execution, Job, CallNode, Task,
+    Value, or Null (a delete marker). hash is upstream's tag_hash; parents are the tags it
+    supersedes (an update or delete), so a tag is current while no tag names it as parent.
+    An execution's own run-time tags live in Execution.tags instead; tags of everything else
+    are Tag records, reached through a TagSet."""
 
     TYPE = "tag"
     FIELDS = (
@@ -195,5 +199,17 @@ class Tag(Record):
     )
 
 
-RECORD_TYPES: dict = {c.TYPE: c for c in (Task, Blob, Value, CallNode, Job, Execution, Tag)}
+@record
+class TagSet(Record):
+    """Tag records written together (one run's, one `redun tag` command's, one import's).
+    A ref `tags/<name>` names it: that keeps its tags (gc) and is what push/pull move."""
+
+    TYPE = "tagset"
+    FIELDS = (
+        Field("tags", "oids"),  # Tag records
+        Field("values", "oids", ()),  # Values the tags name (a tagged value, a context dict), kept with them
+    )
+
+
+RECORD_TYPES: dict = {c.TYPE: c for c in (Task, Blob, Value, CallNode, Job, Execution, Tag, TagSet)}
 """Record class by type tag: what decoders and walkers look records up in."""

@@ -20,7 +20,7 @@ from ..errors import NotFoundError, RedunError, RefConflictError
 from ..objects.directory import DirectoryStore
 from ..refs import DirectoryRefs
 from .haves import Haves
-from .plan import SYNC_PREFIX
+from .plan import SYNC_PREFIXES
 from .remote import Head, Remote
 
 
@@ -45,22 +45,24 @@ class DirectoryRemote(Remote):
     # -- head ---------------------------------------------------------------
     def read_head(self) -> Head:
         bad: dict = {}
-        try:
-            refs = dict(self.refs.list(SYNC_PREFIX))  # refs/.packed + the few loose ones
-        except RedunError:
-            refs = self._readable_refs(bad)
+        refs = {}
+        for prefix in SYNC_PREFIXES:
+            try:
+                refs.update(self.refs.list(prefix))  # refs/.packed + the few loose ones
+            except RedunError:
+                refs.update(self._readable_refs(bad, prefix))
         self.store.refresh()
         self._packs = Haves([p.index for p in self.store.packs()])
         self._loose = self._has_loose()
         return Head(refs=refs, packs=tuple(sorted(p.name for p in self.store.packs())), token=None, bad_refs=bad)
 
-    def _readable_refs(self, bad: dict) -> dict:
-        """The refs that can be read, one by one; each unreadable one goes into `bad`."""
+    def _readable_refs(self, bad: dict, prefix: str) -> dict:
+        """The refs under prefix that can be read, one by one; each unreadable one goes into `bad`."""
         try:
-            names = self.refs.names(SYNC_PREFIX)
+            names = self.refs.names(prefix)
         except RedunError as e:  # refs/.packed itself: only the loose refs remain
             bad["refs/.packed"] = str(e)
-            names = self.refs.loose_names(SYNC_PREFIX)
+            names = self.refs.loose_names(prefix)
         refs = {}
         for name in names:
             try:

@@ -1,6 +1,8 @@
 """Have/want planning for push and pull: pure functions, no I/O.
 
-A sync moves the refs `execs/<uuid>` of a source to a destination. The plan is
+A sync moves the refs `execs/<uuid>` of a source to a destination, and the tag refs
+`tags/<name>` (TagSets: a run's tags are `tags/<its execution uuid>`, `redun tag` and
+`redun import` write `tags/edit-<uuid>` / `tags/import-<uuid>`). The plan is
  1. which refs change (`ref_updates`), from the two heads alone;
  2. which objects move (`walk`): everything reachable from the new ref values
     that the destination lacks, stopping at the first object it has (closure
@@ -14,11 +16,26 @@ from typing import Callable, Iterable, Iterator, Optional
 from ..errors import AmbiguousPrefixError, NotFoundError
 
 SYNC_PREFIX = "execs/"
+TAGS_PREFIX = "tags/"
+SYNC_PREFIXES = (SYNC_PREFIX, TAGS_PREFIX)
 
 
 def exec_refs(refs: dict) -> dict:
-    """Only the refs a sync moves: execution heads."""
-    return {n: o for n, o in refs.items() if n.startswith(SYNC_PREFIX)}
+    """Only the refs a sync moves: execution heads and tag sets."""
+    return {n: o for n, o in refs.items() if n.startswith(SYNC_PREFIXES)}
+
+
+def tag_refs_for(refs: dict, exec_names: list) -> list:
+    """The tag refs that go with these executions: each one's own run tags, and every tag set
+    not tied to one execution (`redun tag` edits, imports), which may name their records."""
+    uuids = {n[len(SYNC_PREFIX):] for n in exec_names}
+    out = []
+    for name in sorted(refs):
+        if name.startswith(TAGS_PREFIX):
+            rest = name[len(TAGS_PREFIX):]
+            if rest in uuids or rest.startswith(("edit-", "import-")):
+                out.append(name)
+    return out
 
 
 def resolve_roots(refs: dict, prefixes: Iterable[str]) -> list:
@@ -39,7 +56,7 @@ def resolve_roots(refs: dict, prefixes: Iterable[str]) -> list:
             chosen.append(hits[0])
     if unknown:
         raise NotFoundError(f"Unknown record ids: {' '.join(unknown)} (push/pull take execution id prefixes)")
-    return chosen
+    return chosen + tag_refs_for(refs, chosen)
 
 
 def ref_updates(src: dict, dst: dict, only: Optional[Iterable[str]] = None) -> dict:
@@ -88,6 +105,8 @@ def describe_ref(name: str) -> str:
     """'execs/<uuid>' -> 'Exec <uuid prefix>' for messages."""
     if name.startswith(SYNC_PREFIX):
         return f"Exec {name[len(SYNC_PREFIX):][:8]}"
+    if name.startswith(TAGS_PREFIX):
+        return f"Tags {name[len(TAGS_PREFIX):][:15]}"
     return name
 
 

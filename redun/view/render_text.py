@@ -41,25 +41,20 @@ def status_cell(status: str) -> str:
     return status.center(STATUS_WIDTH)
 
 
-def format_tags(tags: dict, max_length: int = 50) -> str:
-    """'(k=v, …)' sorted; values are JSON texts, shown like upstream (strings bare)."""
+def format_tags(tags, max_length: int = 50) -> str:
+    """'(k=v, …)' sorted, as upstream shows tags; tags: (key, JSON text) pairs or a dict."""
     if not tags:
         return ""
+    from ..tags import format_tag_key_value
+
     parts = []
-    for k, raw in tags.items():
+    for k, raw in (tags.items() if isinstance(tags, dict) else tags):
         try:
             v = json.loads(raw)
         except (TypeError, ValueError):
             v = raw
-        text = v if isinstance(v, str) else json.dumps(v)
-        if len(text) > max_length:
-            text = text[: max_length - 3] + "..."
-        parts.append(f"{k}={text}")
+        parts.append(format_tag_key_value(k, v, max_length=max_length))
     return "(" + ", ".join(sorted(parts)) + ")"
-
-
-def exec_tags(ex: dict) -> dict:
-    return json.loads(ex["tags"]) if ex.get("tags") else {}
 
 
 def short(raw: bytes, full: bool = False) -> str:
@@ -95,12 +90,16 @@ class TextRenderer:
     def line(self, text: str = "", indent: int = 0) -> None:
         self.out((" " * indent + text) if text else text)
 
+    def tags(self, entity_id: str) -> str:
+        """The entity's current tags as upstream shows them after a record's line."""
+        return format_tags([(k, v) for _, k, v, _ in self.index.current_tags(entity_id)])
+
     # executions
     def exec_line(self, ex: dict, detail: bool = False, indent: int = 0) -> None:
         args = " ".join(json.loads(ex["args"])[1:])
         status = exec_status(self.index, ex)
         self.line(f"Exec {short(ex['id'], detail)} [{status_cell(status)}] {local_time(ex['start_time'])}:  "
-                  f"{args} {format_tags(exec_tags(ex))}", indent)
+                  f"{args} {self.tags(uuid_str(ex['id']))}", indent)
 
     def exec_detail(self, ex: dict, indent: int = 0) -> None:
         self.exec_line(ex, detail=True, indent=indent)
@@ -162,7 +161,7 @@ class TextRenderer:
         if args is None:
             args = self.prov.arguments_text(job["call_node"])
         self.line(f"Job {short(job['id'], detail)} [{status_cell(job['status'])}] {local_time(job['start_time'])}:  "
-                  f"{name}({args}) ", indent)
+                  f"{name}({args}) {self.tags(uuid_str(job['id']))}", indent)
 
     def traceback(self, job: dict, indent: int = 0) -> None:
         stack = [job]
@@ -200,11 +199,11 @@ class TextRenderer:
 
     # call nodes
     def call_node_line(self, cn: dict, indent: int = 0) -> None:
-        self.line(f"CallNode {short(cn['hash'])} {cn['task_name']} ", indent)
+        self.line(f"CallNode {short(cn['hash'])} {cn['task_name']} {self.tags(cn['hash'].hex())}", indent)
 
     def call_node_block(self, cn: dict, indent: int = 0, parents: bool = True, children: bool = True,
                         dataflow: bool = True, execution_id: bytes = None) -> None:
-        self.line(f"CallNode {cn['hash'].hex()} {cn['task_name']} ", indent)
+        self.line(f"CallNode {cn['hash'].hex()} {cn['task_name']} {self.tags(cn['hash'].hex())}", indent)
         self.line(f"Args:   {self.prov.arguments_text(cn['oid'])}", indent + 2)
         value = self.index.value(cn["value_oid"])
         verb = "Raised" if value is not None and value["type"] == "redun.ErrorValue" else "Result"
@@ -238,13 +237,13 @@ class TextRenderer:
 
     # tasks
     def task_line(self, task: dict, indent: int = 0) -> None:
-        self.line(f"Task {short(task['hash'])} {task['fullname']} ", indent)
+        self.line(f"Task {short(task['hash'])} {task['fullname']} {self.tags(task['hash'].hex())}", indent)
 
     def task_block(self, task: dict, indent: int = 0, first_job: bool = True) -> None:
         if task is None:
             self.line("Task UNKNOWN", indent)
             return
-        self.line(f"Task {task['hash'].hex()} {task['fullname']} ", indent)
+        self.line(f"Task {task['hash'].hex()} {task['fullname']} {self.tags(task['hash'].hex())}", indent)
         if first_job:
             job = self.index.first_job_of_task(task["hash"])
             if job is not None:
@@ -255,7 +254,8 @@ class TextRenderer:
 
     # values and files
     def value_line(self, val: dict, indent: int = 0) -> None:
-        self.line(f"Value {short(val['hash'])} {val['type']} {self.prov.preview(val['oid'])} ", indent)
+        self.line(f"Value {short(val['hash'])} {val['type']} {self.prov.preview(val['oid'])} "
+                  f"{self.tags(val['hash'].hex())}", indent)
 
     def file_line(self, val: dict, indent: int = 0) -> None:
         self.line(f"File {short(val['hash'])} {val['path']} ", indent)
@@ -264,7 +264,7 @@ class TextRenderer:
         if val.get("path") is not None:
             self.file_line(val, indent)
         else:
-            self.line(f"Value {short(val['hash'])} {val['type']} ", indent)
+            self.line(f"Value {short(val['hash'])} {val['type']} {self.tags(val['hash'].hex())}", indent)
             self.line(self.prov.preview(val["oid"], limit=10_000), indent)
         self.line()
         self.dataflow(val["oid"], "value", indent=indent)

@@ -1,0 +1,112 @@
+"""Tag queries over the index (mixed into Index next to Queries).
+
+A tag is current while no other tag lists it as a parent (an update or a delete
+supersedes it). Entity ids are upstream's text ids: an execution's or job's uuid,
+a call node's call_hash, a task's hash, a value's hash (lowercase hex). Values are
+compared as normalised JSON text (index/rows.normal_json).
+"""
+
+from typing import Optional
+
+CURRENT = "NOT EXISTS (SELECT 1 FROM tag_parents p WHERE p.parent = t.hash)"
+
+
+def uuid_sql(col: str) -> str:
+    """SQL turning a 16-byte uuid column into upstream's text id (8-4-4-4-12 lowercase hex)."""
+    h = f"lower(hex({col}))"
+    return (f"substr({h},1,8)||'-'||substr({h},9,4)||'-'||substr({h},13,4)||'-'||substr({h},17,4)||'-'||"
+            f"substr({h},21)")
+
+
+ENTITY_COLUMNS = {  # kind -> (entity_type, SQL giving the entity id text of a row of that kind's table)
+    "execution": ("Execution", uuid_sql("id")),
+    "job": ("Job", uuid_sql("id")),
+    "call_node": ("CallNode", "lower(hex(hash))"),
+    "task": ("Task", "lower(hex(hash))"),
+    "value": ("Value", "lower(hex(hash))"),
+}
+
+
+def _value_clause(pairs) -> tuple:
+    """SQL (over tags t) matching any of [(key, json text or None for any value)]."""
+    parts, params = [], []
+    for key, value in pairs:
+        if value is None:
+            parts.append("t.key = ?")
+            params.append(key)
+        else:
+            parts.append("(t.key = ? AND t.value = ?)")
+            params += [key, value]
+    return " OR ".join(parts), params
+
+
+class TagQueries:
+    def current_tags(self, entity_id: str) -> list:
+        """(hash, key, value json text, oid) of the current tags of an entity, by key then value."""
+        return self._read(
+            f"SELECT t.hash, t.key, t.value, t.oid FROM tags t WHERE t.entity_id = ? AND t.key != '' AND {CURRENT} "
+            "ORDER BY t.key, t.value", (entity_id,))
+
+    def current_tags_of(self, entity_ids) -> dict:
+        """entity id -> [(key, value json text)] of current tags, for many entities."""
+        ids = list(dict.fromkeys(entity_ids))
+        out: dict = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for eid, key, value in self._read(
+                    f"SELECT t.entity_id, t.key, t.value FROM tags t WHERE t.entity_id IN ({','.join('?' * len(chunk))})"
+                    f" AND t.key != '' AND {CURRENT} ORDER BY t.key, t.value", chunk):
+                out.setdefault(eid, []).append((key, value))
+        return out
+
+    def tag_entity_type(self, entity_id: str) -> Optional[str]:
+        rows = self._read("SELECT entity_type FROM tags WHERE entity_id = ? LIMIT 1", (entity_id,))
+        return rows[0][0] if rows else None
+
+    def tag_counts(self, pairs=(), by_value: bool = False) -> list:
+        """Current tags counted: (key, entity_type, count), or with by_value
+        (key, value, entity_type, count); pairs [(key, json or None)] all must match."""
+        where, params = [f"t.key != ''", CURRENT], []
+        for key, value in pairs:
+            clause, p = _value_clause([(key, value)])
+            where.append(f"({clause})")
+            params += p
+        cols = "t.key, t.value, t.entity_type" if by_value else "t.key, t.entity_type"
+        return self._read(f"SELECT {cols}, COUNT(*) FROM tags t WHERE {' AND '.join(where)} GROUP BY {cols} "
+                          f"ORDER BY {cols}", params)
+
+    def tag_filter_sql(self, kind: str, pairs, entity_sql: Optional[str] = None) -> tuple:
+        """(SQL condition, params) true for rows of `kind` whose entity (or, with entity_sql,
+        the entity that SQL names, e.g. the row's execution) has a current tag matching
+        every (key, json or None) in pairs."""
+        entity_type, id_sql = ENTITY_COLUMNS[kind]
+        id_sql = entity_sql or id_sql
+        conds, params = [], []
+        for key, value in pairs:
+            clause, p = _value_clause([(key, value)])
+            conds.append(f"EXISTS (SELECT 1 FROM tags t WHERE t.entity_id = {id_sql} AND ({clause}) AND {CURRENT})")
+            params += p
+        return " AND ".join(conds), params
+
+    def find_call_node_in_context(self, task_hash: bytes, args_hash: bytes, context_hash: str):
+        """Oid of the newest CallNode of (task_hash, args_hash) recorded under this context
+        (its redun.context tag names the context's hash)."""
+        rows = self._read(
+            "SELECT c.oid FROM call_nodes c JOIN tags t ON t.entity_id = lower(hex(c.hash)) "
+            "WHERE c.task_hash = ? AND c.args_hash = ? AND t.key = 'redun.context' AND t.value = ? "
+            "ORDER BY c.timestamp DESC LIMIT 1",
+            (task_hash, args_hash, f'"{context_hash}"'))
+        return rows[0][0] if rows else None
+
+    def tags_superseding(self, hashes: list) -> list:
+        """(oid, hash) of the tags that name any of these tags as a parent."""
+        out = []
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i:i + 500]
+            out += self._read(f"SELECT t.oid, t.hash FROM tag_parents p JOIN tags t ON t.hash = p.child "
+                              f"WHERE p.parent IN ({','.join('?' * len(chunk))})", chunk)
+        return out
+
+    def tag_entities(self) -> list:
+        """(tag oid, entity id) of every Tag record (the exporter adds those of what it exports)."""
+        return self._read("SELECT oid, entity_id FROM tags WHERE oid IS NOT NULL")
