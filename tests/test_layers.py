@@ -25,7 +25,7 @@ LAYERS = [
     {"refs"},
     # the user-facing API: upstream's public modules and their helpers
     {"task", "expression", "file", "value", "hashing", "config", "promise", "executors", "scripting",
-     "fs", "filekinds", "sharded"},
+     "fs", "filekinds", "sharded", "context", "tags", "logging", "tools"},
     {"objects"},
     {"errors"},
 ]

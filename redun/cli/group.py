@@ -31,6 +31,7 @@ COMMANDS = {
     "fs": ("redun.cli.fs", "fs_group", "Filesystem commands (local, s3, gs, http, etc)."),
     "help": ("redun.cli.group", "help_command", "Show help information."),
     "tag": ("redun.cli.tag", "tag_group", "Show and manipulate tags."),
+    "oneshot": ("redun.cli.oneshot", "oneshot_command", "Execute one task (its function only, nothing recorded)."),
 }
 
 
@@ -53,7 +54,7 @@ class LazyGroup(click.Group):
 
 
 # Commands that build a Scheduler, so --setup (the setup_scheduler arguments) applies to them.
-SCHEDULER_COMMANDS = ("run", "oneshot")
+SCHEDULER_COMMANDS = ("run",)
 
 
 @click.group(cls=LazyGroup, invoke_without_command=True,
@@ -85,8 +86,8 @@ def cli(ctx, config_dir, repo_name, check_version, log_level, setup, setup_help)
         click.echo("\n".join(format_setup_help(setup_parser(user_setup_func(ctx.obj.local_config())))))
         ctx.exit(0)
     if setup and ctx.invoked_subcommand not in SCHEDULER_COMMANDS:
-        raise RedunError(f"--setup applies to `redun run` and `redun oneshot` (it configures their scheduler); "
-                         f"`redun {ctx.invoked_subcommand or ''}` does not use it.")
+        raise RedunError(f"--setup applies to `redun run` (it configures its scheduler); "
+                         f"`redun {ctx.invoked_subcommand or ''}` does not use one.")
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 

@@ -136,7 +136,7 @@ def list_kind(prov, renderer, kind: str, f: dict, count: bool, detail: bool, fmt
     statuses = f.get("exec_status") if kind == "execution" else None
     if count and not statuses:
         n = index.count(table_kind, where, params, distinct="path" if kind == "file" else "")
-        out(f"{n:>8} {COUNT_NAMES[kind]}")
+        _count_line(out, kind, n, fmt)
         return
     rows = index.select(table_kind, where, params, ORDER[kind], group="path" if kind == "file" else "")
     n = 0
@@ -167,4 +167,12 @@ def list_kind(prov, renderer, kind: str, f: dict, count: bool, detail: bool, fmt
         else:
             renderer.value_block(row) if detail else renderer.value_line(row)
     if count:
+        _count_line(out, kind, n, fmt)
+
+
+def _count_line(out, kind: str, n: int, fmt: str) -> None:
+    """`--count`: upstream's "<n right-aligned> <Type>" line, or {"_type": ..., "count": n} in json."""
+    if fmt == "json":
+        out(f'{{"_type": "{COUNT_NAMES[kind]}", "count": {n}}}')
+    else:
         out(f"{n:>8} {COUNT_NAMES[kind]}")

@@ -136,7 +136,7 @@ def _show_id(prov, renderer, text: str, fmt: str, all_matches: bool) -> None:
         _detail(renderer, "execution", ex, fmt)
         return
     if os.path.exists(text) or ":" in text:
-        found = prov.find_file(text)
+        found = _find_file(prov, text)
         if found is not None:
             val, job, kind = found
             if fmt == "json":
@@ -158,6 +158,24 @@ def _show_id(prov, renderer, text: str, fmt: str, all_matches: bool) -> None:
         if i and fmt == "text":
             renderer.line()
         _detail(renderer, kind, row, fmt)
+
+
+def _find_file(prov, text: str):
+    """A recorded file by the path as typed, else as the same file spelled another way: without
+    ./ or ../ detours, relative to the current directory or to the project (the directory
+    holding .redun, where runs usually start), or absolute."""
+    found = prov.find_file(text)
+    if found is not None or "://" in text:
+        return found
+    absolute = os.path.abspath(text)
+    project = os.path.dirname(os.path.abspath(prov.repo.root))
+    for path in dict.fromkeys([os.path.normpath(text), os.path.relpath(absolute), os.path.relpath(absolute, project),
+                               absolute]):
+        if path != text:
+            found = prov.find_file(path)
+            if found is not None:
+                return found
+    return None
 
 
 def _detail(renderer, kind: str, row: dict, fmt: str) -> None:

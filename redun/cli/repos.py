@@ -115,11 +115,20 @@ def repo_add(obj, name, config_dir):
 
 
 @repo_group.command("list")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format; json: one object per line, {\"name\": ..., \"location\": ...}.")
 @click.pass_obj
-def repo_list(obj):
+def repo_list(obj, fmt):
     """List the repositories this config knows, default included."""
+    repos = sorted(_repos(obj).items())
+    if fmt == "json":
+        import json
+
+        for name, loc in repos:
+            click.echo(json.dumps({"name": name, "location": loc}))
+        return
     click.echo("Repositories:")
-    for name, loc in sorted(_repos(obj).items()):
+    for name, loc in repos:
         click.echo(f"  {name}: {loc}")
 
 

@@ -184,10 +184,11 @@ def unknown_task_message(fullname: str, script: str, module, registry) -> str:
     names = sorted(t.fullname for t in registry if t.namespace != "redun")
     own = sorted(t.fullname for t in registry if t.func is not None
                  and getattr(t.func, "__module__", None) == module.__name__)
-    short = {n.rsplit(".", 1)[-1]: n for n in names}
-    close = difflib.get_close_matches(fullname, names, n=3, cutoff=0.6)
-    close += [short[n] for n in difflib.get_close_matches(fullname.rsplit(".", 1)[-1], list(short), n=3, cutoff=0.6)
-              if short[n] not in close]
+    by_short: dict = {}
+    for n in names:
+        by_short.setdefault(n.rsplit(".", 1)[-1], []).append(n)
+    close = [full for short in difflib.get_close_matches(fullname.rsplit(".", 1)[-1], list(by_short), n=3, cutoff=0.7)
+             for full in by_short[short]]
     text = f'Unknown task "{fullname}".'
     if close:
         text += f" Did you mean: {', '.join(close[:3])}?"

@@ -113,7 +113,10 @@ class CacheChecker:
         job.was_cached = True
         job.result_vhash = vrec.hash.hex()
         job.eval_vhash = job.result_vhash
-        job.eval_oid = node.value
+        # Not node.value: the job's immediate return value is unknown here, and its Job record
+        # must not offer the final result to single reduction (upstream records no evaluation
+        # for an ultimate-reduction hit); a later context would otherwise get this one's result.
+        job.eval_oid = None
         self.log(cached_line(job.id, format_task_call(task, args, kwargs), job.eval_hash, job.call_hash))
         self.lifecycle.resolve_job(job, result)
         return True

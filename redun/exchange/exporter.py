@@ -13,13 +13,12 @@ travel inside the Value's data), Job.eval_value (upstream exports no
 evaluations), running executions (no root job yet).
 """
 
-import os
 from typing import Callable, Iterable, Optional
 
 from ..errors import AmbiguousPrefixError, NotFoundError, RedunError
 from ..objects import codec
 from ..objects.ids import check_prefix, is_hex
-from ..objects.records import CallNode, Execution, Job, Tag, Task, Value
+from ..objects.records import CallNode, Execution, Job, Tag, TagSet, Task, Value
 from . import convert
 from .convert import uuid_str
 from .lines import dumps
@@ -104,11 +103,11 @@ def resolve_root(repo, text: str) -> bytes:
 
 
 class Exporter:
-    def __init__(self, repo, write: Callable[[str], None], index=None):
+    def __init__(self, repo, write: Callable[[str], None]):
         self.store = repo.store
+        self.refs = getattr(repo, "refs", None)
         self.values = repo.values  # payloads: blobs may live at [backend] value_store_path
         self.write = write
-        self.index = index
         self.ids: dict = {}  # oid -> upstream id (uuid text or hash hex)
         self.starts: dict = {}  # job oid -> start time (children are listed by start time)
         self.emitted: set = set()  # upstream keys already written
@@ -215,26 +214,34 @@ class Exporter:
         ids[oid] = uid
 
     def _tags(self) -> None:
-        """Tag records (upstream tags on jobs, call nodes, values...) of exported entities."""
-        if self.index is None or not self.ids:
+        """The Tag records of exported entities (tags on executions, jobs, call nodes, values,
+        tasks), then the delete markers and updates that supersede them: read from every
+        TagSet named by a `tags/` ref (what keeps tags), so no index is needed."""
+        if not self.ids or self.refs is None:
             return
-        try:
-            rows = self.index.tag_entities()
-        except Exception:
-            return
+        tags = {}  # tag oid -> Tag
+        for _name, set_oid in self.refs.list("tags/"):
+            tagset = fast_decode(self.store.get_bytes(set_oid))
+            if not isinstance(tagset, TagSet):
+                continue
+            for oid in tagset.tags:
+                if oid not in tags:
+                    rec = fast_decode(self.store.get_bytes(oid))
+                    if isinstance(rec, Tag):
+                        tags[oid] = rec
         wanted = set(self.ids.values())
-        hashes = []
-        for oid, entity_id in rows:
-            if entity_id in wanted and oid not in self.ids:
+        for oid, rec in tags.items():
+            if rec.entity_id in wanted and oid not in self.ids:
                 self._walk(oid)
-                hashes.append(self.ids[oid])
-        while hashes:  # the delete markers (and updates of them) that supersede exported tags
-            found = []
-            for oid, h in self.index.tags_superseding([bytes.fromhex(x) for x in hashes]):
-                if oid is not None and oid not in self.ids:
+        # every tag exported so far (an execution's own tags included) may have been superseded
+        done = {bytes.fromhex(key[2:]) for key in self.emitted if key.startswith("t:")}
+        while done:  # the tags naming exported tags as parents (updates, delete markers)
+            found = set()
+            for oid, rec in tags.items():
+                if oid not in self.ids and done.intersection(rec.parents):
                     self._walk(oid)
-                    found.append(h.hex())
-            hashes = found
+                    found.add(rec.hash)
+            done = found
 
 
 def export_lines(repo, write: Callable[[str], None], root_ids: Optional[list] = None,
@@ -245,15 +252,8 @@ def export_lines(repo, write: Callable[[str], None], root_ids: Optional[list] = 
         roots = [resolve_root(repo, r) for r in root_ids]
     else:
         roots = all_execution_roots(repo, on_error)
-    index = None
-    # only for upstream Tag records; never build a local index just for this (a database's is there)
-    if repo.index_path is None or os.path.exists(repo.index_path):
-        try:
-            index = repo.index
-        except ImportError:
-            pass
     skip = None if on_error is None else (lambda root, e: on_error(f"record {root.hex()}", e))
-    return Exporter(repo, write, index).export(roots, skip)
+    return Exporter(repo, write).export(roots, skip)
 
 
 __all__ = ["export_lines", "Exporter", "resolve_root", "all_execution_roots"]

@@ -19,11 +19,11 @@ def uuid_sql(col: str) -> str:
 
 
 ENTITY_COLUMNS = {  # kind -> (entity_type, SQL giving the entity id text of a row of that kind's table)
-    "execution": ("Execution", uuid_sql("id")),
-    "job": ("Job", uuid_sql("id")),
-    "call_node": ("CallNode", "lower(hex(hash))"),
-    "task": ("Task", "lower(hex(hash))"),
-    "value": ("Value", "lower(hex(hash))"),
+    "execution": ("Execution", uuid_sql("executions.id")),
+    "job": ("Job", uuid_sql("jobs.id")),
+    "call_node": ("CallNode", "lower(hex(call_nodes.hash))"),  # qualified: tags has a hash column too
+    "task": ("Task", "lower(hex(tasks.hash))"),
+    "value": ("Value", "lower(hex(vals.hash))"),
 }
 
 
@@ -97,16 +97,3 @@ class TagQueries:
             "ORDER BY c.timestamp DESC LIMIT 1",
             (task_hash, args_hash, f'"{context_hash}"'))
         return rows[0][0] if rows else None
-
-    def tags_superseding(self, hashes: list) -> list:
-        """(oid, hash) of the tags that name any of these tags as a parent."""
-        out = []
-        for i in range(0, len(hashes), 500):
-            chunk = hashes[i:i + 500]
-            out += self._read(f"SELECT t.oid, t.hash FROM tag_parents p JOIN tags t ON t.hash = p.child "
-                              f"WHERE p.parent IN ({','.join('?' * len(chunk))})", chunk)
-        return out
-
-    def tag_entities(self) -> list:
-        """(tag oid, entity id) of every Tag record (the exporter adds those of what it exports)."""
-        return self._read("SELECT oid, entity_id FROM tags WHERE oid IS NOT NULL")

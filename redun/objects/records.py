@@ -190,12 +190,12 @@ class Tag(Record):
 
     TYPE = "tag"
     FIELDS = (
-        Field("hash", "h20"),
+        Field("hash", "h20", indexed=True),
         Field("entity_type", "str", indexed=True),
         Field("entity_id", "str", indexed=True),
         Field("key", "str", indexed=True),
         Field("value", "str", indexed=True),  # JSON text
-        Field("parents", "h20s", ()),
+        Field("parents", "h20s", (), indexed=True),
     )
 
 
