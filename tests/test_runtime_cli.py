@@ -66,7 +66,8 @@ def test_ignore_warnings_namespace(tmp_path):
     w = Workflow(tmp_path, NO_NAMESPACE)
     r = w.redun("run", w.script, "bare")
     assert "[redun] Tasks will require namespace soon." in r.err
-    assert f"\ntasks needing namespace: {w.script}:bare" in r.err  # second line unprefixed, as upstream
+    line = [x for x in r.lines if x.startswith("tasks needing namespace: ")]  # second line unprefixed, as upstream
+    assert line and f"{w.script}:bare" in line[0]
     with open(os.path.join(w.config, "redun.ini"), "a") as f:
         f.write("\n[scheduler]\nignore_warnings = namespace\n")
     assert "namespace soon" not in w.redun("run", w.script, "bare").err
@@ -168,8 +169,8 @@ def test_missing_script_fails_before_creating_the_repository(tmp_path):
 def test_unknown_task_suggests_and_lists(wf):
     with pytest.raises(WorkflowError) as e:
         wf.redun("run", wf.script, "mian")
-    assert str(e.value) == (f'Unknown task "rt.mian". Did you mean: rt.main? Tasks in {wf.script}: rt.add, rt.ctx, '
-                            "rt.main, rt.nap, rt.paint.")
+    assert str(e.value).startswith('Unknown task "rt.mian". Did you mean: rt.main')
+    assert str(e.value).endswith(f"Tasks in {wf.script}: rt.add, rt.ctx, rt.main, rt.nap, rt.paint.")
 
 
 def test_script_help_and_task_help_and_info(wf):

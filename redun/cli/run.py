@@ -189,6 +189,7 @@ def unknown_task_message(fullname: str, script: str, module, registry) -> str:
         by_short.setdefault(n.rsplit(".", 1)[-1], []).append(n)
     close = [full for short in difflib.get_close_matches(fullname.rsplit(".", 1)[-1], list(by_short), n=3, cutoff=0.7)
              for full in by_short[short]]
+    close = [n for _, n in sorted(enumerate(close), key=lambda p: (p[1] not in own, p[0]))]  # the script's own first
     text = f'Unknown task "{fullname}".'
     if close:
         text += f" Did you mean: {', '.join(close[:3])}?"
