@@ -365,8 +365,7 @@ def _subrun_root_task(expr: QuotedExpression, config: dict, config_dir: Optional
         parent = Job(root_task, None, (), {}, None)  # stands for this job in the sub-scheduler
         parent._exported = dict(export_options or {})
         out.update(_extend(sub, expr_eval, job_info, parent, run_config))
-    out["run_config"] = {"dryrun": run_config.get("dryrun", False), "cache": run_config.get("cache", True),
-                         "context": run_config.get("context", {})}
+    out["run_config"] = {"dryrun": run_config.get("dryrun", False), "cache": run_config.get("cache", True)}
     out["status"] = sub.get_job_status_report()
     return out
 

@@ -205,3 +205,22 @@ def test_context_hashes_match_upstream(tmp_path):
                           and t["key"] == "redun.context")
         out[who] = (stdout, evals, jobs, ctx_tags)
     assert out["ours"] == out["up"]
+
+
+@task(namespace="ctxtest")
+def sub_leaf(x=get_context("offset", 0)):
+    return x
+
+
+@task(namespace="ctxtest")
+def call_subrun():
+    from redun.scheduler import subrun
+
+    return subrun(sub_leaf(), executor="default")
+
+
+def test_subrun_passes_the_calling_jobs_context(tmp_path):
+    """subrun hands the calling job's context to its sub-scheduler (upstream's run_config)."""
+    assert Scheduler(quiet=True).run(call_subrun(), context={"offset": 9}) == 9  # a new execution
+    s = Scheduler(repo=Repo.open(str(tmp_path / ".redun"), create=True), quiet=True)
+    assert s.run(call_subrun(), context={"offset": 7}) == 7  # extending this one

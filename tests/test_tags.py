@@ -163,9 +163,12 @@ def test_tags_travel_with_push_pull_and_import(wf, tmp_path):
     w3.redun("import", "-f", "x.jsonl")
     assert _tags(w3) == _tags(wf)
     assert "Job" in w3.redun("log", "--job", "--tag", "step=preprocess").out
-    # the imported tags are named by a ref, so gc keeps them
+    # the imported tags are named by a ref, so gc keeps them; fsck finds the repositories and
+    # their indexes (tags, tag_parents) consistent
     w3.redun("gc", "--grace", "0")
     assert _tags(w3) == _tags(wf)
+    for w in (wf, w2, w3):
+        w.redun("fsck")
 
 
 @pytest.mark.slow

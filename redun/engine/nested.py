@@ -147,8 +147,11 @@ _DEFAULTS: dict = {}
 
 def defaults_of(task, npos: int) -> list:
     """(name, default) of parameters not covered by npos positional args that have defaults."""
-    key = (id(task.func), npos)
-    hit = _DEFAULTS.get(key)
+    func = task.func
+    key = (id(func), npos)
+    entry = _DEFAULTS.get(key)
+    # the function is kept in the entry and compared: an id is reused once its function is gone
+    hit = entry[1] if entry is not None and entry[0] is func else None
     if hit is None:
         import inspect
 
@@ -160,7 +163,7 @@ def defaults_of(task, npos: int) -> list:
                 continue
             if p.default is not inspect.Parameter.empty:
                 hit.append((p.name, p.default))
-        _DEFAULTS[key] = hit
+        _DEFAULTS[key] = (func, hit)
     return hit
 
 

@@ -69,7 +69,7 @@ CREATE TABLE IF NOT EXISTS tag_parents (parent BLOB NOT NULL, child BLOB NOT NUL
 
 # Tables whose rows usually repeat across packs (every run records its tasks, and runs share
 # input values): their duplicates are removed before the unique index is built, not after it fails.
-OFTEN_DUPLICATED = ("tasks",)
+OFTEN_DUPLICATED = ("tasks", "tags")  # tags: a run's Execution record is written twice with the same tags
 
 # (table, unique key columns): duplicates are removed on these before the unique index is built.
 UNIQUE = (
@@ -102,7 +102,7 @@ CREATE INDEX IF NOT EXISTS vals_hash ON vals(hash);
 CREATE INDEX IF NOT EXISTS vals_path ON vals(path) WHERE path IS NOT NULL;
 CREATE INDEX IF NOT EXISTS subvalues_child ON subvalues(child);
 CREATE INDEX IF NOT EXISTS tags_entity ON tags(entity_id);
-CREATE INDEX IF NOT EXISTS tags_key ON tags(key, value);
+CREATE INDEX IF NOT EXISTS tags_by_key ON tags(key, value);
 """
 
 
