@@ -53,12 +53,10 @@ def _value_filter(field: str, hashes: list) -> tuple:
 def _exec_tag_filter(prov, kind: str, pairs: list) -> tuple:
     """Records of executions with these tags: the executions, their jobs, call nodes, tasks,
     and the values their call nodes took or returned (and the values inside those)."""
-    from ..index.tag_queries import uuid_sql
-
     index = prov.index
     if kind == "execution":
         return index.tag_filter_sql("execution", pairs)
-    cond, params = index.tag_filter_sql("execution", pairs, entity_sql=uuid_sql("j.execution_id"))
+    cond, params = index.tag_filter_sql("execution", pairs, entity_sql=index.uuid_sql("j.execution_id"))
     if kind == "job":
         return f"id IN (SELECT j.id FROM jobs j WHERE {cond})", params
     if kind == "call_node":

@@ -12,6 +12,7 @@ import re
 from typing import Callable, Optional
 
 from ..index.queries import CALL_COLS, EXEC_COLS, JOB_COLS, KINDS, TASK_COLS, VAL_COLS, _FIELDS, as_dict, prefix_range
+from ..index.tag_queries import TagQueries
 from .schema import write_rows
 
 _TABLES = {"execution": ("executions", EXEC_COLS), "job": ("jobs", JOB_COLS),
@@ -38,7 +39,12 @@ def _fragment(sql: str) -> str:
     return re.sub(r"\?", "%s", sql)
 
 
-class PgIndex:
+class PgIndex(TagQueries):
+    HEX = "encode({}, 'hex')"  # TagQueries' SQL in PostgreSQL's dialect
+
+    def _sql(self, sql: str) -> str:
+        return _fragment(sql)
+
     def __init__(self, repo, db):
         self.repo = repo
         self.db = db
@@ -265,9 +271,6 @@ class PgIndex:
         return bool(self._read(
             "WITH RECURSIVE down(o) AS (SELECT %s::bytea UNION SELECT s.child FROM subvalues s "
             "JOIN down ON s.parent = down.o) SELECT 1 FROM down WHERE o = %s LIMIT 1", (outer, inner)))
-
-    def tag_entities(self) -> list:
-        return self._read("SELECT oid, entity_id FROM tags")
 
     def call_nodes_by_oid(self, oids) -> list:
         oids = list(oids)

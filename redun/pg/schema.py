@@ -3,7 +3,7 @@
     meta       key -> value: `format` (the repository format, as .redun/FORMAT locally)
     objects    oid -> stored bytes (compress.py's stored form: raw / zstd / zstd+dictionary)
     refs       name -> oid (names sort bytewise: COLLATE "C", so prefixes are ranges)
-    executions, jobs, call_nodes, arg_uses, tasks, vals, subvalues, tags:
+    executions, jobs, call_nodes, arg_uses, tasks, vals, subvalues, tags, tag_parents:
                the query index: the same rows as the sqlite index (index/rows.py builds
                them from records), without its pack hints (there are no packs here)
 
@@ -32,12 +32,13 @@ INDEX_TABLES = {
     "vals": ((("oid", "bytea"), ("hash", "bytea"), ("type", "text"), ("format", "text"), ("size", "bigint"),
               ("path", "text")), 1),
     "subvalues": ((("parent", "bytea"), ("child", "bytea")), 2),
-    "tags": ((("oid", "bytea"), ("entity_type", "text"), ("entity_id", "text"), ("key", "text"),
+    "tags": ((("hash", "bytea"), ("oid", "bytea"), ("entity_type", "text"), ("entity_id", "text"), ("key", "text"),
               ("value", "text")), 1),
+    "tag_parents": ((("parent", "bytea"), ("child", "bytea")), 2),
 }
 INDEX_ORDER = tuple(INDEX_TABLES)
 NULLABLE = {"job_oid", "end_time", "tags", "parent_id", "call_hash", "call_node", "eval_hash", "eval_value",
-            "args", "path"}
+            "args", "path", "tags.oid"}  # tags.oid: an execution's own tags live in its Execution record
 EXTRA_COLUMNS = {"vals": ("preview text",)}  # display cache, filled by `redun log`
 
 INDEXES = (
@@ -57,6 +58,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS vals_path ON vals(path) WHERE path IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS subvalues_child ON subvalues(child)",
     "CREATE INDEX IF NOT EXISTS tags_entity ON tags(entity_id)",
+    "CREATE INDEX IF NOT EXISTS tags_by_key ON tags(key, value)",
     "CREATE INDEX IF NOT EXISTS executions_oid ON executions(oid)",
 )
 
@@ -74,7 +76,8 @@ def create_statements() -> list:
         'CREATE TABLE IF NOT EXISTS refs (name text COLLATE "C" PRIMARY KEY, oid bytea NOT NULL)',
     ]
     for table, (cols, nkey) in INDEX_TABLES.items():
-        defs = [f"{name} {typ}{'' if name in NULLABLE else ' NOT NULL'}" for name, typ in cols]
+        defs = [f"{name} {typ}{'' if name in NULLABLE or f'{table}.{name}' in NULLABLE else ' NOT NULL'}"
+                for name, typ in cols]
         defs += list(EXTRA_COLUMNS.get(table, ()))
         defs.append(f"PRIMARY KEY ({', '.join(name for name, _ in cols[:nkey])})")
         out.append(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(defs)})")

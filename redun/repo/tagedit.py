@@ -28,12 +28,12 @@ class TagEditor:
 
     # -- what exists --------------------------------------------------------------
     def _exists(self, h: bytes) -> bool:
-        return h in self.pending or bool(self.index._read("SELECT 1 FROM tags WHERE hash = ? LIMIT 1", (h,)))
+        return h in self.pending or self.index.tag_exists(h)
 
     def _superseded(self, h: bytes) -> bool:
         if any(h in t.parents for _, t in self.pending.values()):
             return True
-        return bool(self.index._read("SELECT 1 FROM tag_parents WHERE parent = ? LIMIT 1", (h,)))
+        return self.index.tag_superseded(h)
 
     def current(self, entity_id: str) -> list:
         """(hash, key, value) of the entity's current tags, including this command's."""
