@@ -155,7 +155,13 @@ def test_kill_9_of_the_run_leaves_a_complete_index_and_no_follower(tmp_path):
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.monotonic() < deadline, "workflow never reached the gate"
             time.sleep(0.05)
-        time.sleep(0.5)  # the leaves before the gate finish and reach the pack
+        # the leaves before the gate finish, reach the pack and the follower; under load that
+        # takes a while, so wait for the follower's rows rather than a fixed time
+        index_path = os.path.join(root, "index.sqlite3")
+        while _counts(index_path)["leaf_calls"] < 500:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the follower never indexed the leaves before the gate"
+            time.sleep(0.05)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -10,7 +10,10 @@ on `events` only when nothing else can move and jobs are still in flight.
 
 import queue
 import sys
+import time
 from collections import deque
+
+FLUSH_AGAIN_AFTER = 0.1  # seconds between flushes while waiting with rows held back
 
 
 class RunLoop:
@@ -25,7 +28,8 @@ class RunLoop:
 
     def run(self, lifecycle, cache, flush) -> None:
         """Until nothing is ready, nothing waits for a lookup and nothing is in flight.
-        flush() is called before blocking, so finished jobs reach storage first."""
+        flush() is called before blocking, so finished jobs reach storage first; when it
+        returns True it has more to hand on shortly, and is called again after a short wait."""
         ready = self.ready
         get = self.events.get
         events_empty = self.events.empty
@@ -39,22 +43,33 @@ class RunLoop:
                 continue
             if not self.inflight:
                 break
-            if events_empty():
-                flush()  # about to wait: finished jobs reach the pack first (kill -9 keeps them)
-            if self.status_interval is None:
-                job, ok, value, frames = get()
-            else:
-                try:
-                    job, ok, value, frames = get(timeout=self.status_interval)
-                except queue.Empty:
-                    if not debugger_active():
-                        self.on_idle()
-                    continue
+            try:
+                job, ok, value, frames = get() if not events_empty() else self._wait(flush)
+            except queue.Empty:  # only with a status interval: nothing happened within it
+                if not debugger_active():
+                    self.on_idle()
+                continue
             self.inflight -= 1
             if ok:
                 done(job, value)
             else:
                 reject(job, _failure(value, job, frames))
+
+    def _wait(self, flush):
+        """The next event, flushing first (finished jobs reach the pack before we block, so a
+        kill -9 keeps them), and again every FLUSH_AGAIN_AFTER while flush() holds work back.
+        Raises queue.Empty when the status interval passes without an event."""
+        interval = self.status_interval
+        deadline = None if interval is None else time.monotonic() + interval
+        while flush():
+            try:
+                return self.events.get(timeout=FLUSH_AGAIN_AFTER)
+            except queue.Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+        if deadline is None:
+            return self.events.get()
+        return self.events.get(timeout=max(0.0, deadline - time.monotonic()))
 
 
 _debugging = [False]

@@ -16,6 +16,7 @@ in-memory sqlite default.
 import json
 import os
 import pickle
+import time
 
 from msgpack import unpackb as _unpackb
 from typing import Any, Optional
@@ -38,6 +39,9 @@ INGEST_BATCH = 100_000  # records held for the index; normally one transaction a
 FOLLOW_AFTER = 2000
 FOLLOW_EXPECTED = 500  # jobs announced at once (expect_jobs) that start the follower early
 SEND_RECORDS = 1000  # rows per message to the follower
+# When the run waits for its workers, rows held longer than this go to the follower anyway, so a
+# slow or stalled workflow's finished jobs reach the index (and other processes' `redun log`).
+SEND_IDLE_AFTER = 0.1
 # Finished jobs per pack write(). 1 keeps every finished job on kill -9; batching 64 jobs
 # per write was measured and saved nothing measurable (the record bytes are hashed once
 # and compressed in one call per write either way).
@@ -147,6 +151,7 @@ class Recorder:
         self._task_oids: dict = {}  # task hash -> oid
         self._index = None
         self.follower = None  # index/follow.py helper, once started
+        self._sent_at = 0.0  # when rows last went to the follower (time.monotonic)
         self.follow_result = None  # True/False once a follower finished (ingested everything or not)
         self._may_follow = os.environ.get("REDUN_INDEX_FOLLOWER", "1") != "0" and self.rows is not None
         self._buf: list = []  # (oid, canonical bytes) not yet written
@@ -234,6 +239,7 @@ class Recorder:
         if len(rows):
             self.follower.send(self.writer.offset, rows.parts(), rows.count)
             self.rows = RowBuffer()
+        self._sent_at = time.monotonic()
 
     def _finish_follower(self, pack_name) -> bool:
         """Wait for the follower; whether every row is in the index."""
@@ -329,6 +335,18 @@ class Recorder:
                 self.writer.add_stored_many(zip(oids, compress_many(datas)))
             if self.follower is not None and self.rows.count >= SEND_RECORDS:
                 self._send_rows()
+
+    def before_wait(self) -> bool:
+        """The run is about to wait for its workers: write what is buffered, and hand the
+        follower rows it has held for a while. True if rows are still held back (then the
+        caller waits a little and calls again)."""
+        self.flush_writes()
+        if self.follower is None or not len(self.rows):
+            return False
+        if time.monotonic() - self._sent_at >= SEND_IDLE_AFTER:
+            self._send_rows()
+            return False
+        return True
 
     # -- tags -------------------------------------------------------------------
     def tag(self, entity_type: str, entity_id: str, key: str, value, value_oid: Optional[bytes] = None) -> None:

@@ -59,7 +59,7 @@ class ExecutionRun:
         try:
             self.evaluator.evaluate(root, parent_job, lambda v: outcome.setdefault("ok", v),
                                     lambda e: outcome.setdefault("err", e))
-            self.loop.run(self.lifecycle, self.cache, self.recorder.flush_writes)
+            self.loop.run(self.lifecycle, self.cache, self.recorder.before_wait)
         except BaseException:
             self.recorder.abort()
             raise

@@ -14,7 +14,8 @@ them on the other core while the run goes on. One pipe each way:
     follower -> run: exit status 0 (and EOF on stdout) once every row is committed
 
 The follower commits rows with the tmp pack's offset in `tmp_packs`, as a
-catch-up does, and on C records the pack in `ingested_packs`; a `redun log`
+catch-up does (every COMMIT_RECORDS rows, and whenever the pipe has been quiet for
+IDLE_COMMIT_AFTER: a run waiting on long jobs shows its finished ones to `redun log`), and on C records the pack in `ingested_packs`; a `redun log`
 meanwhile sees a consistent index. Everything is idempotent: if the follower
 dies, the run (or the next index open) catches up from the pack itself.
 Writes to the pipe never block the run: what the pipe cannot take yet waits in
@@ -31,6 +32,7 @@ from typing import Optional
 
 _HEAD = struct.Struct("<IB")
 COMMIT_RECORDS = 4_000  # rows per follower transaction (each commit rewrites the pages it touched)
+IDLE_COMMIT_AFTER = 0.2  # seconds of a quiet pipe after which held rows are committed
 PIPE_BYTES = 1 << 20  # pipe capacity asked for (Linux), so sends rarely wait in the outbox
 
 
@@ -122,12 +124,32 @@ class Follower:
 # -- the follower process -----------------------------------------------------------
 
 
-def _read_exact(stream, n: int) -> Optional[bytes]:
-    data = stream.read(n)
-    return data if data is not None and len(data) == n else None
+class FrameReader:
+    """Reads the run's pipe through its own buffer, so that quiet() can ask select()
+    whether more is coming (a BufferedReader may hold bytes select() cannot see)."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buf = bytearray()
+
+    def quiet(self, seconds: float) -> bool:
+        """Nothing arrived within `seconds` (EOF counts as something: read() then says it)."""
+        return not self.buf and not select.select([self.fd], [], [], seconds)[0]
+
+    def read(self, n: int) -> Optional[bytes]:
+        """Exactly n bytes, or None at EOF before they all came."""
+        buf = self.buf
+        while len(buf) < n:
+            chunk = os.read(self.fd, max(1 << 16, n - len(buf)))
+            if not chunk:
+                return None
+            buf += chunk
+        data = bytes(buf[:n])
+        del buf[:n]
+        return data
 
 
-def follow(index, tmp_name: str, stream) -> Optional[str]:
+def follow(index, tmp_name: str, stream: FrameReader) -> Optional[str]:
     """Apply frames from stream until C, S or EOF; returns the committed pack's name
     if the run said C (every row is then written)."""
     buffer = index.buffer
@@ -137,13 +159,15 @@ def follow(index, tmp_name: str, stream) -> Optional[str]:
         index.commit(lambda c, o=offset: c.execute("INSERT OR REPLACE INTO tmp_packs VALUES (?, ?)", (tmp_name, o)))
 
     while True:
-        head = _read_exact(stream, _HEAD.size)
+        if len(buffer) and stream.quiet(IDLE_COMMIT_AFTER):
+            commit()
+        head = stream.read(_HEAD.size)
         if head is None:  # the run is gone: keep what came whole
             if len(buffer):
                 commit()
             return None
         size, kind = _HEAD.unpack(head)
-        payload = _read_exact(stream, size)
+        payload = stream.read(size)
         if payload is None:
             if len(buffer):
                 commit()
@@ -165,7 +189,7 @@ def main(argv: list) -> int:
     index_path, tmp_name = argv
     index = Index.open(None, catch_up=False, path=index_path)  # commits are follow()'s: with the offset
     try:
-        name = follow(index, tmp_name, sys.stdin.buffer)
+        name = follow(index, tmp_name, FrameReader(sys.stdin.fileno()))
         if name:
             def done(conn):
                 conn.execute("DELETE FROM tmp_packs WHERE name=?", (tmp_name,))
