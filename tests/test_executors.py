@@ -227,7 +227,7 @@ def test_pytest_fixture_and_add_executor_in_a_users_test_suite(tmp_path):
             scheduler.add_executor(LocalExecutor("cluster"))
             assert scheduler.run(twice(1)) == 3
     '''))
-    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_flow.py"],
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "redun.pytest", "test_flow.py"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "3 passed" in p.stdout
