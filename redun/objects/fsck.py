@@ -174,38 +174,38 @@ class _Checker:
         digest = blake3.blake3()
         stop = None  # offset where the sequential scan stopped trusting the file
         seen = 0
-        if True:  # f: the pack, opened by pack() as a regular file
-            size = os.fstat(f.fileno()).st_size
-            magic = f.read(len(PACK_MAGIC))
-            digest.update(magic)
-            pos = len(magic)
-            if magic != PACK_MAGIC:
-                self.bad("pack", name, "pack file has a bad header", pack_path)
-                stop = 0
-                for chunk in iter(lambda: f.read(1 << 20), b""):
+        # f: the pack, opened by pack() as a regular file
+        size = os.fstat(f.fileno()).st_size
+        magic = f.read(len(PACK_MAGIC))
+        digest.update(magic)
+        pos = len(magic)
+        if magic != PACK_MAGIC:
+            self.bad("pack", name, "pack file has a bad header", pack_path)
+            stop = 0
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        while stop is None:
+            head = f.read(ENTRY_HEAD)
+            digest.update(head)
+            if len(head) < ENTRY_HEAD:
+                if head:
+                    stop = pos
+                break
+            oid, n = head[:32], int.from_bytes(head[32:], "little")
+            if index.find(oid) != (pos, ENTRY_HEAD + n) or pos + ENTRY_HEAD + n > size:
+                stop = pos
+                for chunk in iter(lambda: f.read(1 << 20), b""):  # finish the digest
                     digest.update(chunk)
-            while stop is None:
-                head = f.read(ENTRY_HEAD)
-                digest.update(head)
-                if len(head) < ENTRY_HEAD:
-                    if head:
-                        stop = pos
-                    break
-                oid, n = head[:32], int.from_bytes(head[32:], "little")
-                if index.find(oid) != (pos, ENTRY_HEAD + n) or pos + ENTRY_HEAD + n > size:
-                    stop = pos
-                    for chunk in iter(lambda: f.read(1 << 20), b""):  # finish the digest
-                        digest.update(chunk)
-                    break
-                body = f.read(n)
-                digest.update(body)
-                if len(body) < n:
-                    stop = pos
-                    break
-                self.check_object(oid, body, pack_path)
-                self.progress.advance(1)
-                seen += 1
-                pos += ENTRY_HEAD + n
+                break
+            body = f.read(n)
+            digest.update(body)
+            if len(body) < n:
+                stop = pos
+                break
+            self.check_object(oid, body, pack_path)
+            self.progress.advance(1)
+            seen += 1
+            pos += ENTRY_HEAD + n
         if digest.digest() != index.pack_digest:
             self.bad("pack", name, "pack file does not match the digest in its index (truncated or corrupt)",
                      pack_path)

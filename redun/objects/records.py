@@ -31,9 +31,6 @@ class Arg:
         Field("upstream", "h20s", ()),  # call hashes whose results fed this argument (dataflow)
     )
 
-    def to_list(self) -> list:
-        return [f.kind.to_wire(getattr(self, f.name)) for f in self.FIELDS]
-
 
 ARGS = Structs("args", Arg)
 

@@ -27,7 +27,7 @@ from collections import Counter
 from contextlib import contextmanager
 from typing import Iterator, NamedTuple, Optional
 
-from ..errors import ConfigError, NotFoundError, RedunError, StorageError
+from ..errors import ConfigError, RedunError, StorageError
 
 CONNECT_TIMEOUT = 10  # seconds; botocore's 60 s makes a dead endpoint look like a hang
 READ_TIMEOUT = 60
