@@ -11,8 +11,11 @@ import sqlite3
 
 import msgpack
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gcfixtures import age_everything, exec_ref, h20
+from test_codec import records
 from redun.errors import DecodeError
 from redun.index import open_index
 from redun.index.rows import TABLES, RowBuffer
@@ -125,6 +128,34 @@ def test_gc_sync_fsck_and_index_follow_the_new_link(job_v2, tmp_path):
     assert index._read("SELECT count(*) FROM jobs WHERE id=?", (jid,)) == [(1,)]
     index.close()
     a.close()
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(records)
+def test_every_generated_reader_agrees_with_the_record(rec):
+    """The walkers, the trusted decoder and both row builders against the plain record."""
+    data = codec.encode(rec)
+    follow, leaves = rec.link_groups()
+    assert codec.links_of_encoded(data) == (list(follow), list(leaves))
+    assert sorted(follow + leaves) == sorted(rec.links())
+    assert codec.decode_trusted(data) == rec
+    one, two = RowBuffer(), RowBuffer()
+    one.add(b"o" * 32, rec)
+    two.add_canonical(b"o" * 32, data)
+    assert one.rows == two.rows and one.count == two.count
+
+
+@settings(max_examples=300)
+@given(records, st.data())
+def test_walking_mutated_encodings_raises_decode_error_only(rec, data):
+    enc = bytearray(codec.encode(rec))
+    for _ in range(data.draw(st.integers(1, 4))):
+        enc[data.draw(st.integers(0, len(enc) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        codec.links_of_encoded(bytes(enc))
+    except DecodeError:
+        pass
+    assert fast_links(bytes(enc)) is None or isinstance(fast_links(bytes(enc)), list)
 
 
 def test_index_tables_store_exactly_the_indexed_fields():

@@ -11,6 +11,8 @@ row per item of that list field; its columns may use ITEM (the item) or Item(sub
 
 import json
 
+from msgpack import unpackb as _unpackb
+
 
 class _Special:
     def __init__(self, name):
@@ -84,10 +86,15 @@ def _json_text(tags):
 
 
 class _Builder:
-    def __init__(self, cls, wire: bool):
-        self.cls, self.wire = cls, wire
-        self.fields = {f.name: f for f in cls.FIELDS}
+    """Source lines that build one record's rows, for record classes in turn (one env)."""
+
+    def __init__(self, wire: bool):
+        self.wire = wire
         self.env = {}
+
+    def use(self, cls) -> None:
+        self.cls = cls
+        self.fields = {f.name: f for f in cls.FIELDS}
 
     def bind(self, obj) -> str:
         name = f"_g{len(self.env)}"
@@ -108,7 +115,7 @@ class _Builder:
         if kind == "strmap":
             return f"{self.bind(_json_text)}({x})"
         if kind == "bool":
-            return f"int({x})"
+            return f"(1 if {x} is True else 0)"
         return x
 
     def sub(self, list_field: str, sub: str, item: str) -> str:
@@ -133,30 +140,76 @@ class _Builder:
             return f"{self.bind(src.fn)}([({items},) for p in {self.field(src.field)}])"
         return self.stored(src)
 
-    def source(self, tables: tuple):
+    def lines(self, tables: tuple):
+        """Statements appending the current class's rows to `rows` (lists by table name), every
+        row built before any is appended; None if the index has no rows for it."""
         mine = [t for t in tables if t.record == self.cls.TYPE]
         if not mine:
             return None
-        lines, appends = [], []
+        built, appends = [], []
         for i, t in enumerate(mine):
             row = f"({', '.join(self.column(src, t) for _, src in t.columns)},)"
-            if t.each:
-                lines.append(f"t{i} = [{row} for a in {self.field(t.each)}]")
-                appends.append(f"rows[{t.name!r}].extend(t{i})")
+            if t.each:  # often empty: skip the comprehension's call then
+                built += [f"e{i} = {self.field(t.each)}", f"t{i} = [{row} for a in e{i}] if e{i} else e{i}"]
+                appends += [f"if t{i}:", f"    rows[{t.name!r}].extend(t{i})"]
             else:
-                lines.append(f"t{i} = {row}")
+                built.append(f"t{i} = {row}")
                 appends.append(f"rows[{t.name!r}].append(t{i})")
-        arg = "f" if self.wire else "r"
-        return f"def add(rows, oid, {arg}, pack):\n" + "".join(f"    {x}\n" for x in lines + appends)
+        return built + appends
+
+    def compile(self, head: str, lines: list, what: str):
+        src = head + "".join(f"    {x}\n" for x in lines)
+        exec(compile(src, f"<rows: {what}>", "exec"), self.env)  # noqa: S102 -- built from TABLES only
+        return self.env[head[4 : head.index("(")]]
 
 
 def make_adder(tables: tuple, cls, wire: bool):
     """add(rows, oid, record or map, pack) appending cls's rows to the lists in `rows` (by
     table name), or None for a type the index has no rows for. wire: read a decoded msgpack
-    map instead of a record (every row is built before any is appended)."""
-    b = _Builder(cls, wire)
-    src = b.source(tables)
-    if src is None:
+    map instead of a record."""
+    b = _Builder(wire)
+    b.use(cls)
+    lines = b.lines(tables)
+    if lines is None:
         return None
-    exec(compile(src, f"<rows of {cls.TYPE}>", "exec"), b.env)  # noqa: S102 -- built from TABLES only
-    return b.env["add"]
+    return b.compile(f"def add(rows, oid, {'f' if wire else 'r'}, pack):\n", lines, cls.TYPE)
+
+
+def make_buffer_add(tables: tuple, classes: tuple, other):
+    """RowBuffer.add(self, oid, record) for these classes: one if-chain on the record's type,
+    rows built inline (a run's hot path: no call per record); a type without rows is not
+    counted; any other class goes to other(self, oid, record)."""
+    b = _Builder(False)
+    out = ["t = type(r)"]
+    for i, cls in enumerate(classes):
+        b.use(cls)
+        body = b.lines(tables)
+        out.append(f"{'elif' if i else 'if'} t is {b.bind(cls)}:")
+        if body is None:
+            out.append("    return")
+        else:
+            out += ["    rows = self.rows", "    pack = self.pack"] + [f"    {x}" for x in body]
+            out.append("    self.count += 1")
+    out += ["else:", f"    {b.bind(other)}(self, oid, r)"]
+    return b.compile("def add(self, oid, r):\n", out, "RowBuffer.add")
+
+
+def make_buffer_add_canonical(tables: tuple, classes: tuple, errors: tuple, other):
+    """RowBuffer.add_canonical(self, oid, canonical) reading the msgpack map of these classes'
+    records unchecked; anything else, or any of `errors` on the way, goes to other(self, oid,
+    canonical) (the strict decoder)."""
+    b = _Builder(True)
+    b.env.update(_unpackb=_unpackb, _errors=errors)
+    out = ["try:", "    tag, schema, f = _unpackb(canonical, raw=False)"]
+    for i, cls in enumerate(classes):
+        b.use(cls)
+        body = b.lines(tables)
+        out.append(f"    {'elif' if i else 'if'} tag == {cls.TYPE!r}:")
+        bad = "schema != 1" if cls.SCHEMA == 1 else f"not 1 <= schema <= {cls.SCHEMA}"
+        out += [f"        if {bad}:", "            raise ValueError"]
+        if body is not None:
+            out += ["        rows = self.rows", "        pack = self.pack"] + [f"        {x}" for x in body]
+            out.append("        self.count += 1")
+        out.append("        return")
+    out += ["except _errors:", "    pass", f"{b.bind(other)}(self, oid, canonical)"]
+    return b.compile("def add_canonical(self, oid, canonical):\n", out, "RowBuffer.add_canonical")

@@ -19,7 +19,9 @@ from msgpack import unpackb as _unpackb
 
 from ..objects import codec
 from ..objects.records import RECORD_TYPES, full_name
-from .rowgen import ITEM, OID, PACK, Computed, Item, Projected, Table, make_adder
+from .rowgen import (
+    ITEM, OID, PACK, Computed, Item, Projected, Table, make_adder, make_buffer_add, make_buffer_add_canonical,
+)
 from .schema import KEYED
 
 _packb = msgpack.Packer(use_bin_type=True).pack
@@ -105,22 +107,44 @@ ORDER = tuple(t.name for t in TABLES)
 SQL = {t.name: t.insert(f"VALUES ({','.join('?' * len(t.columns))})") for t in TABLES}
 # Once the index is built, tables without a unique key check theirs (schema.KEYED).
 INCREMENTAL = {t.name: t.insert_unless_key(key) for t in TABLES for name, key in KEYED if t.name == name}
-# Record types catch-up reads from the msgpack map unchecked (nearly all of a repository);
-# the few others (tasks, executions, tags) go through the strict decoder.
-_UNCHECKED = frozenset(("job", "value", "callnode", "blob"))
-_FROM_RECORD: dict = {}  # record class -> its generated row builder (None: no rows)
-_FROM_MAP: dict = {}  # the same, reading the record's msgpack map
-
-
-def _adder(cache: dict, cls, wire: bool):
-    add = cache[cls] = make_adder(TABLES, cls, wire)
-    return add
+# The records a run writes per job (nearly all of a repository): RowBuffer.add's inline
+# chain, and read by catch-up from the msgpack map unchecked; the few others (tasks,
+# executions, tags) take one call more, and go through the strict decoder in catch-up.
+_PER_JOB = ("job", "value", "callnode", "blob")
+_CLASSES = tuple(RECORD_TYPES[t] for t in _PER_JOB)
+_ERRORS = (ValueError, TypeError, KeyError, IndexError, msgpack.UnpackException)
+_OTHERS: dict = {}  # any other record class -> its row builder (None: no rows)
 
 
 def copy_sql(table: str, schema: str) -> str:
     """Copy table's rows from attached database `schema` (bulk.merge), as inserts would."""
     t = TABLES[ORDER.index(table)]
     return t.insert(f"SELECT {', '.join(t.column_names)} FROM {schema}.{t.name} WHERE 1")
+
+
+def _add_other(buffer, oid: bytes, rec) -> None:
+    cls = type(rec)
+    if cls not in _OTHERS:
+        _OTHERS[cls] = make_adder(TABLES, cls, False)
+    add = _OTHERS[cls]
+    if add is not None:
+        add(buffer.rows, oid, rec, buffer.pack)
+        buffer.count += 1
+        if rec.TYPE == "execution" and rec.tags:
+            buffer.rows["tags"].extend(execution_tag_rows(rec))
+
+
+def _add_decoded(buffer, oid: bytes, canonical: bytes) -> None:
+    buffer.add(oid, codec.decode(canonical))
+
+
+def _install() -> None:
+    """Replace RowBuffer's add and add_canonical with the ones generated from TABLES (on
+    first use, not at import: `redun log` start-up)."""
+    add = make_buffer_add(TABLES, _CLASSES, _add_other)
+    add_canonical = make_buffer_add_canonical(TABLES, _CLASSES, _ERRORS, _add_decoded)
+    add.__doc__, add_canonical.__doc__ = RowBuffer.add.__doc__, RowBuffer.add_canonical.__doc__
+    RowBuffer.add, RowBuffer.add_canonical = add, add_canonical
 
 
 class RowBuffer:
@@ -132,15 +156,9 @@ class RowBuffer:
         self.pack = None  # pack_ids.id of the pack being ingested, if any
 
     def add(self, oid: bytes, rec) -> None:
-        try:
-            add = _FROM_RECORD[type(rec)]
-        except KeyError:
-            add = _adder(_FROM_RECORD, type(rec), False)
-        if add is not None:  # a type without rows (Blob) is not counted
-            add(self.rows, oid, rec, self.pack)
-            self.count += 1
-            if rec.TYPE == "execution" and rec.tags:
-                self.rows["tags"].extend(execution_tag_rows(rec))
+        """Append the record's rows (TABLES); a type without rows (Blob) is not counted."""
+        _install()
+        self.add(oid, rec)
 
     def add_canonical(self, oid: bytes, canonical: bytes) -> None:
         """Rows straight from verified canonical bytes, skipping record construction
@@ -148,21 +166,8 @@ class RowBuffer:
         re-checked here: the bytes hash to their id, and a malformed record can only put
         a wrong value into this derived table; anything structurally unexpected falls back
         to the strict decoder, which raises DecodeError naming the problem."""
-        try:
-            tag, schema, f = _unpackb(canonical, raw=False)
-            if tag in _UNCHECKED:
-                cls = RECORD_TYPES[tag]
-                if type(schema) is int and 1 <= schema <= cls.SCHEMA and type(f) is dict:
-                    add = _FROM_MAP.get(cls, False)
-                    if add is False:
-                        add = _adder(_FROM_MAP, cls, True)
-                    if add is not None:
-                        add(self.rows, oid, f, self.pack)
-                        self.count += 1
-                    return
-        except (ValueError, TypeError, KeyError, IndexError, msgpack.UnpackException):
-            pass
-        self.add(oid, codec.decode(canonical))
+        _install()
+        self.add_canonical(oid, canonical)
 
     def flush(self, conn, bulk: bool = False) -> int:
         """Write buffered rows inside the caller's transaction; returns how many records.

@@ -20,6 +20,8 @@ from .schema import compiled
 
 _packer_opts = dict(use_bin_type=True, use_single_float=False, strict_types=True)
 _local = threading.local()  # one reusable Packer per thread (packb builds one per call)
+_WIRE_LINKS: dict = {}  # record class -> its wire_links (looked up once per walked object)
+_unpackb = msgpack.unpackb
 
 
 def _sorted(value: Any) -> Any:
@@ -101,12 +103,32 @@ def links_of_encoded(data: bytes) -> tuple:
     msgpack map without building the record: gc, sync and catch-up walk many. Only the
     envelope and the link fields are checked; anything odd raises DecodeError."""
     try:
-        tag, schema, fields = msgpack.unpackb(data, raw=False)
+        tag, schema, fields = _unpackb(data, raw=False)
+        cls = RECORD_TYPES[tag]
+        if type(schema) is int and 1 <= schema <= cls.SCHEMA:
+            return _WIRE_LINKS[cls](fields)
+    except DecodeError:
+        raise
+    except Exception:
+        pass
+    return _links_or_why(data)
+
+
+def _links_or_why(data: bytes) -> tuple:
+    """links_of_encoded the careful way: builds a type's walker on first use, or raises a
+    DecodeError saying what is wrong."""
+    try:
+        obj = _unpackb(data, raw=False)
     except Exception as e:  # msgpack raises a zoo of types on fuzzed input
         raise DecodeError(f"not a msgpack record: {type(e).__name__}") from None
+    if not (isinstance(obj, list) and len(obj) == 3 and isinstance(obj[0], str)):
+        raise DecodeError("record envelope must be [type, schema, fields]")
+    tag, schema, fields = obj
     cls = _record_class(tag, schema)
+    if cls not in _WIRE_LINKS:
+        _WIRE_LINKS[cls] = compiled(cls, "wire_links")
     try:
-        return compiled(cls, "wire_links")(fields)
+        return _WIRE_LINKS[cls](fields)
     except DecodeError:
         raise
     except Exception as e:  # a link field missing, or not a list

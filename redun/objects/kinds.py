@@ -1,6 +1,6 @@
 """Field kinds of the record schema (objects/schema.py): for each, the check applied when
-decoding, the canonical wire form, and the links it holds, both as plain functions and as
-source snippets that schema.py compiles into per-record functions.
+decoding, the canonical wire form and the links it holds, as source snippets that schema.py
+compiles into per-record functions (and `to_wire`, the plain function of the generic path).
 
 "h20" (upstream hash, 20 bytes), "oid" (object id, 32 bytes: a link), "uuid" (16 bytes),
 "str", "int", "bool", "bytes", "oids" (list of links), "h20s" (list of hashes), "strmap"
@@ -24,13 +24,10 @@ class Kind:
     def __init__(self, name: str):
         self.name = name
 
-    def check(self, v, field: str):
-        """The value decoded from the wire, checked (DecodeError otherwise)."""
-        raise NotImplementedError
-
     def check_lines(self, v: str, field: str, gen) -> list:
-        """Source lines doing `v = check(v, field)` (inline for scalar kinds)."""
-        return [f"{v} = {gen.bind(self.check)}({v}, {field!r})"]
+        """Source lines checking the wire value in variable v (`_fail(field, problem)` when it is
+        not of this kind) and leaving its python value there."""
+        raise NotImplementedError
 
     def to_wire(self, v):
         """The canonical wire value of a python value (the generic, uncompiled path)."""
@@ -59,11 +56,6 @@ class _Bin(Kind):
         super().__init__(name)
         self.size, self.link = size, link
 
-    def check(self, v, field):
-        if not isinstance(v, bytes) or len(v) != self.size:
-            raise DecodeError(f"field {field!r} must be {self.size} bytes")
-        return v
-
     def check_lines(self, v, field, gen):
         return [f"if not isinstance({v}, bytes) or len({v}) != {self.size}:",
                 f"    _fail({field!r}, 'must be {self.size} bytes')"]
@@ -73,11 +65,6 @@ class _Typed(Kind):
     def __init__(self, name, t, label):
         super().__init__(name)
         self.t, self.label = t, label
-
-    def check(self, v, field):
-        if type(v) is not self.t:
-            raise DecodeError(f"field {field!r} must be {self.label}")
-        return v
 
     def check_lines(self, v, field, gen):
         return [f"if type({v}) is not {self.t.__name__}:", f"    _fail({field!r}, 'must be {self.label}')"]
@@ -89,9 +76,6 @@ class _Optional(Kind):
             raise TypeError(f"kind {inner.name} cannot be optional")
         super().__init__(inner.name + "?")
         self.inner, self.link = inner, inner.link
-
-    def check(self, v, field):
-        return None if v is None else self.inner.check(v, field)
 
     def check_lines(self, v, field, gen):
         return [f"if {v} is not None:"] + ["    " + line for line in self.inner.check_lines(v, field, gen)]
@@ -108,11 +92,11 @@ class _List(Kind):
         self.item = item
         self.link = "many" if item.link else None
 
-    def check(self, v, field):
-        if not isinstance(v, (list, tuple)):
-            raise DecodeError(f"field {field!r} must be a list")
-        check = self.item.check
-        return tuple(check(x, field) for x in v)
+    def check_lines(self, v, field, gen):
+        x = gen.var()  # items are _Bin: checked in place
+        return ([f"if not isinstance({v}, (list, tuple)):", f"    _fail({field!r}, 'must be a list')",
+                 f"for {x} in {v}:"] + ["    " + line for line in self.item.check_lines(x, field, gen)]
+                + [f"{v} = tuple({v})"])
 
     def to_wire(self, v):
         return list(v)
@@ -135,10 +119,10 @@ class _List(Kind):
 class _StrMap(Kind):
     scalar = False
 
-    def check(self, v, field):
-        if not isinstance(v, dict) or not all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()):
-            raise DecodeError(f"field {field!r} must map text to text")
-        return dict(v)
+    def check_lines(self, v, field, gen):
+        k, x = gen.var(), gen.var()
+        return [f"if not isinstance({v}, dict) or not all(isinstance({k}, str) and isinstance({x}, str) "
+                f"for {k}, {x} in {v}.items()):", f"    _fail({field!r}, 'must map text to text')", f"{v} = dict({v})"]
 
     def to_wire(self, v):
         return {k: v[k] for k in sorted(v)}
@@ -160,16 +144,16 @@ class Structs(Kind):
             raise TypeError(f"{struct.__name__}: a struct's link fields must be single ids")
         self.link = "many" if any(f.kind.link for f in self.fields) else None
 
-    def check(self, v, field):
-        if not isinstance(v, (list, tuple)):
-            raise DecodeError(f"field {field!r} must be a list")
-        n, make = len(self.fields), self.struct
-        out = []
-        for item in v:
-            if not isinstance(item, (list, tuple)) or len(item) != n:
-                raise DecodeError(f"field {field!r}: each item must be a {n}-item list")
-            out.append(make(*[f.kind.check(x, f"{field}.{f.name}") for f, x in zip(self.fields, item)]))
-        return tuple(out)
+    def check_lines(self, v, field, gen):
+        n, a, out = len(self.fields), gen.var(), gen.var()
+        subs = [gen.var() for _ in self.fields]
+        lines = [f"if not isinstance({v}, (list, tuple)):", f"    _fail({field!r}, 'must be a list')",
+                 f"{out} = []", f"for {a} in {v}:",
+                 f"    if not isinstance({a}, (list, tuple)) or len({a}) != {n}:",
+                 f"        _fail({field!r}, 'items must be {n}-item lists')", f"    {', '.join(subs)}, = {a}"]
+        for f, s in zip(self.fields, subs):
+            lines += ["    " + line for line in f.kind.check_lines(s, f"{field}.{f.name}", gen)]
+        return lines + [f"    {out}.append({gen.bind(self.struct)}({', '.join(subs)}))", f"{v} = tuple({out})"]
 
     def to_wire(self, v):
         return [[f.kind.to_wire(getattr(a, f.name)) for f in self.fields] for a in v]

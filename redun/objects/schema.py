@@ -5,7 +5,7 @@ needs to know them is built from that list, so adding a field is one edit there 
 migration (see Versions):
 
 - the class: slots, __init__ with defaults, equality, hash, repr (`record`, frozen.build);
-- decoding: each field's check, so hostile bytes fail with DecodeError (`checks`);
+- decoding: each field's check, so hostile bytes fail with DecodeError (`decode`);
 - the canonical wire map: codec.encode and the run's per-job encoders (`make_encoder`);
 - links: Record.links / link_groups, and `wire_links` over the decoded msgpack map,
   which gc, sync and the index's catch-up use to walk bytes without building records;
