@@ -15,7 +15,8 @@ field says `since=` that version and has a default; older records still decode).
 from typing import ClassVar
 
 from .frozen import Factory
-from .schema import Field, Structs, compiled, fields_in, record, struct
+from .kinds import Structs
+from .schema import Field, compiled, fields_in, record, struct
 
 
 @struct

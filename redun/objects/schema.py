@@ -8,15 +8,12 @@ migration (see Versions):
 - decoding: each field's check, so hostile bytes fail with DecodeError (`decode`);
 - the canonical wire map: codec.encode and the run's per-job encoders (`make_encoder`);
 - links: Record.links / link_groups, and `wire_links` over the decoded msgpack map,
-  which gc, sync and the index's catch-up use to walk bytes without building records;
+  which gc and sync use to walk bytes without building records;
 - the exporter's decoder of verified bytes (`trusted`).
 The index names the fields it stores (index/rows.py); a test checks that against the
 `indexed` flags here.
 
-Kinds: "h20" (upstream hash, 20 bytes), "oid" (object id, 32 bytes: a link), "uuid" (16
-bytes), "str", "int", "bool", "bytes", "oids" (list of links), "h20s" (list of hashes),
-"strmap" (text -> text), and `Structs(cls)`: a list of small fixed-length records (Arg),
-each a list on the wire, whose own fields may be links. A trailing "?" allows None.
+Kinds (what a field holds, how it is checked, written and linked) are in kinds.py.
 
 Versions: a record is written with its class's SCHEMA. A field added later says
 `since=N` (the SCHEMA that added it) and has a default. Records of an older version decode
@@ -28,7 +25,7 @@ Generated functions are compiled on first use, not at import (`redun log` start-
 
 from ..errors import DecodeError
 from .frozen import MISSING, Factory, build
-from .kinds import KINDS, Kind, Structs, fail  # noqa: F401  (Structs: records.py imports it from here)
+from .kinds import KINDS, Kind, fail
 
 
 class Field:
