@@ -120,6 +120,11 @@ def _packs(index, packs_dir: str, progress: Progress) -> int:
         count += n
         if end != start:
             index.commit(lambda c, t=tmp, e=end: c.execute("INSERT OR REPLACE INTO tmp_packs VALUES (?, ?)", (t, e)))
+            if not os.path.exists(os.path.join(packs_dir, tmp)):
+                # Committed while we read it: its writer (or follower) drops the row after the
+                # rename, which may have come before our insert. Either that delete or this
+                # one comes last, so no row outlives its tmp pack.
+                index.commit(lambda c, t=tmp: c.execute("DELETE FROM tmp_packs WHERE name=?", (t,)))
     return count
 
 
