@@ -137,6 +137,44 @@ def measure_child(work: str, switches: bool) -> dict:
     return out
 
 
+def measure_queries(work: str, repeat: int) -> dict:
+    """The browse queries behind each screen, in one process (ms, median): what the
+    console's own code costs, apart from Textual's layout and painting."""
+    from redun.repo.repository import Repo
+    from redun.view.browse import Browser, parse_filter
+    from redun.view.query import Provenance
+
+    repo = Repo.open(os.path.join(work, ".redun"))
+    b = Browser(Provenance(repo))
+    ex = b.executions().rows[0]
+    root = b.child_jobs(ex.key, None).rows[0]
+    group = b.child_jobs(ex.key, root.key).rows[0]
+    leaf = b.child_jobs(ex.key, group.key).rows[5]
+    detail = b.job(leaf.key)
+    steps = {
+        "executions page": lambda: b.executions(),
+        "executions, tag filter": lambda: b.executions(parse_filter("tag:redun.version=0.44.1")),
+        "executions, status filter": lambda: b.executions(parse_filter("status:failed")),
+        "execution summary": lambda: b.execution(ex.key),
+        "children page (of 2,000)": lambda: b.child_jobs(ex.key, group.key),
+        "jobs filter in execution": lambda: b.find_jobs(ex.key, parse_filter("status:done leaf", job=True)),
+        "job detail": lambda: b.job(leaf.key),
+        "value detail": lambda: b.value(detail.result.oid),
+        "task detail (220k jobs)": lambda: b.task(bytes.fromhex(detail.task_hash)),
+        "jump by job prefix": lambda: b.jump(leaf.id[:8]),
+    }
+    out = {}
+    for name, fn in steps.items():
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        out[name] = statistics.median(times) * 1000
+    repo.close()
+    return out
+
+
 def measure_tmux(work: str) -> float:
     """Seconds from starting `redun console` in tmux to its rows on the pane."""
     sock = ["tmux", "-L", f"bench-console-{os.getpid()}"]
@@ -172,6 +210,7 @@ def main() -> None:
     starts = [measure_child(args.work, False) for _ in range(args.repeat)]
     switches = [measure_child(args.work, True) for _ in range(args.repeat)]
     tmux = [measure_tmux(args.work) for _ in range(args.repeat)] if shutil.which("tmux") else []
+    queries = measure_queries(args.work, args.repeat)
     print(f"load after: {os.getloadavg()}")
 
     def med(rows, key):
@@ -186,6 +225,9 @@ def main() -> None:
     for key in switches[0]:
         if key not in ("import", "open", "first_page", "first_paint", "ready_since_main", "wall_total"):
             print(f"  {key:<28} {med(switches, key):8.1f}")
+    print("\nbrowse queries behind the screens (ms, median, one warm process)")
+    for key, ms in queries.items():
+        print(f"  {key:<28} {ms:8.1f}")
 
 
 if __name__ == "__main__":

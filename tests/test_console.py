@@ -393,3 +393,25 @@ def test_repo_option_s3_repository(history, tmp_path, seaweed, monkeypatch):  # 
 
     rows, tree = drive(tmp_path, steps, open_repo=lambda: CliContext(local, "s3").open_repo())
     assert len(rows) == 3 and "FAILED console_t.check(3)" in tree
+
+
+@pytest.mark.slow
+def test_mouse_opens_rows_tree_nodes_and_links(history):
+    async def steps(app, pilot):
+        screens = []
+        await pilot.click("#table", offset=(3, 2))  # highlights the second execution (the failed one)
+        await pilot.click("#table", offset=(3, 2))  # a click on the highlighted row opens it
+        await settle(pilot)
+        screens.append(type(app.screen).__name__)
+        await pilot.click("#tree", offset=(12, 4))  # the fourth job of the tree: check(2)
+        await settle(pilot)
+        screens.append(type(app.screen).__name__)
+        job = screen_text(app)
+        await pilot.click("#links", offset=(5, 3))  # the third link: the task
+        await settle(pilot)
+        screens.append(type(app.screen).__name__)
+        return screens, job
+
+    screens, job = drive(history, steps)
+    assert screens == ["ExecutionScreen", "JobScreen", "TaskScreen"]
+    assert "console_t.check" in job

@@ -43,19 +43,20 @@ class PageQueries:
         """Executions newest first, `limit` of them after the cursor `after` = (start_time, id)
         of the last row shown. Each row adds `status` (RUN/DONE/FAILED) and `task_name`
         (the root job's task). Filters: status; task (substring of the root task's name);
-        tag (key, JSON text of the value or None for any value)."""
+        tag (key, the JSON texts its value may have; empty for any value)."""
         where, params = [], []
         if after is not None:
             where.append("(e.start_time < ? OR (e.start_time = ? AND e.id > ?))")
             params += [after[0], after[0], after[1]]
         if tag is not None:
-            key, value = tag
-            if value is None:
+            key, values = tag
+            if not values:
                 where.append("EXISTS (SELECT 1 FROM json_each(e.tags) WHERE key = ?)")
                 params.append(key)
             else:
-                where.append("EXISTS (SELECT 1 FROM json_each(e.tags) WHERE key = ? AND value = ?)")
-                params += [key, value]
+                where.append(f"EXISTS (SELECT 1 FROM json_each(e.tags) WHERE key = ? "
+                             f"AND value IN ({','.join('?' * len(values))}))")
+                params += [key, *values]
         if task:
             where.append("EXISTS (SELECT 1 FROM jobs r JOIN tasks t ON t.oid = r.task_oid WHERE r.execution_id = e.id "
                          "AND r.parent_id IS NULL AND t.fullname LIKE ? ESCAPE '\\')")

@@ -17,7 +17,7 @@ from .browse_models import (
     Argument, CacheNote, Choices, ExecDetail, ExecFilter, ExecSummary, JobDetail, JobFilter, JobSummary, LineageNode,
     Page, Target, TaskDetail, TaskVersion, ValueDetail, ValueRef,
 )
-from .failure import ERROR_VALUE_TYPE, describe_failure
+from .failure import describe_failure
 from .query import Provenance, collapse, describe
 
 PAGE = 100
@@ -128,11 +128,9 @@ class Browser:
         tag = None
         if flt.tag is not None:
             key, value = flt.tag
-            tag = (key, None if value is None else json.dumps(value))
+            # tag values are stored as JSON: tag:env=prod means "prod"; tag:n=3 may mean 3 too
+            tag = (key, () if value is None else (json.dumps(value), value))
         rows = self.index.execution_page(limit + 1, after, flt.status, flt.task, tag)
-        if flt.tag is not None and flt.tag[1] is not None and not rows:
-            # a non-string tag value (tag:n=3) is stored as JSON 3, not "3"
-            rows = self.index.execution_page(limit + 1, after, flt.status, flt.task, (flt.tag[0], flt.tag[1]))
         page = [self.exec_summary(r) for r in rows[:limit]]
         cursor = (rows[limit - 1]["start_time"], rows[limit - 1]["id"]) if len(rows) > limit else None
         return Page(page, cursor)

@@ -9,7 +9,7 @@ for the next query and their text for display.
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from .failure import Failure
+from .failure import ERROR_VALUE_TYPE, Failure
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class ValueRef:
 
     @property
     def is_error(self) -> bool:
-        return self.type == "redun.ErrorValue"
+        return self.type == ERROR_VALUE_TYPE
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ CSS = """
 .title { background: $primary; color: $text; text-style: bold; padding: 0 1; height: 1; }
 .section { text-style: bold; margin-top: 1; }
 .hint { color: $text-muted; height: 1; }
+.keys { dock: bottom; height: 1; background: $panel; }
 #filter-note { color: $warning; height: auto; }
 #summary { padding: 0 1; height: auto; border-bottom: solid $primary; }
 #job, #value { padding: 0 1; }

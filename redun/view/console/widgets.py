@@ -4,7 +4,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, OptionList, Static
+from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..browse_models import Target
@@ -104,8 +104,20 @@ class BaseScreen(Screen):
     def title_bar(self) -> Static:
         return Static(self.title_text, classes="title")
 
-    def footer(self) -> Footer:
-        return Footer()
+    def footer(self) -> Static:
+        """The keys of this screen and the app, on one line: one widget (Textual's Footer
+        makes a styled widget per key, which costs more than the rest of a screen to lay out)."""
+        keys = []
+        for binding in [*self.BINDINGS, *BaseScreen.BINDINGS, *self.app.BINDINGS]:
+            if isinstance(binding, Binding) and binding.show and binding.description:
+                shown = {"slash": "/", "escape": "esc", "space": "space"}.get(binding.key, binding.key)
+                if (shown, binding.description) not in keys:
+                    keys.append((shown, binding.description))
+        line = Text()
+        for shown, description in keys:
+            line.append(f" {shown} ", style="bold reverse")
+            line.append(f" {description}  ")
+        return Static(line, classes="keys")
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 2:
