@@ -158,7 +158,7 @@ def test_execution_to_failing_job_and_traceback(history):
     table = found.split("──")[-1]  # below the execution's summary
     assert "console_t.check(3)" in table and " DONE " not in table
     assert screen == "JobScreen"
-    assert "Raised ValueError('too big: 3')" in job
+    assert "Raised ValueError: too big: 3" in job
     assert "Traceback" in job and 'raise ValueError(f"too big: {x}")' in job and "in check" in job
     assert "Cache miss: new arguments" in job  # check(0..2) ran before with other arguments
 
@@ -176,7 +176,7 @@ def test_job_tree_by_keys_then_back(history):
         return job, type(app.screen).__name__
 
     job, back = drive(history, steps)
-    assert "Job " in job and "console_t.check" in job and "Raised ValueError('too big: 3')" in job
+    assert "Job " in job and "console_t.check" in job and "Raised ValueError: too big: 3" in job
     assert back == "ExecutionScreen"
 
 

@@ -51,11 +51,23 @@ def test_parse_filter():
 
 def test_upstream_error_value_read_without_unpickling():
     failure = describe_failure(UPSTREAM_ERROR_VALUE)
-    assert failure.error == "ValueError('too big: 4')"
+    assert failure.error == "ValueError: too big: 4"
     assert failure.traceback == ['  File "/tmp/cons/up/upfail.py", line 4, in boom',
                                  '    raise ValueError(f"too big: {x}")']
     assert failure.logs == []
     assert describe_failure(b"\x80\x03K\x01.") is None  # a plain int is not an ErrorValue
+
+
+def test_script_error_shows_its_stderr():
+    import pickle
+
+    from redun.scheduler import ErrorValue
+    from redun.scripting import ScriptError
+
+    # what the engine stores for a failed script task (the reader imports none of these classes)
+    data = pickle.dumps(ErrorValue(ScriptError(b"make: *** [all] Error 1\nld: missing symbol\n")), protocol=3)
+    failure = describe_failure(data)
+    assert failure.error == "ScriptError: make: *** [all] Error 1\nld: missing symbol"
 
 
 def test_sketch_runs_nothing_and_stays_bounded():

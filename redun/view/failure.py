@@ -47,7 +47,22 @@ def describe_failure(payload: bytes) -> Optional[Failure]:
             for frame in tb_state.get("frames") or ():
                 lines += _frame_lines(frame)
             logs = [str(x).rstrip("\n") for x in tb_state.get("logs") or () if isinstance(x, str)]
-    return Failure(describe_object(state.get("error")), lines, logs)
+    return Failure(describe_error(state.get("error")), lines, logs)
+
+
+def describe_error(error: Any) -> str:
+    """`ValueError: too big: 3` for an exception with one message argument (as str(error)
+    reads); a script's error with the stderr it kept (ScriptError.message); else its repr."""
+    if isinstance(error, Built):
+        name = error.symbol.name
+        if len(error.args) == 1 and isinstance(error.args[0], str):
+            return f"{name}: {error.args[0]}"
+        state = _state(error)
+        if isinstance(state, dict) and isinstance(state.get("message"), (str, bytes)) and state["message"]:
+            message = state["message"]
+            text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+            return f"{name}: {text.rstrip()}"
+    return describe_object(error)
 
 
 def _state(obj: Any) -> Any:

@@ -6,7 +6,6 @@ repository, so a screen's content is exactly what its view objects hold.
 
 import time
 
-from rich.syntax import Syntax
 from rich.text import Text
 
 STATUS_STYLES = {"DONE": "green", "CACHED": "cyan", "FAILED": "bold red", "RUN": "yellow", "RUNNING": "yellow"}
@@ -166,6 +165,7 @@ def value_text(v) -> Text:
 
 def task_text(t) -> list:
     """Renderables of a task screen: header, source, versions."""
+    from rich.syntax import Syntax  # pygments: paid when a task is shown, not at start-up
     head = Text()
     head.append("Task ", style="bold")
     head.append(f"{t.fullname}  {t.hash}\n")
