@@ -177,7 +177,7 @@ def measure_queries(work: str, repeat: int) -> dict:
 
 def measure_tmux(work: str) -> float:
     """Seconds from starting `redun console` in tmux to its rows on the pane."""
-    sock = ["tmux", "-L", f"bench-console-{os.getpid()}"]
+    sock = ["tmux", "-L", f"bench-console-{uuid.uuid4().hex[:12]}"]  # a fresh server each time
     cmd = f"cd {work} && PYTHONPATH={ROOT} {sys.executable} -m redun console"
     t = time.perf_counter()
     subprocess.run(sock + ["new-session", "-d", "-s", "b", "-x", "150", "-y", "45", cmd], check=True)

@@ -179,3 +179,40 @@ def test_console_in_a_real_terminal(tmp_path):
         _wait_for(tmux, ["EXITED 0"])
     finally:
         subprocess.run(tmux + ["kill-server"], capture_output=True)
+
+
+def test_running_execution_shows_the_jobs_recorded_so_far(tmp_repo_dir):
+    """Jobs are written when they end, the root last: a running execution's tree starts at
+    the jobs whose parent is not recorded yet."""
+    from test_index_synth import T0, h20, make_task, make_value, put
+
+    from redun.objects.ids import new_uuid
+    from redun.objects.records import Arg, CallNode, Execution, Job
+    from redun.repo.repository import Repo
+    from redun.view.browse import Browser
+    from redun.view.query import Provenance
+
+    repo = Repo.open(tmp_repo_dir)
+    eid, root_id = new_uuid(), new_uuid()
+    with repo.store.pack_writer() as w:
+        t_oid, t_rec = make_task(w, "step")
+        for i in range(3):
+            a_oid, a = make_value(w, i)
+            r_oid, r = make_value(w, i * 2)
+            call = CallNode(h20("c", i), t_rec.hash, t_oid, "step", h20("a", i), (Arg(0, None, a.hash, a_oid, ()),),
+                            r.hash, r_oid, (), T0 + i)
+            c_oid = put(w, call)
+            put(w, Job(new_uuid(), eid, root_id, t_rec.hash, t_oid, call.hash, c_oid, h20("e", i), r_oid, T0 + i,
+                       T0 + i + 1, False, "DONE", (), {}))
+        ex_oid = put(w, Execution(eid, '["redun", "run", "wf.py", "main"]', None, T0 - 1, None, {}))
+    repo.refs.set(f"execs/{uuid_text(eid)}", ex_oid)
+    browser = Browser(Provenance(repo))
+    assert browser.executions().rows[0].status == "RUN"
+    assert [j.args for j in browser.child_jobs(eid, None).rows] == ["0", "1", "2"]
+    repo.close()
+
+
+def uuid_text(raw: bytes) -> str:
+    import uuid
+
+    return str(uuid.UUID(bytes=raw))

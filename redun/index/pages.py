@@ -91,6 +91,14 @@ class PageQueries:
                           f"LIMIT {int(limit)} OFFSET {int(offset)}", params)
         return [_job(r) for r in rows]
 
+    def orphan_job_page(self, eid: bytes, limit: int, offset: int = 0) -> list:
+        """Jobs of an execution whose parent is not recorded (yet): while an execution runs,
+        its root job is written last, so these are the top of its tree so far."""
+        rows = self._read(f"{_JOB_NAMED} WHERE j.execution_id = ? AND j.parent_id IS NOT NULL AND NOT EXISTS "
+                          "(SELECT 1 FROM jobs p WHERE p.id = j.parent_id) ORDER BY j.start_time, j.id "
+                          f"LIMIT {int(limit)} OFFSET {int(offset)}", (eid,))
+        return [_job(r) for r in rows]
+
     def job_search_page(self, eid: bytes, limit: int, offset: int = 0, status: Optional[str] = None,
                         task: Optional[str] = None) -> list:
         """Jobs of one execution matching a status and/or a task name substring, oldest first."""

@@ -142,9 +142,12 @@ class Browser:
         return ExecDetail(self.exec_summary(row), self.index.execution_status_counts(eid))
 
     def child_jobs(self, eid: bytes, parent_id: Optional[bytes], offset: int = 0, limit: int = PAGE) -> Page:
-        """Jobs of an execution under one parent (None: the root job), oldest first;
-        the cursor is the offset of the next page."""
+        """Jobs of an execution under one parent (None: the root job, or while the execution
+        runs, the jobs whose parent is not recorded yet), oldest first; the cursor is the
+        offset of the next page."""
         rows = self.index.child_job_page(eid, parent_id, limit + 1, offset)
+        if parent_id is None and not rows:  # a running execution: no root job yet
+            rows = self.index.orphan_job_page(eid, limit + 1, offset)
         return Page(self.job_summaries(rows[:limit]), offset + limit if len(rows) > limit else None)
 
     def find_jobs(self, eid: bytes, flt: JobFilter, offset: int = 0, limit: int = PAGE) -> Page:
