@@ -19,6 +19,7 @@ from redun.view.browse import Browser  # noqa: E402
 from redun.view.console.app import ConsoleApp  # noqa: E402
 from redun.view.query import Provenance  # noqa: E402
 
+from conftest_pg import pg_server  # noqa: E402,F401 - the PostgreSQL test's server
 from conftest_s3 import seaweed  # noqa: E402,F401 - the S3 test's server
 
 
@@ -415,3 +416,54 @@ def test_mouse_opens_rows_tree_nodes_and_links(history):
     screens, job = drive(history, steps)
     assert screens == ["ExecutionScreen", "JobScreen", "TaskScreen"]
     assert "console_t.check" in job
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_postgresql_repository(tmp_path, pg_server):  # noqa: F811
+    """The console on a PostgreSQL repository: the same screens from its index."""
+    work = tmp_path / "pg"
+    (work / ".redun").mkdir(parents=True)
+    (work / ".redun" / "redun.ini").write_text(f"[backend]\ndb_uri = {pg_server.create_database()}\n")
+    old = os.getcwd()
+    os.chdir(work)
+    try:
+        for name in ("main.c", "util.c"):
+            (work / name).write_text(f"source of {name}")
+        repo = Repo.init(str(work / ".redun"))
+        assert type(repo).__name__ == "PgRepo"
+        Scheduler(repo=repo, quiet=True).run(build("prog", [File("main.c"), File("util.c")]), tags=[("env", "dev")])
+        with pytest.raises(ValueError):
+            Scheduler(repo=repo, quiet=True).run(checks(4), tags=[("env", "prod")])
+        repo.close()
+    finally:
+        os.chdir(old)
+
+    async def steps(app, pilot):
+        rows = _three_rows(app)
+        await pilot.press("slash")
+        app.screen.query_one("#filter").value = "tag:env=prod status:failed"
+        await pilot.press("enter")
+        await settle(pilot)
+        filtered = app.screen.query_one("#table").row_count
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("slash")
+        app.screen.query_one("#filter").value = "status:failed task:check"
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        job = screen_text(app)
+        await jump(app, pilot, "prog")
+        await settle(pilot)
+        lineage = screen_text(app)
+        await pilot.press("3")
+        await settle(pilot)
+        return rows, filtered, job, lineage, screen_text(app)
+
+    rows, filtered, job, lineage, files = drive(work, steps)
+    assert len(rows) == 2 and filtered == 1
+    assert "Raised ValueError: too big: 3" in job and 'raise ValueError(f"too big: {x}")' in job
+    assert "made by:  DONE  console_t.link('prog'" in lineage and "arg 0: File main.c" in lineage
+    assert files.index("main.c") < files.index("prog")

@@ -5,6 +5,11 @@ rows however large the history is: executions by keyset on (start_time, id),
 children of one job, jobs of one task, producers and consumers of one value,
 recorded file paths. Rows are dicts of the index's columns plus what the screen
 shows beside them (task name, derived status), fetched in the same query.
+
+The SQL keeps to what sqlite and PostgreSQL both take (no bare columns beside GROUP BY,
+NULLs ordered explicitly), so PostgreSQL's index (redun/pg/queries.py) mixes this class in
+too: its `_page_read` turns the `?` placeholders into its own, and `_json_each` names its
+function for a JSON object's (key, value) rows.
 """
 
 from typing import Optional
@@ -37,6 +42,13 @@ def _job(row) -> dict:
 
 
 class PageQueries:
+    def _page_read(self, sql: str, params=()) -> list:
+        return self._read(sql, params)
+
+    def _json_each(self, column: str) -> str:
+        """Rows (key, value) of a JSON object column; a string value as its JSON text."""
+        return f"json_each({column})"
+
     # -- executions ---------------------------------------------------------
     def execution_page(self, limit: int, after: Optional[tuple] = None, status: Optional[str] = None,
                        task: Optional[str] = None, tag: Optional[tuple] = None) -> list:
@@ -51,10 +63,10 @@ class PageQueries:
         if tag is not None:
             key, values = tag
             if not values:
-                where.append("EXISTS (SELECT 1 FROM json_each(e.tags) WHERE key = ?)")
+                where.append(f"EXISTS (SELECT 1 FROM {self._json_each('e.tags')} WHERE key = ?)")
                 params.append(key)
             else:
-                where.append(f"EXISTS (SELECT 1 FROM json_each(e.tags) WHERE key = ? "
+                where.append(f"EXISTS (SELECT 1 FROM {self._json_each('e.tags')} WHERE key = ? "
                              f"AND value IN ({','.join('?' * len(values))}))")
                 params += [key, *values]
         if task:
@@ -63,12 +75,13 @@ class PageQueries:
             params.append(like_pattern(task))
         cols = ", ".join("e." + c for c in _FIELDS["execution"])
         inner = (f"SELECT {cols}, {_ROOT_STATUS} AS root_status, {_ROOT_TASK} AS task_name FROM executions e"
-                 + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY e.start_time DESC, e.id")
-        sql = f"SELECT *, {_EXEC_STATUS} AS status FROM ({inner})"
+                 + (f" WHERE {' AND '.join(where)}" if where else ""))
+        sql = f"SELECT * FROM (SELECT x.*, {_EXEC_STATUS} AS status FROM ({inner}) AS x) AS y"
         if status:
             sql += " WHERE status = ?"
             params.append(status)
-        rows = self._read(sql + f" LIMIT {int(limit)}", params)
+        sql += " ORDER BY start_time DESC, id"
+        rows = self._page_read(sql + f" LIMIT {int(limit)}", params)
         n = len(_FIELDS["execution"])
         out = []
         for r in rows:
@@ -79,7 +92,7 @@ class PageQueries:
 
     def execution_status_counts(self, eid: bytes) -> dict:
         """{job status: count} of one execution."""
-        return dict(self._read("SELECT status, COUNT(*) FROM jobs WHERE execution_id=? GROUP BY status", (eid,)))
+        return dict(self._page_read("SELECT status, COUNT(*) FROM jobs WHERE execution_id=? GROUP BY status", (eid,)))
 
     # -- jobs ---------------------------------------------------------------
     def child_job_page(self, eid: bytes, parent_id: Optional[bytes], limit: int, offset: int = 0) -> list:
@@ -87,14 +100,14 @@ class PageQueries:
         first; each row adds task_name and has_children."""
         cond = "j.parent_id = ?" if parent_id is not None else "j.parent_id IS NULL"
         params = [eid] + ([parent_id] if parent_id is not None else [])
-        rows = self._read(f"{_JOB_NAMED} WHERE j.execution_id = ? AND {cond} ORDER BY j.start_time, j.id "
+        rows = self._page_read(f"{_JOB_NAMED} WHERE j.execution_id = ? AND {cond} ORDER BY j.start_time, j.id "
                           f"LIMIT {int(limit)} OFFSET {int(offset)}", params)
         return [_job(r) for r in rows]
 
     def orphan_job_page(self, eid: bytes, limit: int, offset: int = 0) -> list:
         """Jobs of an execution whose parent is not recorded (yet): while an execution runs,
         its root job is written last, so these are the top of its tree so far."""
-        rows = self._read(f"{_JOB_NAMED} WHERE j.execution_id = ? AND j.parent_id IS NOT NULL AND NOT EXISTS "
+        rows = self._page_read(f"{_JOB_NAMED} WHERE j.execution_id = ? AND j.parent_id IS NOT NULL AND NOT EXISTS "
                           "(SELECT 1 FROM jobs p WHERE p.id = j.parent_id) ORDER BY j.start_time, j.id "
                           f"LIMIT {int(limit)} OFFSET {int(offset)}", (eid,))
         return [_job(r) for r in rows]
@@ -109,12 +122,12 @@ class PageQueries:
         if task:
             where.append("t.fullname LIKE ? ESCAPE '\\'")
             params.append(like_pattern(task))
-        rows = self._read(f"{_JOB_NAMED} WHERE {' AND '.join(where)} ORDER BY j.start_time, j.id "
+        rows = self._page_read(f"{_JOB_NAMED} WHERE {' AND '.join(where)} ORDER BY j.start_time, j.id "
                           f"LIMIT {int(limit)} OFFSET {int(offset)}", params)
         return [_job(r) for r in rows]
 
     def named_job(self, jid: bytes) -> Optional[dict]:
-        rows = self._read(f"{_JOB_NAMED} WHERE j.id = ?", (jid,))
+        rows = self._page_read(f"{_JOB_NAMED} WHERE j.id = ?", (jid,))
         return _job(rows[0]) if rows else None
 
     def call_args(self, call_oids: list) -> dict:
@@ -124,8 +137,8 @@ class PageQueries:
         out = {}
         for i in range(0, len(call_oids), 500):
             chunk = call_oids[i:i + 500]
-            for oid, blob in self._read(f"SELECT oid, args FROM call_nodes WHERE oid IN ({','.join('?' * len(chunk))})",
-                                        chunk):
+            marks = ",".join("?" * len(chunk))
+            for oid, blob in self._page_read(f"SELECT oid, args FROM call_nodes WHERE oid IN ({marks})", chunk):
                 out[oid] = [tuple(a) for a in unpack_args(blob)] if blob is not None else []
         return out
 
@@ -135,14 +148,14 @@ class PageQueries:
         if before is not None:
             where.append("(j.start_time < ? OR (j.start_time = ? AND j.id > ?))")
             params += [before[0], before[0], before[1]]
-        rows = self._read(f"{_JOB_NAMED} WHERE {' AND '.join(where)} ORDER BY j.start_time DESC, j.id "
+        rows = self._page_read(f"{_JOB_NAMED} WHERE {' AND '.join(where)} ORDER BY j.start_time DESC, j.id "
                           f"LIMIT {int(limit)}", params)
         return [_job(r) for r in rows]
 
     # -- why a job ran or was cached ----------------------------------------
     def earlier_eval(self, eval_hash: bytes, before_us: int) -> Optional[dict]:
         """The newest finished non-failed job with this eval hash that ended before `before_us`."""
-        rows = self._read(f"{_JOB_NAMED} WHERE j.eval_hash = ? AND j.end_time IS NOT NULL AND j.end_time <= ? "
+        rows = self._page_read(f"{_JOB_NAMED} WHERE j.eval_hash = ? AND j.end_time IS NOT NULL AND j.end_time <= ? "
                           "AND j.status != 'FAILED' AND j.cached = 0 ORDER BY j.end_time DESC LIMIT 1",
                           (eval_hash, before_us))
         return _job(rows[0]) if rows else None
@@ -150,14 +163,14 @@ class PageQueries:
     def earlier_call_of(self, fullname: str, args_hash: bytes, task_hash: bytes, before_us: int) -> Optional[dict]:
         """The newest earlier job of a task of this name called with the same arguments
         (args_hash) but another task hash: its code changed since."""
-        rows = self._read(
+        rows = self._page_read(
             f"{_JOB_NAMED} JOIN call_nodes c ON c.oid = j.call_node WHERE c.args_hash = ? AND j.task_hash != ? "
             "AND t.fullname = ? AND j.start_time < ? ORDER BY j.start_time DESC LIMIT 1",
             (args_hash, task_hash, fullname, before_us))
         return _job(rows[0]) if rows else None
 
     def earlier_job_of_task(self, task_hash: bytes, before_us: int) -> Optional[dict]:
-        rows = self._read(f"{_JOB_NAMED} WHERE j.task_hash = ? AND j.start_time < ? ORDER BY j.start_time DESC "
+        rows = self._page_read(f"{_JOB_NAMED} WHERE j.task_hash = ? AND j.start_time < ? ORDER BY j.start_time DESC "
                           "LIMIT 1", (task_hash, before_us))
         return _job(rows[0]) if rows else None
 
@@ -165,13 +178,13 @@ class PageQueries:
     def task_versions(self, fullname: str, limit: int = 50) -> list:
         """(task row, first job start, last job start, number of jobs) of every task hash
         recorded under this name, newest use first."""
-        rows = self._read(
-            "SELECT t.oid, t.hash, t.namespace, t.name, t.fullname, "
-            "(SELECT MIN(start_time) FROM jobs j WHERE j.task_hash = t.hash), "
-            "(SELECT MAX(start_time) FROM jobs j WHERE j.task_hash = t.hash), "
-            "(SELECT COUNT(*) FROM jobs j WHERE j.task_hash = t.hash) "
-            f"FROM tasks t WHERE t.fullname = ? GROUP BY t.hash ORDER BY 7 DESC LIMIT {int(limit)}", (fullname,))
-        return [(as_dict("task", r[:5]), r[5], r[6], r[7]) for r in rows]
+        out = []
+        for (task_hash,) in self._page_read("SELECT DISTINCT hash FROM tasks WHERE fullname = ?", (fullname,)):
+            first, last, n = self._page_read("SELECT MIN(start_time), MAX(start_time), COUNT(*) FROM jobs "
+                                             "WHERE task_hash = ?", (task_hash,))[0]
+            out.append((self.task_by_hash(task_hash), first, last, n))
+        out.sort(key=lambda v: v[2] if v[2] is not None else -1, reverse=True)
+        return out[:limit]
 
     def task_name_page(self, limit: int, after: str = "", text: Optional[str] = None) -> list:
         """Distinct task names after `after`, alphabetically (text: a substring filter)."""
@@ -179,7 +192,7 @@ class PageQueries:
         if text:
             where.append("fullname LIKE ? ESCAPE '\\'")
             params.append(like_pattern(text))
-        return [r[0] for r in self._read(f"SELECT DISTINCT fullname FROM tasks WHERE {' AND '.join(where)} "
+        return [r[0] for r in self._page_read(f"SELECT DISTINCT fullname FROM tasks WHERE {' AND '.join(where)} "
                                          f"ORDER BY fullname LIMIT {int(limit)}", params)]
 
     # -- values and files ---------------------------------------------------
@@ -187,19 +200,19 @@ class PageQueries:
         """Jobs whose result is this value (role 'result', newest first) or that took it as
         an argument (role 'arg')."""
         if role == "result":
-            rows = self._read(f"{_JOB_NAMED} JOIN call_nodes c ON c.oid = j.call_node WHERE c.value_hash = ? "
-                              f"ORDER BY j.end_time DESC LIMIT {int(limit)}", (value_hash,))
+            rows = self._page_read(f"{_JOB_NAMED} JOIN call_nodes c ON c.oid = j.call_node WHERE c.value_hash = ? "
+                              f"ORDER BY j.end_time IS NULL, j.end_time DESC LIMIT {int(limit)}", (value_hash,))
         else:
-            rows = self._read(f"{_JOB_NAMED} JOIN arg_uses a ON a.call_oid = j.call_node WHERE a.value_hash = ? "
+            rows = self._page_read(f"{_JOB_NAMED} JOIN arg_uses a ON a.call_oid = j.call_node WHERE a.value_hash = ? "
                               f"ORDER BY j.start_time DESC LIMIT {int(limit)}", (value_hash,))
         return [_job(r) for r in rows]
 
     def value_parents_page(self, value_oid: bytes, limit: int) -> list:
         """Values that hold this one directly (e.g. the list a file was returned in)."""
         cols = ", ".join("v." + c for c in _FIELDS["value"])
-        return [as_dict("value", r) for r in self._read(
-            f"SELECT {cols} FROM subvalues s JOIN vals v ON v.oid = s.parent WHERE s.child = ? "
-            f"GROUP BY v.oid LIMIT {int(limit)}", (value_oid,))]
+        return [as_dict("value", r) for r in self._page_read(
+            f"SELECT DISTINCT {cols} FROM subvalues s JOIN vals v ON v.oid = s.parent WHERE s.child = ? "
+            f"LIMIT {int(limit)}", (value_oid,))]
 
     def file_page(self, limit: int, after: str = "", text: Optional[str] = None) -> list:
         """One value row per recorded file path after `after`, by path (text: substring filter)."""
@@ -207,7 +220,12 @@ class PageQueries:
         if text:
             where.append("path LIKE ? ESCAPE '\\'")
             params.append(like_pattern(text))
-        return [as_dict("value", r) for r in self._read(
-            f"SELECT {VAL_COLS} FROM vals WHERE {' AND '.join(where)} GROUP BY path ORDER BY path "
-            f"LIMIT {int(limit)}", params)]
-
+        paths = [r[0] for r in self._page_read(f"SELECT DISTINCT path FROM vals WHERE {' AND '.join(where)} "
+                                               f"ORDER BY path LIMIT {int(limit)}", params)]
+        first = {}
+        for i in range(0, len(paths), 500):
+            chunk = paths[i:i + 500]
+            for r in self._page_read(f"SELECT {VAL_COLS} FROM vals WHERE path IN ({','.join('?' * len(chunk))}) "
+                                     "ORDER BY path, hash", chunk):
+                first.setdefault(r[5], as_dict("value", r))
+        return [first[p] for p in paths if p in first]

@@ -12,6 +12,7 @@ import re
 from typing import Callable, Optional
 
 from ..index.queries import CALL_COLS, EXEC_COLS, JOB_COLS, KINDS, TASK_COLS, VAL_COLS, _FIELDS, as_dict, prefix_range
+from ..index.pages import PageQueries
 from ..index.tag_queries import TagQueries
 from .schema import write_rows
 
@@ -39,7 +40,7 @@ def _fragment(sql: str) -> str:
     return re.sub(r"\?", "%s", sql)
 
 
-class PgIndex(TagQueries):
+class PgIndex(TagQueries, PageQueries):
     HEX = "encode({}, 'hex')"  # TagQueries' SQL in PostgreSQL's dialect
 
     def _sql(self, sql: str) -> str:
@@ -50,6 +51,13 @@ class PgIndex(TagQueries):
         self.db = db
         self._rows: dict = {}
         self._count = 0
+
+    # -- the browse queries of index/pages.py (`redun console`), in their portable SQL
+    def _page_read(self, sql: str, params=()) -> list:
+        return self._read(sql.replace("?", "%s"), params)
+
+    def _json_each(self, column: str) -> str:
+        return f"jsonb_each_text({column}::jsonb)"
 
     def _read(self, sql: str, params=()) -> list:
         if self._count:

@@ -185,7 +185,8 @@ class JobScreen(BaseScreen):
         for c in d.children:
             links.append((f"Child job {c.id[:8]} [{c.status}] {render.job_call(c, 60)}", Target("job", c.key)))
         if d.more_children:
-            links.append(("… more child jobs: open the execution's tree", Target("execution", d.summary.execution_id)))
+            links.append(("… more child jobs: open the execution's tree",
+                          Target("execution", d.summary.execution_id)))
         self.query_one("#links", Links).set_links(links)
         self.query_one("#links").focus()
 
