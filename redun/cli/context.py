@@ -46,7 +46,7 @@ class CliContext:
             raise ConfigError(f"Unknown repository: {name}")
         return loc
 
-    def open_repo(self, create: bool = False):
+    def open_repo(self, create: bool = False, beside_upstream: bool = False):
         """The selected repository as a local Repo (remote repos: see redun.repo.remotes)."""
         if self._repo is None:
             from ..repo.repository import Repo
@@ -61,5 +61,6 @@ class CliContext:
 
                 self._repo = open_location(loc, self.local_config_dir, self.repo_name)
                 return self._repo
-            self._repo = Repo.open(loc, create=create)
+            # beside_upstream: `db import-upstream` creates the repository next to an upstream redun.db
+            self._repo = Repo.open(loc, create=create, beside_upstream=beside_upstream)
         return self._repo

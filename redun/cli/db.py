@@ -11,6 +11,7 @@ import os
 import click
 
 from ..errors import RepoFormatError, UsageError
+from .import_upstream import import_upstream_command
 from .output import echo_json, format_option
 
 # Every repository format this redun knows, oldest first: (major, minor, description).
@@ -190,8 +191,8 @@ def versions_command():
     click.echo(f"Index schema versions: {', '.join(str(v) for v in KNOWN_SCHEMA_VERSIONS)} "
                "(the index is rebuilt automatically when its schema changes).")
     click.echo(f"Upstream db versions {UPSTREAM_DB_VERSIONS[0]}-{UPSTREAM_DB_VERSIONS[-1]} are upstream redun's SQL "
-               f"schema; such a database moves into format {_fmt(FORMAT_VERSIONS[-1][:2])} by upstream's `redun export` "
-               "and `redun import`.")
+               f"schema; `redun db import-upstream` moves such a database (3.1-3.5) into format "
+               f"{_fmt(FORMAT_VERSIONS[-1][:2])}.")
 
 
 def _upstream_mapping(text: str) -> bool:
@@ -201,7 +202,7 @@ def _upstream_mapping(text: str) -> bool:
     latest = _fmt(FORMAT_VERSIONS[-1][:2])
     click.echo(f"db version {text} is upstream redun's SQL schema; this repository's format {latest} holds what "
                f"upstream {UPSTREAM_DB_VERSIONS[-1]} records, so there is no step to take "
-               "(an upstream database moves over by upstream's `redun export` and `redun import`).")
+               "(an upstream database moves over with `redun db import-upstream`).")
     return True
 
 
@@ -248,6 +249,9 @@ def upgrade_command(obj, version):
 def downgrade_command(obj, version):
     """Downgrade the repository format to VERSION."""
     _migrate(obj, version, upgrade=False)
+
+
+db_group.add_command(import_upstream_command)
 
 
 @db_group.command("reindex")

@@ -145,6 +145,8 @@ class RecordBuilder:
             out = ["v:" + o["task_hash"]]
             if o["call_hash"] is not None:
                 out.append("c:" + o["call_hash"])
+            if o.get("eval_value_hash") is not None:  # the cached value (import-upstream)
+                out.append("v:" + o["eval_value_hash"])
             if o["id"] in self.parents:
                 out += [r[0] for r in db.execute(
                     "SELECT key FROM recs WHERE aux = ? AND kind = 'Job' ORDER BY t, key", (o["id"],))]
@@ -195,7 +197,9 @@ class RecordBuilder:
         if kind == "Job":
             children = [oids[d] for d in deps if d.startswith("j:")]
             call = None if o["call_hash"] is None else oids["c:" + o["call_hash"]]
-            return convert.job_record(o, oids["v:" + o["task_hash"]], call, children, self._result_type(o))
+            ev = o.get("eval_value_hash")
+            return convert.job_record(o, oids["v:" + o["task_hash"]], call, children, self._result_type(o),
+                                      None if ev is None else oids["v:" + ev])
         if kind == "Execution":
             jkey = "j:" + o["job_id"]
             start, end = self._job_times(db, jkey)

@@ -153,7 +153,8 @@ def job_status(end_time, cached: bool, result_type: Optional[str]) -> str:
 
 
 def job_record(obj: dict, task_oid: bytes, call_oid: Optional[bytes], child_oids,
-               result_type: Optional[str]) -> Job:
+               result_type: Optional[str], eval_value_oid: Optional[bytes] = None) -> Job:
+    """eval_value_oid: the Value a Job line's `eval_value_hash` names (import-upstream)."""
     end_us = _time(obj, "end_time")
     return Job(
         id=_uuid(obj["id"]),
@@ -163,8 +164,9 @@ def job_record(obj: dict, task_oid: bytes, call_oid: Optional[bytes], child_oids
         task=task_oid,
         call_hash=None if obj["call_hash"] is None else _H(obj["call_hash"]),
         call_node=call_oid,
-        eval_hash=None,  # upstream exports no evaluations: no single-reduction cache
-        eval_value=None,
+        # upstream exports no evaluations; import-upstream adds them from upstream's evaluation table
+        eval_hash=None if obj.get("eval_hash") is None else _H(obj["eval_hash"]),
+        eval_value=eval_value_oid,
         start_time=_time(obj, "start_time"),
         end_time=end_us,
         cached=obj["cached"],

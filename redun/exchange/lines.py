@@ -145,6 +145,14 @@ def _job(o):
     if o["parent_id"] is not None:
         check_uuid(o["parent_id"], "parent_id")
     check_uuid(o["execution_id"], "execution_id")
+    # our extension (written by `redun db import-upstream` from upstream's evaluation table):
+    # the job's evaluation and, on the newest job of it, the value the cache holds
+    if o.get("eval_hash") is not None:
+        check_hash(o["eval_hash"], "eval_hash")
+    if o.get("eval_value_hash") is not None:
+        check_hash(o["eval_value_hash"], "eval_value_hash")
+        if o.get("eval_hash") is None:
+            raise LineError("eval_value_hash needs eval_hash")
     return "j:" + o["id"]
 
 

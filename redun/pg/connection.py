@@ -112,9 +112,8 @@ class PgDatabase:
                 if self.holds_upstream():
                     raise RepoFormatError(
                         f"The database at {self.display} holds an upstream redun database, not a redun "
-                        "repository. Export it with upstream (`redun export > records.jsonl`), then run "
-                        "`redun init` and `redun import -f records.jsonl` (the repository is created beside "
-                        "upstream's tables, in the schema redun_repo)."
+                        "repository. Move its history, and its cache, here with `redun db import-upstream`, "
+                        "which creates the repository beside upstream's tables (in the schema redun_repo)."
                     )
                 raise NotFoundError(f"No redun repository in the database at {self.display}. "
                                     "Run `redun init` to create one.")

@@ -73,8 +73,8 @@ def check_format(root: str) -> tuple:
         if os.path.exists(os.path.join(root, "redun.db")):
             raise RepoFormatError(
                 f"{root} holds an upstream redun database (redun.db), not a redun repository.\n"
-                "Export it with upstream (`redun export > records.jsonl`), then run "
-                "`redun init` and `redun import -f records.jsonl`."
+                "Move its history, and its cache, here with `redun db import-upstream` (it reads "
+                "redun.db and creates the repository beside it; upstream need not be installed)."
             )
         raise NotFoundError(f"No redun repository at {root}. Run `redun init` to create one.")
     if fmt[0] != FORMAT_MAJOR:
@@ -104,7 +104,7 @@ class Repo:
         self._values = None
 
     @classmethod
-    def init(cls, root: str) -> "Repo":
+    def init(cls, root: str, beside_upstream: bool = False) -> "Repo":
         root = os.path.abspath(root)
         config = Config.load(root)
         location = location_of(config, root)  # refuse an unsupported db_uri before creating anything
@@ -113,7 +113,7 @@ class Repo:
 
             return PgRepo.init(root, config, location)
         fmt = read_format(root)
-        if fmt is None and os.path.exists(os.path.join(root, "redun.db")):
+        if fmt is None and os.path.exists(os.path.join(root, "redun.db")) and not beside_upstream:
             check_format(root)  # says how to migrate instead of creating a repository beside it
         os.makedirs(root, exist_ok=True)
         if fmt is None:
@@ -130,7 +130,9 @@ class Repo:
         return cls.open(root)
 
     @classmethod
-    def open(cls, root: str, create: bool = False) -> "Repo":
+    def open(cls, root: str, create: bool = False, beside_upstream: bool = False) -> "Repo":
+        """create: initialize a missing repository (not next to an upstream redun.db, unless
+        beside_upstream: `redun db import-upstream` moving that database in)."""
         root = os.path.abspath(root)
         config = Config.load(root)
         location = location_of(config, root)  # a db_uri naming a database is never ignored (dburi.py)
@@ -138,13 +140,14 @@ class Repo:
             from .pgrepo import PgRepo
 
             return PgRepo.open(root, config, location, create=create)
-        if create and read_format(root) is None and not os.path.exists(os.path.join(root, "redun.db")):
+        upstream_here = os.path.exists(os.path.join(root, "redun.db")) and not beside_upstream
+        if create and read_format(root) is None and not upstream_here:
             if _holds_repository(root):
                 raise RepoFormatError(
                     f"{root} holds a repository (packs, refs) but its FORMAT file is missing, so it is "
                     f"not recreated silently. If it is a redun repository, restore it: "
                     f"echo '{FORMAT_NAME} {FORMAT_MAJOR}.{FORMAT_MINOR}' > {os.path.join(root, 'FORMAT')}")
-            return cls.init(root)
+            return cls.init(root, beside_upstream=beside_upstream)
         check_format(root)
         repo = cls(root, config)
         from .settle import settle_if_copied  # a `cp -r` copy taken mid-run is settled once

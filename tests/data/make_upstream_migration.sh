@@ -2,7 +2,8 @@
 # Makes tests/data/upstream-migration.tar.gz with upstream redun 0.44.1 (its own venv; default
 # ~/upstream-redun): the compile example run twice with an edit of lib.c in between, in a
 # sqlite .redun/redun.db. The archive holds the whole working directory (sources, objects,
-# programs, .redun/redun.db, with their mtimes: local File hashes depend on them) plus
+# programs, .redun/redun.db; expected/mtimes.json holds their exact mtimes: local File hashes
+# depend on them) plus
 # upstream's `redun log` outputs on that history under expected/, which the migration test
 # compares with ours (tests/test_import_upstream.py).
 set -euo pipefail
@@ -28,6 +29,13 @@ redun log --value > expected/log-value.txt
 redun log --file > expected/log-file.txt
 redun log - > expected/log-newest.txt
 redun log '~1' > expected/log-previous.txt
+# exact mtimes (ns) of the working files: local File hashes depend on them, and tar keeps
+# whole seconds only, so the test sets them again from this file
+python3 - <<'PY'
+import json, os
+print(json.dumps({n: os.stat(n).st_mtime_ns for n in sorted(os.listdir(".")) if os.path.isfile(n)}, indent=1),
+      file=open("expected/mtimes.json", "w"))
+PY
 cd "$work"
-tar --sort=name --owner=0 --group=0 --numeric-owner -czf "$here/upstream-migration.tar.gz" compile
+tar --format=posix --sort=name --owner=0 --group=0 --numeric-owner -czf "$here/upstream-migration.tar.gz" compile
 echo "wrote $here/upstream-migration.tar.gz ($(stat -c %s "$here/upstream-migration.tar.gz") bytes)"
