@@ -63,7 +63,7 @@ def test_upstream_database_is_explained(tmp_path):
     root = tmp_path / ".redun"
     root.mkdir()
     (root / "redun.db").write_bytes(b"SQLite format 3\x00")
-    with pytest.raises(RepoFormatError, match="redun export"):
+    with pytest.raises(RepoFormatError, match="redun db import-upstream"):
         Repo.open(str(root))
 
 
