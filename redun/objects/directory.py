@@ -18,7 +18,7 @@ import uuid
 from typing import Iterable, Iterator, Optional
 
 from ..errors import CorruptObjectError, InvalidIdError, NotFoundError
-from . import codec, compress, maintenance, origins
+from . import codec, compress, maintenance, origins, packgroup
 from .fileio import read_regular
 from .ids import OID_LEN, object_id
 from .mappedpack import MappedPack
@@ -66,8 +66,16 @@ class DirectoryStore(ObjectStore):
 
     # -- packs --------------------------------------------------------------
     def pack_names(self) -> list:
-        """Names of installed packs (those with an index), as on disk now."""
-        return [e[5:-4] for e in os.listdir(self.packs_dir) if e.startswith("pack-") and e.endswith(".idx")]
+        """Names of installed packs (those with an index), as on disk now. A pack group whose
+        installer died mid-install is finished first (objects/packgroup.py)."""
+        entries = os.listdir(self.packs_dir)
+        if packgroup.has_journal(entries):
+            try:
+                if packgroup.roll_forward(self.packs_dir):
+                    entries = os.listdir(self.packs_dir)
+            except OSError:
+                pass  # a read-only copy: recover() there finishes it
+        return [e[5:-4] for e in entries if e.startswith("pack-") and e.endswith(".idx")]
 
     def refresh(self) -> bool:
         """Pick up packs installed (or removed) by other processes. True if anything changed.

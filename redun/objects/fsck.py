@@ -118,6 +118,8 @@ class _Checker:
             elif entry.startswith("pack-") and entry.endswith(".origin"):
                 if entry[:-7] + ".idx" not in names:
                     self.report.notes.append(f"origin file of a pack that is not installed (harmless): {path}")
+            elif entry.startswith("install-") and ".journal" in entry:
+                self.report.notes.append(f"pack group install journal (live installer or crash; recover() finishes it): {path}")
             elif entry.startswith("tmp-") or ".idx.tmp-" in entry:
                 self.report.notes.append(f"temporary file (live writer or crash debris; recover() salvages it): {path}")
             else:

@@ -131,9 +131,13 @@ def recover(store) -> list:
     without an index (the valid prefix of each becomes a pack); old temp files
     are deleted. Returns the names of the packs installed. Safe beside live
     writers: they hold an flock on their tmp pack until its index is installed."""
+    from .packgroup import journaled_tokens, roll_forward
+
     installed = []
     now = time.time()
     pdir = store.packs_dir
+    roll_forward(pdir)  # a pack group whose installer died mid-install becomes visible whole
+    journaled = journaled_tokens(pdir)  # groups another process is rolling forward right now
     for entry in sorted(os.listdir(pdir)):
         path = os.path.join(pdir, entry)
         if entry.endswith(".pack") and entry.startswith(("tmp-", "pack-")):
@@ -153,6 +157,8 @@ def recover(store) -> list:
                 if entry.startswith("pack-") and os.path.exists(path[:-5] + ".idx"):
                     continue
                 if entry.startswith(DISCARD_PREFIX):
+                    if entry[: -len(".pack")] in journaled:
+                        continue  # staged for a group install: roll_forward owns it
                     _unlink(path)  # all-or-nothing staging (an import): its writer died, it goes
                     continue
                 if entry.startswith("pack-") and os.path.exists(path[:-5] + origins.SUFFIX):
@@ -167,6 +173,8 @@ def recover(store) -> list:
         elif entry.startswith("pack-") and ".idx.tmp-" in entry:
             _unlink_if_unlocked(path, os.path.join(pdir, entry.split(".idx.tmp-")[0] + ".pack"))
         elif entry.startswith("tmp-") and entry.endswith((".idx", ".creating")):
+            if entry.rsplit(".", 1)[0] in journaled:
+                continue
             _unlink_if_old(path, now)  # a live writer may be writing it right now
     for sub in os.listdir(store.objects_dir):  # loose temp files of crashed writers
         d = os.path.join(store.objects_dir, sub)

@@ -99,7 +99,33 @@ class DirectoryRemote(Remote):
                 self._blobs = self._blob_reader()
             return self._blobs.get_stored(oid)[0]  # a blob kept at [backend] value_store_path
 
+    def pack_files(self) -> list:
+        """The installed packs (MappedPack: name, path, idx_path, index), as of read_head.
+        None when blobs are kept outside (value_store_path): the packs' records then link to
+        objects no pack holds, so sending packs whole would not carry their closure."""
+        if self._blob_reader is not None:
+            return None
+        return self.store.packs()
+
+    def loose_ids(self):
+        return self.store.iter_loose()
+
     # -- writes -------------------------------------------------------------
+    def installs_pack_groups(self) -> bool:
+        return True
+
+    def begin_group(self, origin: Optional[dict] = None):
+        """A PackGroup (objects/packgroup.py): whole packs and one written pack, made
+        visible together or not at all, each marked with its origin."""
+        from ..objects.packgroup import PackGroup
+
+        self.store.recover()  # what a killed sync left here first (rolls a cut group forward)
+        return PackGroup(self.store.packs_dir, origin=origin)
+
+    def groups_installed(self) -> None:
+        self.store.refresh()
+        self._packs = Haves([p.index for p in self.store.packs()])
+
     def begin_pack(self, origin: Optional[dict] = None):
         """A writer for objects arriving from elsewhere: marked with their origin
         (objects/origins.py), all or nothing."""

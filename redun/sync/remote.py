@@ -23,6 +23,9 @@ implementation):
   compare-and-swap against `head` and add `packs` to the head. A ref that
   another writer changed meanwhile raises RefConflictError and is left as
   it is; changes to other refs by other writers are merged, never lost.
+- optional, for whole-pack transfer (sync/wholepacks.py): pack_files() (a
+  source's packs as files, else None), loose_ids(), installs_pack_groups() and
+  begin_group(origin) (a destination that installs several packs all or nothing).
 - location: the string the user configured; close() releases files.
 Ref names and object ids read from a remote are validated before use; no
 name from a remote is ever used to build a local path except after
@@ -75,6 +78,18 @@ class Remote:
 
     def update_head(self, head: Head, updates: dict, packs: list) -> None:
         raise NotImplementedError
+
+    # Whole-pack transfer (sync/wholepacks.py); optional.
+    def pack_files(self):
+        """The source's installed packs as files (name, path, idx_path, index), or None."""
+        return None
+
+    def loose_ids(self):
+        return iter(())
+
+    def installs_pack_groups(self) -> bool:
+        """Whether begin_group(origin) gives a PackGroup (objects/packgroup.py)."""
+        return False
 
     def same_as(self, other: "Remote") -> bool:
         return self.location == other.location

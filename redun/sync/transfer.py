@@ -18,8 +18,10 @@ from ..objects import codec, compress
 from ..objects.progress import Progress, progress_or_none
 from ..objects.records import Execution
 from ..objects.store import verify
+from .haves import Haves
 from .plan import resolve_roots, ref_updates, walk
 from .remote import Remote
+from .wholepacks import add_whole, check_outside, missing_objects, plan_whole
 
 _ATTEMPTS = 5
 _PROGRESS_EVERY = 512
@@ -108,6 +110,40 @@ def _counted(items, result: SyncResult, progress):
         yield item
 
 
+def _send_whole(src, dst, plan, updates, expand, trusted, result, progress) -> list:
+    """Install plan's whole packs and, in the same group, every other object of the source
+    the destination lacks (sync/wholepacks.py); returns the installed pack names."""
+    group = dst.begin_group(origin={"via": "sync", "from": src.location})
+    try:
+        whole = Haves([p.index for p in plan.whole])
+
+        def known(oid):
+            return oid in whole or dst.has(oid)
+
+        outside: set = set()
+        for p in plan.whole:
+            result.objects += add_whole(group, p, src.location, trusted, outside, known)
+            progress.update(result.objects)
+        writer = group.writer()
+        try:
+            writer.add_stored_many(_counted(missing_objects(plan, src, known, expand), result, progress))
+            sent = lambda oid: known(oid) or oid in writer  # noqa: E731
+            # what only the refs reach (an object in no pack file: the walk reads and reports it)
+            writer.add_stored_many(_counted(walk([new for _, new in updates.values()], sent, expand),
+                                            result, progress))
+            check_outside(outside, sent, src.location)
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+        names = group.commit()
+    except BaseException:
+        group.abort()
+        raise
+    dst.groups_installed()
+    return names
+
+
 def sync(
     src: Remote,
     dst: Remote,
@@ -153,6 +189,16 @@ def sync(
             return result
         progress.phase("copying objects")
         progress.update(result.objects)
+        plan = plan_whole(src, dst, dst_head) if only is None and not result.failed else None
+        if plan is not None:
+            names = _send_whole(src, dst, plan, updates, expand, trusted, result, progress)
+            try:
+                dst.update_head(dst_head, updates, names)
+            except RefConflictError:
+                continue
+            result.refs.update({n: new for n, (_, new) in updates.items()})
+            progress.update(result.objects)
+            return result
         # a PackWriter (objects/packwriter.py); the objects' origin goes with them (repo/trust.py)
         sink = dst.begin_pack(origin={"via": "sync", "from": src.location})
         try:
