@@ -251,3 +251,25 @@ def test_log_while_four_runs_write(tmp_path):
         res = subprocess.run([sys.executable, "-m", "redun", "-c", repo_dir, "log", line.split()[1]], env=env,
                              capture_output=True, text=True)
         assert res.returncode == 0 and "Jobs: 9 (" in res.stdout, res.stdout + res.stderr
+
+
+def test_value_listing_keeps_no_growing_cache(history, monkeypatch):
+    """`log --value` streams: the records and previews its rows read are dropped every page
+    (log_lists.TRIM_EVERY rows), so memory does not grow with the number of values."""
+    from redun.cli import log_lists
+    from redun.view import query
+
+    d = history[0]
+    whole = run(d, "--value").splitlines()
+    assert len(whole) > 6
+    held = []
+    trim = query.Provenance.trim
+
+    def counting_trim(self):
+        held.append(len(self._records))
+        trim(self)
+
+    monkeypatch.setattr(log_lists, "TRIM_EVERY", 3)
+    monkeypatch.setattr(query.Provenance, "trim", counting_trim)
+    assert run(d, "--value").splitlines() == whole  # same lines, same order
+    assert len(held) == len(whole) // 3 and max(held) <= 3

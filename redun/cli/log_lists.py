@@ -6,6 +6,8 @@ from ..objects.ids import is_hex
 
 COUNT_NAMES = {"execution": "Execution", "job": "Job", "call_node": "CallNode", "task": "Task", "value": "Value",
                "file": "File"}
+TRIM_EVERY = 1000
+
 ORDER = {
     "execution": "start_time DESC, id",
     "job": "start_time DESC, id",
@@ -146,6 +148,8 @@ def list_kind(prov, renderer, kind: str, f: dict, count: bool, detail: bool, fmt
         n += 1
         if count:
             continue
+        if n % TRIM_EVERY == 0:
+            prov.trim()  # rows stream from the index: keep the records they read from piling up
         if fmt == "json":
             renderer.record(table_kind, row)
         elif kind == "execution":

@@ -14,6 +14,9 @@ from .models import (  # noqa: F401 - re-exported: the repl's object API
 )
 
 
+SAVED_PREVIEWS = 20_000  # new previews kept for the index's display cache per command (memory bound)
+
+
 class Provenance:
     """Records and previews for one open repo (one CLI command or repl session)."""
 
@@ -52,10 +55,16 @@ class Provenance:
                 text = self.index.previews([value_oid]).get(value_oid)
             if text is None:
                 text = self._preview(value_oid, limit)
-                if limit == 200:
+                if limit == 200 and len(self._new_previews) < SAVED_PREVIEWS:
                     self._new_previews[value_oid] = text
             self._previews[key] = text
         return text
+
+    def trim(self) -> None:
+        """Forget the records and previews read so far: a listing of any length calls this
+        every page, so its memory does not grow with the number of rows."""
+        self._records.clear()
+        self._previews.clear()
 
     def known_preview(self, value_oid: bytes, text: str) -> None:
         self._previews[(value_oid, 200)] = text
