@@ -1,25 +1,38 @@
 """redun: workflows with git-like, content-addressed provenance.
 
-The user-facing API (`task`, `File`, `Scheduler`, ...) is imported lazily so
-that `redun log` starts fast and the object layers never load the engine.
+The user-facing API (`task`, `File`, `Scheduler`, ...) has upstream 0.44.1's
+names and import paths. It is imported lazily so that `redun log` starts fast
+and the object layers never load the engine.
 """
 
 __version__ = "0.44.1"
+version = __version__
 
 _LAZY = {
+    "namespace": "redun.namespace",
+    "get_current_namespace": "redun.namespace",
+    "run": "redun.scheduler",
     "task": "redun.task",
     "Task": "redun.task",
+    "PartialTask": "redun.task",
+    "get_task_registry": "redun.task",
     "File": "redun.file",
     "Dir": "redun.file",
     "ShardedS3Dataset": "redun.file",
     "script": "redun.scripting",
     "Scheduler": "redun.scheduler",
-    "namespace": "redun.task",
-    "get_task_registry": "redun.task",
+    "get_current_scheduler": "redun.scheduler",
+    "set_current_scheduler": "redun.scheduler",
     "cond": "redun.scheduler",
-    "Value": "redun.value",
+    "catch": "redun.scheduler",
+    "throw": "redun.scheduler",
     "apply_tags": "redun.scheduler",
+    "merge_handles": "redun.scheduler",
+    "Handle": "redun.handle",
     "get_context": "redun.context",
+    "register_executor": "redun.executors.base",
+    "LocalExecutor": "redun.executors.local",
+    "Value": "redun.value",
 }
 
 
@@ -34,4 +47,8 @@ def __getattr__(name):
     return value
 
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = [
+    "Dir", "File", "Handle", "PartialTask", "Scheduler", "ShardedS3Dataset", "Task", "apply_tags", "catch", "cond",
+    "get_current_namespace", "get_current_scheduler", "get_task_registry", "merge_handles", "namespace", "run",
+    "script", "set_current_scheduler", "task", "throw", "version", "__version__",
+]

@@ -21,19 +21,6 @@ from typing import Any, Optional
 from .task import scheduler_task
 
 
-def merge_dicts(dicts: list) -> Any:
-    """Merge (nested) dicts, later ones winning; a non-dict value replaces whatever was there."""
-    if len(dicts) == 1:
-        return dicts[0]
-    if any(not isinstance(d, dict) for d in dicts):
-        return dicts[-1]
-    grouped: dict = {}
-    for d in dicts:
-        for key, value in d.items():
-            grouped.setdefault(key, []).append(value)
-    return {key: merge_dicts(values) for key, values in grouped.items()}
-
-
 def get_context_value(context: dict, var_path: str, default: Any) -> Any:
     """The value at a dot-separated path ('foo.bar.baz') of a context dict, or default."""
     value: Any = context
@@ -48,6 +35,7 @@ def get_context_value(context: dict, var_path: str, default: Any) -> Any:
 def get_context(scheduler, parent_job, sexpr, var_path: str, default: Optional[Any] = None):
     """The value of a context variable (dot-separated path) for the job being evaluated,
     or default (None if not given)."""
-    return scheduler.evaluate(parent_job.get_context(), parent_job=parent_job).then(
+    context = parent_job.get_context() if parent_job is not None else scheduler.context
+    return scheduler.evaluate(context, parent_job=parent_job).then(
         lambda context: get_context_value(context, var_path, default)
     )

@@ -149,15 +149,45 @@ def _hash_function(func: types.FunctionType) -> str:
     return hash_struct(["Value.function", fullname.encode("utf8"), "source", get_task_source(func)])
 
 
+# Plain types whose values users hash their own way (redun.value.ProxyValue subclasses
+# with get_hash): type -> hasher. Empty unless a workflow defines such a proxy.
+PROXY_HASHERS: dict = {}
+_PROXY_LOOKUP: dict = {}  # type -> hasher or None, through the type's MRO
+
+
+def register_proxy(raw_type: type, hasher) -> None:
+    PROXY_HASHERS[raw_type] = hasher
+    _PROXY_LOOKUP.clear()
+
+
+def _proxy_hasher(t: type):
+    try:
+        return _PROXY_LOOKUP[t]
+    except KeyError:
+        pass
+    hasher = None
+    for sup in getattr(t, "__mro__", (t,)):
+        hasher = PROXY_HASHERS.get(sup)
+        if hasher is not None:
+            break
+    _PROXY_LOOKUP[t] = hasher
+    return hasher
+
+
 def hash_value(obj: Any) -> str:
     """Upstream value_hash of a live Python object.
 
+    - values of a type a user's ProxyValue covers (PROXY_HASHERS): the proxy's get_hash;
     - objects with ``__redun_hash__()`` (File, Dir, Task, expressions, FileRef): that;
     - set (and subclasses): hash_tag_bytes("Value.set", pickle3(sorted(obj)));
     - plain global functions: hash_struct(["Value.function", b"mod.name", "source", src]);
     - anything else: hash_tag_bytes("Value", pickle3(obj)) — exact pickle bytes, so
       object sharing inside a container (pickle memo) changes the hash, as upstream.
     """
+    if PROXY_HASHERS:
+        hasher = _proxy_hasher(type(obj))
+        if hasher is not None:
+            return hasher(obj)
     hook = getattr(obj, "__redun_hash__", None)
     if hook is not None and not isinstance(obj, type):
         return hook()

@@ -20,28 +20,27 @@ catch, ...) get this object and call `evaluate(expr, parent_job)`.
 import gc
 import os
 import queue
-import sys
 import threading
-import time
 import uuid
 from typing import Any, Optional
 
 from .engine.clock import now_us
-from .engine.job import Execution, Job, JobEnv, JobInfo, TaskFailure  # noqa: F401 - upstream exposes these here
-from .engine.lifecycle import ErrorValue, SchedulerError  # noqa: F401 - ErrorValue pickles as redun.scheduler's
-from .engine.control import cond  # noqa: F401 - registers redun.cond; upstream exposes redun.scheduler.cond
+from .engine.job import DryRunResult, Execution, Job, JobEnv, TaskFailure  # noqa: F401 - upstream exposes these here
+from .engine.errorvalue import ErrorValue, Traceback  # noqa: F401 - they pickle as redun.scheduler's
+from .engine.lifecycle import SchedulerError  # noqa: F401
+from .engine.control import catch, catch_all, cond, throw  # noqa: F401 - upstream's redun.scheduler names
 from .engine.tagging import apply_tags  # noqa: F401 - registers redun.apply_tags; upstream's place for it
-from .engine.runlog import RunLog, log_job_statuses, task_traceback_lines
+from .engine.jobinfo import JobInfo  # noqa: F401
+from .engine.threads import Thread, fork_thread, join_thread  # noqa: F401
+from .engine.handles import merge_handles  # noqa: F401
+from .value import get_type_registry, set_run_context
+from .engine.runlog import RunLog, format_task_call, log_job_statuses, task_traceback_lines  # noqa: F401
 from .expression import QuotedExpression, SchedulerExpression, TaskExpression
-from .engine.nested import has_exprs, is_expr
+from .engine.nested import defaults_of, has_exprs, is_expr
 from .promise import Promise
-from .task import get_task_registry, scheduler_task, task
+from .task import get_task_registry, scheduler_task, task  # noqa: F401 - upstream's redun.scheduler.scheduler_task
 
 GC_THRESHOLD = 50_000  # gen-0 allocations between cyclic collections while a run is evaluated
-
-
-class DryRunResult(Exception):
-    """Raised by a dry run when jobs would still have to run."""
 
 
 class NoCurrentScheduler(Exception):
@@ -97,6 +96,8 @@ class Scheduler:
             from .config import Config
 
             config = Config("")  # as upstream: no redun.ini, no sections (not the init template)
+        elif repo is None and not getattr(config, "path", None):
+            _check_memory_backend(config)  # (a config read from a directory records there: below)
         self.config = config
         # A config read from a repository's directory records there (opened by load() or run()).
         self._repo_dir = None
@@ -110,8 +111,9 @@ class Scheduler:
             from .logging import logger
         self.logger = logger
         self.use_task_traceback = use_task_traceback
-        self.runlog = log or RunLog(quiet=quiet, logger=logger)
+        self.runlog = log or RunLog(quiet=quiet, logger=self.logger)
         self.task_registry = get_task_registry()
+        self.type_registry = get_type_registry()
         self.events_queue = queue.SimpleQueue()
         self.executors: dict = {}
         if executor is not None:
@@ -137,6 +139,7 @@ class Scheduler:
         self.recorder = None
         self._root_job = None
         self._last_counts: dict = {}
+        self._tracked_promises: dict = {}
 
     # -- upstream API ---------------------------------------------------------------
     def add_executor(self, executor) -> None:
@@ -155,6 +158,13 @@ class Scheduler:
     @property
     def is_running(self) -> bool:
         return self._run is not None
+
+    @property
+    def context(self) -> dict:
+        """The context jobs start from: the running execution's, else [scheduler] context's."""
+        if self._run is not None:
+            return self._run.lifecycle.execution.context
+        return self._context
 
     def log(self, *messages: Any, indent: int = 0, multiline: bool = False, level: int = 20) -> None:
         """Upstream's Scheduler.log: "[redun] " lines through the redun logger (level: INFO)."""
@@ -176,11 +186,56 @@ class Scheduler:
         """{task fullname: {status: count}} of the last run (the JOB STATUS table)."""
         return self._run.lifecycle.status_counts() if self._run is not None else self._last_counts
 
+    def is_using_cache(self) -> bool:
+        """Whether this execution may reuse results of earlier ones (not --no-cache/--no-prov)."""
+        return self._run is not None and self._run.lifecycle.uses_backend_cache()
+
+    def set_cache(self, eval_hash: str, task_hash: str, args_hash: str, value: Any) -> None:
+        """Record value as the cached result of an evaluation (for scheduler tasks such as catch)."""
+        if self._run is not None:
+            self._run.recorder.set_eval_cache(eval_hash, task_hash, args_hash, value)
+
+    def get_eval_cache(self, eval_hash: str) -> tuple:
+        """(True, value) if an evaluation's result was cached with set_cache, else (False, None)."""
+        if self._run is None:
+            return False, None
+        return self._run.recorder.get_eval_cache(eval_hash)
+
     def evaluate(self, expr: Any, parent_job: Optional[Job] = None) -> Promise:
         """Evaluate expr under parent_job in the running execution (for scheduler tasks)."""
         if self._run is None:
             raise SchedulerError("Scheduler.evaluate() needs a running scheduler (call it from a scheduler task).")
         return self._run.evaluator.promise(expr, parent_job)
+
+    def handle_states(self):
+        """The handle states of the running execution (engine/handles.py)."""
+        if self._run is None:
+            raise SchedulerError("Handle states need a running scheduler.")
+        return self._run.handle_states
+
+    def track_promise(self, promise_id: str, promise: Promise) -> str:
+        """Keep a promise of this execution under an id (fork_thread's background work)."""
+        self._tracked_promises[promise_id] = promise
+        return promise_id
+
+    def pop_promise(self, promise_id: str) -> Optional[Promise]:
+        return self._tracked_promises.pop(promise_id, None)
+
+    def evaluate_async(self, expr: Any, parent_job: Optional[Job]):
+        """An asyncio future (on the calling event loop) of expr evaluated under parent_job:
+        what `await expr` in an async task waits for. Thread-safe."""
+        import asyncio
+
+        loop = asyncio.get_event_loop()
+        future = loop.create_future()
+
+        def start():
+            self.evaluate(expr, parent_job).then(
+                lambda result: loop.call_soon_threadsafe(_settle, future, result, None),
+                lambda error: loop.call_soon_threadsafe(_settle, future, None, error))
+
+        self.events_queue.put((None, None, start, None))
+        return future
 
     def done_job(self, job: Job, result: Any, job_tags=()) -> None:
         """An executor reports a job's return value (thread-safe)."""
@@ -188,8 +243,7 @@ class Scheduler:
 
     def reject_job(self, job: Optional[Job], error: Any, error_traceback=None, job_tags=()) -> None:
         """An executor reports a job's exception (thread-safe)."""
-        frames = list(error_traceback) if isinstance(error_traceback, list) else None
-        self.events_queue.put((job, False, error, frames))
+        self.events_queue.put((job, False, error, error_traceback))
 
     # -- running -----------------------------------------------------------------------
     def run(self, expr: Any, exec_argv: Optional[list] = None, dryrun: bool = False, cache: bool = True,
@@ -205,12 +259,13 @@ class Scheduler:
         self.load()
         exec_id = uuid.UUID(execution_id).bytes if execution_id else uuid.uuid4().bytes
         self.execution_id = str(uuid.UUID(bytes=exec_id))
+        root = self._root_expression(expr)
         if exec_argv is None:
-            exec_argv = ["scheduler.run", repr(expr)[:200]]
+            exec_argv = ["scheduler.run", _trim(repr(root))]
         self.traceback_lines = []
         exec_context = self._context
         if context:
-            from .context import merge_dicts
+            from .utils import merge_dicts
 
             exec_context = merge_dicts([exec_context, context])
         run = self._run = ExecutionRun(self, exec_id, dryrun=dryrun, use_cache=cache, prov=record,
@@ -218,18 +273,12 @@ class Scheduler:
         self.recorder = run.recorder  # the run's records (kept after it for inspection)
         previous = get_current_scheduler(required=False)
         set_current_scheduler(self)
+        set_run_context(run.handle_states)
         if _parent_job is None:
             run.recorder.start_execution(exec_id, list(exec_argv), self._exec_tags(tags), now_us())
             self.log("Start Execution {}:  redun {}".format(self.execution_id, " ".join(
                 _shell_quote(a) for a in exec_argv[1:])))
         self._validate_tasks()
-        if isinstance(expr, TaskExpression) and not isinstance(expr, SchedulerExpression) \
-                and not has_exprs((expr.args, expr.kwargs)):
-            root = expr
-        elif is_expr(expr) or has_exprs(expr):
-            root = root_task(QuotedExpression(expr))
-        else:
-            root = expr
         # Each job allocates a few dozen small objects, almost none cyclic: the default
         # gen-0 threshold (700) makes the cyclic GC a third of the scheduler's CPU.
         old_gc = gc.get_threshold()
@@ -249,6 +298,7 @@ class Scheduler:
             self._last_counts = run.lifecycle.status_counts()
             self._run = None
             set_current_scheduler(previous)
+            set_run_context(None)
 
     def _finish(self, run, outcome: dict, extension: bool = False) -> Any:
         log_job_statuses(self.runlog, run.lifecycle.status_counts())
@@ -281,7 +331,9 @@ class Scheduler:
             if not found:
                 raise ValueError(f"Unknown parent_job_id: {parent_job_id}")
             execution_id = str(uuid.UUID(bytes=found["execution_id"]))
-        return _extend(self, expr, JobInfo(execution_id, parent_job_id), Job(root_task, None, (), {}, None),
+        from .engine.subrun import extend
+
+        return extend(self, expr, JobInfo(execution_id, parent_job_id), Job(root_task, None, (), {}, None),
                        {"dryrun": dryrun, "cache": cache})
 
     def get_job_status_report(self) -> list:
@@ -291,6 +343,16 @@ class Scheduler:
         return job_status_lines(self.status_counts())
 
     # -- helpers ----------------------------------------------------------------------
+    @staticmethod
+    def _root_expression(expr: Any) -> Any:
+        """expr itself if it is a task call on concrete arguments (defaults included), else
+        root_task(quote(expr)): every execution has one root job, as upstream's."""
+        if isinstance(expr, TaskExpression) and not isinstance(expr, SchedulerExpression) \
+                and not has_exprs((expr.args, expr.kwargs)) and expr.task is not None \
+                and not any(is_expr(d) or has_exprs(d) for _, d in defaults_of(expr.task, len(expr.args))):
+            return expr
+        return root_task(QuotedExpression(expr))
+
     def _log_traceback(self, failure) -> None:
         if not isinstance(failure, TaskFailure):
             return
@@ -321,6 +383,62 @@ class Scheduler:
                             30)  # logging.WARNING
 
 
+def get_arg_defaults(task, args: tuple, kwargs: dict) -> dict:
+    """The signature defaults of the parameters a call does not pass (upstream's helper)."""
+    return {name: default for name, default in defaults_of(task, len(args)) if name not in kwargs}
+
+
+def set_arg_defaults(task, args: tuple, kwargs: dict) -> tuple:
+    """(args, kwargs with the missing defaults filled in)."""
+    return args, {**get_arg_defaults(task, args, kwargs), **kwargs}
+
+
+def needs_root_task(task_registry, expr: Any) -> bool:
+    """Whether expr is run under a root_task job (anything but a task call on concrete arguments)."""
+    return Scheduler._root_expression(expr) is not expr
+
+
+def _trim(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _settle(future, result, error) -> None:
+    if not future.done():
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+
+_config2scheduler: dict = {}
+
+
+def run(expr: Any, config_dir: Optional[str] = None, **run_config: Any) -> Any:
+    """`redun.run`: evaluate expr with the scheduler of a config directory (default: the
+    `.redun` found from the current directory, as `redun run` finds it), recording to its
+    repository. run_config: Scheduler.run options such as cache=False. One scheduler per
+    config dir, kept for later calls."""
+    scheduler = _config2scheduler.get(config_dir)
+    if scheduler is None:
+        from .config import find_config_dir
+        from .repo.repository import Repo
+
+        repo = Repo.open(find_config_dir(config_dir), create=True)
+        scheduler = _config2scheduler[config_dir] = Scheduler(repo=repo)
+    return scheduler.run(expr, **run_config)
+
+
+def _check_memory_backend(config) -> None:
+    """A Scheduler given a config that was not read from a directory (Config({...}), a string)
+    and no repository records in memory: a database it names would be silently ignored, so
+    it is refused."""
+    uri = config.get("backend", "db_uri") if hasattr(config, "value") else None
+    if uri and uri not in ("sqlite:///:memory:", "sqlite://"):
+        raise TypeError(f"Scheduler(config=...) with [backend] db_uri = {uri}: this redun records to a repository; "
+                        "pass repo=Repo.open(config_dir) (or use `redun run` / redun.run(expr, config_dir)), or use "
+                        "db_uri = sqlite:///:memory: to record in memory.")
+
+
 def _section(config, name: str) -> dict:
     return config.section(name) if config is not None and hasattr(config, "section") else {}
 
@@ -331,7 +449,7 @@ def _shell_quote(arg: str) -> str:
     return shlex.quote(arg)
 
 
-# -- subrun: a sub-workflow evaluated by its own scheduler inside an executor -------------------
+# -- subrun: a sub-workflow evaluated by its own scheduler inside an executor (engine/subrun.py) --
 @task(namespace="redun", name="subrun_root_task", version="1",
       config_args=["config", "config_dir", "load_modules", "run_config"], cache_scope="CSE", check_valid="shallow",
       source="def _subrun_root_task(expr, config, config_dir, load_modules, run_config, new_execution=False, "
@@ -342,48 +460,10 @@ def _subrun_root_task(expr: QuotedExpression, config: dict, config_dir: Optional
     """Runs on the subrun's executor: a new Scheduler evaluates expr, recording into the same
     repository (config_dir) as a new execution or, by default, as part of the caller's
     execution under this job. Returns upstream's dict (result or error, config, status)."""
-    import importlib
-    import pickle
+    from .engine.subrun import run_sub_scheduler
 
-    from .config import Config
-    from .engine.job import SubrunResult
-
-    if config_dir:
-        from .repo.repository import Repo
-
-        sub = Scheduler(repo=Repo.open(config_dir))
-    else:
-        sub = Scheduler(config=Config("", config_dict=config))
-    for module in load_modules or ():
-        importlib.import_module(module)
-    out = SubrunResult(config=sub.config.get_config_dict())
-    expr_eval = pickle.loads(pickle.dumps(expr.eval()))  # fresh expressions: no bookkeeping shared
-    run_config = dict(run_config)  # dryrun, cache and the calling job's context, as upstream's
-    if new_execution:
-        out["result"] = sub.run(expr_eval, execution_id=run_config.pop("execution_id", None), **run_config)
-    else:
-        parent = Job(root_task, None, (), {}, None)  # stands for this job in the sub-scheduler
-        parent._exported = dict(export_options or {})
-        out.update(_extend(sub, expr_eval, job_info, parent, run_config))
-    out["run_config"] = {"dryrun": run_config.get("dryrun", False), "cache": run_config.get("cache", True)}
-    out["status"] = sub.get_job_status_report()
-    return out
-
-
-def _extend(sub: "Scheduler", expr, job_info: JobInfo, parent: Job, run_config: dict) -> dict:
-    parent.uuid = uuid.UUID(job_info.job_id).bytes
-    parent._context = run_config.get("context") or {}  # the calling job's: its children see it
-    out: dict = {}
-    try:
-        out["result"] = sub.run(expr, execution_id=job_info.execution_id, _parent_job=parent, **run_config)
-    except DryRunResult:
-        out["dryrun"] = True
-    except Exception as error:  # noqa: BLE001 - re-raised by subrun in the calling scheduler
-        out["error"] = error
-    job = parent.child_jobs[0] if parent.child_jobs else None
-    if job is not None:
-        out.update(job_id=job.id, call_hash=job.call_hash, job_oid=job.oid)
-    return out
+    return run_sub_scheduler(Scheduler, root_task, expr, config, config_dir, load_modules, run_config,
+                             new_execution, job_info, export_options)
 
 
 @scheduler_task(namespace="redun", version="1", cache_scope="BACKEND", check_valid="shallow")
@@ -394,42 +474,7 @@ def subrun(scheduler: "Scheduler", parent_job: Job, sexpr: SchedulerExpression, 
     Without config or config_dir, the sub-scheduler records into this scheduler's repository
     (or, without one, gets this scheduler's config); load_modules defaults to the modules of
     every registered user task; task_options go to the job that runs the sub-scheduler."""
-    if config and config_dir is not None:
-        raise ValueError("subrun(): give config or config_dir, not both.")
-    if config_dir is None and not config:
-        if scheduler.repo is not None:
-            config_dir = os.path.abspath(scheduler.repo.root)
-        else:
-            config = scheduler.config.get_config_dict()
-    if load_modules is None:
-        load_modules = sorted({t.load_module for t in get_task_registry()
-                               if t.func is not None and not t.load_module.startswith("redun.")})
-    run = scheduler._run
-    run_config = {"dryrun": run.dryrun, "cache": run.lifecycle._use_cache, "context": parent_job.get_context()}
-    if not parent_job.recording_provenance() or scheduler.repo is None:
-        new_execution = True  # nothing to extend: the caller's records are not in a repository
-    sexpr_options = getattr(sexpr, "_options", {}) or {}
-    options = {"cache_scope": sexpr_options.get("cache_scope", "BACKEND"),
-               "check_valid": sexpr_options.get("check_valid", "shallow"), **task_options}
-    root_expr = _subrun_root_task.options(executor=executor, **options)(
-        expr=QuotedExpression(expr), config=config or {}, config_dir=config_dir, load_modules=load_modules,
-        run_config=run_config, export_options=parent_job.get_export_options(), new_execution=new_execution)
+    from .engine.subrun import start_subrun
 
-    def then(result: dict):
-        import pprint
-
-        rule = "-" * 79
-        scheduler.log()
-        for line in (rule, f"BEGIN: Sub-scheduler report (executor='{executor}'), {repr(expr)[:200]}", rule,
-                     "Sub-scheduler config:", *pprint.pformat(result["config"]).splitlines(), "",
-                     "Sub-scheduler run_config:", *pprint.pformat(result["run_config"]).splitlines(), "",
-                     "Sub-scheduler final job status:", *result["status"], rule, "END: Sub-scheduler report",
-                     rule, ""):
-            scheduler.log(line)
-        if "result" in result:
-            return result["result"]
-        if "error" in result:
-            raise result["error"]
-        return Promise()  # a dry run of the sub-workflow: never resolves, as upstream
-
-    return scheduler.evaluate(root_expr, parent_job=parent_job).then(then)
+    return start_subrun(scheduler, parent_job, sexpr, expr, executor, config, config_dir, new_execution,
+                        load_modules, task_options, _subrun_root_task)

@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+from .utils import trim_string
+
 VERSION_KEY = "redun.version"
 PROJECT_KEY = "project"
 DOC_KEY = "doc"
@@ -66,12 +68,6 @@ def format_tag_value(value: Any) -> str:
     if isinstance(value, str) and not re.match(".*[ ,].*", value) and isinstance(parse_tag_value(value), str):
         return value
     return json.dumps(value, sort_keys=True)
-
-
-def trim_string(text: str, max_length: int = 200, ellipsis: str = "...") -> str:
-    if len(text) <= max_length:
-        return text
-    return text[: max(max_length - len(ellipsis), 0)] + ellipsis
 
 
 def format_tag_key_value(key: str, value: Any, max_length: int = 50) -> str:

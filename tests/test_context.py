@@ -11,8 +11,9 @@ from conftest import UPSTREAM_REDUN
 from inproc import Workflow
 
 from redun import Scheduler, get_context, task
-from redun.context import get_context_value, merge_dicts
+from redun.context import get_context_value
 from redun.repo.repository import Repo
+from redun.utils import merge_dicts
 
 
 def test_get_context_value_and_merge():

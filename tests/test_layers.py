@@ -25,7 +25,8 @@ LAYERS = [
     {"refs"},
     # the user-facing API: upstream's public modules and their helpers
     {"task", "expression", "file", "value", "hashing", "config", "promise", "executors", "scripting",
-     "fs", "filekinds", "sharded", "context", "tags", "logging", "tools"},
+     "fs", "filekinds", "sharded", "context", "tags", "logging", "tools", "functools", "namespace", "utils",
+     "handle", "taskoptions", "valuetypes"},
     {"objects"},
     {"errors"},
 ]

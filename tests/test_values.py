@@ -434,9 +434,11 @@ def test_preview_native_and_trim():
 
 
 def test_preview_placeholders():
+    # a class that is not imported shows as upstream's redun log shows it (no code runs)
     data = pickle.dumps(_Custom(), protocol=3)
-    assert preview("mod._Custom", "pickle", data, hash="ab" * 20) == (
-        f"<mod._Custom>(hash=abababab, size={len(data)})"
+    assert preview("mod._Custom", "pickle", data, hash="ab" * 20) == "_Custom()"
+    assert preview("mod._Custom", "pickle", b"\x80\x03garbage", hash="ab" * 20) == (
+        "<mod._Custom>(hash=abababab, size=9)"
     )
     assert preview("builtins.int", "native", b"\xc1") == "<builtins.int>(size=1)"
     assert preview("builtins.list", "pickle", pickle.dumps([1, 2], 3)) == "[1, 2]"

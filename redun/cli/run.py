@@ -202,7 +202,7 @@ def resolve_context_updates(context_file, updates) -> dict:
     """--context-file JSON, then each --context a.b=value on top (nested by the dots)."""
     import json
 
-    from ..context import merge_dicts
+    from ..utils import merge_dicts
     from ..tags import parse_tag_key_value
 
     context: dict = {}

@@ -50,9 +50,11 @@ def parse_value(anno, text: str):
             return parse_enum(anno, text)
         if anno is datetime.datetime:
             return datetime.datetime.fromisoformat(text)
-        parse_arg = getattr(anno, "parse_arg", None)
-        if parse_arg is not None and callable(parse_arg):  # a redun Value class
-            return parse_arg(anno, text)
+        from ..value import get_type_registry
+
+        registry = get_type_registry()
+        if registry.get_type(anno, use_default=False) is not None:  # a Value class, or a type a proxy covers
+            return registry.parse_arg(anno, text)
     return anno(text)
 
 

@@ -78,7 +78,7 @@ class CacheChecker:
         self.log(cached_line(job.id, format_task_call(job.task, args, kwargs), job.eval_hash, None))
         job.was_cached = True
         job.eval_oid = val_oid
-        job.eval_vhash = vrec.hash.hex()
+        job.eval_vhash = vrec.hash_str
         self.lifecycle.after_eval(job, result)
         return True
 
@@ -111,7 +111,7 @@ class CacheChecker:
         job.call_hash = node.hash.hex()
         job.call_oid = oid
         job.was_cached = True
-        job.result_vhash = vrec.hash.hex()
+        job.result_vhash = vrec.hash_str
         job.eval_vhash = job.result_vhash
         # Not node.value: the job's immediate return value is unknown here, and its Job record
         # must not offer the final result to single reduction (upstream records no evaluation

@@ -15,7 +15,7 @@ from typing import Optional
 
 from ..expression import SchedulerExpression, SimpleExpression, TaskExpression, ValueExpression
 from ..promise import Promise
-from .job import _EMPTY, Job, as_exception, as_failure
+from .job import _EMPTY, Failures, Job
 from .lazycall import evaluate_lazy_call, needs_lazy_call
 from .nested import Gather, collect_exprs, dedup_key, has_exprs, is_expr
 
@@ -30,6 +30,7 @@ class Evaluator:
         self.exec_job = exec_job
         self.execution = execution  # engine.job.Execution: its id and context
         self.root_memo: dict = {}
+        self.failures = Failures()  # exceptions handed to scheduler tasks -> their failures
 
     def evaluate(self, value, parent: Optional[Job], ok, fail) -> None:
         if is_expr(value):
@@ -48,17 +49,20 @@ class Evaluator:
         """evaluate() as a Promise, for scheduler tasks: it rejects with the user's exception
         (which still carries the failing job and frames for the traceback)."""
         p = Promise()
-        self.evaluate(value, parent, p.do_resolve, lambda failure: p.do_reject(as_exception(failure)))
+        self.evaluate(value, parent, p.do_resolve, lambda failure: p.do_reject(self.failures.exception(failure)))
         return p
 
-    def _memo_entry(self, key, parent, ok, fail):
+    def _memo_entry(self, key, parent, ok, fail, expr=None):
         """The shared entry of a call under this parent, or None after registering a new one
-        (then the caller evaluates and settles it through settle())."""
+        (then the caller evaluates and settles it through settle()). expr: a task call, whose
+        duplicates get its call_hash once it is known (their dataflow is the same call)."""
         memo = self.root_memo if parent is None else parent.memo
         if memo is None:
             memo = parent.memo = {}
         waiting = memo.get(key)
         if waiting is not None:
+            if expr is not None and waiting[2] is not expr:
+                ok = _copy_call_hash(waiting[2], expr, ok)
             if waiting[0] is _EMPTY:
                 waiting[1].append((ok, fail))
             elif waiting[0] == "ok":
@@ -66,13 +70,13 @@ class Evaluator:
             else:
                 fail(waiting[1])
             return None
-        entry = memo[key] = [_EMPTY, [(ok, fail)]]
+        entry = memo[key] = [_EMPTY, [(ok, fail)], expr]
         return entry
 
     def eval_expr(self, expr, parent: Optional[Job], ok, fail) -> None:
         t = type(expr)
         if t is TaskExpression or (isinstance(expr, TaskExpression) and not isinstance(expr, SchedulerExpression)):
-            entry = self._memo_entry(dedup_key(expr), parent, ok, fail)
+            entry = self._memo_entry(dedup_key(expr), parent, ok, fail, expr)
             if entry is None:
                 return
             resolved, failed = _settlers(entry)
@@ -94,7 +98,7 @@ class Evaluator:
                 try:
                     result = expr.apply(ev[0], ev[1])
                 except Exception as e:
-                    fail(as_failure(e, parent))
+                    fail(self.failures.failure(e, parent))
                     return
                 self.evaluate(result, parent, ok, fail)
 
@@ -109,18 +113,27 @@ class Evaluator:
 
         task = get_task_registry().get(expr.task_name)
         if task is None:
-            fail(as_failure(NotImplementedError(f"Scheduler task '{expr.task_name}' does not exist"), parent))
+            fail(self.failures.failure(NotImplementedError(f"Scheduler task '{expr.task_name}' does not exist"),
+                                       parent))
             return
         try:
             promise = task.func(self.scheduler, parent, expr, *expr.args, **expr.kwargs)
         except Exception as e:
-            fail(as_failure(e, parent))
+            fail(self.failures.failure(e, parent))
             return
         if not isinstance(promise, Promise):
-            fail(as_failure(TypeError(f"scheduler task {expr.task_name} returned {type(promise).__name__}, "
+            fail(self.failures.failure(TypeError(f"scheduler task {expr.task_name} returned {type(promise).__name__}, "
                                       "not a Promise"), parent))
             return
-        promise.then(ok, lambda error: fail(as_failure(error, parent)))
+        promise.then(ok, lambda error: fail(self.failures.failure(error, parent)))
+
+
+def _copy_call_hash(first, dup, ok):
+    def done(v):
+        dup.__dict__["call_hash"] = first.__dict__.get("call_hash")
+        ok(v)
+
+    return done
 
 
 def _settlers(entry: list) -> tuple:

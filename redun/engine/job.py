@@ -40,7 +40,7 @@ class Job:
         "args_hash", "arg_hashes", "kwarg_hashes", "defaults", "status", "was_cached", "call_hash", "call_oid",
         "eval_oid", "eval_vhash", "prev_call", "start", "oid", "waiters", "followers", "result", "error", "memo",
         "result_vhash", "scope", "options", "_merged_options", "execution", "job_tags", "execution_tags",
-        "value_tags", "_exported", "_context", "context_hash", "__weakref__",
+        "value_tags", "_exported", "prov", "handle_forks", "pre_args", "_context", "context_hash", "__weakref__",
     )
 
     def __init__(self, task, expr, call_args, call_kwargs, parent_job, execution=None):
@@ -75,6 +75,9 @@ class Job:
         self.job_tags = None
         self.execution_tags = None
         self.value_tags = None
+        self.prov = True  # records provenance (set by the lifecycle from the run and the `prov` option)
+        self.handle_forks = None  # Handle hash -> calls it was passed to, under this job
+        self.pre_args = None  # (args, kwargs) as given, when preprocessing (Handle forks) changed them
         self._context = None
         self.context_hash = None
 
@@ -135,14 +138,14 @@ class Job:
                 context = getattr(self.execution, "context", None) or {}
             override = self.get_options().get("_context_override")
             if override:
-                from ..context import merge_dicts
+                from ..utils import merge_dicts
 
                 context = merge_dicts([context, override])
             self._context = context
         return context
 
     def recording_provenance(self) -> bool:
-        return self.get_options().get("prov", True)
+        return self.prov
 
     def __repr__(self) -> str:
         return f"Job(id={self.id}, task_name={self.task.fullname})"
@@ -171,6 +174,10 @@ def merge_raw_options(task, expr, parent, job_options) -> dict:
     from ..task import normalise_task_options
 
     return normalise_task_options(merged)
+
+
+class DryRunResult(Exception):
+    """Raised by a dry run when jobs would still have to run (redun.scheduler.DryRunResult)."""
 
 
 class Execution:
@@ -210,74 +217,48 @@ class JobEnv:
 class TaskFailure(Exception):
     """Carries a task's exception up the job tree, with the job it came from and its frames."""
 
-    def __init__(self, error: BaseException, job, frames: list):
+    def __init__(self, error: BaseException, job, frames: list, remote_traceback=None):
         self.error = error
         self.job = job
         self.frames = frames  # traceback.FrameSummary list inside the task function
-
-
-_FAILURE_ATTR = "__redun_failure__"
-
-
-def as_exception(failure) -> BaseException:
-    """The user-facing exception of a failure (what a scheduler task's promise rejects with).
-    The failure rides along on it, so handing the exception back keeps its job and frames."""
-    if not isinstance(failure, TaskFailure):
-        return failure
-    error = failure.error
-    try:
-        setattr(error, _FAILURE_ATTR, failure)
-    except (AttributeError, TypeError):
-        pass
-    return error
+        self.remote_traceback = remote_traceback  # what an executor passed as error_traceback, if not frames
 
 
 def as_failure(error, job) -> TaskFailure:
-    """The TaskFailure for an error raised or rejected at `job` (or the one it already carries)."""
+    """The TaskFailure for an error raised or rejected at `job`."""
     if isinstance(error, TaskFailure):
         return error
-    carried = getattr(error, _FAILURE_ATTR, None)
-    if isinstance(carried, TaskFailure) and carried.error is error:
-        return carried
     frames = tb_module.extract_tb(error.__traceback__) if isinstance(error, BaseException) else []
     return TaskFailure(error, job, frames)
 
 
-class JobInfo:
-    """A job's runtime facts, handed to a task that declares a parameter defaulting to
-    `JobInfo()` (upstream's redun.scheduler.JobInfo): the scheduler fills it in when the job
-    is submitted. The placeholder default is what the call is hashed and recorded with."""
+class Failures:
+    """The failures behind the exceptions handed to scheduler tasks, by exception identity.
 
-    __module__ = "redun.scheduler"  # pickles (and so hashes) as upstream's class
+    A scheduler task's promise rejects with the user's exception; when the task passes it
+    on (a catch that does not match, a seq that fails), the failure it came from is found
+    again here, so the traceback still names the job that raised it. Nothing is attached
+    to the exception itself: its pickle (and so its hash, e.g. as a recover task's
+    argument) stays the user's."""
 
-    def __init__(self, execution_id: str = "", job_id: str = "", eval_hash: str = "", args_hash: str = "",
-                 options: dict = {}):  # noqa: B006 - upstream's signature (the default is never mutated)
-        self.execution_id = execution_id
-        self.job_id = job_id
-        self.eval_hash = eval_hash
-        self.args_hash = args_hash
-        self.options = options
+    __slots__ = ("_by_id",)
 
-    @classmethod
-    def from_job(cls, job, execution_id: str) -> "JobInfo":
-        return cls(execution_id, job.id, job.eval_hash, job.args_hash, dict(job.get_options()))
+    def __init__(self):
+        self._by_id: dict = {}
 
-    def __repr__(self) -> str:
-        return (f"JobInfo(execution_id={self.execution_id}, job_id={self.job_id}, eval_hash={self.eval_hash}, "
-                f"args_hash={self.args_hash}, options={self.options})")
+    def exception(self, failure) -> BaseException:
+        if not isinstance(failure, TaskFailure):
+            return failure
+        self._by_id[id(failure.error)] = failure  # the failure keeps the exception (and its id) alive
+        return failure.error
 
-
-def job_info_params(task) -> tuple:
-    """Names of the task's parameters whose default is a JobInfo (computed once per task)."""
-    names = task.__dict__.get("_job_info_params")
-    if names is None:
-        try:
-            params = task.signature.parameters.values()
-        except (TypeError, ValueError, AttributeError):
-            params = ()
-        names = task.__dict__["_job_info_params"] = tuple(p.name for p in params
-                                                          if isinstance(p.default, JobInfo))
-    return names
+    def failure(self, error, job) -> TaskFailure:
+        if isinstance(error, TaskFailure):
+            return error
+        carried = self._by_id.get(id(error))
+        if carried is not None and carried.error is error:
+            return carried
+        return as_failure(error, job)
 
 
 class SubrunResult(dict):

@@ -87,7 +87,7 @@ def _context_for(evaluator, parent, options) -> dict:
         context = evaluator.execution.context
     override = options.get("_context_override")
     if override:
-        from ..context import merge_dicts
+        from ..utils import merge_dicts
 
         context = merge_dicts([context, override])
     return context

@@ -13,44 +13,25 @@ import traceback as tb_module
 from typing import Optional
 
 from ..expression import TaskExpression
-from ..hashing import hash_args, hash_call_node, hash_eval, hash_struct, hash_value
+from ..hashing import hash_args, hash_call_node, hash_eval, hash_value
 from ..objects.records import Job as JobRecord
 from .clock import now_us
-from .job import AdoptedJob, Job, JobInfo, SubrunResult, TaskFailure, job_info_params
+from .. import value as _values
+from ..objects.ids import uuid_str
+from .errorvalue import ErrorValue, Traceback, error_value  # noqa: F401 - ErrorValue re-exported
+from .job import AdoptedJob, Execution, Job, SubrunResult, TaskFailure
+from .jobinfo import JOBINFO_HASH, JobInfo
 from .limits import LimitError, Limits, job_limits
-from .nested import arg_hash, default_value, defaults_of, has_exprs, is_expr, notify_fail, notify_ok, upstream_calls
+from .nested import (HAS_EXPRS, HAS_INSTANCES, arg_hash, contains_instance, default_value, defaults_of, has_exprs,
+                     is_expr, notify_fail, notify_ok, scan, upstream_calls)
 from .runlog import cached_line, format_task_call, reject_line, run_line
 from .tagging import record_job_tags
 
 
-class ErrorValue:
-    """A failed job's result: the exception and its traceback text (upstream type redun.ErrorValue)."""
-
-    type_name = "redun.ErrorValue"
-    # Stored as a pickle: keep upstream's class path (redun.scheduler re-exports this class),
-    # so the Value record bytes are the same as before this module existed.
-    __module__ = "redun.scheduler"
-
-    def __init__(self, error: BaseException, traceback: Optional[str] = None):
-        self.error = error
-        self.traceback = traceback
-
-    def __redun_hash__(self) -> str:
-        try:
-            eh = hash_value(self.error)
-        except Exception:
-            eh = hash_value(repr(self.error))
-        return hash_struct(["redun.ErrorValue", eh, hash_value(self.traceback)])
-
-    def __getstate__(self) -> dict:
-        return {"error": self.error, "traceback": self.traceback}
-
-    def __setstate__(self, state: dict) -> None:
-        self.error = state["error"]
-        self.traceback = state["traceback"]
-
-    def __repr__(self) -> str:
-        return f"ErrorValue({self.error!r})"
+def _without_config_args(task, hashes: list, config_args) -> list:
+    """Positional argument hashes minus those of config_args parameters (not hashed)."""
+    names = [p.name for p in task.signature.parameters.values()]
+    return [h for i, h in enumerate(hashes) if i >= len(names) or names[i] not in config_args]
 
 
 class SchedulerError(Exception):
@@ -72,12 +53,13 @@ class JobLifecycle:
         self.rec = rec
         self.runlog = runlog
         self.log = runlog.log
-        self.quiet = getattr(runlog, "quiet", False)
+        self.quiet = not runlog.enabled() if hasattr(runlog, "enabled") else getattr(runlog, "quiet", False)
         self.loop = loop
         self.ready = loop.ready
         self.executors = executors
         self.task_registry = scheduler.task_registry
         self.evaluate = None  # Evaluator.evaluate, wired by the scheduler
+        self.processing = None  # handles.ValueProcessing, wired by the scheduler
         self.lookups: list = []  # BACKEND-scope jobs waiting for the next batched cache lookup
         self._exec_id = exec_id
         self._prov = prov
@@ -90,10 +72,12 @@ class JobLifecycle:
         self.root_job = None
         self.limits = Limits(scheduler.limits)
         self._limits_held = self.limits.holding  # the same dict: empty unless a job holds limits
+        if execution is None:  # a lifecycle made without the scheduler's Execution (its id, context)
+            execution = Execution(uuid_str(exec_id), getattr(scheduler, "context", None))
         self.execution = execution
         # Contexts are looked at only once one exists (config, run(context=), update_context):
         # runs without any pay nothing for them.
-        self.context_active = bool(execution is not None and execution.context)
+        self.context_active = bool(execution.context)
         self._context_hashes: dict = {}  # id(context dict) -> (dict, value hash)
 
     def status_counts(self) -> dict:
@@ -124,6 +108,10 @@ class JobLifecycle:
         # Jobs record the registered task (its hash); call-time options only change behaviour.
         registered = self.task_registry.get(task.fullname) if task._task_options_override else task
         job = Job(registered or task, expr, args, kwargs, parent, self.execution)
+        if _values.PREPROCESS_TYPES and contains_instance((args, kwargs), _values.PREPROCESS_TYPES):
+            job.pre_args = (args, kwargs)
+            args, kwargs = self.processing.preprocess(job, args, kwargs)  # e.g. Handles fork
+            job.call_args, job.call_kwargs = args, kwargs
         job.waiters.append((ok, fail))
         if parent is None:
             if self.root_job is None:
@@ -157,7 +145,7 @@ class JobLifecycle:
             for k in job.defaults:
                 h = dh.get((id(task), k))
                 if h is None:
-                    h = dh[(id(task), k)] = hash_value(hkw[k])
+                    h = dh[(id(task), k)] = arg_hash(hkw[k])
                 kh[k] = h
             if config_args:
                 for name in config_args:
@@ -166,11 +154,18 @@ class JobLifecycle:
         else:
             job.arg_hashes = [arg_hash(a) for a in args]
             job.kwarg_hashes = {k: arg_hash(v) for k, v in hkw.items()}
-        job.args_hash = hash_args(job.arg_hashes, job.kwarg_hashes)
-        job.eval_hash = hash_eval(job.task.hash, job.args_hash)
+        if JOBINFO_HASH in job.arg_hashes or JOBINFO_HASH in job.kwarg_hashes.values():
+            args, kwargs = self._fill_job_info(job, args, kwargs)
+        else:
+            pos = _without_config_args(task, job.arg_hashes, config_args) if config_args else job.arg_hashes
+            job.args_hash = hash_args(pos, job.kwarg_hashes)
+            job.eval_hash = hash_eval(job.task.hash, job.args_hash)
 
+        # Provenance: off for the run (--no-prov), or by the task option `prov` (exported to
+        # the subtree, so a job under one that records nothing records nothing either).
+        job.prov = self._prov and options.get("prov", True) and (parent is None or parent.prov)
         scope = options.get("cache_scope", "BACKEND")
-        if not self._prov:
+        if not job.prov:
             scope = "NONE"
         elif not self._use_cache and scope == "BACKEND":
             scope = "CSE"
@@ -194,6 +189,31 @@ class JobLifecycle:
             hit = self._context_hashes[id(context)] = (context, hash_value(context))
         job.context_hash = hit[1]
 
+    def uses_backend_cache(self) -> bool:
+        return self._prov and self._use_cache
+
+    def _fill_job_info(self, job: Job, args: tuple, kwargs: dict) -> tuple:
+        """JobInfo arguments are left out of the hashes; the task gets one describing this job
+        (passed explicitly when it was a default), recorded as that argument's value."""
+        pos = job.arg_hashes
+        config_args = job.get_options().get("config_args")
+        if config_args:
+            pos = _without_config_args(job.task, pos, config_args)
+        job.args_hash = hash_args([h for h in pos if h != JOBINFO_HASH],
+                                  {k: h for k, h in job.kwarg_hashes.items() if h != JOBINFO_HASH})
+        job.eval_hash = hash_eval(job.task.hash, job.args_hash)
+        info = JobInfo.from_job(job, self.execution.id)
+        info_hash = hash_value(info)
+        args = tuple(info if type(a) is JobInfo else a for a in args)
+        kwargs = {k: info if type(v) is JobInfo else v for k, v in kwargs.items()}
+        for name in [k for k in job.defaults if type(default_value(job.task, k)) is JobInfo]:
+            kwargs[name] = info
+            job.defaults.remove(name)
+        job.arg_hashes = [info_hash if h == JOBINFO_HASH else h for h in job.arg_hashes]
+        job.kwarg_hashes = {k: info_hash if h == JOBINFO_HASH else h for k, h in job.kwarg_hashes.items()}
+        job.call_args, job.call_kwargs = args, kwargs
+        return args, kwargs
+
     def _same_call(self, job: Job, args, kwargs) -> bool:
         """The same call already ran in this execution: collapse into it while it runs (silently,
         as upstream), or reuse it once finished (CSE; errors too). True if handled."""
@@ -210,7 +230,6 @@ class JobLifecycle:
 
     def run_job(self, job: Job, args, kwargs) -> None:
         """Not cached: hand the job to its executor (dry run: only say so)."""
-        task = job.task
         if job.scope != "NONE":
             if self._same_call(job, args, kwargs):  # a twin from the same lookup batch is running
                 return
@@ -236,26 +255,21 @@ class JobLifecycle:
                 f'Unknown executor "{name}". Define it in redun.ini as [executors.{name}] with a type, '
                 f"or use one of: {', '.join(sorted(self.executors))}."), job, []))
             return
+        if task.is_async() and not executor.supports_async():
+            self.reject_job(job, TaskFailure(SchedulerError(f'Executor "{name}" does not support async tasks'),
+                                             job, []))
+            return
         if not self.quiet:
             self.log(run_line(job.id, format_task_call(task, args, kwargs), name, self._dryrun))
         if self._dryrun:
             return
+        if _values.PREPROCESS_TYPES:  # states derived from an argument handle before are rolled back
+            self.processing.rollback(args, kwargs)
         self.loop.inflight += 1
-        info_params = task.__dict__.get("_job_info_params")
-        if info_params is None:
-            info_params = job_info_params(task)
-        if info_params:  # the call goes out with this job's JobInfo; it stays hashed and recorded as written
-            recorded = job.call_kwargs
-            job.call_kwargs = dict(recorded)
-            info = JobInfo.from_job(job, self.scheduler.execution_id)
-            for param in info_params:
-                job.call_kwargs[param] = info
         if task.script:
             executor.submit_script(job)
         else:
             executor.submit(job)
-        if info_params:
-            job.call_kwargs = recorded
 
     def release_limits(self, job: Job) -> None:
         """The job's executor reported: give back its limits, restart the waiting jobs that fit."""
@@ -268,18 +282,27 @@ class JobLifecycle:
             self.release_limits(job)
         if result.__class__ is SubrunResult and result.get("job_oid"):  # see redun.scheduler.subrun
             job.child_jobs.append(AdoptedJob(result["job_oid"], result["job_id"]))
-        if self._prov:
+        flags = scan(result, _values.POSTPROCESS_TYPES)  # one walk: expressions, values to postprocess
+        if flags & HAS_INSTANCES:
+            try:
+                result = self.processing.postprocess(job, result)  # e.g. a Handle takes the call
+            except Exception as e:
+                self.reject_job(job, TaskFailure(e, job, tb_module.extract_tb(e.__traceback__)))
+                return
+        if job.prov:
             try:
                 job.eval_vhash = hash_value(result)
                 job.eval_oid = self.rec.value_oid(result, job.eval_vhash)
             except Exception as e:
                 self.reject_job(job, TaskFailure(e, job, tb_module.extract_tb(e.__traceback__)))
                 return
-        self.after_eval(job, result)
+        self.after_eval(job, result, flags & HAS_EXPRS)
 
-    def after_eval(self, job: Job, result) -> None:
+    def after_eval(self, job: Job, result, has_expressions=None) -> None:
         """The job's immediate value is known (run or cached): evaluate what it holds."""
-        if is_expr(result) or has_exprs(result):
+        if has_expressions is None:
+            has_expressions = is_expr(result) or has_exprs(result)
+        if has_expressions:
             self.evaluate(result, job, lambda v: self.resolve_job(job, v), lambda e: self.reject_job(job, e))
         else:
             job.result_vhash = job.eval_vhash
@@ -287,19 +310,23 @@ class JobLifecycle:
 
     def resolve_job(self, job: Job, result) -> None:
         job.result = result
-        if self._prov:
+        if job.prov and job.call_oid is not None and job.was_cached:
+            job.expr.__dict__["call_hash"] = job.call_hash  # ultimate reduction: the recorded CallNode is this one
+        elif job.prov:
             vhash = job.result_vhash or hash_value(result)
             job.result_vhash = vhash
             children = [c for c in job.child_jobs if c.call_hash]
             call_hash = hash_call_node(job.task.hash, job.args_hash, vhash, [c.call_hash for c in children])
-            if job.call_oid is not None and job.call_hash == call_hash:
-                pass  # ultimate reduction: the recorded CallNode is this one
-            elif job.prev_call is not None and job.prev_call[0] == call_hash:
+            if job.prev_call is not None and job.prev_call[0] == call_hash:
                 job.call_oid = job.prev_call[1]  # same call as the job the cache hit came from
             else:
                 job.call_oid = self._record_call_node(job, call_hash, result, vhash, children)
             job.call_hash = call_hash
-        job.expr.__dict__["call_hash"] = job.call_hash
+            job.expr.__dict__["call_hash"] = call_hash
+        elif self._prov:  # this job records nothing, but its call hash is part of its parent's
+            children = [c.call_hash for c in job.child_jobs if c.call_hash]
+            job.call_hash = hash_call_node(job.task.hash, job.args_hash, job.result_vhash or hash_value(result),
+                                           children)
         self._end_job(job, "CACHED" if job.was_cached else "DONE")
         for f in job.followers:
             self._finish_follower(f, job)
@@ -312,11 +339,13 @@ class JobLifecycle:
         job.call_oid = other.call_oid
         job.eval_oid = other.eval_oid
         if other.status == "FAILED":
+            self.log(reject_line(job.id, format_task_call(job.task, job.call_args, job.call_kwargs)))
             self._end_job(job, "FAILED")
             self.ready.append((notify_fail, (job.waiters, other.error)))
             return
         job.result = other.result
-        job.expr.__dict__["call_hash"] = job.call_hash
+        if job.prov:
+            job.expr.__dict__["call_hash"] = job.call_hash
         self._end_job(job, "CACHED")
         self.ready.append((notify_ok, (job.waiters, other.result)))
 
@@ -326,7 +355,7 @@ class JobLifecycle:
         if job.scope != "NONE":
             self._cse.setdefault(job.eval_hash if job.context_hash is None else (job.eval_hash, job.context_hash),
                                  job)
-        if not self._prov:
+        if not job.prov:
             return
         rec = self.rec
         if job.job_tags is not None or job.context_hash is not None or job.get_options().get("tags"):
@@ -352,16 +381,14 @@ class JobLifecycle:
             self.failure = failure
         self.log(reject_line(job.id, format_task_call(job.task, job.call_args, job.call_kwargs)))
         job.error = failure
-        if self._prov:
+        try:  # as upstream: the exception carries the executor's traceback (None for local jobs)
+            failure.error.redun_traceback = failure.remote_traceback
+        except (AttributeError, TypeError):
+            pass
+        if job.prov:
             rec = self.rec
-            err = ErrorValue(failure.error, "".join(tb_module.format_list(failure.frames)))
-            try:
-                vhash = hash_value(err)
-                voi = rec.value_oid(err, vhash)
-            except Exception:
-                err = ErrorValue(Exception(repr(failure.error)), err.traceback)
-                vhash = hash_value(err)
-                voi = rec.value_oid(err, vhash)
+            err, vhash = error_value(failure)
+            voi = rec.value_oid(err, vhash)
             children = [c for c in job.child_jobs if c.call_hash]
             call_hash = hash_call_node(job.task.hash, job.args_hash, vhash, [c.call_hash for c in children])
             job.call_oid = self._record_call_node(job, call_hash, err, vhash, children, value_oid=voi)
@@ -381,16 +408,21 @@ class JobLifecycle:
         args = []
         value_oid_of, make_arg = rec.value_oid, rec.arg
         call_args, call_kwargs = job.call_args, job.call_kwargs
+        arg_hashes, kwarg_hashes = job.arg_hashes, job.kwarg_hashes
+        if job.pre_args is not None:  # the arguments as given, before preprocessing (as upstream records)
+            call_args, call_kwargs = job.pre_args
+            arg_hashes = [arg_hash(a) for a in call_args]
+            kwarg_hashes = {**kwarg_hashes, **{k: arg_hash(v) for k, v in call_kwargs.items() if k in kwarg_hashes}}
         if call_args is expr.args:  # arguments were plain values: no dataflow from other calls
-            for i, (a, h) in enumerate(zip(call_args, job.arg_hashes)):
+            for i, (a, h) in enumerate(zip(call_args, arg_hashes)):
                 args.append(make_arg(i, None, h, value_oid_of(a, h), ()))
         else:
             n = len(expr.args)
-            for i, (a, h) in enumerate(zip(call_args, job.arg_hashes)):
+            for i, (a, h) in enumerate(zip(call_args, arg_hashes)):
                 src = expr.args[i] if i < n else a
                 args.append(make_arg(i, None, h, value_oid_of(a, h), upstream_calls(src, a)))
         for k in sorted(call_kwargs):
-            h = job.kwarg_hashes.get(k)
+            h = kwarg_hashes.get(k)
             if h is None:
                 continue
             v = call_kwargs[k]

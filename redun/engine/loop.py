@@ -3,7 +3,8 @@
 Two queues: `ready` holds continuations (function, args) queued by the
 evaluator and the lifecycle, run breadth-first so long chains never recurse
 deeply; `events` receives what executors report from their own threads
-(`Scheduler.done_job` / `reject_job` put (job, ok, value, frames) on it). The
+(`Scheduler.done_job` / `reject_job` put (job, ok, value, frames) on it, and
+`(None, None, function, None)` asks for function() on this thread). The
 loop runs every ready continuation, then a batch of cache lookups, and blocks
 on `events` only when nothing else can move and jobs are still in flight.
 """
@@ -44,16 +45,19 @@ class RunLoop:
             if not self.inflight:
                 break
             try:
-                job, ok, value, frames = get() if not events_empty() else self._wait(flush)
+                job, ok, value, error_traceback = get() if not events_empty() else self._wait(flush)
             except queue.Empty:  # only with a status interval: nothing happened within it
                 if not debugger_active():
                     self.on_idle()
+                continue
+            if job is None:  # a function to call on this thread (Scheduler.evaluate_async, ...)
+                value()
                 continue
             self.inflight -= 1
             if ok:
                 done(job, value)
             else:
-                reject(job, _failure(value, job, frames))
+                reject(job, _failure(value, job, error_traceback))
 
     def _wait(self, flush):
         """The next event, flushing first (finished jobs reach the pack before we block, so a
@@ -94,9 +98,14 @@ def debugger_active() -> bool:
     return _debugging[0]
 
 
-def _failure(error, job, frames):
+def _failure(error, job, error_traceback):
+    """The TaskFailure of an executor's report: error_traceback is None (frames from the
+    exception), a list of frames, or an upstream-style Traceback object (kept as is)."""
     from .job import TaskFailure, as_failure
 
-    if frames is None:
+    if error_traceback is None:
         return as_failure(error, job)
-    return TaskFailure(error, job, frames)
+    if isinstance(error_traceback, list):
+        return TaskFailure(error, job, error_traceback)
+    frames = list(getattr(error_traceback, "frames", None) or [])
+    return TaskFailure(error, job, frames, remote_traceback=error_traceback)

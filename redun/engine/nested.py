@@ -1,13 +1,14 @@
 """Walking nested values: finding the lazy expressions inside a value, rebuilding
 it with their results, and the argument hashes and defaults of a call.
 
-Containers walked: list, tuple, dict (keys and values), set, frozenset and
-namedtuples, as upstream's nested-value walk. Scalars are skipped inline: this
-runs for every argument and result of every job.
+Containers walked: list, tuple, dict (keys and values), set, frozenset,
+namedtuples and dataclass fields, as upstream's nested-value walk. Scalars are
+skipped inline: this runs for every argument and result of every job.
 """
 
-from ..expression import Expression, SimpleExpression, TaskExpression, ValueExpression
+from ..expression import Expression, SchedulerExpression, SimpleExpression, TaskExpression
 from ..hashing import hash_value
+from .jobinfo import JOBINFO_HASH, JobInfo
 
 _SCALARS = frozenset((str, int, float, bool, bytes, type(None)))
 
@@ -62,6 +63,46 @@ def collect_exprs(value, out: dict) -> None:
     elif isinstance(value, tuple) and hasattr(value, "_fields"):
         for v in value:
             collect_exprs(v, out)
+    elif hasattr(t, "__dataclass_fields__") and not isinstance(value, type):
+        for name in t.__dataclass_fields__:
+            collect_exprs(getattr(value, name), out)
+
+
+HAS_EXPRS, HAS_INSTANCES = 1, 2
+
+
+def scan(value, types: tuple) -> int:
+    """One walk of value (containers, namedtuples, dataclasses): HAS_EXPRS if an expression is
+    inside, | HAS_INSTANCES if an instance of types is. Scalars answer at once: this runs
+    for every task result and every call's arguments."""
+    t = type(value)
+    if t in _SCALARS:
+        return 0
+    flags = 0
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t in _SCALARS:
+            continue
+        if t is list or t is tuple or t is set or t is frozenset:
+            stack.extend(v)
+        elif t is dict:
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, Expression):
+            flags |= HAS_EXPRS
+        elif types and isinstance(v, types):
+            flags |= HAS_INSTANCES
+        elif isinstance(v, tuple):
+            stack.extend(v)
+        elif hasattr(t, "__dataclass_fields__") and not isinstance(v, type):
+            stack.extend(getattr(v, name) for name in t.__dataclass_fields__)
+    return flags
+
+
+def contains_instance(value, types: tuple) -> bool:
+    return bool(scan(value, types) & HAS_INSTANCES)
 
 
 def substitute(value, results: dict):
@@ -80,6 +121,10 @@ def substitute(value, results: dict):
         return results[id(value)]
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         return t(*(substitute(v, results) for v in value))
+    if hasattr(t, "__dataclass_fields__") and not isinstance(value, type):
+        from ..utils import map_dataclass
+
+        return map_dataclass(lambda v: substitute(v, results), value)
     return value
 
 
@@ -97,6 +142,8 @@ def arg_hash(a) -> str:
                 _SCALAR_HASHES.clear()
             h = _SCALAR_HASHES[key] = hash_value(a)
         return h
+    if t is JobInfo:
+        return JOBINFO_HASH
     return hash_value(a)
 
 
@@ -129,17 +176,30 @@ def has_exprs(value) -> bool:
 
 
 def upstream_calls(src, evaluated) -> tuple:
-    """call hashes of the task calls whose results fed an argument (dataflow)."""
+    """call hashes of the task calls whose results fed an argument (dataflow): task calls
+    inside it, also through lazy operations, scheduler tasks and derived values (as upstream's
+    _find_arg_upstreams)."""
     if src is evaluated:
         return ()
+    out = set()
+    _find_upstreams(src, out)
+    return tuple(sorted(out))
+
+
+def _find_upstreams(src, out: set) -> None:
     found: dict = {}
     collect_exprs(src, found)
-    out = []
     for e in found.values():
-        ch = e.__dict__.get("call_hash") if isinstance(e, TaskExpression) else None
-        if ch:
-            out.append(ch)
-    return tuple(sorted(set(out)))
+        d = e.__dict__
+        if type(e) is TaskExpression or (isinstance(e, TaskExpression) and not isinstance(e, SchedulerExpression)):
+            if d.get("call_hash"):
+                out.add(d["call_hash"])
+            continue
+        ups = d.get("_upstreams")
+        if ups is not None:
+            _find_upstreams(ups, out)
+        elif isinstance(e, (SimpleExpression, SchedulerExpression)):
+            _find_upstreams((d.get("args", ()), d.get("kwargs", {})), out)
 
 
 _DEFAULTS: dict = {}

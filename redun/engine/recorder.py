@@ -26,11 +26,14 @@ from ..hashing import pickle_dumps
 from .clock import now_us
 from ..objects import codec
 from ..objects.compress import compress_many
-from ..objects.ids import object_id
-from ..objects.records import Arg, CallNode, Execution, Job, Tag, TagSet, Task, Value
+from ..objects.ids import object_id, value_hash_bytes
+from ..objects.records import Arg, CallNode, Evaluation, Execution, Job, Tag, TagSet, Task, Value
 from ..objects.hotcodec import FAST_ENCODERS as _FAST
 from ..objects.valuecodec import decode_native, encode_native, type_name
 from ..index.rows import RowBuffer
+from .recvalues import ValueInfo, _file_values, _hydrate, _MemoryIndex
+from ..value import NOT_CUSTOM as _NOT_CUSTOM
+from ..value import custom_deserialize, custom_serializer
 
 INGEST_BATCH = 100_000  # records held for the index; normally one transaction at the end of the run
 # Records after which the index rows are left to a follower process. Starting one costs about
@@ -49,91 +52,8 @@ WRITE_JOBS = 1
 WRITE_BYTES = 1 << 20
 
 
-def _hydrate(obj: Any) -> Any:
-    """Replace FileRefs from native decoding with live File/Dir objects (for validity checks)."""
-    from ..objects.valuecodec import FileRef
-
-    t = type(obj)
-    if t is FileRef:
-        from ..file import file_from_record
-
-        f = file_from_record(obj.type_name, obj.path, obj.hash)
-        return obj if f is None else f
-    if t is list:
-        return [_hydrate(x) for x in obj]
-    if t is tuple:
-        return tuple(_hydrate(x) for x in obj)
-    if t is dict:
-        return {_hydrate(k): _hydrate(v) for k, v in obj.items()}
-    if t is set:
-        return {_hydrate(x) for x in obj}
-    return obj
-
-
-def _file_values(obj: Any, out: list) -> None:
-    """File-like objects (and Tasks) nested anywhere in a container: recorded as subvalues."""
-    stack = [obj]
-    while stack:
-        v = stack.pop()
-        t = type(v)
-        if t is list or t is tuple or t is set or t is frozenset:
-            stack.extend(v)
-        elif t is dict:
-            stack.extend(v.values())
-            stack.extend(v.keys())
-        elif t in (str, int, float, bool, bytes) or v is None:
-            continue
-        elif hasattr(t, "__redun_file__") or t.__name__ == "Task":
-            out.append(v)
-
-
 _PLAIN_TYPES = frozenset((dict, list, tuple, str, int, float, bool, bytes, type(None), set, frozenset))
 _PLAIN_TYPE_NAMES: dict = {}
-
-
-class ValueInfo:
-    __slots__ = ("hash", "type", "format")
-
-    def __init__(self, hash: bytes, type: str, format: str):
-        self.hash, self.type, self.format = hash, type, format
-
-
-class _MemoryIndex:
-    """find_eval / find_call_node over this process's records (no repository)."""
-
-    def __init__(self):
-        self.evals: dict = {}
-        self.calls: dict = {}
-        self.call_keys: dict = {}  # call_hash -> (task_hash, args_hash, oid)
-        self.calls_in_context: dict = {}  # (task_hash, args_hash, context hash hex) -> oid
-
-    def ingest_many(self, pairs) -> None:
-        for oid, rec in pairs:
-            if type(rec) is Job and rec.eval_value is not None and rec.status != "FAILED":
-                self.evals[rec.eval_hash] = (oid, rec.eval_value, rec.call_hash, rec.call_node)
-            elif type(rec) is CallNode:
-                self.calls[(rec.task_hash, rec.args_hash)] = oid
-                self.call_keys[rec.hash] = (rec.task_hash, rec.args_hash, oid)
-            elif type(rec) is Tag and rec.key == "redun.context":
-                call = self.call_keys.get(bytes.fromhex(rec.entity_id))
-                if call is not None:
-                    self.calls_in_context[(call[0], call[1], json.loads(rec.value))] = call[2]
-
-    def find_call_node_in_context(self, task_hash: bytes, args_hash: bytes, context_hash: str):
-        return self.calls_in_context.get((task_hash, args_hash, context_hash))
-
-    def commit(self) -> None:
-        pass
-
-    def find_eval(self, eval_hash: bytes):
-        hit = self.evals.get(eval_hash)
-        return hit[:2] if hit else None
-
-    def find_evals(self, eval_hashes) -> dict:
-        return {h: self.evals[h] for h in eval_hashes if h in self.evals}
-
-    def find_call_node(self, task_hash, args_hash, execution_id=None):
-        return self.calls.get((task_hash, args_hash))
 
 
 class Recorder:
@@ -148,12 +68,15 @@ class Recorder:
         self._value_oids: dict = {}  # value_hash (hex) -> oid
         self._tags: dict = {}  # tag hash (hex) -> Tag record oid, made in this run
         self._tag_values: dict = {}  # Value oids the run's tags name (insertion-ordered set)
+        self._hash_bytes: dict = {}  # value hash text that is not hex -> its 20 bytes (ids.value_hash_bytes)
         self._task_oids: dict = {}  # task hash -> oid
         self._index = None
         self.follower = None  # index/follow.py helper, once started
         self._sent_at = 0.0  # when rows last went to the follower (time.monotonic)
         self.follow_result = None  # True/False once a follower finished (ingested everything or not)
         self._may_follow = os.environ.get("REDUN_INDEX_FOLLOWER", "1") != "0" and self.rows is not None
+        self._eval_cache: dict = {}  # eval_hash -> value set by scheduler tasks (catch), this run's
+        self.state_records: list = []  # Evaluation/Handle records of this run: the Execution links them
         self._buf: list = []  # (oid, canonical bytes) not yet written
         self._buf_jobs = 0
         self._buf_size = 0
@@ -252,13 +175,19 @@ class Recorder:
         oid = self._value_oids.get(value_hash)
         if oid is not None:
             return oid
-        vh = bytes.fromhex(value_hash)
+        vh = value_hash_bytes(value_hash)
+        hash_text = None if len(value_hash) == 40 and vh.hex() == value_hash else value_hash
         t = type(obj)
         data = encode_native(obj)
         fmt = "native"
+        tname = None
         if data is None:
-            data = pickle_dumps(obj)
-            fmt = "pickle"
+            custom = custom_serializer(t)
+            if custom is None:
+                data = pickle_dumps(obj)
+                fmt = "pickle"
+            else:  # a user's Value/ProxyValue serializing its own way, as upstream stores it
+                data, fmt, tname = custom(obj)
         subs = []
         if (t is list or t is tuple or t is dict or t is set or t is frozenset) and b"redun" in data:
             nested: list = []
@@ -276,7 +205,8 @@ class Recorder:
         triple = getattr(obj, "__redun_file__", None) if t not in (str, int, float, list, dict, tuple) else None
         if isinstance(triple, tuple) and len(triple) == 3:
             path = triple[1]
-        tname = _PLAIN_TYPE_NAMES.get(t)
+        if tname is None:
+            tname = _PLAIN_TYPE_NAMES.get(t)
         if tname is None:
             tname = type_name(obj)
             if t in _PLAIN_TYPES:
@@ -286,11 +216,13 @@ class Recorder:
 
             blobs = put_payload(self.values.target(self.writer), data,
                                 spans=native_spans(data) if fmt == "native" else ())
-            rec = Value(vh, tname, fmt, b"", tuple(blobs), len(data), tuple(sorted(subs)), path)
+            rec = Value(vh, tname, fmt, b"", tuple(blobs), len(data), tuple(sorted(subs)), path, hash_text)
         else:
-            rec = Value(vh, tname, fmt, data, (), len(data), tuple(sorted(subs)), path)
+            rec = Value(vh, tname, fmt, data, (), len(data), tuple(sorted(subs)), path, hash_text)
         oid = self.put(rec)
         self._value_oids[value_hash] = oid
+        if hash_text is not None:
+            self._hash_bytes[value_hash] = vh
         return oid
 
     def task_oid(self, task) -> bytes:
@@ -304,13 +236,18 @@ class Recorder:
                   value_hash: str, value_oid: bytes, children: tuple) -> bytes:
         return self.put(CallNode(
             bytes.fromhex(call_hash), bytes.fromhex(task.hash), task_oid, task.fullname,
-            bytes.fromhex(args_hash), tuple(args), bytes.fromhex(value_hash), value_oid,
+            bytes.fromhex(args_hash), tuple(args), self.hash_bytes(value_hash), value_oid,
             children, now_us(),
         ))
 
-    @staticmethod
-    def arg(position, key, value_hash: str, value_oid: bytes, upstream: tuple) -> Arg:
-        return Arg(position, key, bytes.fromhex(value_hash), value_oid,
+    def hash_bytes(self, value_hash: str) -> bytes:
+        """The 20 bytes records hold for a value hash (non-hex ones were met by value_oid)."""
+        raw = self._hash_bytes.get(value_hash)
+        return raw if raw is not None else bytes.fromhex(value_hash)
+
+    def arg(self, position, key, value_hash: str, value_oid: bytes, upstream: tuple) -> Arg:
+        raw = self._hash_bytes.get(value_hash)
+        return Arg(position, key, raw if raw is not None else bytes.fromhex(value_hash), value_oid,
                    tuple([bytes.fromhex(h) for h in upstream]) if upstream else ())
 
     def job(self, rec: Job) -> bytes:
@@ -365,6 +302,32 @@ class Recorder:
             return None
         return self.put(TagSet(tuple(self._tags.values()), tuple(self._tag_values)))
 
+    # -- evaluation cache entries of scheduler tasks (catch) ------------------------
+    def set_eval_cache(self, eval_hash: str, task_hash: str, args_hash: str, value: Any) -> None:
+        """Record an Evaluation: value as the cached result of eval_hash (linked from the
+        execution's final record, and visible to this run at once)."""
+        if not self.record:
+            return
+        from ..hashing import hash_value
+
+        self._eval_cache[eval_hash] = value
+        voi = self.value_oid(value, hash_value(value))
+        self.state_records.append(self.put(Evaluation(
+            bytes.fromhex(eval_hash), bytes.fromhex(task_hash), bytes.fromhex(args_hash), voi, now_us())))
+
+    def get_eval_cache(self, eval_hash: str) -> tuple:
+        """(True, value) of the newest Evaluation of eval_hash, else (False, None)."""
+        if eval_hash in self._eval_cache:
+            return True, self._eval_cache[eval_hash]
+        find = getattr(self.index, "find_evaluation", None)
+        try:
+            oid = find(bytes.fromhex(eval_hash)) if find is not None else None
+            if oid is None:
+                return False, None
+            return True, self.load_value(oid)[0]
+        except Exception:  # unreadable entry (e.g. another process's unfinished pack): a miss
+            return False, None
+
     # -- executions --------------------------------------------------------------
     def start_execution(self, exec_id: bytes, argv: list, tags: list, start: int) -> Optional[bytes]:
         """The preliminary Execution record. tags: (key, value) pairs; a key given once lives
@@ -390,7 +353,7 @@ class Recorder:
             return
         oid0, rec0 = self._prelim
         tagset = self._put_tagset()
-        final = Execution(rec0.id, rec0.args, root_job, rec0.start_time, end, rec0.tags)
+        final = Execution(rec0.id, rec0.args, root_job, rec0.start_time, end, rec0.tags, tuple(self.state_records))
         oid = self.put(final)
         name = self._commit_pack()
         if tagset is not None:  # before the execution's ref: whoever sees the run sees its tags
@@ -447,7 +410,7 @@ class Recorder:
         if not (isinstance(raw, list) and len(raw) == 3 and raw[0] == "value"):
             raise ValueError(f"object {oid.hex()} is not a Value record")
         f = raw[2]
-        rec = ValueInfo(f["hash"], f["type"], f["format"])
+        rec = ValueInfo(f["hash"], f["type"], f["format"], f.get("hash_text"))
         if f["blobs"]:
             from ..repo.valuestore import ValueStore
 
@@ -461,9 +424,11 @@ class Recorder:
                 obj = _hydrate(obj)
         else:
             why = self.repo.trust.why_not(oid) if self.repo is not None else None
-            if why is not None:  # never unpickle bytes that came from elsewhere (repo/trust.py)
+            if why is not None:  # never unpickle (or hand to a custom deserializer) bytes from elsewhere
                 raise UntrustedValueError(why)
-            obj = pickle.loads(data)
+            obj = custom_deserialize(rec.type, data)
+            if obj is _NOT_CUSTOM:
+                obj = pickle.loads(data)
         return obj, rec
 
     def job_fields(self, oid: bytes) -> dict:

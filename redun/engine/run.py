@@ -11,6 +11,7 @@ import time
 
 from .caching import CacheChecker
 from .evaluation import Evaluator
+from .handles import HandleStates, ValueProcessing
 from .lifecycle import JobLifecycle
 from .loop import RunLoop, watch_debugger
 from .recorder import Recorder
@@ -38,6 +39,8 @@ class ExecutionRun:
                                       execution=self.execution)
         self.evaluator = Evaluator(scheduler, self.loop.ready, self.lifecycle.exec_job, self.execution)
         self.lifecycle.evaluate = self.evaluator.evaluate
+        self.handle_states = HandleStates(self.recorder)
+        self.lifecycle.processing = ValueProcessing(self.handle_states, dryrun)
         self.cache = CacheChecker(self.recorder, self.lifecycle, scheduler.runlog.log)
         self._t0 = time.time()
 

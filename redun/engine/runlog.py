@@ -21,8 +21,9 @@ def trim(text: str, n: int = 200) -> str:
 class RunLog:
     """Writes "[redun] " lines: through the `redun` logger (redun/logging.py) at INFO, as
     upstream does, or straight to `stream` when one is given (tests). quiet drops them,
-    and so does a logger level above INFO (`redun --log-level ERROR`): `quiet` is then
-    true, so the engine does not even build its per-job lines."""
+    and so does a logger level above INFO (`redun --log-level ERROR`, or a Scheduler's
+    `logger` set to WARNING): `quiet` is then true, so the engine does not even build its
+    per-job lines."""
 
     def __init__(self, stream=None, quiet: bool = False, logger=None):
         self.stream = stream
@@ -35,10 +36,13 @@ class RunLog:
     def quiet(self) -> bool:
         if self._quiet:
             return True
-        return self.stream is None and not self.logger.isEnabledFor(20)  # logging.INFO
+        return self.logger is not None and not self.logger.isEnabledFor(20)  # logging.INFO
+
+    def enabled(self) -> bool:
+        return not self.quiet
 
     def log(self, message: str = "", level: int = 20) -> None:
-        if self._quiet:
+        if self._quiet or (self.logger is not None and not self.logger.isEnabledFor(level)):
             return
         if self.stream is not None:
             self.stream.write(f"[redun] {message}\n")

@@ -272,7 +272,7 @@ def value_line(rec: Value, payload: bytes, subvalue_hashes: list) -> dict:
         subtype = {"_type": "File", "path": rec.path}
     return {
         "_version": 1, "_type": "Value",
-        "value_hash": rec.hash.hex(),
+        "value_hash": rec.hash_str,
         "type": rec.type,
         "format": fmt,
         "data": base64.b64encode(payload).decode("ascii"),
@@ -281,12 +281,14 @@ def value_line(rec: Value, payload: bytes, subvalue_hashes: list) -> dict:
     }
 
 
-def call_node_line(rec: CallNode, child_hashes: list) -> dict:
+def call_node_line(rec: CallNode, child_hashes: list, value_hashes: Optional[dict] = None) -> dict:
+    """value_hashes: value oid -> hash text, for values whose hash is not hex (Value.hash_text)."""
     ch = rec.hash.hex()
+    texts = value_hashes or {}
     args = {}
     for a in rec.args:
         name = a.key if a.key is not None else str(a.position)
-        vh = a.value_hash.hex()
+        vh = texts.get(a.value) or a.value_hash.hex()
         args[name] = {"arg_hash": arg_hash(ch, a.position, a.key, vh), "value_hash": vh,
                       "upstream": sorted(u.hex() for u in a.upstream)}
     return {
@@ -295,7 +297,7 @@ def call_node_line(rec: CallNode, child_hashes: list) -> dict:
         "task_name": rec.task_name,
         "task_hash": rec.task_hash.hex(),
         "args_hash": rec.args_hash.hex(),
-        "value_hash": rec.value_hash.hex(),
+        "value_hash": texts.get(rec.value) or rec.value_hash.hex(),
         "timestamp": format_time(rec.timestamp),
         "args": args,
         "children": child_hashes,

@@ -109,6 +109,7 @@ class Exporter:
         self.values = repo.values  # payloads: blobs may live at [backend] value_store_path
         self.write = write
         self.ids: dict = {}  # oid -> upstream id (uuid text or hash hex)
+        self.hash_texts: dict = {}  # Value oid -> its hash text, for the (rare) values hashing to non-hex text
         self.starts: dict = {}  # job oid -> start time (children are listed by start time)
         self.emitted: set = set()  # upstream keys already written
         self.count = 0
@@ -186,7 +187,9 @@ class Exporter:
         ids = self.ids
         t = type(rec)
         if t is Value:
-            uid = rec.hash.hex()
+            uid = rec.hash_str
+            if rec.hash_text is not None:
+                self.hash_texts[oid] = uid
             subs = [ids[s] for s in rec.subvalues]
             self._emit("v:" + uid, convert.value_line(rec, self.values.read(rec), subs))
         elif t is Task:
@@ -194,7 +197,8 @@ class Exporter:
             self._emit("v:" + uid, convert.task_line(rec))
         elif t is CallNode:
             uid = rec.hash.hex()
-            self._emit("c:" + uid, convert.call_node_line(rec, [ids[c] for c in rec.children]))
+            texts = self.hash_texts
+            self._emit("c:" + uid, convert.call_node_line(rec, [ids[c] for c in rec.children], texts if texts else None))
         elif t is Job:
             uid = uuid_str(rec.id)
             self.starts[oid] = rec.start_time

@@ -13,10 +13,12 @@ Threads (executors/workers.py) call the task function in this process.
 Processes (executors/processes.py) receive the task's module and name and the
 pickled arguments, and send back the pickled result or exception. Both pools
 start on the first job of their mode and stop with the executor. The
-scheduler defines two: `default` (threads) and `process` (processes).
+scheduler defines two: `default` (threads) and `process` (processes). async
+tasks (`async def`) run on an event-loop thread instead (executors/asyncloop.py).
 """
 
 from ..errors import ConfigError
+from .asyncloop import get_current_job, set_current_job  # noqa: F401 - upstream's redun.executors.local names
 from .base import Executor, register_executor, section_int, section_value
 
 THREAD_MODE = "thread"
@@ -46,6 +48,10 @@ class LocalExecutor(Executor):
         self._threads_only = self.mode == THREAD_MODE  # unless a task asks for another mode
         self._workers = None  # threads
         self._processes = None
+        self._async = None  # AsyncRunner, started by the first async task
+
+    def supports_async(self) -> bool:
+        return True
 
     # -- pools, started on first use -------------------------------------------------
     def _thread_pool(self):
@@ -73,10 +79,18 @@ class LocalExecutor(Executor):
 
     # -- the Executor interface ------------------------------------------------------
     def submit(self, job) -> None:
+        task = job.task
+        if task.is_async():
+            if self._async is None:
+                from .asyncloop import AsyncRunner
+
+                self._async = AsyncRunner(self._scheduler)
+            self._async.submit(job)
+            return
         workers, options = self._workers, job._merged_options
         if workers is not None and self._threads_only and options is not None and "mode" not in options:
             # the common case, kept short (the scheduler has merged the job's options already)
-            workers.submit(job, job.task.func, job.call_args, job.call_kwargs)
+            workers.submit(job, task.func, job.call_args, job.call_kwargs)
             return
         try:
             mode = self._job_mode(job)
@@ -113,6 +127,9 @@ class LocalExecutor(Executor):
         if self._processes is not None:
             self._processes.stop()
             self._processes = None
+        if self._async is not None:
+            self._async.stop()
+            self._async = None
 
     def scratch_root(self) -> str:
         return self._scratch_root

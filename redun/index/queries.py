@@ -83,6 +83,25 @@ class Queries:
                     best[eh] = (oid, ev, end, ch, cn)
         return {eh: (v[0], v[1], v[3], v[4]) for eh, v in best.items()}
 
+    def find_evaluation(self, eval_hash: bytes) -> Optional[bytes]:
+        """Value oid of the newest Evaluation record (a scheduler task's cache entry) for eval_hash."""
+        rows = self._read("SELECT value_oid FROM evaluations WHERE eval_hash=? ORDER BY timestamp DESC LIMIT 1",
+                          (eval_hash,))
+        return rows[0][0] if rows else None
+
+    def handle_state(self, handle_hash: bytes) -> Optional[bool]:
+        """None if no Handle record has this hash, else whether that state is still valid
+        (not invalidated by a rollback)."""
+        if not self._read("SELECT 1 FROM handles WHERE hash=? LIMIT 1", (handle_hash,)):
+            return None
+        return not self._read("SELECT 1 FROM handle_invalid WHERE hash=? LIMIT 1", (handle_hash,))
+
+    def handle_edges(self, fullname: str) -> list:
+        """(parent hash, child hash) of every edge between valid states of the handles named fullname."""
+        return self._read(
+            "SELECT e.parent, e.child FROM handle_edges e JOIN handles h ON h.hash = e.parent "
+            "WHERE h.fullname=? AND e.parent NOT IN (SELECT hash FROM handle_invalid)", (fullname,))
+
     def find_call_node(self, task_hash: bytes, args_hash: bytes, execution_id: Optional[bytes] = None):
         """Oid of the newest CallNode with (task_hash, args_hash); with execution_id,
         only CallNodes that a Job of that execution resolved to."""

@@ -102,6 +102,10 @@ TABLES = (
     Table("tags", "tag", ("hash", ("oid", OID), "entity_type", "entity_id", "key",
                           ("value", Computed(normal_json, "value")))),
     Table("tag_parents", "tag", (("parent", ITEM), ("child", "hash")), each="parents"),
+    Table("evaluations", "evaluation", (("oid", OID), "eval_hash", ("value_oid", "value"), "timestamp")),
+    Table("handles", "handle", (("oid", OID), "hash", "fullname", "key", ("value_oid", "value"))),
+    Table("handle_edges", "handle", (("parent", ITEM), ("child", "hash")), each="parents"),
+    Table("handle_invalid", "handle_rollback", (("hash", ITEM),), each="invalidated"),
 )
 ORDER = tuple(t.name for t in TABLES)
 SQL = {t.name: t.insert(f"VALUES ({','.join('?' * len(t.columns))})") for t in TABLES}

@@ -19,13 +19,14 @@ its first catch-up (`INDEXES`). Until then INSERT OR IGNORE cannot ignore, so
 the build step removes any duplicate rows before creating the unique indexes.
 """
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Every schema version this code has used (for `redun db versions`).
-KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4, 5, 6, 7)  # 2: preview cache; 3: bulk-load tables; 4: leaner indexes;
+KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)  # 2: preview cache; 3: bulk-load tables; 4: leaner indexes;
 # 5: pack hints (which pack a record came from), 4 KiB pages, arguments inline in call_nodes;
 # 6: vals keyed by a plain index (cheap dedupe after a bulk load);
-# 7: tags keyed by tag hash, with their parents (tag_parents) and an execution's own tags
+# 7: tags keyed by tag hash, with their parents (tag_parents) and an execution's own tags;
+# 8: evaluations (scheduler tasks' cache entries), handles, handle_edges, handle_invalid
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,6 +66,14 @@ CREATE TABLE IF NOT EXISTS tags (
     value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tag_parents (parent BLOB NOT NULL, child BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS evaluations (
+    oid BLOB NOT NULL, eval_hash BLOB NOT NULL, value_oid BLOB NOT NULL, timestamp INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS handles (
+    oid BLOB NOT NULL, hash BLOB NOT NULL, fullname TEXT NOT NULL, key TEXT NOT NULL, value_oid BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS handle_edges (parent BLOB NOT NULL, child BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS handle_invalid (hash BLOB NOT NULL);
 """
 
 # Tables whose rows usually repeat across packs (every run records its tasks, and runs share
@@ -79,6 +88,10 @@ UNIQUE = (
     ("subvalues", "parent, child"),
     ("tags", "hash"),
     ("tag_parents", "parent, child"),
+    ("evaluations", "oid"),
+    ("handles", "oid"),
+    ("handle_edges", "parent, child"),
+    ("handle_invalid", "hash"),
 )
 
 # (table, key column): a plain index on the key instead of a unique one, because removing a
@@ -103,6 +116,10 @@ CREATE INDEX IF NOT EXISTS vals_path ON vals(path) WHERE path IS NOT NULL;
 CREATE INDEX IF NOT EXISTS subvalues_child ON subvalues(child);
 CREATE INDEX IF NOT EXISTS tags_entity ON tags(entity_id);
 CREATE INDEX IF NOT EXISTS tags_by_key ON tags(key, value);
+CREATE INDEX IF NOT EXISTS evaluations_hash ON evaluations(eval_hash, timestamp);
+CREATE INDEX IF NOT EXISTS handles_hash ON handles(hash);
+CREATE INDEX IF NOT EXISTS handles_fullname ON handles(fullname);
+CREATE INDEX IF NOT EXISTS handle_edges_child ON handle_edges(child);
 """
 
 

@@ -27,6 +27,21 @@ def is_hex(text: str) -> bool:
     return bool(_HEX.match(text))
 
 
+def value_hash_bytes(text: str) -> bytes:
+    """The 20 bytes a record holds for a value hash. Upstream's hashes are 40 lowercase hex
+    digits (those bytes); a user's Value may hash to any text, which is then kept in the Value
+    record's `hash_text` and stands here as the first 20 bytes of blake3("redun value hash:" +
+    text), so every record refers to it the same way."""
+    if len(text) == 2 * HASH_LEN and _HEX.match(text):
+        return bytes.fromhex(text)
+    return blake3.blake3(b"redun value hash:" + text.encode("utf-8")).digest()[:HASH_LEN]
+
+
+def is_hash_hex(text: str) -> bool:
+    """True if text is an upstream-style hash (40 lowercase hex digits)."""
+    return len(text) == 2 * HASH_LEN and bool(_HEX.match(text))
+
+
 def parse_oid(text: str) -> bytes:
     """Full 64-hex object id -> 32 bytes. Raises InvalidIdError."""
     if not isinstance(text, str) or len(text) != 2 * OID_LEN or not is_hex(text):

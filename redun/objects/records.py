@@ -103,6 +103,7 @@ class Value(Record):
     The payload is `data`, or the concatenation of `blobs` when large."""
 
     TYPE = "value"
+    SCHEMA = 2
     FIELDS = (
         Field("hash", "h20", indexed=True),
         Field("type", "str", indexed=True),
@@ -112,7 +113,15 @@ class Value(Record):
         Field("size", "int", 0, indexed=True),
         Field("subvalues", "oids", (), indexed=True),
         Field("path", "str?", None, indexed=True),  # set for File-like values, for file queries
+        # The value's hash as its get_hash() gave it, when that is not 40 hex digits; `hash`
+        # (and every hash field that refers to this value) then holds ids.value_hash_bytes(it).
+        Field("hash_text", "str?", None, since=2),
     )
+
+    @property
+    def hash_str(self) -> str:
+        """The value hash as upstream writes it."""
+        return self.hash_text if self.hash_text is not None else self.hash.hex()
 
 
 @record
@@ -165,6 +174,7 @@ class Execution(Record):
     at the end the ref is swapped to the final record."""
 
     TYPE = "execution"
+    SCHEMA = 2
     FIELDS = (
         Field("id", "uuid", indexed=True),
         Field("args", "str", indexed=True),  # JSON text of argv, as upstream stores it
@@ -172,6 +182,9 @@ class Execution(Record):
         Field("start_time", "int", indexed=True),
         Field("end_time", "int?", indexed=True),
         Field("tags", "strmap", Factory(dict), indexed=True),  # key -> JSON text of the value
+        # Records the execution wrote that no job links: Evaluations (cache entries of scheduler
+        # tasks such as catch), Handle states and HandleRollbacks.
+        Field("records", "oids", (), since=2),
     )
 
     def __hash__(self):
@@ -209,5 +222,51 @@ class TagSet(Record):
     )
 
 
-RECORD_TYPES: dict = {c.TYPE: c for c in (Task, Blob, Value, CallNode, Job, Execution, Tag, TagSet)}
+@record
+class Evaluation(Record):
+    """A cache entry that no job holds (upstream's Evaluation row): the value an evaluation
+    reduces to, set by a scheduler task. A catch records what it resolved to (its expression,
+    or the recovery call once it recovered), so a later run skips a failure it handled."""
+
+    TYPE = "evaluation"
+    FIELDS = (
+        Field("eval_hash", "h20", indexed=True),
+        Field("task_hash", "h20"),
+        Field("args_hash", "h20"),
+        Field("value", "oid", indexed=True),
+        Field("timestamp", "int", indexed=True),
+    )
+
+
+@record
+class Handle(Record):
+    """A state of an upstream Handle (a value standing for external state): its hash,
+    fullname and key, the recorded Handle value, and the states it was derived from
+    (forked into a job, returned by one, merged)."""
+
+    TYPE = "handle"
+    FIELDS = (
+        Field("hash", "h20", indexed=True),
+        Field("fullname", "str", indexed=True),
+        Field("key", "str", indexed=True),
+        Field("value", "oid", indexed=True),
+        Field("parents", "h20s", (), indexed=True),
+    )
+
+
+@record
+class HandleRollback(Record):
+    """A job ran again from handle state `hash`: the states derived from it before (listed)
+    are no longer valid, so cached results holding them are recomputed (upstream's rollback)."""
+
+    TYPE = "handle_rollback"
+    FIELDS = (
+        Field("hash", "h20"),
+        Field("timestamp", "int"),
+        Field("invalidated", "h20s", (), indexed=True),
+    )
+
+
+RECORD_TYPES: dict = {c.TYPE: c for c in (Task, Blob, Value, CallNode, Job, Execution, Tag, TagSet, Evaluation,
+                                          Handle, HandleRollback)}
 """Record class by type tag: what decoders and walkers look records up in."""

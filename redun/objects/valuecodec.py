@@ -243,6 +243,14 @@ def preview(type_name: str, fmt: str, data: bytes, limit: int = 200,
             return trim(repr(value), limit)
         except Exception:  # e.g. repr too deep
             pass
+    elif fmt != FORMAT_NATIVE:
+        from .previewpickle import preview_repr  # classes as inert stand-ins, as upstream shows them
+
+        try:
+            return trim(preview_repr(data), limit)
+        except Exception as e:  # malformed, too large, or too deep
+            if fmt != FORMAT_PICKLE:  # a custom value's own serialization: upstream shows this
+                return trim(f"Unpicklable('{e}')", limit)
     parts = ([f"hash={hash[:8]}"] if hash else []) + [f"size={len(data)}"]
     return trim(f"<{type_name}>({', '.join(parts)})", limit)
 
