@@ -105,7 +105,14 @@ class PgDatabase:
     def ensure_repository(self, create: bool) -> None:
         """Check (or with create, make) the repository's tables; RepoFormatError for a
         format this redun does not read, NotFoundError when there is none and create is off."""
-        from .schema import FORMAT, create_statements
+        from .schema import FORMAT, INDEX_ORDER, create_statements
+
+        def make(conn):
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('redun_repo schema'))")
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            for stmt in create_statements():
+                conn.execute(stmt)
+            conn.execute("INSERT INTO meta VALUES ('format', %s) ON CONFLICT DO NOTHING", (FORMAT,))
 
         if not self.repository_exists():
             if not create:
@@ -117,14 +124,6 @@ class PgDatabase:
                     )
                 raise NotFoundError(f"No redun repository in the database at {self.display}. "
                                     "Run `redun init` to create one.")
-
-            def make(conn):
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext('redun_repo schema'))")
-                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-                for stmt in create_statements():
-                    conn.execute(stmt)
-                conn.execute("INSERT INTO meta VALUES ('format', %s) ON CONFLICT DO NOTHING", (FORMAT,))
-
             self.transaction(make)
         found = self.format()
         if found is None or found.split(".")[0] != FORMAT.split(".")[0]:
@@ -132,6 +131,12 @@ class PgDatabase:
                 f"The database at {self.display} holds repository format {found}; this redun reads format "
                 f"{FORMAT.split('.')[0]}.x. Use a redun release that supports it."
             )
+        # Index tables added since the repository was made (evaluations, handles, ...) are created
+        # empty: no record of their type can predate the code that writes it, so nothing to reindex.
+        present = {r[0] for r in self.read(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (SCHEMA,))}
+        if not present.issuperset(INDEX_ORDER):
+            self.transaction(make)
 
     def index_bytes(self) -> int:
         """Bytes the query index's tables and their indexes take in the database."""

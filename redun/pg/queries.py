@@ -129,6 +129,21 @@ class PgIndex(TagQueries, PageQueries):
                 (task_hash, args_hash, execution_id))
         return rows[0][0] if rows else None
 
+    def find_evaluation(self, eval_hash: bytes) -> Optional[bytes]:
+        rows = self._read("SELECT value_oid FROM evaluations WHERE eval_hash=%s ORDER BY timestamp DESC LIMIT 1",
+                          (eval_hash,))
+        return rows[0][0] if rows else None
+
+    def handle_state(self, handle_hash: bytes) -> Optional[bool]:
+        if not self._read("SELECT 1 FROM handles WHERE hash=%s LIMIT 1", (handle_hash,)):
+            return None
+        return not self._read("SELECT 1 FROM handle_invalid WHERE hash=%s LIMIT 1", (handle_hash,))
+
+    def handle_edges(self, fullname: str) -> list:
+        return self._read(
+            "SELECT e.parent, e.child FROM handle_edges e JOIN handles h ON h.hash = e.parent "
+            "WHERE h.fullname=%s AND e.parent NOT IN (SELECT hash FROM handle_invalid)", (fullname,))
+
     # -- id resolution ------------------------------------------------------
     def resolve(self, text: str, kinds=KINDS, limit: int = 50) -> list:
         from ..objects.ids import is_hex

@@ -3,7 +3,8 @@
     meta       key -> value: `format` (the repository format, as .redun/FORMAT locally)
     objects    oid -> stored bytes (compress.py's stored form: raw / zstd / zstd+dictionary)
     refs       name -> oid (names sort bytewise: COLLATE "C", so prefixes are ranges)
-    executions, jobs, call_nodes, arg_uses, tasks, vals, subvalues, tags, tag_parents:
+    executions, jobs, call_nodes, arg_uses, tasks, vals, subvalues, tags, tag_parents, evaluations,
+    handles, handle_edges, handle_invalid:
                the query index: the same rows as the sqlite index (index/rows.py builds
                them from records), without its pack hints (there are no packs here)
 
@@ -35,6 +36,11 @@ INDEX_TABLES = {
     "tags": ((("hash", "bytea"), ("oid", "bytea"), ("entity_type", "text"), ("entity_id", "text"), ("key", "text"),
               ("value", "text")), 1),
     "tag_parents": ((("parent", "bytea"), ("child", "bytea")), 2),
+    "evaluations": ((("oid", "bytea"), ("eval_hash", "bytea"), ("value_oid", "bytea"), ("timestamp", "bigint")), 1),
+    "handles": ((("oid", "bytea"), ("hash", "bytea"), ("fullname", "text"), ("key", "text"),
+                 ("value_oid", "bytea")), 1),
+    "handle_edges": ((("parent", "bytea"), ("child", "bytea")), 2),
+    "handle_invalid": ((("hash", "bytea"),), 1),
 }
 INDEX_ORDER = tuple(INDEX_TABLES)
 NULLABLE = {"job_oid", "end_time", "tags", "parent_id", "call_hash", "call_node", "eval_hash", "eval_value",
@@ -60,6 +66,10 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS tags_entity ON tags(entity_id)",
     "CREATE INDEX IF NOT EXISTS tags_by_key ON tags(key, value)",
     "CREATE INDEX IF NOT EXISTS executions_oid ON executions(oid)",
+    "CREATE INDEX IF NOT EXISTS evaluations_hash ON evaluations(eval_hash, timestamp)",
+    "CREATE INDEX IF NOT EXISTS handles_hash ON handles(hash)",
+    "CREATE INDEX IF NOT EXISTS handles_fullname ON handles(fullname)",
+    "CREATE INDEX IF NOT EXISTS handle_edges_child ON handle_edges(child)",
 )
 
 
