@@ -130,6 +130,7 @@ def test_value_and_expression_hashes_match_upstream(wf):
 
 
 @pytest.mark.slow
+@pytest.mark.upstream
 def test_reference_is_what_upstream_makes(tmp_path):
     """Regenerate the reference with upstream and compare (the stored file is upstream's)."""
     if not os.path.exists(UPSTREAM_PY):

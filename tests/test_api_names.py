@@ -83,6 +83,7 @@ def test_namespace_is_the_function_even_after_the_module_is_imported():
 
 
 @pytest.mark.slow
+@pytest.mark.upstream
 def test_names_match_a_live_upstream(tmp_path):
     """Every name upstream's redun package exports, and every name its modules above define
     (functions, classes, tasks: not what they import), exists here."""

@@ -257,7 +257,30 @@ def test_catch_cache_and_handle_states_travel_with_push(tmp_path):
     CALLS.clear()
     run(a, [safe(2, 0), handle_flow("p", path)])
     Repo.open(b, create=True).close()
+    with open(f"{b}/redun.ini", "a") as f:  # b trusts a's values (repo/trust.py): it may unpickle them
+        f.write(f"\n[repos.a]\nconfig_dir = {a}\ntrust = true\n")
     assert not sync(repo_remote(Repo.open(a)), repo_remote(Repo.open(b))).up_to_date
     result, counts, _ = run(b, [safe(2, 0), handle_flow("p", path)])
     assert result[0] == 0 and CALLS["divide"] == 1 and CALLS["write"] == 2  # nothing ran again
     assert "apirun.divide Run" not in counts and counts["apirun.write Cached"] == 2
+
+
+def test_pulled_handle_states_are_not_unpickled_unless_trusted(tmp_path):
+    """Without `trust = true` for the source (repo/trust.py), values pickled elsewhere are not
+    unpickled: the jobs whose results are pickled Handles run again here, and so does the
+    caught call (the catch's cache entry is a pickled expression); results that are plain
+    values (recover's 0, lines' count) are decoded without unpickling and reused."""
+    from redun.repo.remotes import repo_remote
+    from redun.sync.transfer import sync
+
+    a, c = str(tmp_path / "a" / ".redun"), str(tmp_path / "c" / ".redun")
+    path = str(tmp_path / "rows.txt")
+    CALLS.clear()
+    run(a, [safe(2, 0), handle_flow("p", path)])
+    Repo.open(c, create=True).close()
+    assert not sync(repo_remote(Repo.open(a)), repo_remote(Repo.open(c))).up_to_date
+    CALLS.clear()
+    result, counts, _ = run(c, [safe(2, 0), handle_flow("p", path)])
+    assert result[0] == 0 and result[1][0] == 2
+    assert CALLS == {"write": 2, "divide": 1} and counts["apirun.write Run"] == 2
+    assert counts["apirun.recover Cached"] == 1 and counts["apirun.lines Cached"] == 1
