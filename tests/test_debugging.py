@@ -46,6 +46,7 @@ def _redun(wf, *args, stdin=""):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_pdb_opens_post_mortem_in_the_failing_task(wf):
     p = _redun(wf, "run", "--pdb", wf.script, "will_boom", stdin="p num\np denom\nq\n")
     assert p.returncode == 1
@@ -70,6 +71,7 @@ def test_rerun_a_job_with_its_arguments_or_overrides(wf):
     assert ":  dbg.will_boom(num=10, denom=0) on default" in r.err
 
 
+@pytest.mark.slow
 def test_debug_task_stops_in_pdb_and_passes_the_value_on(wf):
     p = _redun(wf, "run", wf.script, "inspect", stdin="p value\nc\n")
     assert p.returncode == 0, p.stderr
@@ -130,6 +132,7 @@ def test_redun_client_runs_commands_in_process(wf, monkeypatch):
         client.execute(["redun", "nosuchcommand"])
 
 
+@pytest.mark.slow
 def test_pytest_plugin_gives_a_scheduler_fixture(tmp_path):
     (tmp_path / "flow.py").write_text("from redun import task\n\n@task(namespace='pt')\ndef add(a, b):\n"
                                       "    return a + b\n\n@task(namespace='pt')\ndef div(a, b):\n    return a / b\n")

@@ -249,9 +249,27 @@ def _read_input(path: str) -> tuple:
     return list(pos_args), dict(kwargs)
 
 
+def _in_git_work_tree() -> bool:
+    """Whether git could find a repository here: GIT_DIR is set, or cwd or a parent holds
+    `.git`. Outside one, `git rev-parse` fails anyway; not starting it keeps `redun run`
+    from paying for two processes that can only say no."""
+    if os.environ.get("GIT_DIR"):
+        return True
+    path = os.path.abspath(os.getcwd())
+    while True:
+        if os.path.exists(os.path.join(path, ".git")):
+            return True
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+
+
 def _git(*args: str):
     import subprocess
 
+    if not _in_git_work_tree():
+        return None
     try:
         p = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
