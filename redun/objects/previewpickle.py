@@ -10,11 +10,11 @@ it cannot import (e.g. `Color(2)` for a workflow's Enum).
 """
 
 import builtins
-import io
 import pickle
 from typing import Any
 
 from .filerefs import FILE_CLASSES, FILE_MODULE, FileRef
+from .pickleread import Built, Malformed, NotPlain, Symbol, read_sketch
 
 # Builtins a pickle may call: none of them can be made to allocate more than the pickle holds.
 _SAFE_BUILTINS = {"set": set, "frozenset": frozenset, "complex": complex}
@@ -193,34 +193,84 @@ def _exception_class(module: str, name: str):
     return cls if isinstance(cls, type) and issubclass(cls, BaseException) else None
 
 
-class _PreviewUnpickler(pickle.Unpickler):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._classes: dict = {}
+def _resolve(module: str, name: str, classes: dict) -> Any:
+    """The class a global of the pickle stands for (never imported): a safe builtin, a builtin
+    exception, one of redun's stand-ins, or a stand-in class made for it (one per name)."""
+    if module == "builtins" and name in _SAFE_BUILTINS:
+        return _SAFE_BUILTINS[name]
+    exc = _exception_class(module, name)
+    if exc is not None:
+        return exc
+    known = _KNOWN.get((module, name))
+    if known is not None:
+        return known
+    cls = classes.get((module, name))
+    if cls is None:
+        short = name.rsplit(".", 1)[-1]
+        cls = classes[(module, name)] = type(short, (PreviewObject,), {"_name": short})
+    return cls
 
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "builtins" and name in _SAFE_BUILTINS:
-            return _SAFE_BUILTINS[name]
-        exc = _exception_class(module, name)
-        if exc is not None:
-            return exc
-        known = _KNOWN.get((module, name))
-        if known is not None:
-            return known
-        key = (module, name)
-        cls = self._classes.get(key)
-        if cls is None:
-            short = name.rsplit(".", 1)[-1]
-            cls = self._classes[key] = type(short, (PreviewObject,), {"_name": short})
-        return cls
 
-    def persistent_load(self, pid: Any) -> Any:
-        raise pickle.UnpicklingError("pickle uses persistent ids")
+class _Builder:
+    """Builds the preview value from a bounded sketch of the pickle (objects/pickleread.py:
+    lengths, memo and work are checked against the input's size before anything is made, so
+    hostile bytes cannot make this allocate more than a small multiple of themselves, which
+    CPython's unpickler does not promise). Shared parts stay shared and cycles stay cycles."""
+
+    def __init__(self):
+        self.classes: dict = {}
+        self.done: dict = {}  # id(sketch part) -> its preview value
+
+    def build(self, v: Any) -> Any:
+        t = type(v)
+        if t in (str, bytes, int, float, bool, complex) or v is None:
+            return v
+        hit = self.done.get(id(v))
+        if hit is not None:
+            return hit[1]
+        if t is list:
+            out: Any = []
+            self.done[id(v)] = (v, out)
+            out.extend(self.build(x) for x in v)
+        elif t is dict:
+            out = {}
+            self.done[id(v)] = (v, out)
+            for k, x in v.items():
+                out[self.build(k)] = self.build(x)
+        elif t in (tuple, set, frozenset, bytearray):
+            out = t(self.build(x) for x in v) if t is not bytearray else bytearray(v)
+            self.done[id(v)] = (v, out)
+        elif t is Symbol:
+            out = _resolve(v.module, v.name, self.classes)
+        elif t is Built:
+            out = self._instance(v)
+        else:  # a FileRef and the like: already inert
+            out = v
+        return out
+
+    def _instance(self, v: Built) -> Any:
+        cls = self.build(v.symbol)
+        if not isinstance(cls, type):
+            raise pickle.UnpicklingError(f"pickle calls {v.symbol!r}")
+        inst = cls(*self.build(v.args), **self.build(v.kwargs))
+        self.done[id(v)] = (v, inst)
+        if v.state is not None:
+            state = self.build(v.state)
+            if hasattr(inst, "__setstate__"):
+                inst.__setstate__(state)
+            elif isinstance(state, dict):
+                inst.__dict__.update(state)
+        return inst
 
 
 def preview_unpickle(data: bytes) -> Any:
-    """The value of a pickle, with every non-builtin class as an inert stand-in."""
-    return _PreviewUnpickler(io.BytesIO(data)).load()
+    """The value of a pickle, with every non-builtin class as an inert stand-in. Raises
+    ValueError (NotPlain / Malformed: beyond its budget or not a pickle) and the like."""
+    try:
+        sketch = read_sketch(data)
+    except (NotPlain, Malformed) as e:
+        raise ValueError(str(e)) from None
+    return _Builder().build(sketch)
 
 
 def preview_repr(data: bytes, budget: int = 100_000) -> str:
