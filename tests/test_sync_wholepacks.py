@@ -79,6 +79,7 @@ def _state(root):
         repo.close()
 
 
+@pytest.mark.slow
 def test_push_sends_whole_packs_with_origin(tmp_path):
     src, remote, names, env = _setup(tmp_path)
     src_packs = {p.name for p in src.store.packs()}
@@ -93,6 +94,7 @@ def test_push_sends_whole_packs_with_origin(tmp_path):
     assert out.stdout.strip() == "Repo 'r' is up to date."
 
 
+@pytest.mark.slow
 def test_partly_held_packs_go_object_by_object(tmp_path):
     src, remote, names, env = _setup(tmp_path, execs=1)
     run = [sys.executable, "-m", "redun", "push", "r"]
@@ -108,6 +110,7 @@ def test_partly_held_packs_go_object_by_object(tmp_path):
     assert alone in packs and refs == names and ids == set(src.store.iter_ids())
 
 
+@pytest.mark.slow
 def test_pull_of_a_damaged_pack_changes_nothing(tmp_path):
     src, remote, names, env = _setup(tmp_path)
     victim = max(src.store.packs(), key=lambda p: os.path.getsize(p.path))
