@@ -78,4 +78,19 @@ def normalise_task_options(options: dict) -> dict:
             options["check_valid"] = CacheCheckValid(getattr(check, "value", check))
         except ValueError:
             raise ValueError(f"check_valid must be one of full, shallow, not {check!r}") from None
+    allowed = options.get("allowed_cache_results")
+    if allowed is not None:
+        options["allowed_cache_results"] = _cache_results(allowed)
     return options
+
+
+def _cache_results(allowed) -> set:
+    """allowed_cache_results as a set of CacheResult (upstream takes only a set)."""
+    bad = ValueError("allowed_cache_results must be a set of CacheResult (CSE, SINGLE, ULTIMATE), "
+                     f"not {allowed!r}")
+    if not isinstance(allowed, set):
+        raise bad
+    try:
+        return {CacheResult(getattr(r, "value", r)) for r in allowed}
+    except ValueError:
+        raise bad from None

@@ -10,6 +10,7 @@ must itself still be valid, as upstream checks it.
 
 from ..errors import UntrustedValueError
 from ..expression import is_valid_value
+from ..taskoptions import CacheResult
 from .runlog import cached_line, format_task_call, miss_line, untrusted_line
 
 _NO_HIT = object()
@@ -43,10 +44,18 @@ class CacheChecker:
     def check(self, job, args, kwargs, hit=_NO_HIT) -> bool:
         """Cache hit → the job proceeds as cached (True); miss → False. hit: the prefetched
         find_evals answer (None = no entry), or _NO_HIT to query here."""
-        if job.get_options().get("check_valid", "full") == "shallow":
+        options = job.get_options()
+        allowed = options.get("allowed_cache_results")  # None: every kind of hit
+        shallow = options.get("check_valid", "full") == "shallow"
+        if job.task.is_async():  # as upstream: an async task's result is only reused whole
+            allowed = (set(CacheResult) if allowed is None else allowed) - {CacheResult.SINGLE}
+            shallow = True
+        if shallow and (allowed is None or CacheResult.ULTIMATE in allowed):
             found = self._check_shallow(job, args, kwargs)
             if found is not None:
                 return found  # else nothing recorded: single reduction, as upstream falls back to it
+        if allowed is not None and CacheResult.SINGLE not in allowed:
+            return False
         rec = self.rec
         try:
             if hit is _NO_HIT:

@@ -14,6 +14,7 @@ from typing import Optional
 
 from ..expression import TaskExpression
 from ..hashing import hash_args, hash_call_node, hash_eval, hash_value
+from ..taskoptions import CacheResult
 from ..objects.records import Job as JobRecord
 from .clock import now_us
 from .. import value as _values
@@ -219,6 +220,9 @@ class JobLifecycle:
         as upstream), or reuse it once finished (CSE; errors too). True if handled."""
         other = self._cse.get(job.eval_hash if job.context_hash is None else (job.eval_hash, job.context_hash))
         if other is None:
+            return False
+        allowed = job.get_options().get("allowed_cache_results")
+        if allowed is not None and CacheResult.CSE not in allowed:  # the task refuses this execution's results
             return False
         if other.status == "PENDING":
             other.followers.append(job)
