@@ -41,8 +41,7 @@ def wf():
     try:
         sys.modules.pop("api_workflows", None)
         yield load_relative("api_workflows", "tests/data/api_workflows.py")
-    finally:
-        sys.modules.pop("api_workflows", None)
+    finally:  # the module stays imported: its tasks stay in the task registry for later tests
         os.chdir(old)
 
 
