@@ -14,18 +14,18 @@ its own argument (the script text) does not change when the files do. The task
 names, versions and generated commands are upstream's, so their hashes are too.
 """
 
-import dataclasses
 import os
 import shlex
 import shutil
 import subprocess
 import tempfile
 from textwrap import dedent
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Optional
 
 from .errors import RedunError
 from .file import File, Staging
 from .task import task
+from .utils import iter_nested_value, map_nested_value  # noqa: F401 - upstream's scripting exposes them
 
 NULL = object()
 # Scripts without a #! line run in bash, stopping at the first failing command.
@@ -118,49 +118,6 @@ def get_wrapped_command(command: str, eof_prefix: str = "EOF") -> str:
         "exit $RETCODE\n"
         ")\n"
     )
-
-
-def _children(value: Any) -> Optional[list]:
-    """The items of a container script() looks through (None for a leaf)."""
-    t = type(value)
-    if t in (list, tuple, set) or (isinstance(value, tuple) and hasattr(value, "_fields")):
-        return list(value)
-    if t is dict:
-        return list(value.keys()) + list(value.values())
-    if dataclasses.is_dataclass(t):
-        return [getattr(value, f.name) for f in dataclasses.fields(value)]
-    return None
-
-
-def iter_nested_value(value: Any) -> Iterator[Any]:
-    """The leaves of nested lists, tuples, sets, dicts (keys and values) and dataclasses."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        children = _children(item)
-        if children is None:
-            yield item
-        else:
-            stack.extend(children)
-
-
-def map_nested_value(func: Callable, value: Any) -> Any:
-    """The same nesting with func applied to every leaf."""
-    t = type(value)
-    if t is list:
-        return [map_nested_value(func, v) for v in value]
-    if t is tuple:
-        return tuple(map_nested_value(func, v) for v in value)
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return t(*[map_nested_value(func, v) for v in value])
-    if t is set:
-        return {map_nested_value(func, v) for v in value}
-    if t is dict:
-        return {map_nested_value(func, k): map_nested_value(func, v) for k, v in value.items()}
-    if dataclasses.is_dataclass(t):
-        return t(**{f.name: map_nested_value(func, getattr(value, f.name))
-                    for f in dataclasses.fields(value) if f.init})
-    return func(value)
 
 
 def _remote(value: Any) -> Any:

@@ -52,3 +52,16 @@ def test_hostile_bytes_give_the_placeholder_without_allocating(data):
 def test_a_call_of_a_builtin_is_recorded_not_made():
     data = b"\x80\x02cbuiltins\nbytearray\nJ\x00\x00\x00\x40\x85R."  # bytearray(2**30)
     assert preview("builtins.object", "pickle", data) == "bytearray(1073741824)"  # a stand-in: nothing allocated
+
+
+def test_previews_know_every_operator_the_expressions_print():
+    """objects/ cannot import the engine's expression module, so the preview keeps its own
+    operator table; it must print every built-in lazy operator as the live expression does."""
+    import redun.expression as live
+    from redun.objects import previewpickle
+
+    builtin = {name for _, name, _, _ in live._OPERATORS}
+    assert {k: v for k, v in previewpickle._SYMBOLS.items() if k in builtin} == \
+        {k: v for k, v in live._SYMBOLS.items() if k in builtin}
+    assert builtin <= set(previewpickle._SYMBOLS)
+    assert previewpickle._REVERSED >= {n for n in live._REVERSED if n in builtin}
