@@ -283,6 +283,13 @@ class Scheduler:
         # gen-0 threshold (700) makes the cyclic GC a third of the scheduler's CPU.
         old_gc = gc.get_threshold()
         gc.set_threshold(max(old_gc[0], GC_THRESHOLD), *old_gc[1:])
+        # What exists before the run (modules, the user's data, earlier runs' leftovers) is
+        # left out of the run's collections, which would otherwise scan it again and again
+        # (benchmarks/results/api-overhead.md). Not when a run is nested, or the program froze
+        # objects itself.
+        froze = gc.get_freeze_count() == 0
+        if froze:
+            gc.freeze()
         for ex in self.executors.values():
             ex.start()
         try:
@@ -294,6 +301,8 @@ class Scheduler:
             for ex in self.executors.values():
                 ex.stop()
             gc.set_threshold(*old_gc)
+            if froze:
+                gc.unfreeze()  # garbage among those objects is collected again from here on
             self._root_job = run.lifecycle.root_job
             self._last_counts = run.lifecycle.status_counts()
             self._run = None
