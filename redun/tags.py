@@ -11,7 +11,6 @@ import json
 import re
 from typing import Any
 
-from .utils import trim_string
 
 VERSION_KEY = "redun.version"
 PROJECT_KEY = "project"
@@ -71,4 +70,6 @@ def format_tag_value(value: Any) -> str:
 
 
 def format_tag_key_value(key: str, value: Any, max_length: int = 50) -> str:
+    from .utils import trim_string  # here, not at import: redun.utils costs `redun log` start-up
+
     return f"{trim_string(key, max_length)}={trim_string(format_tag_value(value), max_length)}"

@@ -5,16 +5,25 @@ Pickling at redun's protocol, the nested-value walk the scheduler uses
 task source text, dict merging and small formatting helpers.
 """
 
-import dataclasses
 import json
 import os
-import pickle
 import sys
 from collections import defaultdict
 from datetime import datetime, timezone
 from typing import IO, Any, Callable, Iterable, Iterator, List
 
-from .hashing import PICKLE_PROTOCOL, get_task_source, pickle_dumps  # noqa: F401 - re-exported
+# dataclasses, pickle and redun.hashing are imported where used: `redun log` imports this
+# module (tag formatting) and its start-up is a feature.
+_FROM_HASHING = ("PICKLE_PROTOCOL", "get_task_source", "pickle_dumps")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_HASHING:  # upstream's names, re-exported from redun.hashing
+        from . import hashing
+
+        return getattr(hashing, name)
+    raise AttributeError(f"module 'redun.utils' has no attribute {name!r}")
+
 
 __all__ = [
     "PICKLE_PROTOCOL", "add_import_path", "clear_import_paths", "format_table", "get_func_source",
@@ -59,15 +68,23 @@ def json_dumps(value: Any) -> str:
 
 
 def pickle_dump(obj: Any, file: IO) -> None:
+    import pickle
+
+    from .hashing import PICKLE_PROTOCOL
+
     pickle.dump(obj, file, protocol=PICKLE_PROTOCOL)
 
 
 def pickle_loads(data: bytes) -> Any:
+    import pickle
+
     return pickle.loads(data)
 
 
 def get_func_source(func: Callable) -> str:
     """A function's source without its decorators (what an unversioned task hashes)."""
+    from .hashing import get_task_source
+
     return get_task_source(func)
 
 
@@ -82,7 +99,9 @@ def iter_nested_value_children(value: Any) -> Iterator[tuple]:
             yield False, key
         for item in value.values():
             yield False, item
-    elif dataclasses.is_dataclass(t):
+    elif hasattr(t, "__dataclass_fields__"):  # dataclasses.is_dataclass, without importing it
+        import dataclasses
+
         for field in dataclasses.fields(value):
             yield False, getattr(value, field.name)
     else:
@@ -113,7 +132,7 @@ def map_nested_value(func: Callable, value: Any) -> Any:
         return {map_nested_value(func, v) for v in value}
     if t is dict:
         return {map_nested_value(func, k): map_nested_value(func, v) for k, v in value.items()}
-    if dataclasses.is_dataclass(t):
+    if hasattr(t, "__dataclass_fields__"):  # dataclasses.is_dataclass
         return map_dataclass(lambda v: map_nested_value(func, v), value)
     return func(value)
 
@@ -121,6 +140,8 @@ def map_nested_value(func: Callable, value: Any) -> Any:
 def map_dataclass(func: Callable, value: Any) -> Any:
     """A dataclass instance rebuilt with func applied to each field value: init fields through
     the constructor, the others set afterwards, extra instance attributes copied over."""
+    import dataclasses
+
     fields = dataclasses.fields(value)
     mapped = type(value)(**{f.name: func(getattr(value, f.name)) for f in fields if f.init})
     for f in fields:
