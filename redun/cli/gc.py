@@ -25,6 +25,11 @@ def gc_command(obj, dry_run, grace_days, keep, quiet, fmt):
     pack first, old one removed after). Safe while runs write. The query index
     is rebuilt on next use when anything was removed.
 
+    A PostgreSQL repository is collected in the database: marked into a
+    temporary table, then swept in one transaction (writers wait for it) that
+    removes the objects with their index rows; the grace period is measured by
+    the database's clock (objects keep their arrival time).
+
     \b
     JSON output (--format json), one object:
       would_remove     with --dry-run (and not -q): [{"id": hex, "type":
@@ -42,11 +47,6 @@ def gc_command(obj, dry_run, grace_days, keep, quiet, fmt):
     from .progress import progress_on_stderr
 
     repo = obj.open_repo()
-    if getattr(repo, "kind", "local") == "postgresql":
-        from ..errors import UsageError
-
-        raise UsageError(f"gc of a PostgreSQL repository ({repo.location.display}) is not supported by this "
-                         "version; nothing was removed. Its objects are kept whole (fsck checks them).")
     listing = dry_run and not quiet
     stream = JsonListStream("would_remove") if fmt == "json" else None
 

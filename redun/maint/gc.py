@@ -57,9 +57,13 @@ class GcReport:
     order_cycles: int = 0  # units swept newest first because their garbage links formed a cycle
     restored_refs: list = field(default_factory=list)
     dry_run: bool = False
+    database: bool = False  # a PostgreSQL repository: no packs, no loose objects
 
     def summary(self) -> str:
         verb = "would remove" if self.dry_run else "removed"
+        if self.database:
+            return (f"gc: {self.objects} objects in the database; {self.marked} kept; "
+                    f"{verb} {self.garbage} ({_human(self.garbage_bytes)})")
         text = (
             f"gc: {self.objects} objects in {self.packs} packs + loose; {self.marked} kept; "
             f"{verb} {self.garbage} ({_human(self.garbage_bytes)})"
@@ -277,7 +281,11 @@ def _sweep(m: Marker, report: GcReport, progress: Progress) -> None:
 
 def collect_repo(repo, **kwargs) -> GcReport:
     """collect() on a Repo; when anything was deleted, drops the query index
-    (derived, rebuilt on next use) so it never answers with a deleted record."""
+    (derived, rebuilt on next use) so it never answers with a deleted record.
+    A PostgreSQL repository is collected in the database (pg/gc.py), index rows with
+    their objects."""
+    if getattr(repo, "kind", "local") == "postgresql":
+        return _collect_database(repo, **kwargs)
     report = collect(repo.store, repo.refs, **kwargs)
     if not report.dry_run:
         repo.refs.pack_refs()  # maintenance: refs/.packed keeps listing refs one read
@@ -288,4 +296,19 @@ def collect_repo(repo, **kwargs) -> GcReport:
             repo._index.close()
             repo._index = None
         remove_index_files(repo.index_path)
+    return report
+
+
+def _collect_database(repo, grace_days: float = DEFAULT_GRACE_DAYS, keep: Iterable[str] = (),
+                      dry_run: bool = False, on_garbage: Optional[Callable] = None, now: Optional[float] = None,
+                      progress: Optional[Progress] = None) -> GcReport:
+    from ..pg.gc import collect_database
+
+    if now is not None:
+        raise GcError("gc of a PostgreSQL repository measures the grace period by the database's clock; "
+                      "`now` cannot be given")
+    report = GcReport(dry_run=dry_run, database=True)
+    restored = collect_database(repo.db, report, grace_days, keep=keep, dry_run=dry_run, on_garbage=on_garbage,
+                                progress=progress_or_none(progress))
+    report.restored_refs = [name for name, _ in restored]
     return report
