@@ -1,7 +1,7 @@
 """PgIndex: the query index of a PostgreSQL repository (the methods of index/queries.py,
-answering with the same row dicts), in PostgreSQL's SQL. Every query the engine, `redun
-log`, the repl and export ask of a PostgreSQL repository is here; the sqlite index keeps
-its own in redun/index/queries.py.
+answering with the same row dicts). It inherits the queries whose SQL both databases take
+(written with `?` placeholders, which `_read` turns into psycopg's `%s`) and overrides the
+rest here in PostgreSQL's SQL (ANY(array), DISTINCT ON, unnest, jsonb, encode).
 
 Rows are written with their objects (store.py), so there is nothing to catch up:
 `catch_up()` only flushes rows handed to `ingest`. Ids are bytea; a hex prefix is a range
@@ -9,10 +9,12 @@ Rows are written with their objects (store.py), so there is nothing to catch up:
 """
 
 import re
-from typing import Callable, Optional
+from typing import Callable
 
-from ..index.queries import CALL_COLS, EXEC_COLS, JOB_COLS, KINDS, TASK_COLS, VAL_COLS, _FIELDS, as_dict, prefix_range
 from ..index.pages import PageQueries
+from ..index.queries import (
+    CALL_COLS, EXEC_COLS, JOB_COLS, KINDS, TASK_COLS, VAL_COLS, _FIELDS, Queries, as_dict, prefix_range,
+)
 from ..index.tag_queries import TagQueries
 from .schema import write_rows
 
@@ -40,7 +42,7 @@ def _fragment(sql: str) -> str:
     return re.sub(r"\?", "%s", sql)
 
 
-class PgIndex(TagQueries, PageQueries):
+class PgIndex(Queries, PageQueries, TagQueries):  # as Index, over PostgreSQL
     HEX = "encode({}, 'hex')"  # TagQueries' SQL in PostgreSQL's dialect
 
     def _sql(self, sql: str) -> str:
@@ -54,15 +56,16 @@ class PgIndex(TagQueries, PageQueries):
 
     # -- the browse queries of index/pages.py (`redun console`), in their portable SQL
     def _page_read(self, sql: str, params=()) -> list:
-        return self._read(sql.replace("?", "%s"), params)
+        return self._read(sql, params)
 
     def _json_each(self, column: str) -> str:
         return f"jsonb_each_text({column}::jsonb)"
 
     def _read(self, sql: str, params=()) -> list:
+        """Rows of sql, with `?` placeholders (the inherited portable queries) or `%s`."""
         if self._count:
             self.commit()
-        return self.db.read(sql, params)
+        return self.db.read(sql.replace("?", "%s"), params)
 
     # -- writing (rows normally come with their objects; see store.py) ----------
     def ingest(self, oid: bytes, record) -> None:
@@ -101,12 +104,6 @@ class PgIndex(TagQueries, PageQueries):
         self.commit()
 
     # -- engine cache lookups ----------------------------------------------
-    def find_eval(self, eval_hash: bytes):
-        rows = self._read(
-            "SELECT oid, eval_value FROM jobs WHERE eval_hash=%s AND eval_value IS NOT NULL "
-            "AND end_time IS NOT NULL AND status != 'FAILED' ORDER BY end_time DESC LIMIT 1", (eval_hash,))
-        return (rows[0][0], rows[0][1]) if rows else None
-
     def find_evals(self, eval_hashes) -> dict:
         hashes = list(dict.fromkeys(eval_hashes))
         out = {}
@@ -117,32 +114,6 @@ class PgIndex(TagQueries, PageQueries):
                 "AND status != 'FAILED' ORDER BY eval_hash, end_time DESC", (hashes[i:i + 5000],)):
                 out[eh] = (oid, ev, ch, cn)
         return out
-
-    def find_call_node(self, task_hash: bytes, args_hash: bytes, execution_id: Optional[bytes] = None):
-        if execution_id is None:
-            rows = self._read("SELECT oid FROM call_nodes WHERE task_hash=%s AND args_hash=%s "
-                              "ORDER BY timestamp DESC LIMIT 1", (task_hash, args_hash))
-        else:
-            rows = self._read(
-                "SELECT c.oid FROM call_nodes c JOIN jobs j ON j.call_node = c.oid WHERE c.task_hash=%s "
-                "AND c.args_hash=%s AND j.execution_id=%s ORDER BY c.timestamp DESC LIMIT 1",
-                (task_hash, args_hash, execution_id))
-        return rows[0][0] if rows else None
-
-    def find_evaluation(self, eval_hash: bytes) -> Optional[bytes]:
-        rows = self._read("SELECT value_oid FROM evaluations WHERE eval_hash=%s ORDER BY timestamp DESC LIMIT 1",
-                          (eval_hash,))
-        return rows[0][0] if rows else None
-
-    def handle_state(self, handle_hash: bytes) -> Optional[bool]:
-        if not self._read("SELECT 1 FROM handles WHERE hash=%s LIMIT 1", (handle_hash,)):
-            return None
-        return not self._read("SELECT 1 FROM handle_invalid WHERE hash=%s LIMIT 1", (handle_hash,))
-
-    def handle_edges(self, fullname: str) -> list:
-        return self._read(
-            "SELECT e.parent, e.child FROM handle_edges e JOIN handles h ON h.hash = e.parent "
-            "WHERE h.fullname=%s AND e.parent NOT IN (SELECT hash FROM handle_invalid)", (fullname,))
 
     # -- id resolution ------------------------------------------------------
     def resolve(self, text: str, kinds=KINDS, limit: int = 50) -> list:
@@ -184,24 +155,6 @@ class PgIndex(TagQueries, PageQueries):
         return out
 
     # -- executions ---------------------------------------------------------
-    def executions(self, limit: Optional[int] = None, offset: int = 0) -> list:
-        lim = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
-        return [as_dict("execution", r) for r in
-                self._read(f"SELECT {EXEC_COLS} FROM executions ORDER BY start_time DESC, id{lim}")]
-
-    def execution(self, eid: bytes) -> Optional[dict]:
-        rows = self._read(f"SELECT {EXEC_COLS} FROM executions WHERE id=%s", (eid,))
-        return as_dict("execution", rows[0]) if rows else None
-
-    def execution_jobs(self, eid: bytes) -> list:
-        return [as_dict("job", r) for r in
-                self._read(f"SELECT {JOB_COLS} FROM jobs WHERE execution_id=%s ORDER BY start_time, id", (eid,))]
-
-    def root_job(self, eid: bytes) -> Optional[dict]:
-        rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE execution_id=%s AND parent_id IS NULL "
-                          "ORDER BY start_time DESC LIMIT 1", (eid,))
-        return as_dict("job", rows[0]) if rows else None
-
     def execution_job_args(self, eid: bytes) -> list:
         from ..index.rows import unpack_args
 
@@ -237,37 +190,7 @@ class PgIndex(TagQueries, PageQueries):
         except Exception:  # noqa: BLE001 - a read-only role or a busy server only loses the cache
             pass
 
-    # -- jobs ---------------------------------------------------------------
-    def job(self, jid: bytes) -> Optional[dict]:
-        rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE id=%s", (jid,))
-        return as_dict("job", rows[0]) if rows else None
-
-    def child_jobs(self, jid: bytes) -> list:
-        parent = self.job(jid)
-        if parent is None:
-            return []
-        return [as_dict("job", r) for r in self._read(
-            f"SELECT {JOB_COLS} FROM jobs WHERE execution_id=%s AND parent_id=%s ORDER BY start_time, id",
-            (parent["execution_id"], jid))]
-
-    def jobs_for_call_node(self, call_oid: bytes) -> list:
-        return [as_dict("job", r) for r in
-                self._read(f"SELECT {JOB_COLS} FROM jobs WHERE call_node=%s ORDER BY start_time", (call_oid,))]
-
-    def first_job_of_task(self, task_hash: bytes) -> Optional[dict]:
-        rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE task_hash=%s ORDER BY start_time LIMIT 1", (task_hash,))
-        return as_dict("job", rows[0]) if rows else None
-
     # -- call nodes ---------------------------------------------------------
-    def call_node(self, oid: bytes) -> Optional[dict]:
-        rows = self._read(f"SELECT {CALL_COLS} FROM call_nodes WHERE oid=%s", (oid,))
-        return as_dict("call_node", rows[0]) if rows else None
-
-    def call_node_by_hash(self, call_hash: bytes) -> Optional[dict]:
-        rows = self._read(f"SELECT {CALL_COLS} FROM call_nodes WHERE hash=%s ORDER BY timestamp DESC LIMIT 1",
-                          (call_hash,))
-        return as_dict("call_node", rows[0]) if rows else None
-
     def call_parents(self, oid: bytes) -> list:
         return [as_dict("call_node", r[:-1]) for r in self._read(
             f"SELECT DISTINCT {_cols('call_node', 'c')}, c.timestamp AS ts FROM jobs j "
@@ -280,13 +203,6 @@ class PgIndex(TagQueries, PageQueries):
             "JOIN call_nodes c ON c.oid = p.call_node WHERE j.call_node=%s AND j.execution_id=%s "
             f"GROUP BY {_cols('call_node', 'c')} ORDER BY s", (oid, execution_id))
         return [as_dict("call_node", r[:-1]) for r in rows]
-
-    def newest_execution_of_call(self, oid: bytes) -> Optional[bytes]:
-        rows = self._read("SELECT execution_id FROM jobs WHERE call_node=%s ORDER BY start_time DESC LIMIT 1", (oid,))
-        return rows[0][0] if rows else None
-
-    def task_job_ids(self, task_hash: bytes) -> list:
-        return [r[0] for r in self._read("SELECT id FROM jobs WHERE task_hash=%s ORDER BY start_time", (task_hash,))]
 
     def value_contains(self, outer: bytes, inner: bytes) -> bool:
         if outer == inner:
@@ -301,25 +217,6 @@ class PgIndex(TagQueries, PageQueries):
         return [as_dict("call_node", found[o]) for o in oids if o in found]
 
     # -- tasks and values ---------------------------------------------------
-    def task(self, oid: bytes) -> Optional[dict]:
-        rows = self._read(f"SELECT {TASK_COLS} FROM tasks WHERE oid=%s", (oid,))
-        return as_dict("task", rows[0]) if rows else None
-
-    def task_by_hash(self, task_hash: bytes) -> Optional[dict]:
-        rows = self._read(f"SELECT {TASK_COLS} FROM tasks WHERE hash=%s LIMIT 1", (task_hash,))
-        return as_dict("task", rows[0]) if rows else None
-
-    def value(self, oid: bytes) -> Optional[dict]:
-        rows = self._read(f"SELECT {VAL_COLS} FROM vals WHERE oid=%s", (oid,))
-        return as_dict("value", rows[0]) if rows else None
-
-    def value_by_hash(self, value_hash: bytes) -> Optional[dict]:
-        rows = self._read(f"SELECT {VAL_COLS} FROM vals WHERE hash=%s LIMIT 1", (value_hash,))
-        return as_dict("value", rows[0]) if rows else None
-
-    def values_with_path(self, path: str) -> list:
-        return [as_dict("value", r) for r in self._read(f"SELECT {VAL_COLS} FROM vals WHERE path=%s", (path,))]
-
     def _hashes(self, oid: bytes, direct: bool) -> list:
         if direct:
             return [r[0] for r in self._read("SELECT hash FROM vals WHERE oid=%s", (oid,))]
