@@ -1,7 +1,6 @@
 """The executions list, one execution's job tree, and one job."""
 
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.widgets import Input, Static, Tree
 
 from ...errors import RedunError
@@ -159,12 +158,7 @@ class JobScreen(BaseScreen):
     def compose(self):
         d = self.detail = self.app.browser.job(self.jid)
         self.title_text = f"Job {d.summary.id}  {d.summary.task_name}"
-        yield self.title_bar()
-        with VerticalScroll(id="body"):
-            yield Static(render.job_text(d), id="job")
-            yield Static("Go to", classes="section")
-            yield Links(id="links")
-        yield self.footer()
+        yield from self.text_with_links(render.job_text(d), "job")
 
     def on_mount(self) -> None:
         d = self.detail

@@ -22,12 +22,7 @@ class ValueScreen(BaseScreen):
     def compose(self):
         v = self.detail = self.app.browser.value(self.oid)
         self.title_text = f"{'File ' + v.ref.path if v.ref.path is not None else 'Value'}  {v.ref.hash[:8]}"
-        yield self.title_bar()
-        with VerticalScroll(id="body"):
-            yield Static(render.value_text(v), id="value")
-            yield Static("Go to", classes="section")
-            yield Links(id="links")
-        yield self.footer()
+        yield from self.text_with_links(render.value_text(v), "value")
 
     def on_mount(self) -> None:
         v = self.detail

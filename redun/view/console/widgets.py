@@ -2,6 +2,7 @@
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, OptionList, Static
@@ -103,6 +104,16 @@ class BaseScreen(Screen):
 
     def title_bar(self) -> Static:
         return Static(self.title_text, classes="title")
+
+    def text_with_links(self, text, text_id: str):
+        """The layout of a detail screen (compose: `yield from`): title, its text, and a
+        "Go to" list of links (id "links", filled in on_mount), then the keys."""
+        yield self.title_bar()
+        with VerticalScroll(id="body"):
+            yield Static(text, id=text_id)
+            yield Static("Go to", classes="section")
+            yield Links(id="links")
+        yield self.footer()
 
     def footer(self) -> Static:
         """The keys of this screen and the app, on one line: one widget (Textual's Footer
