@@ -8,10 +8,10 @@ transaction (PgRefs.set_many). There are no packs: update_head ignores none, it 
 
 from ..errors import RefConflictError
 from ..sync.plan import SYNC_PREFIX
-from ..sync.remote import Head, Remote
+from ..sync.remote import Head, LocalStoreReads, Remote
 
 
-class PgRemote(Remote):
+class PgRemote(LocalStoreReads, Remote):
     kind = "postgresql"
 
     def __init__(self, store, refs, location: str, on_close=None, blob_reader=None):
@@ -27,18 +27,6 @@ class PgRemote(Remote):
 
     def has(self, oid: bytes) -> bool:
         return self.store.has(oid)
-
-    def get_stored(self, oid: bytes) -> bytes:
-        from ..errors import NotFoundError
-
-        try:
-            return self.store.get_stored(oid)[0]
-        except NotFoundError:
-            if self._blob_reader is None:
-                raise
-            if self._blobs is None:
-                self._blobs = self._blob_reader()
-            return self._blobs.get_stored(oid)[0]  # a blob kept at [backend] value_store_path
 
     def begin_pack(self, origin=None):
         """origin: where the objects come from (objects/origins.py), kept with each one."""

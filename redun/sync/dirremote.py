@@ -16,15 +16,15 @@ recover() is not called here: it is not safe against a concurrent installer.
 import os
 from typing import Callable, Optional
 
-from ..errors import NotFoundError, RedunError, RefConflictError
+from ..errors import RedunError, RefConflictError
 from ..objects.directory import DirectoryStore
 from ..refs import DirectoryRefs
 from .haves import Haves
 from .plan import SYNC_PREFIXES
-from .remote import Head, Remote
+from .remote import Head, LocalStoreReads, Remote
 
 
-class DirectoryRemote(Remote):
+class DirectoryRemote(LocalStoreReads, Remote):
     kind = "directory"
 
     def __init__(self, root: str, store: DirectoryStore, refs: DirectoryRefs,
@@ -88,16 +88,6 @@ class DirectoryRemote(Remote):
             h = oid.hex()
             return os.path.exists(os.path.join(self.store.objects_dir, h[:2], h[2:]))
         return False
-
-    def get_stored(self, oid: bytes) -> bytes:
-        try:
-            return self.store.get_stored(oid)[0]
-        except NotFoundError:
-            if self._blob_reader is None:
-                raise
-            if self._blobs is None:
-                self._blobs = self._blob_reader()
-            return self._blobs.get_stored(oid)[0]  # a blob kept at [backend] value_store_path
 
     def pack_files(self) -> list:
         """The installed packs (MappedPack: name, path, idx_path, index), as of read_head.

@@ -34,9 +34,9 @@ validation as a pack name (40 hex) or ref name.
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
-from ..errors import InvalidIdError
+from ..errors import InvalidIdError, NotFoundError
 
 _PACK_NAME = re.compile(r"[0-9a-f]{40}\Z")
 
@@ -102,3 +102,22 @@ class Remote:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class LocalStoreReads:
+    """get_stored for a Remote over a store of this machine (`self.store`: a directory or a
+    database) whose large values may be kept outside it: `self._blob_reader()` opens that
+    value store (value_store_path) on the first object the store lacks."""
+
+    _blob_reader: Optional[Callable] = None
+    _blobs = None
+
+    def get_stored(self, oid: bytes) -> bytes:
+        try:
+            return self.store.get_stored(oid)[0]
+        except NotFoundError:
+            if self._blob_reader is None:
+                raise
+            if self._blobs is None:
+                self._blobs = self._blob_reader()
+            return self._blobs.get_stored(oid)[0]  # a blob kept at [backend] value_store_path
