@@ -69,7 +69,6 @@ def show_log(obj, ids=(), want_exec=False, want_job=False, want_call_node=False,
     from ..view.render_text import TextRenderer
 
     repo = obj.open_repo()
-    prov = Provenance(repo)
     write = sys.stdout.write
 
     def out(line: str) -> None:
@@ -80,6 +79,17 @@ def show_log(obj, ids=(), want_exec=False, want_job=False, want_call_node=False,
                    task_hash=task_hash, value_type=value_type, file_path=file_path, exec_id=exec_id,
                    tags=_tag_pairs(tags, "--tag"), exec_tags=_tag_pairs(exec_tags, "--exec-tag"),
                    results=_hashes(results, "--result"), args=_hashes(args, "--arg"))
+    flags = (want_exec, want_job, want_call_node, want_task, want_value, want_file, want_all, dot)
+    if not ids and not any(flags) and not any(filters.values()) and not getattr(repo, "indexes_on_write", False):
+        # a plain listing of executions: a big backlog of packs (a pull) is indexed in the background
+        from ..repo.background_index import listing_index
+
+        index = listing_index(repo)
+        if index.deferred:
+            sys.stderr.write(
+                f"redun: indexing {index.deferred / (1 << 20):.0f} MiB of new packs in the background; "
+                "this list is complete, queries of jobs and values wait for it.\n")
+    prov = Provenance(repo)
     if fmt == "json":
         from ..view.render_json import JsonRenderer
 

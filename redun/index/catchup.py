@@ -10,6 +10,7 @@ Functions of an Index (its connection, row buffer and commit); they keep no stat
 
 import os
 import time
+from contextlib import contextmanager
 from typing import Optional
 
 from ..errors import RedunError
@@ -19,30 +20,73 @@ from ..objects.pack import PACK_MAGIC
 from ..objects.packfile import DISCARD_PREFIX
 from ..objects.progress import NO_PROGRESS, progress_or_none
 from . import bulk
+from .catchup_lock import CatchupLock, held_elsewhere
 from .files import Progress, remove_index_files
 from .packread import pack_digest_ok, pack_entries
 from .rows import RowBuffer
 from .schema import statements
 
 
-def catch_up(index, progress: Progress = None) -> int:
-    """Ingest whatever the repo holds that the index has not seen. Returns records ingested."""
+def catch_up(index, progress: Progress = None, defer_over: Optional[int] = None) -> int:
+    """Ingest whatever the repo holds that the index has not seen. Returns records ingested.
+
+    defer_over: a caller that only lists executions (`redun log`) passes a byte count; when
+    more than that of installed packs awaits ingesting, or another process is ingesting
+    packs now (catchup_lock.py), the packs are left alone: only the executions named by refs
+    and their root jobs (read from the store by id) are ingested, and `index.deferred` is
+    set to the bytes left, for the caller to hand to a background indexer. Everyone else
+    waits for a running catch-up and then ingests what is left."""
     store = index.repo.store
     stamp = _objects_stamp(store)
-    n = 0
-    if stamp is None or index._read("SELECT value FROM meta WHERE key='objects_stamp'") != [(stamp,)]:
+    index.deferred = 0
+    news = stamp is None or index._read("SELECT value FROM meta WHERE key='objects_stamp'") != [(stamp,)]
+    pending = news and defer_over is not None and pending_pack_bytes(index, store.packs_dir)
+    if pending and (pending > defer_over or held_elsewhere(index.path)):
+        index.deferred = pending
+        n = _refs(index) + _root_jobs(index)
+        index.commit()
+        return n
+    if not news:  # nothing new in packs/ or objects/: only refs may have moved
+        n = _refs(index)
+        index.commit()
+        if index._read("SELECT value FROM meta WHERE key='indexes_pending'"):
+            with _catchup_lock(index, progress):
+                _build_if_pending(index)
+        return n
+    with _catchup_lock(index, progress):
         if _lost_objects(index, store):
             # gc or repack deleted objects the index has rows for: start over
             reset(index)
         n = _packs(index, store.packs_dir, progress)
         n += _loose(index, store)
-    n += _refs(index)
-    index.commit()
-    if index._read("SELECT value FROM meta WHERE key='indexes_pending'"):
-        index.build_indexes()
+        n += _refs(index)
+        index.commit()
+        _build_if_pending(index)
     if stamp is not None and stamp == _objects_stamp(store) and _quiet(store):
         index.commit(lambda c: c.execute("INSERT OR REPLACE INTO meta VALUES ('objects_stamp', ?)", (stamp,)))
     return n
+
+
+@contextmanager
+def _catchup_lock(index, progress: Progress):
+    """Hold the catch-up lock (waiting, with a progress line, while another process works)."""
+    if index.bulk:  # a private file being built: nobody else catches it up
+        yield
+        return
+    lock = CatchupLock(index.path)
+    if not lock.acquire(blocking=False):
+        progress_or_none(progress).phase("waiting for another process indexing this repository")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _build_if_pending(index) -> None:
+    """Build the secondary indexes a bulk load left for later (once, by the lock holder)."""
+    if index._read("SELECT value FROM meta WHERE key='indexes_pending'"):
+        index.build_indexes()
 
 
 def reset(index) -> None:
@@ -154,6 +198,39 @@ def _merge_helper(index, helper, helper_path: str, packs_dir: str, names: list, 
             with index.lock:
                 index.buffer.pack = None
         index.commit(lambda c, name=name: c.execute("INSERT OR IGNORE INTO ingested_packs VALUES (?)", (name,)))
+    return count
+
+
+def pending_pack_bytes(index, packs_dir: str) -> int:
+    """Bytes of installed packs the index has not ingested yet."""
+    try:
+        listing = os.listdir(packs_dir)
+    except FileNotFoundError:
+        return 0
+    done = {r[0] for r in index._read("SELECT name FROM ingested_packs")}
+    total = 0
+    for e in listing:
+        if e.startswith("pack-") and e.endswith(".idx") and e[5:-4] not in done:
+            try:
+                total += os.path.getsize(os.path.join(packs_dir, e[:-4] + ".pack"))
+            except OSError:
+                pass
+    return total
+
+
+def _root_jobs(index) -> int:
+    """Ingest the root Job record of every execution whose root job has no row yet, read
+    from the store by the id in its Execution record (what an execution listing shows)."""
+    missing = index._read(
+        "SELECT e.job_oid FROM executions e WHERE e.job_oid IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM jobs j WHERE j.execution_id = e.id AND j.parent_id IS NULL)")
+    count = 0
+    for (oid,) in missing:
+        try:
+            index.ingest(oid, index.repo.store.get(oid))
+            count += 1
+        except RedunError:
+            continue  # not in this repository (a partial import): the listing says so
     return count
 
 

@@ -4,7 +4,9 @@ Contract:
 - `open_index(repo)` opens `.redun/index.sqlite3`, rebuilding it silently if it
   is missing, corrupt or of another schema version, then catches up: packs
   not yet ingested, new bytes of live tmp packs, loose objects not yet seen
-  and `refs/execs/*` heads. Catch-up costs O(new objects), not O(repo).
+  and `refs/execs/*` heads. Catch-up costs O(new objects), not O(repo). One
+  process at a time ingests packs (catchup_lock.py); a listing of executions may
+  leave a big backlog to a background indexer (`defer_over`, catchup.py).
 - `ingest(oid, record)` / `ingest_many(pairs)` buffer rows; `commit()` writes
   them in one short transaction. Queries flush the buffer first, so a writer
   sees what it ingested. Re-ingesting anything is harmless.
@@ -42,12 +44,14 @@ class Index(Queries, PageQueries, TagQueries):
         self.conn = conn
         self.lock = threading.RLock()
         self.buffer = RowBuffer()
+        self.deferred = 0  # bytes of packs the last catch-up left to a background indexer
 
     # -- opening ------------------------------------------------------------
     @classmethod
     def open(cls, repo, catch_up: bool = True, progress: Progress = None, path: str = None,
-             bulk: bool = False) -> "Index":
-        """bulk: a private new file being built (no journal, no fsync, big transactions)."""
+             bulk: bool = False, defer_over: int = None) -> "Index":
+        """bulk: a private new file being built (no journal, no fsync, big transactions).
+        defer_over: see catch_up."""
         path = path or repo.index_path
         conn = None
         for attempt in (0, 1):
@@ -85,7 +89,7 @@ class Index(Queries, PageQueries, TagQueries):
             index.batch = BULK_BATCH
             index.bulk = True
         if catch_up:
-            index.catch_up(progress)
+            index.catch_up(progress, defer_over=defer_over)
         return index
 
     def close(self) -> None:
@@ -143,10 +147,11 @@ class Index(Queries, PageQueries, TagQueries):
             return self.conn.execute(sql, params).fetchall()
 
     # -- catch-up -----------------------------------------------------------
-    def catch_up(self, progress: Progress = None) -> int:
+    def catch_up(self, progress: Progress = None, defer_over: int = None) -> int:
         """Ingest whatever the repo holds that the index has not seen (catchup.py).
-        Returns records ingested."""
-        return catchup.catch_up(self, progress)
+        Returns records ingested. defer_over (bytes): a caller that only lists executions
+        lets a larger backlog of packs wait for a background indexer (`deferred`)."""
+        return catchup.catch_up(self, progress, defer_over=defer_over)
 
     def build_indexes(self) -> None:
         """After a bulk load: unique keys (removing any duplicate rows first), then lookups."""
