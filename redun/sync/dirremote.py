@@ -89,6 +89,11 @@ class DirectoryRemote(LocalStoreReads, Remote):
             return os.path.exists(os.path.join(self.store.objects_dir, h[:2], h[2:]))
         return False
 
+    def has_any(self, oids) -> bool:
+        if not self._packs.indexes and not self._loose:
+            return False  # an empty repository (the first push): no object to look up
+        return super().has_any(oids)
+
     def pack_files(self) -> list:
         """The installed packs (MappedPack: name, path, idx_path, index), as of read_head.
         None when blobs are kept outside (value_store_path): the packs' records then link to

@@ -70,6 +70,11 @@ class Remote:
     def has(self, oid: bytes) -> bool:
         raise NotImplementedError
 
+    def has_any(self, oids) -> bool:
+        """Whether this remote holds any of `oids` (a whole pack's ids, when planning to send
+        it as it is). Remotes that can tell at once that they hold nothing override it."""
+        return any(self.has(oid) for oid in oids)
+
     def get_stored(self, oid: bytes) -> bytes:
         raise NotImplementedError
 

@@ -66,7 +66,7 @@ def plan_whole(src, dst, dst_head):
         return None
     plan = WholePlan(rest=others)
     for p in candidates:
-        if any(dst.has(oid) for oid in p.index):
+        if dst.has_any(p.index):
             plan.rest.append(p)  # partly held: its missing objects go one by one
         else:
             plan.whole.append(p)
