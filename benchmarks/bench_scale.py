@@ -90,6 +90,33 @@ def child(argv, cwd=None, env=None, first_line=False, stdin=None):
             "out": b"".join(out).decode(errors="replace"), "first": first, "load": load()}
 
 
+def settled(redun_dir: str, since: float) -> float:
+    """Wait until every pack of redun_dir is ingested into its index and no process holds
+    the catch-up lock; the seconds since `since`."""
+    import fcntl
+    import sqlite3
+
+    packs = {e[5:-4] for e in os.listdir(os.path.join(redun_dir, "packs")) if e.startswith("pack-") and e.endswith(".idx")}
+    lock = os.path.join(redun_dir, "index.sqlite3.catchup.lock")
+    while True:
+        conn = sqlite3.connect(os.path.join(redun_dir, "index.sqlite3"), timeout=60)
+        try:
+            done = {r[0] for r in conn.execute("SELECT name FROM ingested_packs")}
+            pending = conn.execute("SELECT 1 FROM meta WHERE key='indexes_pending'").fetchone()
+        finally:
+            conn.close()
+        free = True
+        if os.path.exists(lock):
+            with open(lock, "a") as f:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    free = False
+        if packs <= done and not pending and free:
+            return time.perf_counter() - since
+        time.sleep(0.2)
+
+
 def du(path: str) -> int:
     total = 0
     for d, _, files in os.walk(path):
@@ -204,7 +231,7 @@ class Side:
                 into = self.repo("pulled")
                 self.redun("-c", into, "repo", "add", "src", work)
                 self.rows["pull_dir"] = self.redun("-c", into, "pull", "src")
-                self.rows["first_log_dir"] = self.redun("-c", into, "log")
+                self.rows["first_log_dir"] = self.first_log(into)
         if self.s3 and ("push_s3" in only or "pull_s3" in only):
             url = f"s3://redun-test/{self.name}-{uuid.uuid4().hex[:8]}"
             self.redun("-c", work, "repo", "add", "s3", url)
@@ -212,7 +239,7 @@ class Side:
             into = self.repo("pulled_s3")
             self.redun("-c", into, "repo", "add", "s3", url)
             self.rows["pull_s3"] = self.redun("-c", into, "pull", "s3")
-            self.rows["first_log"] = self.redun("-c", into, "log")
+            self.rows["first_log"] = self.first_log(into)
         if "run_big" in only:
             self.rows["run_empty"] = self.wide(self.repo("run_empty"), 5000)
             self.rows["run_big"] = self.wide(work, 5000)
@@ -224,6 +251,14 @@ class Side:
             into = self.repo("imported")
             self.rows["import"] = self.redun("-c", into, "import", "-q", "-f", EXPORT)
             self.rows["export"] = self.redun("-c", into, "export", "-f", os.path.join(self.tmp, "out.jsonl"))
+
+    def first_log(self, redun_dir: str) -> dict:
+        """The first `redun log` after a pull, and (as "indexed") the seconds from its start
+        until the whole index is caught up (a background indexer may go on after it)."""
+        t = time.perf_counter()
+        r = self.redun("-c", redun_dir, "log")
+        r["indexed"] = settled(redun_dir, t)
+        return r
 
     def wide(self, redun_dir: str, n: int) -> dict:
         d = os.path.dirname(redun_dir)
@@ -288,13 +323,15 @@ def cells(side: Side, ref: dict) -> dict:
                                               f"{x['cpu']:.2f} s CPU, {x['rss']:.0f} MB")
     out["pull_dir"] = g("pull_dir", lambda x: f"{x['wall']:.2f} s = {x['wall'] / copy:.1f}x copy, "
                                               f"{x['cpu']:.2f} s CPU, {x['rss']:.0f} MB")
-    out["first_log_dir"] = g("first_log_dir", lambda x: f"{x['wall']:.2f} s, {x['cpu']:.2f} s CPU")
+    out["first_log_dir"] = g("first_log_dir", lambda x: f"{x['wall']:.2f} s, {x['cpu']:.2f} s CPU; "
+                                                        f"index complete after {x['indexed']:.1f} s")
     if s3copy:
         out["push_s3"] = g("push_s3", lambda x: f"{x['wall']:.2f} s = {x['wall'] / (s3copy / 2):.1f}x upload, "
                                                 f"{x['cpu']:.2f} s CPU, {x['rss']:.0f} MB")
         out["pull_s3"] = g("pull_s3", lambda x: f"{x['wall']:.2f} s = {x['wall'] / (s3copy / 2):.1f}x download, "
                                                 f"{x['cpu']:.2f} s CPU, {x['rss']:.0f} MB")
-        out["first_log"] = g("first_log", lambda x: f"{x['wall']:.2f} s, {x['cpu']:.2f} s CPU")
+        out["first_log"] = g("first_log", lambda x: f"{x['wall']:.2f} s, {x['cpu']:.2f} s CPU; "
+                                                    f"index complete after {x['indexed']:.1f} s")
     out["reindex"] = g("reindex", lambda x: f"{x['us_per_record']:.1f} us CPU/record ({x['wall']:.1f} s wall); "
                                             f"index {x['index_bytes'] / 1e6:.0f} MB = {100 * x['index_share']:.0f} % "
                                             "of packs")
