@@ -141,3 +141,26 @@ def test_killed_indexer_leaves_the_rest_to_the_next_command(pulled, monkeypatch)
     assert not held_elsewhere(repo.index_path)
     assert dst.redun("log", "--job").out == src.redun("log", "--job").out
     repo.close()
+
+
+@pytest.mark.slow  # starts the bulk helper process
+def test_background_catch_up_of_a_fresh_index_shares_packs_with_a_helper(pulled, monkeypatch):
+    from redun.index import bulk
+
+    src, dst = pulled
+    started = []
+    real_start = bulk.start
+    monkeypatch.setattr(bulk, "MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "start", lambda *a: started.append(a) or real_start(*a))
+    repo = Repo.open(dst.config)
+    index = Index.open(repo, catch_up=False)
+    index.parallel = True
+    index.catch_up()
+    assert started  # the helper took part of the packs
+    assert counts(repo.index_path) == counts(Repo.open(src.config).index.path)
+    assert index._read("SELECT COUNT(*) FROM vals") == Repo.open(src.config).index._read("SELECT COUNT(*) FROM vals")
+    index.close()
+    repo.close()
+    shared = sorted(dst.redun("log", "--value").out.splitlines())
+    dst.redun("db", "reindex")  # a few small packs: one process
+    assert sorted(dst.redun("log", "--value").out.splitlines()) == shared

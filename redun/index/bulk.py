@@ -1,4 +1,4 @@
-"""Parallel bulk ingest for `redun db reindex`: a helper process ingests part of
+"""Parallel bulk ingest for `redun db reindex` and the background indexer: a helper process ingests part of
 the packs into its own sqlite file while the main process ingests the rest; the
 main process then merges the helper's rows with INSERT ... SELECT (no Python per
 row). Decoding is CPU-bound Python, so a second process is what uses the second
@@ -15,7 +15,23 @@ import sys
 
 from .rows import ORDER, copy_sql
 
-MIN_PACKS = 16  # below this, one process is as fast
+MIN_PACKS = 16  # below this, one process is as fast (a reindex of many small packs)
+MIN_BYTES = 32 << 20  # or this much in two packs or more (a background catch-up after a pull)
+
+
+def worth_sharing(packs_dir: str, names: list, many_packs_only: bool) -> bool:
+    """Whether ingesting these packs goes faster with a helper process."""
+    if len(names) >= MIN_PACKS:
+        return True
+    if many_packs_only or len(names) < 2:
+        return False
+    total = 0
+    for n in names:
+        try:
+            total += os.path.getsize(os.path.join(packs_dir, f"pack-{n}.pack"))
+        except OSError:
+            pass
+    return total >= MIN_BYTES
 
 
 def split(packs_dir: str, names: list) -> tuple:

@@ -136,7 +136,10 @@ def _packs(index, packs_dir: str, progress: Progress) -> int:
 
     ids = _pack_ids(index, new) if new else {}
     helper = None
-    if index.bulk and len(new) >= bulk.MIN_PACKS:
+    # A helper's rows are merged as a bulk load's are (duplicates removed when the indexes are
+    # built), so a background catch-up shares only while the index has no indexes yet.
+    shared = index.bulk or (index.parallel and index._read("SELECT 1 FROM meta WHERE key='indexes_pending'"))
+    if shared and bulk.worth_sharing(packs_dir, new, index.bulk):
         new, theirs = bulk.split(packs_dir, new)
         helper_path = f"{index.path}.helper"
         helper = bulk.start(packs_dir, [(n, ids[n]) for n in theirs], helper_path)

@@ -39,6 +39,7 @@ class Index(Queries, PageQueries, TagQueries):
     def __init__(self, repo, conn: sqlite3.Connection, path: str):
         self.batch = BATCH
         self.bulk = False  # a private new file being built: catch-up may share packs with a helper
+        self.parallel = False  # a background catch-up: it may share a big backlog with a helper too
         self.repo = repo
         self.path = path
         self.conn = conn

@@ -63,7 +63,14 @@ def main(argv: list) -> int:
     try:
         if held_elsewhere(repo.index_path):
             return 0  # another indexer started first: it does the work
-        repo.index  # opening catches up in full (under the catch-up lock)
+        from ..index import Index
+
+        index = Index.open(repo, catch_up=False)
+        index.parallel = True  # this process has the machine's attention: use a second core
+        try:
+            index.catch_up()  # in full, under the catch-up lock
+        finally:
+            index.close()
     finally:
         repo.close()
     return 0
