@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -72,6 +73,9 @@ def child(argv, cwd=None, env=None, first_line=False, stdin=None):
                          stdin=stdin)
     first = None
     out = []
+    err_chunks = []  # stderr is drained beside stdout: a chatty child (a run's log) must not block on it
+    drain = threading.Thread(target=lambda: err_chunks.append(p.stderr.read()), daemon=True)
+    drain.start()
     if first_line:
         line = p.stdout.readline()
         first = time.perf_counter() - t
@@ -80,7 +84,8 @@ def child(argv, cwd=None, env=None, first_line=False, stdin=None):
             pass
     else:
         out.append(p.stdout.read())
-    err = p.stderr.read()
+    drain.join()
+    err = b"".join(err_chunks)
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t
     p.stdout.close(), p.stderr.close()
