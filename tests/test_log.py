@@ -254,22 +254,24 @@ def test_log_while_four_runs_write(tmp_path):
 
 
 def test_value_listing_keeps_no_growing_cache(history, monkeypatch):
-    """`log --value` streams: the records and previews its rows read are dropped every page
-    (log_lists.TRIM_EVERY rows), so memory does not grow with the number of values."""
-    from redun.cli import log_lists
+    """`log --value` streams: rows come from the index a page at a time, and the records
+    and previews a page read are dropped before the next (Provenance.end_page), so memory
+    does not grow with the number of values."""
+    from redun.index import listing_queries
     from redun.view import query
 
     d = history[0]
     whole = run(d, "--value").splitlines()
     assert len(whole) > 6
     held = []
-    trim = query.Provenance.trim
+    end_page = query.Provenance.end_page
 
-    def counting_trim(self):
-        held.append(len(self._records))
-        trim(self)
+    def counting_end_page(self):
+        held.append((len(self._records), len(self._new_previews)))
+        end_page(self)
 
-    monkeypatch.setattr(log_lists, "TRIM_EVERY", 3)
-    monkeypatch.setattr(query.Provenance, "trim", counting_trim)
+    monkeypatch.setattr(listing_queries, "PAGE", 3)
+    monkeypatch.setattr(query.Provenance, "end_page", counting_end_page)
     assert run(d, "--value").splitlines() == whole  # same lines, same order
-    assert len(held) == len(whole) // 3 and max(held) <= 3
+    assert len(held) == -(-len(whole) // 3)
+    assert max(r for r, _ in held) <= 3 and max(p for _, p in held) <= 3

@@ -55,6 +55,10 @@ def test_compile_example_log_and_db_info(pg_compile):
     assert redun("log", "--job", "--count", cwd=work).stdout.strip() == "18 Job"
     assert redun("log", "--task", "--count", cwd=work).stdout.strip() == "4 Task"
     assert "prog.c" in redun("log", "--file", cwd=work).stdout
+    values = redun("log", "--value", cwd=work).stdout.splitlines()
+    count = int(redun("log", "--value", "--count", cwd=work).stdout.split()[0])
+    assert len(values) == count and all(v.startswith("Value ") for v in values)
+    assert redun("log", "--value", cwd=work).stdout.splitlines() == values  # now from the preview cache
     job_id = jobs[0].split()[1]
     assert f"Job {job_id}" in redun("log", job_id, cwd=work).stdout
     task = redun("log", "make_prog", cwd=work).stdout

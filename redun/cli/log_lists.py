@@ -138,6 +138,9 @@ def list_kind(prov, renderer, kind: str, f: dict, count: bool, detail: bool, fmt
         n = index.count(table_kind, where, params, distinct="path" if kind == "file" else "")
         _count_line(out, kind, n, fmt)
         return
+    if kind in ("value", "file"):
+        _list_values(prov, renderer, kind, where, params, detail, fmt)
+        return
     rows = index.select(table_kind, where, params, ORDER[kind], group="path" if kind == "file" else "")
     n = 0
     for row in rows:
@@ -170,6 +173,30 @@ def list_kind(prov, renderer, kind: str, f: dict, count: bool, detail: bool, fmt
             renderer.value_block(row) if detail else renderer.value_line(row)
     if count:
         _count_line(out, kind, n, fmt)
+
+
+def _list_values(prov, renderer, kind: str, where: str, params: list, detail: bool, fmt: str) -> None:
+    """Values and files, a page at a time (redun/view/listing.py): typed lines for the text
+    listing; index rows for --format json and --detail, whose renderers read records."""
+    from ..view import listing
+
+    pages = prov.index.value_pages if kind == "value" else prov.index.file_pages
+    if fmt == "json":
+        for rows in listing.row_pages(prov, pages(where, params)):
+            for row in rows:
+                renderer.record("value", row)
+    elif kind == "file":
+        for lines in listing.file_pages(prov, where, params):
+            for line in lines:
+                renderer.file_row(line)
+    elif detail:
+        for rows in listing.row_pages(prov, pages(where, params)):
+            for row in rows:
+                renderer.value_block(row)
+    else:
+        for lines in listing.value_pages(prov, where, params):
+            for line in lines:
+                renderer.value_row(line)
 
 
 def _count_line(out, kind: str, n: int, fmt: str) -> None:

@@ -23,6 +23,7 @@ from typing import Callable, Iterable
 from ..errors import CorruptObjectError
 from . import catchup
 from .files import Progress, connect, remove_index_files, schema_version
+from .listing_queries import ListingQueries
 from .pages import PageQueries
 from .queries import Queries
 from .tag_queries import TagQueries
@@ -35,7 +36,7 @@ BATCH = 20_000  # records per write transaction during catch-up
 BULK_BATCH = 200_000  # the same while building a private file (`redun db reindex`)
 
 
-class Index(Queries, PageQueries, TagQueries):
+class Index(Queries, PageQueries, TagQueries, ListingQueries):
     def __init__(self, repo, conn: sqlite3.Connection, path: str):
         self.batch = BATCH
         self.bulk = False  # a private new file being built: catch-up may share packs with a helper

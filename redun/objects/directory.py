@@ -221,13 +221,19 @@ class DirectoryStore(ObjectStore):
             if s is not None:
                 return s, w.tmp_path
         for attempt in (0, 1):
+            hinted = self._packs.get(hint) if hint is not None else None
+            if hinted is not None:  # the caller's hint first: one lookup instead of a search
+                s = hinted.read(oid)
+                if s is not None:
+                    self._recent = hinted
+                    return s, hinted.path
             if self._pending and self._cold_reads < COLD_READS:
                 # a few reads (`redun log <id>`) search the small packs directly: building
                 # building the id -> pack dict is costly at 1M objects (docs/design.md, Stores) and pays
                 # off only for many reads
                 self._cold_reads += 1
-                first = [p for p in (self._packs.get(hint), self._recent) if p is not None]
-                for p in first + [p for p in self._pending if p not in first]:
+                first = [self._recent] if self._recent is not None and self._recent is not hinted else []
+                for p in first + [p for p in self._pending if p not in first and p is not hinted]:
                     s = p.read(oid)
                     if s is not None:
                         self._recent = p  # records read together usually share a pack (one run)
@@ -367,6 +373,14 @@ class DirectoryStore(ObjectStore):
     def recover(self) -> list:
         """Salvage crash debris into packs; returns the names installed. See maintenance.recover."""
         return maintenance.recover(self)
+
+    def release_pages(self) -> None:
+        """Let the OS take back the pages of packs read so far: they stay mapped and are
+        read again on the next use. A long listing calls this every page, so its resident
+        memory does not grow with the packs it has read."""
+        with self._lock:
+            for p in self._packs.values():
+                p.release_pages()
 
     def close(self):
         with self._lock:

@@ -81,6 +81,16 @@ class MappedPack:
             return None
         return read_entry(self._buf, hit[0], hit[1], oid, self.path)
 
+    def release_pages(self) -> None:
+        """Drop the resident pages of this pack's mmaps (file-backed: read again on use)."""
+        if self._index is None:
+            return
+        for buf in (self._buf, self._index.data):
+            try:
+                buf.madvise(mmap.MADV_DONTNEED)
+            except (AttributeError, OSError, ValueError):  # no madvise here, or already closed
+                pass
+
     def close(self):
         if self._index is None:
             return

@@ -57,6 +57,10 @@ class ObjectStore:
     def close(self) -> None:
         self.flush()
 
+    def release_pages(self) -> None:
+        """Let the OS reclaim memory this store maps for reading (packs); reads still work.
+        Stores that map nothing hold nothing to release."""
+
     def put(self, record: Record) -> bytes:
         return self.put_bytes(codec.encode(record))
 

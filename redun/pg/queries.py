@@ -42,6 +42,17 @@ def _fragment(sql: str) -> str:
     return re.sub(r"\?", "%s", sql)
 
 
+def _pages(rows, size: int):
+    page = []
+    for r in rows:
+        page.append(r)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
 class PgIndex(Queries, PageQueries, TagQueries):  # as Index, over PostgreSQL
     HEX = "encode({}, 'hex')"  # TagQueries' SQL in PostgreSQL's dialect
 
@@ -271,6 +282,31 @@ class PgIndex(Queries, PageQueries, TagQueries):  # as Index, over PostgreSQL
                             break
                         for r in rows:
                             yield as_dict(kind, r)
+
+    def value_pages(self, where: str = "", params=(), page: int = 500):
+        """Value rows with their cached `preview` (`pack` None: no packs here), `page` at a time
+        by keyset on oid: PostgreSQL's heap order is no order (caching a preview moves a row)."""
+        cols = _TABLES["value"][1]
+        cond = f" AND ({_fragment(where)})" if where else ""
+        after = None
+        while True:
+            key = "oid > %s" if after is not None else "true"
+            rows = self._read(f"SELECT {cols}, preview FROM vals WHERE {key}{cond} ORDER BY oid LIMIT {int(page)}",
+                              ([after] if after is not None else []) + list(params))
+            if not rows:
+                return
+            after = rows[-1][0]
+            out = []
+            for r in rows:
+                d = as_dict("value", r[:-1])
+                d["pack"], d["preview"] = None, r[-1]
+                out.append(d)
+            yield out
+            if len(rows) < page:
+                return
+
+    def file_pages(self, where: str = "", params=(), page: int = 500):
+        yield from _pages(self.select("value", where, params, "path, hash", group="path"), page)
 
     def count(self, kind: str, where: str = "", params=(), distinct: str = "") -> int:
         table, _ = _TABLES[kind]

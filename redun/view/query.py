@@ -26,14 +26,18 @@ class Provenance:
         self._records: dict = {}
         self._previews: dict = {}  # (oid, limit) -> text
         self._new_previews: dict = {}  # oid -> text (limit 200), saved to the index on close
+        self._saved = 0  # previews saved so far (at most SAVED_PREVIEWS per command)
         self._hints_left = 32  # store reads that first look up their pack in the index
         self._cache_lookups_left = 64  # previews first looked up in the index's cache
 
-    def get(self, oid: bytes):
+    def get(self, oid: bytes, hint: Optional[str] = None):
+        """The record oid names; hint: the pack the index says holds it, if known."""
         rec = self._records.get(oid)
         if rec is None:
             get_from = getattr(self.repo.store, "get_from", None)
-            if get_from is not None and self._hints_left > 0:
+            if get_from is not None and hint is not None:
+                rec = get_from(oid, hint)
+            elif get_from is not None and self._hints_left > 0:
                 # the first reads of a command: ask the index which pack holds the record,
                 # so the store opens that pack instead of searching hundreds
                 self._hints_left -= 1
@@ -55,9 +59,17 @@ class Provenance:
                 text = self.index.previews([value_oid]).get(value_oid)
             if text is None:
                 text = self._preview(value_oid, limit)
-                if limit == 200 and len(self._new_previews) < SAVED_PREVIEWS:
+                if limit == 200 and self._saved + len(self._new_previews) < SAVED_PREVIEWS:
                     self._new_previews[value_oid] = text
             self._previews[key] = text
+        return text
+
+    def stored_preview(self, value_oid: bytes, hint: Optional[str] = None) -> str:
+        """The one-line preview of a value the index has no cached text for, read from the
+        store (hint: its pack); remembered for the index's cache (see end_page)."""
+        text = self._preview(value_oid, 200, hint)
+        if self._saved + len(self._new_previews) < SAVED_PREVIEWS:
+            self._new_previews[value_oid] = text
         return text
 
     def trim(self) -> None:
@@ -66,19 +78,33 @@ class Provenance:
         self._records.clear()
         self._previews.clear()
 
+    def end_page(self) -> None:
+        """A listing has shown a page: forget what it read, save the previews it computed
+        into the index's cache, and let the OS take back the pack pages the store read."""
+        self.trim()
+        self.save_previews()
+        release = getattr(self.repo.store, "release_pages", None)
+        if release is not None:
+            release()
+
     def known_preview(self, value_oid: bytes, text: str) -> None:
         self._previews[(value_oid, 200)] = text
 
     def close(self) -> None:
         """Save the previews computed in this session into the index's display cache."""
-        new, self._new_previews = self._new_previews, {}
-        self.index.save_previews(new)
+        self.save_previews()
 
-    def _preview(self, value_oid: bytes, limit: int) -> str:
+    def save_previews(self) -> None:
+        new, self._new_previews = self._new_previews, {}
+        if new:
+            self._saved += len(new)
+            self.index.save_previews(new)
+
+    def _preview(self, value_oid: bytes, limit: int, hint: Optional[str] = None) -> str:
         from ..objects.valuecodec import preview
 
         try:
-            v = self.get(value_oid)
+            v = self.get(value_oid, hint)
         except NotFoundError:
             return f"<missing value {value_oid.hex()[:8]}>"
         if v.blobs:  # large payload: do not read megabytes for a one-line preview

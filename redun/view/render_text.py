@@ -253,9 +253,13 @@ class TextRenderer:
             self.line(text, indent + 2)
 
     # values and files
-    def value_line(self, val: dict, indent: int = 0) -> None:
-        self.line(f"Value {short(val['hash'])} {val['type']} {self.prov.preview(val['oid'])} "
-                  f"{self.tags(val['hash'].hex())}", indent)
+    def value_row(self, v) -> None:
+        """A listing's line for a value (a redun.view.listing.ValueLine)."""
+        self.line(f"Value {short(v.hash)} {v.type} {v.preview} {format_tags(v.tags)}")
+
+    def file_row(self, f) -> None:
+        """A listing's line for a recorded file (a redun.view.listing.FileLine)."""
+        self.line(f"File {short(f.hash)} {f.path} ")
 
     def file_line(self, val: dict, indent: int = 0) -> None:
         self.line(f"File {short(val['hash'])} {val['path']} ", indent)
