@@ -12,6 +12,7 @@ import pytest
 from inproc import Workflow
 from redun.index import Index
 from redun.index.catchup_lock import CatchupLock, held_elsewhere
+from redun.objects.progress import Progress
 from redun.repo import background_index
 from redun.repo.repository import Repo
 
@@ -111,8 +112,14 @@ def test_full_catch_up_waits_for_a_running_indexer(pulled):
     assert held_elsewhere(repo.index_path)
     done = threading.Event()
 
+    phases = []
+
+    class Seen(Progress):
+        def phase(self, name, total=None, unit="objects"):
+            phases.append((name, total, unit))
+
     def query():
-        Index.open(repo).close()
+        Index.open(repo, progress=Seen()).close()
         done.set()
 
     t = threading.Thread(target=query)
@@ -128,6 +135,9 @@ def test_full_catch_up_waits_for_a_running_indexer(pulled):
         lock.release()
     t.join(30)
     assert done.is_set()
+    waiting = phases[0]
+    assert waiting[0] == "waiting for another process indexing this repository"
+    assert waiting[1] > 0 and waiting[2] == "bytes"  # the backlog it waits for, as a progress bar
     assert counts(repo.index_path) == counts(Repo.open(src.config).index.path)
     repo.close()
 

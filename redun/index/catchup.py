@@ -75,12 +75,26 @@ def _catchup_lock(index, progress: Progress):
         return
     lock = CatchupLock(index.path)
     if not lock.acquire(blocking=False):
-        progress_or_none(progress).phase("waiting for another process indexing this repository")
-        lock.acquire()
+        _wait_for(lock, index, progress_or_none(progress))
     try:
         yield
     finally:
         lock.release()
+
+
+def _wait_for(lock: CatchupLock, index, progress: Progress) -> None:
+    """Take the lock once the process holding it lets go; meanwhile the progress line shows
+    how many bytes of packs are still to ingest (the holder's commits are visible here)."""
+    if progress is NO_PROGRESS:
+        lock.acquire()
+        return
+    packs_dir = index.repo.store.packs_dir
+    left = pending_pack_bytes(index, packs_dir)
+    progress.phase("waiting for another process indexing this repository", total=left or None, unit="bytes")
+    while not lock.acquire(blocking=False):
+        time.sleep(0.25)
+        if left:
+            progress.update(max(0, left - pending_pack_bytes(index, packs_dir)))
 
 
 def _build_if_pending(index) -> None:
