@@ -87,8 +87,13 @@ def show_log(obj, ids=(), want_exec=False, want_job=False, want_call_node=False,
         index = listing_index(repo)
         if index.deferred:
             sys.stderr.write(
-                f"redun: indexing {index.deferred / (1 << 20):.0f} MiB of new packs in the background; "
+                f"redun: indexing {index.deferred / 1e6:.0f} MB of new packs in the background; "
                 "this list is complete, queries of jobs and values wait for it.\n")
+    elif not getattr(repo, "indexes_on_write", False):
+        from .progress import progress_on_stderr
+
+        with progress_on_stderr("redun log") as progress:  # a catch-up after a pull takes a while
+            repo.open_index(progress=progress)
     prov = Provenance(repo)
     if fmt == "json":
         from ..view.render_json import JsonRenderer

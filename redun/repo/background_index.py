@@ -26,13 +26,11 @@ LOG_SUFFIX = ".background.log"
 def listing_index(repo, defer_over: int = None):
     """repo.index for a command that lists executions: a big backlog of packs is left to a
     background indexer (started here). `index.deferred` says how many bytes it has left."""
-    if repo._index is None:
-        from ..index import Index
-
-        repo._index = Index.open(repo, defer_over=DEFER_BYTES if defer_over is None else defer_over)
-        if repo._index.deferred:
-            start(repo)
-    return repo._index
+    opened = repo._index is None
+    index = repo.open_index(defer_over=DEFER_BYTES if defer_over is None else defer_over)
+    if opened and index.deferred:
+        start(repo)
+    return index
 
 
 def start(repo) -> None:

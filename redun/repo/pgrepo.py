@@ -60,6 +60,10 @@ class PgRepo(Repo):
             self._index = PgIndex(self, self.db)
         return self._index
 
+    def open_index(self, progress=None, defer_over=None):
+        """The PostgreSQL index is written with the records: there is nothing to catch up."""
+        return self.index
+
     def close(self):
         if self._index is not None:
             self._index.close()

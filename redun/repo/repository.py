@@ -162,10 +162,15 @@ class Repo:
     @property
     def index(self):
         """The query index, caught up with the objects on first use."""
-        if self._index is None:
-            from ..index import open_index  # lazy: sqlite only when queried
+        return self.open_index()
 
-            self._index = open_index(self)
+    def open_index(self, progress=None, defer_over=None):
+        """repo.index, opened now with a Progress for its catch-up (a command about to query);
+        defer_over: see index/catchup.py (background_index.listing_index)."""
+        if self._index is None:
+            from ..index import Index  # lazy: sqlite only when queried
+
+            self._index = Index.open(self, progress=progress, defer_over=defer_over)
         return self._index
 
     @property
