@@ -10,6 +10,7 @@ import pytest
 from redun.errors import NotFoundError
 from redun.exchange import LineError, export_lines, import_lines
 from redun.exchange import convert, lines, pickle3
+from redun.exchange import spill as spill_module
 from redun.exchange.exporter import Exporter
 from redun.objects.records import CallNode, Execution, Job, Task, Value
 from redun.repo.repository import Repo
@@ -47,13 +48,34 @@ def repo(tmp_repo_dir):
     r.close()
 
 
+@pytest.fixture(params=["memory", "sqlite"])
+def spill(request, monkeypatch):
+    """Run the test with the parsed lines kept in memory, then in a sqlite spill file
+    (as an input larger than spill.MEMORY_LIMIT is), checking that the file was used."""
+    if request.param == "sqlite":
+        monkeypatch.setattr(spill_module, "MEMORY_LIMIT", -1)
+        monkeypatch.setattr(spill_module, "BATCH", 2)  # move after the second line
+        moved = []
+        to_sqlite = spill_module._to_sqlite
+
+        def counted(mem, db):
+            moved.append(len(mem.recs))
+            return to_sqlite(mem, db)
+
+        monkeypatch.setattr(spill_module, "_to_sqlite", counted)
+        yield request.param
+        assert moved, "the import never moved its lines to sqlite"
+        return
+    yield request.param
+
+
 def read(path):
     with open(path, "rb") as f:
         return f.read().splitlines(keepends=True)
 
 
 @pytest.mark.parametrize("path", _fixtures())
-def test_round_trip_is_exact(repo, path):
+def test_round_trip_is_exact(repo, spill, path):
     src = read(path)
     s = import_lines(repo, src)
     assert (s.imported, s.present, s.failed, s.executions) == (len(src), 0, 0, 2)
@@ -78,7 +100,7 @@ def test_import_is_idempotent(repo, path):
     assert sorted(os.listdir(os.path.join(repo.root, "packs"))) == packs
 
 
-def test_any_line_order_and_duplicates(repo):
+def test_any_line_order_and_duplicates(repo, spill):
     src = read(FIXTURES[0])
     shuffled = list(reversed(src)) + src[:5]
     s = import_lines(repo, shuffled)
@@ -139,10 +161,11 @@ def _bad(repo, text_lines, needle, line):
     assert e.value.line == line and needle in str(e.value), str(e.value)
     assert list(repo.refs.list("execs/")) == []
     assert not [p for p in os.listdir(os.path.join(repo.root, "packs")) if p.endswith(".pack")]
-    assert not os.listdir(os.path.join(repo.root, "tmp"))
+    tmp = os.path.join(repo.root, "tmp")
+    assert not os.path.exists(tmp) or not os.listdir(tmp)
 
 
-def test_malformed_lines(repo):
+def test_malformed_lines(repo, spill):
     good = [x.decode().rstrip("\n") for x in read(FIXTURES[0])]
     _bad(repo, good[:3] + ['{"_version": 1, "_type": "Job", "id":'] + good[3:], "malformed JSON", 4)
     _bad(repo, good[:1] + ['{"_version": 1, "_type": "Frob"}'], "unknown _type 'Frob'", 2)
@@ -156,7 +179,7 @@ def test_malformed_lines(repo):
     _bad(repo, ["[1, 2]"], "expected a JSON object", 1)
 
 
-def test_dangling_reference(repo):
+def test_dangling_reference(repo, spill):
     good = [x.decode().rstrip("\n") for x in read(FIXTURES[0])]
     no_callnodes = [x for x in good if '"_type": "CallNode"' not in x]
     with pytest.raises(LineError) as e:
@@ -180,7 +203,7 @@ def test_arg_hash_mismatch(repo):
     _bad(repo, good, "arg_hash", i + 1)
 
 
-def test_keep_going_commits_the_rest(repo):
+def test_keep_going_commits_the_rest(repo, spill):
     good = [x.decode().rstrip("\n") for x in read(FIXTURES[0])]
     # break the root job of execution fe3e3a39 (line 4): that execution must not appear
     bad = good[:3] + ["{not json"] + good[4:]
@@ -205,7 +228,7 @@ def _fixture_with_cycle() -> list:
     return text
 
 
-def test_cycle_is_an_error(repo):
+def test_cycle_is_an_error(repo, spill):
     text = _fixture_with_cycle()
     with pytest.raises(LineError) as e:
         import_lines(repo, [x.encode() for x in text])
@@ -278,7 +301,7 @@ def test_arg_hash_matches_hashing_module():
         assert convert.arg_hash("a" * 40, pos, key, "b" * 40) == hash_arg("a" * 40, pos, key, "b" * 40)
 
 
-def test_keep_going_cycle_skips_the_cycle_only(repo):
+def test_keep_going_cycle_skips_the_cycle_only(repo, spill):
     text = _fixture_with_cycle()
     s = import_lines(repo, [x.encode() for x in text], keep_going=True)
     assert any("cycle" in str(e) for e in s.errors) and s.failed >= 2
@@ -391,7 +414,7 @@ def test_export_without_index_file(repo):
         again.close()
 
 
-def test_non_execution_tags_round_trip(repo):
+def test_non_execution_tags_round_trip(repo, spill):
     src = [x.decode().rstrip("\n") for x in read(FIXTURES[0])]
     job = json.loads(next(x for x in src if '"_type": "Job"' in x))
     from redun.hashing import hash_tag
@@ -404,7 +427,7 @@ def test_non_execution_tags_round_trip(repo):
     assert got[("Tag", tag["tag_hash"])] == tag
 
 
-def test_references_to_records_already_in_the_repo(repo):
+def test_references_to_records_already_in_the_repo(repo, spill):
     src = [x.decode().rstrip("\n") for x in read(FIXTURES[0])]
     import_lines(repo, [x.encode() for x in src])
     ex = json.loads(src[0])

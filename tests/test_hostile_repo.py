@@ -299,6 +299,8 @@ import os, signal, sys
 def fsync(fd):
     os.kill(os.getpid(), signal.SIGKILL)  # every record written, the pack not yet installed
 os.fsync = fsync
+import redun.exchange.spill as spill
+spill.MEMORY_LIMIT, spill.BATCH = -1, 2  # spill to a file, as an import larger than memory does
 sys.argv = ["redun", "-c", sys.argv[1], "import", "-f", sys.argv[2]]
 from redun.cli.entry import main
 main()

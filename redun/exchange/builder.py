@@ -8,7 +8,6 @@ pack through a PackQueue (packqueue.py). Problems are collected with their
 line numbers; the builder decides which records fail with them.
 """
 
-import marshal
 from typing import Iterable, Optional
 
 from ..errors import RedunError
@@ -72,10 +71,12 @@ class RecordBuilder:
             raise err
 
     # -- phase 1 ------------------------------------------------------------
-    def spill(self, stream: Iterable, db) -> None:
-        """Parse every line into the spill file (spill.spill_lines)."""
-        facts = spill_lines(stream, db, self.summary, self.progress, lambda err: self.error(err, now=True))
+    def spill(self, stream: Iterable, open_db):
+        """Parse every line into a store (spill.spill_lines); returns the store."""
+        store, facts = spill_lines(stream, open_db, self.summary, self.progress,
+                                   lambda err: self.error(err, now=True))
         self.parents, self.task_keys, self.error_values = facts.parents, facts.task_keys, facts.error_values
+        return store
 
     # -- phase 2 ------------------------------------------------------------
     def open_index(self) -> None:
@@ -93,15 +94,11 @@ class RecordBuilder:
             self.task_keys.add(key)
         return oid
 
-    def check(self, db) -> None:
+    def check(self, spilled) -> None:
         """Jobs whose parent job or execution is in neither the input nor the repository.
         (References that are links are checked while writing, see resolve.)"""
         for col, prefix, what in (("aux", "j:", "parent job (parent_id)"), ("ref", "e:", "execution (execution_id)")):
-            rows = db.execute(
-                f"SELECT j.key, j.line, j.{col} FROM recs j LEFT JOIN recs p ON p.key = '{prefix}' || j.{col} "
-                f"WHERE j.kind = 'Job' AND j.{col} IS NOT NULL AND p.key IS NULL"
-            ).fetchall()
-            for key, line, ident in rows:
+            for key, line, ident in spilled.dangling_jobs(col, prefix):
                 dst = prefix + ident
                 if dst in self.ext or dst in self.missing:
                     found = dst in self.ext
@@ -116,15 +113,11 @@ class RecordBuilder:
                     self.error(LineError(f"{describe_key(key)} refers to {what} {ident}, "
                                          "which is in neither the input nor the repository", line), key)
 
-    def fold_tags(self, db) -> None:
+    def fold_tags(self, spilled) -> None:
         """Decide which Execution tags live in Execution.tags (see convert.tag_folds)."""
-        superseded = {r[0] for r in db.execute("SELECT parent FROM tagparents")}
+        superseded = spilled.superseded_tags()
         per_exec: dict = {}
-        for key, body in db.execute(
-            "SELECT t.key, t.body FROM recs t JOIN recs e ON e.key = 'e:' || t.aux "
-            "WHERE t.kind = 'Tag' AND e.kind = 'Execution' ORDER BY t.rowid"
-        ):
-            o = marshal.loads(body)
+        for key, o in spilled.execution_tags():
             if key in superseded or not convert.tag_folds(o):
                 continue
             per_exec.setdefault("e:" + o["entity_id"], {}).setdefault(o["key"], []).append((key, o["value"]))
@@ -134,7 +127,7 @@ class RecordBuilder:
                     self.folded.setdefault(ekey, {})[tkey] = convert.json_dumps(items[0][1])
                     self.folded_tags[items[0][0]] = ekey
 
-    def link_deps(self, db, kind: str, key: str, o: dict) -> list:
+    def link_deps(self, spilled, kind: str, key: str, o: dict) -> list:
         if kind == "Value":
             return ["v:" + h for h in o["subvalues"]]
         if kind == "CallNode":
@@ -148,8 +141,7 @@ class RecordBuilder:
             if o.get("eval_value_hash") is not None:  # the cached value (import-upstream)
                 out.append("v:" + o["eval_value_hash"])
             if o["id"] in self.parents:
-                out += [r[0] for r in db.execute(
-                    "SELECT key FROM recs WHERE aux = ? AND kind = 'Job' ORDER BY t, key", (o["id"],))]
+                out += spilled.child_jobs(o["id"])
             return out
         if kind == "Execution":
             return ["j:" + o["job_id"]]
@@ -170,15 +162,15 @@ class RecordBuilder:
         except (RedunError, AttributeError):
             return None
 
-    def _job_times(self, db, jkey: str) -> tuple:
-        row = db.execute("SELECT body FROM recs WHERE key = ?", (jkey,)).fetchone()
+    def _job_times(self, spilled, jkey: str) -> tuple:
+        row = spilled.get(jkey)
         if row is None:
             job = self.store.get(self.oids[jkey])
             return job.start_time, job.end_time
-        o = marshal.loads(row[0])
+        o = row[2]
         return o["_start_time"], o["_end_time"]
 
-    def _build(self, db, writer, kind: str, key: str, o: dict, deps: list):
+    def _build(self, spilled, writer, kind: str, key: str, o: dict, deps: list):
         oids = self.oids
         if kind == "Value":
             fmt, payload = convert.value_payload(o)
@@ -202,13 +194,13 @@ class RecordBuilder:
                                       None if ev is None else oids["v:" + ev])
         if kind == "Execution":
             jkey = "j:" + o["job_id"]
-            start, end = self._job_times(db, jkey)
+            start, end = self._job_times(spilled, jkey)
             return convert.execution_record(o, oids[jkey], start, end, self.folded.get(key, {}))
         if kind == "Tag":
             return convert.tag_record(o)
         raise AssertionError(kind)
 
-    def emit(self, db, writer, k: str, kind: str, line: int, o: dict, deps: list, held: list) -> None:
+    def emit(self, spilled, writer, k: str, kind: str, line: int, o: dict, deps: list, held: list) -> None:
         """Build and queue one record whose dependencies were all visited."""
         oids = self.oids
         bad = next((d for d in deps if d not in oids), None)
@@ -228,7 +220,7 @@ class RecordBuilder:
                                  "task", line), k)
             return
         try:
-            rec = self._build(db, writer, kind, k, o, deps)
+            rec = self._build(spilled, writer, kind, k, o, deps)
         except LineError as e:
             self.error(e.at(line), k)
             return
@@ -248,9 +240,9 @@ class RecordBuilder:
                 if self.rows.count > ROWS_MAX:  # keep memory flat: let catch-up read the pack
                     self.rows = None
 
-    def resolve(self, db, writer, root: str, held: list, root_row=None, parsed=None) -> None:
+    def resolve(self, spilled, writer, root: str, held: list, root_row=None, parsed=None) -> None:
         """Build `root` and everything it links to, children first. root_row:
-        its (kind, line, body) when the caller's scan already read it."""
+        its (kind, line, obj) when the caller's scan already read it."""
         oids, failed, ext = self.oids, self.failed, self.ext
         stack = [root]
         inprog: dict = {}
@@ -264,7 +256,7 @@ class RecordBuilder:
                 if k == root and root_row is not None:
                     row = root_row
                 else:
-                    row = db.execute("SELECT kind, line, body FROM recs WHERE key = ?", (k,)).fetchone()
+                    row = spilled.get(k)
                 if row is None:  # not in the input: maybe in the repository
                     oid = ext.get(k)
                     if oid is None and k not in self.missing:
@@ -277,12 +269,11 @@ class RecordBuilder:
                         oids[k] = oid
                     stack.pop()
                     continue
-                kind, line, body = row
+                kind, line, o = row
                 if k == root and parsed is not None:
                     o, deps = parsed
                 else:
-                    o = marshal.loads(body)
-                    deps = self.link_deps(db, kind, k, o)
+                    deps = self.link_deps(spilled, kind, k, o)
                 inprog[k] = (kind, line, o, deps)
                 cycle = next((d for d in deps if d in inprog), None)
                 if cycle is not None:
@@ -301,6 +292,6 @@ class RecordBuilder:
             kind, line, o, deps = st
             del inprog[k]
             stack.pop()
-            self.emit(db, writer, k, kind, line, o, deps, held)
+            self.emit(spilled, writer, k, kind, line, o, deps, held)
             if len(oids) % 5000 == 0:
                 self.progress.update(len(oids))

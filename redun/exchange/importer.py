@@ -3,11 +3,12 @@
 Modules: spill.py (phase 1), builder.py (phases 2 and 3: RecordBuilder, with
 repolookup.py and packqueue.py), this one (the phases in order, the commit).
 
-1. Spill: each line is parsed and validated (lines.py) and stored, keyed by
-   its upstream id, in a temporary sqlite file under `<repo>/tmp/`, with
-   the references it makes (deps). Memory stays flat whatever the input.
+1. Spill: each line is parsed and validated (lines.py) and kept, keyed by
+   its upstream id, with the references it makes (spillstore.py): in memory
+   while the input is small, else in a temporary sqlite file under
+   `<repo>/tmp/`, so memory stays flat whatever the input.
 2. Check: jobs whose parent job or execution is in neither the input nor
-   the repository (two joins on the spill file).
+   the repository.
 3. Write: records are built depth-first, children first (a record links only
    to records that exist), all through one PackWriter; a reference to an id
    in neither the input nor the repository (dangling), or a task_hash naming
@@ -21,7 +22,6 @@ nothing becomes visible. With keep_going, bad lines and every record that
 depends on them are skipped and reported, and the rest is committed.
 """
 
-import marshal
 import os
 import uuid
 from typing import Iterable, Optional
@@ -34,7 +34,7 @@ from ..objects.records import TagSet
 from ..objects.progress import Progress, progress_or_none
 from .builder import RecordBuilder
 from .packqueue import PackQueue
-from .spill import DDL, PRAGMAS, ImportSummary, discard_stale_spills, tmp_db_path
+from .spill import ImportSummary, discard_stale_spills, tmp_db_path
 
 
 def import_lines(repo, stream: Iterable, keep_going: bool = False,
@@ -52,19 +52,19 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
     progress = progress_or_none(progress)
     imp = RecordBuilder(repo, keep_going, progress)
     discard_stale_spills(repo)  # left by killed imports
-    path = tmp_db_path(repo)
-    lock = hold_lock(path + ".lock")  # says this spill is live, until we return or die
-    db = open_scratch(path)
-    writer = None
+    spill_file: list = []  # [path, lock fd] once the input outgrows memory
+
+    def open_db():
+        path = tmp_db_path(repo)
+        spill_file.extend((path, hold_lock(path + ".lock")))  # says this spill is live, until we return or die
+        return open_scratch(path)
+
+    spilled = writer = None
     try:
-        for stmt in PRAGMAS + DDL:
-            db.execute(stmt)
-        db.execute("BEGIN")
         progress.phase("reading lines", unit="lines")
-        imp.spill(stream, db)
-        db.execute("COMMIT")
-        imp.check(db)
-        imp.fold_tags(db)
+        spilled = imp.spill(stream, open_db)
+        imp.check(spilled)
+        imp.fold_tags(spilled)
         repo.store.recover()
         imp.open_index()
         origin = None if source is None else {"via": "import", "from": source}
@@ -74,41 +74,39 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
         held: list = []
         # Upstream writes parents first (BFS): scanning backwards meets children
         # first, so most records are built straight from the scan.
-        first = db.execute("SELECT kind FROM recs ORDER BY rowid LIMIT 1").fetchone()
-        order = "DESC" if first and first[0] == "Execution" else "ASC"
-        roots = db.execute(f"SELECT key, kind, line, body FROM recs ORDER BY rowid {order}")
-        folded, oids, failed, loads = imp.folded_tags, imp.oids, imp.failed, marshal.loads
-        while True:
-            batch = roots.fetchmany(1000)
-            if not batch:
-                break
-            for key, kind, line, body in batch:
-                if key in folded or key in oids or key in failed:
-                    continue
-                o = loads(body)
-                deps = imp.link_deps(db, kind, key, o)
-                for d in deps:
-                    if d not in oids:
-                        imp.resolve(db, writer, key, held, (kind, line, body), (o, deps))
-                        break
-                else:  # the common case when scanning children first: build it now
-                    imp.emit(db, writer, key, kind, line, o, deps, held)
-            imp.progress.update(len(oids))
+        folded, oids, failed, loads = imp.folded_tags, imp.oids, imp.failed, spilled.load
+        for n, (key, kind, line, body) in enumerate(spilled.scan(backwards=spilled.first_kind() == "Execution")):
+            if key in folded or key in oids or key in failed:
+                continue
+            o = loads(body)
+            deps = imp.link_deps(spilled, kind, key, o)
+            for d in deps:
+                if d not in oids:
+                    imp.resolve(spilled, writer, key, held, (kind, line, o), (o, deps))
+                    break
+            else:  # the common case when scanning children first: build it now
+                imp.emit(spilled, writer, key, kind, line, o, deps, held)
+            if n % 1000 == 0:
+                imp.progress.update(len(oids))
+        imp.progress.update(len(oids))
         imp.raise_errors()
-        _finish(repo, imp, writer, held, db)
+        _finish(repo, imp, writer, held)
         writer = None
     except BaseException:
         if writer is not None:
             writer.abort()
         raise
     finally:
-        db.close()
-        for suffix in ("", "-journal", "-wal", "-shm", ".lock"):
-            try:
-                os.unlink(path + suffix)
-            except FileNotFoundError:
-                pass
-        os.close(lock)
+        if spilled is not None:
+            spilled.close()
+        if spill_file:
+            path, lock = spill_file
+            for suffix in ("", "-journal", "-wal", "-shm", ".lock"):
+                try:
+                    os.unlink(path + suffix)
+                except FileNotFoundError:
+                    pass
+            os.close(lock)
     return imp.summary
 
 
@@ -125,7 +123,7 @@ def _tagset(imp: RecordBuilder, writer) -> Optional[bytes]:
     return oid
 
 
-def _finish(repo, imp: RecordBuilder, writer, held: list, db) -> None:
+def _finish(repo, imp: RecordBuilder, writer, held: list) -> None:
     """Add the held Execution records, commit the pack, then set refs."""
     s = imp.summary
     tag_counts = {}

@@ -21,6 +21,11 @@ from dataclasses import dataclass
 
 from ..errors import RecordImportError
 
+try:  # optional: parses upstream lines ~4x faster (parse_line falls back to json)
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _fast_loads = None
+
 VERSION = 1
 TYPES = ("Execution", "Job", "Value", "CallNode", "Tag")
 TAG_ENTITY_TYPES = ("Execution", "Job", "CallNode", "Task", "Value", "Null")
@@ -236,7 +241,24 @@ def parse_obj(obj) -> Line:
 
 
 def parse_line(text) -> Line:
-    """Parse and validate one line of text (or bytes). Raises LineError."""
+    """Parse and validate one line of text (or bytes). Raises LineError.
+
+    With orjson installed it parses first; the standard library parses again
+    whenever that fails, the line is invalid, or it is a Tag (whose `value` is
+    any JSON: orjson reads integers beyond 64 bits as floats), so results and
+    error messages are the standard library's. Every other valid line holds
+    numbers only where both parsers agree (`_version`, extra keys we ignore)."""
+    if _fast_loads is not None:
+        try:
+            obj = _fast_loads(text)
+            if type(obj) is dict and obj.get("_type") != "Tag":
+                return parse_obj(obj)
+        except (ValueError, LineError):  # orjson.JSONDecodeError is a ValueError
+            pass
+    return _parse_slow(text)
+
+
+def _parse_slow(text) -> Line:
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")

@@ -1,15 +1,10 @@
-"""Import phase 1: the temporary sqlite spill file, one line's rows, and the
-reading of every line into it (spill_lines).
-
-Each validated line becomes one `recs` row (upstream key, line number, kind,
-the columns the importer's queries need, the parsed object as marshal
-bytes), so the input never has to fit in memory.
+"""Import phase 1: every line parsed, validated and kept (spill_lines) in a
+store (spillstore.py: in memory while the input is small, else a temporary
+sqlite file under `<repo>/tmp/`), one line's row, and the removal of spill
+files left by killed imports.
 """
 
-import marshal
 import os
-import queue
-import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -17,15 +12,12 @@ from typing import Iterable
 from ..objects.fileio import remove_if_unlocked
 from . import convert
 from .lines import LineError, parse_line
+from .spillstore import MemoryStore, SqliteStore
 
-BATCH = 2000  # rows per insert batch
-
-DDL = (
-    "CREATE TABLE recs (key TEXT PRIMARY KEY, line INTEGER NOT NULL, kind TEXT NOT NULL, "
-    "aux TEXT, t INTEGER, ref TEXT, body BLOB NOT NULL)",
-    "CREATE TABLE tagparents (parent TEXT)",
-)
-PRAGMAS = ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", "PRAGMA cache_size=-16384")
+BATCH = 2000  # rows per batch handed to the store
+# Input bytes held as parsed objects (~3.5 bytes of memory per byte of input) before the
+# lines move to a sqlite file; a module global so that tests can make every import spill.
+MEMORY_LIMIT = 16 << 20
 
 
 @dataclass
@@ -71,11 +63,11 @@ def discard_stale_spills(repo) -> int:
 
 
 def spill_row(ln, lineno: int):
-    """(recs row, tag parents) for one validated Line.
+    """(row, tag parents) for one validated Line: the row as spillstore takes it.
 
-    recs columns: key, line, kind ("Task" for Values with a Task subtype),
-    aux (Job: parent_id, Value: type, CallNode: value_hash, Tag: entity_id),
-    t (Job: start time), ref (Job: execution_id), body (marshal of the object)."""
+    kind is "Task" for Values with a Task subtype; aux a Job's parent_id, a
+    Value's type, a CallNode's value_hash or a Tag's entity_id; t a Job's start
+    time; ref a Job's execution_id."""
     o, key = ln.obj, ln.key
     kind, aux, t, ref = ln.kind, None, None, None
     if kind == "Job":
@@ -90,7 +82,7 @@ def spill_row(ln, lineno: int):
         o["_pk"] = [convert.split_arg_key(o["call_hash"], name, a) for name, a in o["args"].items()]
     elif kind == "Tag":
         aux = o["entity_id"]
-    return (key, lineno, kind, aux, t, ref, marshal.dumps(o)), o["parents"] if kind == "Tag" else ()
+    return (key, lineno, kind, aux, t, ref, o), o["parents"] if kind == "Tag" else ()
 
 
 class SpillFacts:
@@ -102,35 +94,19 @@ class SpillFacts:
         self.error_values: set = set()  # value keys of type redun.ErrorValue (small)
 
 
-def spill_lines(stream: Iterable, db, summary: ImportSummary, progress, bad_line) -> SpillFacts:
-    """Parse every line into the spill file `db`. A helper thread does the sqlite
-    inserts (which release the GIL) while this one parses the next batch; at
-    most two batches wait in between, so memory stays flat. A malformed line
-    goes to bad_line(LineError) (which raises unless the import keeps going)
-    and is counted failed; progress is told the lines read."""
+def spill_lines(stream: Iterable, open_db, summary: ImportSummary, progress, bad_line) -> tuple:
+    """Parse every line into a store (spillstore.py): (store, SpillFacts).
+
+    Lines are held in memory until MEMORY_LIMIT bytes of input were read; then
+    open_db() gives the sqlite file they move to, and the rest follows them
+    there. A malformed line goes to bad_line(LineError) (which raises unless
+    the import keeps going) and is counted failed; progress is told the lines read."""
     s = summary
     facts = SpillFacts()
     blank = 0
-    batches: queue.Queue = queue.Queue(maxsize=2)
-    failure: list = []
-
-    def writer():
-        while True:
-            item = batches.get()
-            if item is None:
-                return
-            if failure:
-                continue
-            try:
-                recs, parents = item
-                db.executemany("INSERT OR IGNORE INTO recs VALUES (?,?,?,?,?,?,?)", recs)
-                db.executemany("INSERT INTO tagparents VALUES (?)", parents)
-            except BaseException as e:  # handed to the parsing thread below
-                failure.append(e)
-
-    thread = threading.Thread(target=writer, name="import-spill", daemon=True)
-    thread.start()
-    recs, parents = [], []
+    size = 0
+    store = MemoryStore()
+    rows, parents = [], []
     try:
         for lineno, raw in enumerate(stream, 1):
             s.lines = lineno
@@ -138,15 +114,15 @@ def spill_lines(stream: Iterable, db, summary: ImportSummary, progress, bad_line
                 blank += 1
                 continue
             try:
-                ln = parse_line(raw)
-                row, tp = spill_row(ln, lineno)
+                row, tp = spill_row(parse_line(raw), lineno)
             except LineError as e:
                 err = e.at(lineno)
                 err.rank = 0
                 bad_line(err)
                 s.failed += 1
                 continue
-            recs.append(row)
+            rows.append(row)
+            size += len(raw)
             kind = row[2]
             if kind == "Job":
                 if row[3] is not None:
@@ -156,24 +132,42 @@ def spill_lines(stream: Iterable, db, summary: ImportSummary, progress, bad_line
             elif kind == "Value" and row[3] == convert.ERROR_VALUE_TYPE:
                 facts.error_values.add(row[0])
             if tp:
-                parents.extend(("t:" + p,) for p in tp)
-            if len(recs) >= BATCH:
-                batches.put((recs, parents))
-                recs, parents = [], []
-                if failure:
-                    break
+                parents.extend("t:" + p for p in tp)
+            if len(rows) >= BATCH:
+                store = _add(store, rows, parents, size, open_db)
+                rows, parents = [], []
             if lineno % 5000 == 0:
                 progress.update(lineno)
-        batches.put((recs, parents))
-    finally:
-        batches.put(None)
-        thread.join()
-    if failure:
-        raise failure[0]
-    db.execute("CREATE INDEX recs_aux ON recs(aux, kind)")
-    stored = db.execute("SELECT count(*) FROM recs").fetchone()[0]
+        store = _add(store, rows, parents, size, open_db)
+        stored = store.finish()
+    except BaseException:
+        store.close()
+        raise
     s.present += s.lines - s.failed - stored - blank  # repeated in the input
-    return facts
+    return store, facts
+
+
+def _add(store, rows: list, parents: list, size: int, open_db):
+    """Hand a batch to the store; the store to go on with (sqlite once `size` bytes of
+    input are beyond MEMORY_LIMIT)."""
+    store.add(rows, parents)
+    if size > MEMORY_LIMIT and isinstance(store, MemoryStore):
+        return _to_sqlite(store, open_db())
+    return store
+
+
+def _to_sqlite(mem: MemoryStore, db) -> SqliteStore:
+    """Move what the memory store holds into a sqlite store on db, in input order."""
+    store = SqliteStore(db)
+    rows = []
+    for row in mem.rows():
+        rows.append(row)
+        if len(rows) >= BATCH:
+            store.add(rows, ())
+            rows = []
+    store.add(rows, list(mem.tag_parents))
+    mem.close()
+    return store
 
 
 def describe_key(key: str) -> str:
