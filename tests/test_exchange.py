@@ -38,7 +38,11 @@ def by_key(text_lines):
 def export_text(repo, ids=None) -> list:
     chunks = []
     export_lines(repo, chunks.append, ids)
-    return "".join(chunks).splitlines()
+    out = "".join(chunks).splitlines()
+    for line in out:  # exactly the text json.dumps writes for the line's object, as upstream's
+        obj = json.loads(line)
+        assert json.dumps(obj) == line and tuple(obj) == lines.KEY_ORDER[obj["_type"]], line
+    return out
 
 
 @pytest.fixture
@@ -277,7 +281,9 @@ def test_native_values_repickle_to_upstream_bytes():
 
 def test_value_line_with_file_subtype():
     v = Value(hash=b"\x01" * 20, type="builtins.int", format="native", data=b"\x05", size=1)
-    line = convert.value_line(v, b"\x05", [])
+    text = convert.value_text(v, b"\x05", [])
+    line = json.loads(text)
+    assert json.dumps(line) == text
     assert pickle.loads(base64.b64decode(line["data"])) == 5
     assert line["subtype"] is None and list(line) == list(lines.KEY_ORDER["Value"])
 
@@ -458,3 +464,31 @@ def test_native_fast_path_with_ext_opcode_bytes_in_arguments():
         native = pickle3.native_from_pickle(data)
         assert native is not None
         assert pickle3.pickle_from_native(native) == data
+
+
+def test_exported_text_escapes_like_json(repo, spill):
+    """Texts from users (args, tag keys and values, file paths, value types, names) are written
+    exactly as json.dumps writes them: quotes, backslashes, non-ASCII, nested tag values."""
+    from redun.hashing import hash_tag
+
+    src = [json.loads(x) for x in read(FIXTURES[0])]
+    ex = next(o for o in src if o["_type"] == "Execution")
+    ex["args"] = '["redun", "run", "caf\u00e9 \\"x\\".py", "\u2603"]'
+    job = next(o for o in src if o["_type"] == "Job")
+    odd = {"a": [1, 2.5, "\u00fc", None, True], "b": {"c": "\u2603\\\"", "": []}}
+    extra = [
+        {"_version": 1, "_type": "Tag", "tag_hash": hash_tag(job["id"], 'k"\u00e9', odd, []), "entity_type": "Job",
+         "entity_id": job["id"], "key": 'k"\u00e9', "value": odd, "parents": []},
+        {"_version": 1, "_type": "Tag", "tag_hash": hash_tag(ex["id"], "n\u00f6te", odd, []),
+         "entity_type": "Execution", "entity_id": ex["id"], "key": "n\u00f6te", "value": odd, "parents": []},
+        {"_version": 1, "_type": "Value", "value_hash": "4" * 40, "type": "redun.File", "format": "text/plain",
+         "data": "aGVsbG8=", "subvalues": [], "subtype": {"_type": "File", "path": '/tmp/d\u00efr/"x"\\y.txt'}},
+        {"_version": 1, "_type": "Value", "value_hash": "5" * 40, "type": "my\u00e9mod.T\\ype",
+         "format": "x/\u00e9", "data": "aGVsbG8=", "subvalues": [], "subtype": None},
+    ]
+    src += extra
+    for text in ([json.dumps(o) for o in src], [json.dumps(o, ensure_ascii=False) for o in src]):
+        import_lines(repo, [x.encode() for x in text])
+    got = by_key(export_text(repo, [ex["id"], "4" * 40, "5" * 40]))  # export_text checks every line's bytes
+    for o in extra + [ex]:
+        assert got[(o["_type"], o[PK[o["_type"]]])] == o

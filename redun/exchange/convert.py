@@ -2,9 +2,10 @@
 
 Import direction (`*_record`): takes a validated line object (lines.py) and
 the object ids of the records it links to (already written: children
-first), returns our record. Export direction (`*_line`): takes our record
-plus the upstream ids of what it links to, returns the upstream dict with
-keys in upstream's order. No I/O here; drivers are importer.py/exporter.py.
+first), returns our record. Export direction (`*_text`): takes our record
+plus the upstream ids of what it links to, returns upstream's line text
+(keys in upstream's order, as json.dumps writes them). No I/O here; drivers
+are importer.py/exporter.py.
 
 Mapping (see docs/exchange.md):
 - Value with subtype Task -> Task record; a Task exports as a Value with
@@ -22,6 +23,7 @@ Mapping (see docs/exchange.md):
 import base64
 import hashlib
 import json
+from json.encoder import encode_basestring_ascii as _q  # json.dumps' own (C) string encoder
 from typing import Optional
 
 from ..hashing import hash_tag, json_dumps
@@ -209,20 +211,35 @@ def tag_record(obj: dict) -> Tag:
     )
 
 
-# -- export: record -> upstream object ---------------------------------------------
-def execution_line(rec: Execution, job_id: str) -> dict:
-    return {"_version": 1, "_type": "Execution", "id": uuid_str(rec.id), "args": rec.args,
-            "job_id": job_id}
+# -- export: record -> upstream line text ------------------------------------------
+# Each *_text function writes the line json.dumps would write for upstream's object
+# (default separators, ASCII escapes, keys in lines.KEY_ORDER) without building the dict:
+# texts from the user go through the json module's own string encoder; ids, hex hashes,
+# timestamps and base64 need no escaping. tests/test_exchange.py checks every line
+# against json.dumps of its json.loads.
+def _strs(texts) -> str:
+    """A JSON list of plain strings (ids, hex hashes: nothing to escape)."""
+    return "[" + ", ".join(f'"{t}"' for t in texts) + "]" if texts else "[]"
 
 
-def execution_tag_lines(rec: Execution) -> list:
+def _quoted_list(texts) -> str:
+    return "[" + ", ".join(_q(t) for t in texts) + "]" if texts else "[]"
+
+
+def execution_text(rec: Execution, job_id: str) -> str:
+    return (f'{{"_version": 1, "_type": "Execution", "id": "{uuid_str(rec.id)}", "args": {_q(rec.args)}, '
+            f'"job_id": "{job_id}"}}')
+
+
+def execution_tag_texts(rec: Execution) -> list:
+    """(tag hash, line) of each of an execution's own tags, by key."""
     eid = uuid_str(rec.id)
     out = []
     for key in sorted(rec.tags):
         value = json.loads(rec.tags[key])
-        out.append({"_version": 1, "_type": "Tag", "tag_hash": hash_tag(eid, key, value, []),
-                    "entity_type": "Execution", "entity_id": eid, "key": key, "value": value,
-                    "parents": []})
+        tag_hash = hash_tag(eid, key, value, [])
+        out.append((tag_hash, f'{{"_version": 1, "_type": "Tag", "tag_hash": "{tag_hash}", "entity_type": "Execution", '
+                              f'"entity_id": "{eid}", "key": {_q(key)}, "value": {json.dumps(value)}, "parents": []}}'))
     return out
 
 
@@ -232,85 +249,58 @@ def export_status(rec: Job) -> str:
     return rec.status if rec.status in ("DONE", "CACHED", "FAILED", "RUNNING") else "DONE"
 
 
-def job_line(rec: Job, child_ids: list) -> dict:
-    return {
-        "_version": 1, "_type": "Job",
-        "id": uuid_str(rec.id),
-        "start_time": format_time(rec.start_time),
-        "end_time": None if rec.end_time is None else format_time(rec.end_time),
-        "task_hash": rec.task_hash.hex(),
-        "cached": rec.cached,
-        "status": export_status(rec),
-        "call_hash": None if rec.call_hash is None else rec.call_hash.hex(),
-        "parent_id": None if rec.parent_id is None else uuid_str(rec.parent_id),
-        "children": child_ids,
-        "execution_id": uuid_str(rec.execution_id),
-    }
+def job_text(rec: Job, child_ids: list) -> str:
+    end = "null" if rec.end_time is None else f'"{format_time(rec.end_time)}"'
+    call = "null" if rec.call_hash is None else f'"{rec.call_hash.hex()}"'
+    parent = "null" if rec.parent_id is None else f'"{uuid_str(rec.parent_id)}"'
+    return (f'{{"_version": 1, "_type": "Job", "id": "{uuid_str(rec.id)}", '
+            f'"start_time": "{format_time(rec.start_time)}", "end_time": {end}, '
+            f'"task_hash": "{rec.task_hash.hex()}", "cached": {"true" if rec.cached else "false"}, '
+            f'"status": "{export_status(rec)}", "call_hash": {call}, "parent_id": {parent}, '
+            f'"children": {_strs(child_ids)}, "execution_id": "{uuid_str(rec.execution_id)}"}}')
 
 
-def task_line(rec: Task) -> dict:
-    data = pickle3.task_pickle(rec.name, rec.namespace, rec.hash.hex())
-    return {
-        "_version": 1, "_type": "Value",
-        "value_hash": rec.hash.hex(),
-        "type": "redun.Task",
-        "format": PICKLE_FORMAT,
-        "data": base64.b64encode(data).decode("ascii"),
-        "subvalues": [],
-        "subtype": {"_type": "Task", "name": rec.name, "namespace": rec.namespace, "source": rec.source},
-    }
+def task_text(rec: Task) -> str:
+    h = rec.hash.hex()
+    data = base64.b64encode(pickle3.task_pickle(rec.name, rec.namespace, h)).decode("ascii")
+    return (f'{{"_version": 1, "_type": "Value", "value_hash": "{h}", "type": "redun.Task", '
+            f'"format": "{PICKLE_FORMAT}", "data": "{data}", "subvalues": [], '
+            f'"subtype": {{"_type": "Task", "name": {_q(rec.name)}, "namespace": {_q(rec.namespace)}, '
+            f'"source": {_q(rec.source)}}}}}')
 
 
-def value_line(rec: Value, payload: bytes, subvalue_hashes: list) -> dict:
+def value_text(rec: Value, payload: bytes, subvalue_hashes: list) -> str:
     fmt = PICKLE_FORMAT
     if rec.format == "native":
         payload = pickle3.pickle_from_native(payload)
     elif rec.format != "pickle":
         fmt = rec.format  # an upstream format we keep verbatim
-    subtype = None
+    subtype = "null"
     if rec.path is not None and not rec.type.endswith("Dir") and "FileSet" not in rec.type:
-        subtype = {"_type": "File", "path": rec.path}
-    return {
-        "_version": 1, "_type": "Value",
-        "value_hash": rec.hash_str,
-        "type": rec.type,
-        "format": fmt,
-        "data": base64.b64encode(payload).decode("ascii"),
-        "subvalues": sorted(subvalue_hashes),
-        "subtype": subtype,
-    }
+        subtype = f'{{"_type": "File", "path": {_q(rec.path)}}}'
+    return (f'{{"_version": 1, "_type": "Value", "value_hash": {_q(rec.hash_str)}, "type": {_q(rec.type)}, '
+            f'"format": {_q(fmt)}, "data": "{base64.b64encode(payload).decode("ascii")}", '
+            f'"subvalues": {_quoted_list(sorted(subvalue_hashes))}, "subtype": {subtype}}}')
 
 
-def call_node_line(rec: CallNode, child_hashes: list, value_hashes: Optional[dict] = None) -> dict:
+def call_node_text(rec: CallNode, child_hashes: list, value_hashes: Optional[dict] = None) -> str:
     """value_hashes: value oid -> hash text, for values whose hash is not hex (Value.hash_text)."""
     ch = rec.hash.hex()
     texts = value_hashes or {}
-    args = {}
+    args = []
     for a in rec.args:
         name = a.key if a.key is not None else str(a.position)
         vh = texts.get(a.value) or a.value_hash.hex()
-        args[name] = {"arg_hash": arg_hash(ch, a.position, a.key, vh), "value_hash": vh,
-                      "upstream": sorted(u.hex() for u in a.upstream)}
-    return {
-        "_version": 1, "_type": "CallNode",
-        "call_hash": ch,
-        "task_name": rec.task_name,
-        "task_hash": rec.task_hash.hex(),
-        "args_hash": rec.args_hash.hex(),
-        "value_hash": texts.get(rec.value) or rec.value_hash.hex(),
-        "timestamp": format_time(rec.timestamp),
-        "args": args,
-        "children": child_hashes,
-    }
+        args.append(f'{_q(name)}: {{"arg_hash": "{arg_hash(ch, a.position, a.key, vh)}", "value_hash": {_q(vh)}, '
+                    f'"upstream": {_strs(sorted(u.hex() for u in a.upstream))}}}')
+    return (f'{{"_version": 1, "_type": "CallNode", "call_hash": "{ch}", "task_name": {_q(rec.task_name)}, '
+            f'"task_hash": "{rec.task_hash.hex()}", "args_hash": "{rec.args_hash.hex()}", '
+            f'"value_hash": {_q(texts.get(rec.value) or rec.value_hash.hex())}, '
+            f'"timestamp": "{format_time(rec.timestamp)}", "args": {{{", ".join(args)}}}, '
+            f'"children": {_strs(child_hashes)}}}')
 
 
-def tag_line(rec: Tag) -> dict:
-    return {
-        "_version": 1, "_type": "Tag",
-        "tag_hash": rec.hash.hex(),
-        "entity_type": rec.entity_type,
-        "entity_id": rec.entity_id,
-        "key": rec.key,
-        "value": json.loads(rec.value),
-        "parents": [p.hex() for p in rec.parents],
-    }
+def tag_text(rec: Tag) -> str:
+    return (f'{{"_version": 1, "_type": "Tag", "tag_hash": "{rec.hash.hex()}", "entity_type": {_q(rec.entity_type)}, '
+            f'"entity_id": {_q(rec.entity_id)}, "key": {_q(rec.key)}, "value": {json.dumps(json.loads(rec.value))}, '
+            f'"parents": {_strs([p.hex() for p in rec.parents])}}}')

@@ -21,7 +21,6 @@ from ..objects.ids import check_prefix, is_hex
 from ..objects.records import CallNode, Execution, Job, Tag, TagSet, Task, Value
 from . import convert
 from .convert import uuid_str
-from .lines import dumps
 
 FLUSH_LINES = 512
 
@@ -115,11 +114,11 @@ class Exporter:
         self.count = 0
         self._buf: list = []
 
-    def _emit(self, key: str, obj: dict) -> None:
+    def _emit(self, key: str, text: str) -> None:
         if key in self.emitted:
             return
         self.emitted.add(key)
-        self._buf.append(dumps(obj))
+        self._buf.append(text)
         self.count += 1
         if len(self._buf) >= FLUSH_LINES:
             self.flush()
@@ -191,28 +190,31 @@ class Exporter:
             if rec.hash_text is not None:
                 self.hash_texts[oid] = uid
             subs = [ids[s] for s in rec.subvalues]
-            self._emit("v:" + uid, convert.value_line(rec, self.values.read(rec), subs))
+            self._emit("v:" + uid, convert.value_text(rec, self.values.read(rec), subs))
         elif t is Task:
             uid = rec.hash.hex()
-            self._emit("v:" + uid, convert.task_line(rec))
+            self._emit("v:" + uid, convert.task_text(rec))
         elif t is CallNode:
             uid = rec.hash.hex()
             texts = self.hash_texts
-            self._emit("c:" + uid, convert.call_node_line(rec, [ids[c] for c in rec.children], texts if texts else None))
+            self._emit("c:" + uid, convert.call_node_text(rec, [ids[c] for c in rec.children], texts if texts else None))
         elif t is Job:
             uid = uuid_str(rec.id)
             self.starts[oid] = rec.start_time
-            kids = sorted(rec.children, key=lambda c: (self.starts.get(c, 0), ids[c]))
-            self._emit("j:" + uid, convert.job_line(rec, [ids[c] for c in kids]))
+            kids = rec.children
+            if len(kids) > 1:
+                starts = self.starts
+                kids = sorted(kids, key=lambda c: (starts.get(c, 0), ids[c]))
+            self._emit("j:" + uid, convert.job_text(rec, [ids[c] for c in kids]))
         elif t is Execution:
             uid = uuid_str(rec.id)
             if rec.job is not None:
-                self._emit("e:" + uid, convert.execution_line(rec, ids[rec.job]))
-                for line in convert.execution_tag_lines(rec):
-                    self._emit("t:" + line["tag_hash"], line)
+                self._emit("e:" + uid, convert.execution_text(rec, ids[rec.job]))
+                for tag_hash, text in convert.execution_tag_texts(rec):
+                    self._emit("t:" + tag_hash, text)
         elif t is Tag:
             uid = rec.hash.hex()
-            self._emit("t:" + uid, convert.tag_line(rec))
+            self._emit("t:" + uid, convert.tag_text(rec))
         else:  # Blob or a future record type: nothing upstream can hold
             uid = oid.hex()
         ids[oid] = uid

@@ -113,10 +113,17 @@ def parse_time(v, what: str) -> int:
     return (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
 
 
+_SECONDS: dict = {}  # whole seconds -> their text (an export's times crowd into few seconds)
+
+
 def format_time(us: int) -> str:
     """µs since the epoch -> upstream's str(datetime) with +00:00 (no fraction when µs == 0)."""
     secs, frac = divmod(us, 1_000_000)
-    text = _time.strftime("%Y-%m-%d %H:%M:%S", _time.gmtime(secs))
+    text = _SECONDS.get(secs)
+    if text is None:
+        if len(_SECONDS) >= 4096:
+            _SECONDS.clear()
+        text = _SECONDS[secs] = _time.strftime("%Y-%m-%d %H:%M:%S", _time.gmtime(secs))
     return f"{text}.{frac:06d}+00:00" if frac else f"{text}+00:00"
 
 
@@ -273,8 +280,3 @@ def _parse_slow(text) -> Line:
     except RecursionError:
         raise LineError("malformed JSON: nested too deeply") from None
     return parse_obj(obj)
-
-
-def dumps(obj: dict) -> str:
-    """One export line, as upstream writes it (default separators, ASCII escapes)."""
-    return json.dumps(obj)
