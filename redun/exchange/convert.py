@@ -97,13 +97,9 @@ def value_record(obj: dict, fmt: str, payload_fields: dict, subvalue_oids) -> Va
 def arg_hash(call_hash: str, position: Optional[int], key: Optional[str], value_hash: str) -> str:
     """hashing.hash_arg specialised for its five strings (hot in import and export;
     tests check it against hash_arg)."""
-    parts = [b"l8:Argument"]
-    for text in (call_hash, str(position), str(key), value_hash):
-        b = text.encode()
-        parts.append(b"%d:" % len(b))
-        parts.append(b)
-    parts.append(b"e")
-    return hashlib.sha512(b"".join(parts)).hexdigest()[:40]
+    c, p, k, v = call_hash.encode(), str(position).encode(), str(key).encode(), value_hash.encode()
+    return hashlib.sha512(b"l8:Argument%d:%s%d:%s%d:%s%d:%se" % (len(c), c, len(p), p, len(k), k, len(v), v)
+                          ).hexdigest()[:40]
 
 
 def split_arg_key(call_hash: str, name: str, a: dict) -> tuple:

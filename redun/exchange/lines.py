@@ -94,8 +94,11 @@ def _str(v, what: str) -> str:
 def _hash_list(v, what: str) -> list:
     if not isinstance(v, list):
         raise LineError(f"{what} must be a list of hashes")
-    for i, h in enumerate(v):
-        check_hash(h, f"{what}[{i}]")
+    match = _HASH_RE.match
+    for h in v:
+        if not (type(h) is str and match(h)):  # name the first bad one
+            i = next(i for i, h in enumerate(v) if not (type(h) is str and match(h)))
+            check_hash(v[i], f"{what}[{i}]")
     return v
 
 
@@ -200,12 +203,21 @@ def _call_node(o):
     args = o["args"]
     if type(args) is not dict:
         raise LineError("args must be an object keyed by argument name or position")
+    match = _HASH_RE.match
     for name, a in args.items():
         if type(a) is not dict:
             raise LineError(f"args[{name!r}] must be an object")
-        check_hash(_need(a, "arg_hash", f"argument {name!r}"), f"args[{name!r}].arg_hash")
-        check_hash(_need(a, "value_hash", f"argument {name!r}"), f"args[{name!r}].value_hash")
-        _hash_list(_need(a, "upstream", f"argument {name!r}"), f"args[{name!r}].upstream")
+        try:
+            ah, vh, up = a["arg_hash"], a["value_hash"], a["upstream"]
+            ok = type(ah) is str and match(ah) and type(vh) is str and match(vh) and type(up) is list
+        except KeyError:
+            ok = False
+        if ok and up:
+            _hash_list(up, f"args[{name!r}].upstream")
+        elif not ok:  # the messages are built only for a bad argument
+            check_hash(_need(a, "arg_hash", f"argument {name!r}"), f"args[{name!r}].arg_hash")
+            check_hash(_need(a, "value_hash", f"argument {name!r}"), f"args[{name!r}].value_hash")
+            _hash_list(_need(a, "upstream", f"argument {name!r}"), f"args[{name!r}].upstream")
     _hash_list(o["children"], "children")
     return "c:" + ch
 
@@ -240,8 +252,8 @@ def parse_obj(obj) -> Line:
     check = _CHECKS.get(kind) if isinstance(kind, str) else None
     if check is None:
         raise LineError(f"unknown _type {kind!r} (expected one of {', '.join(TYPES)})")
-    missing = _REQUIRED[kind] - obj.keys()
-    if missing:
+    if not obj.keys() >= _REQUIRED[kind]:
+        missing = _REQUIRED[kind] - obj.keys()
         name = next(k for k in KEY_ORDER[kind] if k in missing)
         raise LineError(f"{kind} record lacks the key {name!r}")
     return Line(kind, check(obj), obj)
