@@ -40,7 +40,7 @@ def export_command(obj, path, keep_going, ids):
     exported, newest first. Records are written children first (each
     Execution line follows everything it needs), in upstream's line format.
     """
-    from ..exchange import export_lines
+    from ..exchange.exporter import export_lines
     from .progress import is_terminal, progress_on_stderr
 
     repo = obj.open_repo()
@@ -97,7 +97,8 @@ def import_command(obj, path, keep_going, quiet, trust):
     and nothing is imported (unless --keep-going). Records already present
     are skipped and counted; importing twice is harmless.
     """
-    from ..exchange import LineError, import_lines
+    from ..exchange.importer import import_lines
+    from ..exchange.lines import LineError
     from .progress import progress_on_stderr
 
     repo = obj.open_repo()

@@ -222,9 +222,10 @@ def _quoted_list(texts) -> str:
     return "[" + ", ".join(_q(t) for t in texts) + "]" if texts else "[]"
 
 
-def execution_text(rec: Execution, job_id: str) -> str:
+def execution_text(rec: Execution, job_id: Optional[str]) -> str:
+    job = "null" if job_id is None else f'"{job_id}"'
     return (f'{{"_version": 1, "_type": "Execution", "id": "{uuid_str(rec.id)}", "args": {_q(rec.args)}, '
-            f'"job_id": "{job_id}"}}')
+            f'"job_id": {job}}}')
 
 
 def execution_tag_texts(rec: Execution) -> list:
@@ -300,3 +301,24 @@ def tag_text(rec: Tag) -> str:
     return (f'{{"_version": 1, "_type": "Tag", "tag_hash": "{rec.hash.hex()}", "entity_type": {_q(rec.entity_type)}, '
             f'"entity_id": {_q(rec.entity_id)}, "key": {_q(rec.key)}, "value": {json.dumps(json.loads(rec.value))}, '
             f'"parents": {_strs([p.hex() for p in rec.parents])}}}')
+
+
+# The same lines as dicts (`redun log --format json` writes them with sorted keys).
+def execution_line(rec: Execution, job_id: Optional[str]) -> dict:
+    return json.loads(execution_text(rec, job_id))
+
+
+def job_line(rec: Job, child_ids: list) -> dict:
+    return json.loads(job_text(rec, child_ids))
+
+
+def task_line(rec: Task) -> dict:
+    return json.loads(task_text(rec))
+
+
+def value_line(rec: Value, payload: bytes, subvalue_hashes: list) -> dict:
+    return json.loads(value_text(rec, payload, subvalue_hashes))
+
+
+def call_node_line(rec: CallNode, child_hashes: list, value_hashes: Optional[dict] = None) -> dict:
+    return json.loads(call_node_text(rec, child_hashes, value_hashes))
