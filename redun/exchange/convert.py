@@ -126,7 +126,7 @@ def call_node_record(obj: dict, task_oid: bytes, value_oid: bytes, arg_value_oid
     for i, (name, a) in enumerate(obj["args"].items()):
         pos, key = positions[i] if positions is not None else split_arg_key(obj["call_hash"], name, a)
         args.append(Arg(pos, key, _H(a["value_hash"]), arg_value_oids[a["value_hash"]],
-                        tuple(_H(u) for u in a["upstream"])))
+                        tuple(map(_H, a["upstream"]))))
     return CallNode(
         hash=_H(obj["call_hash"]),
         task_hash=_H(obj["task_hash"]),
