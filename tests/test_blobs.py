@@ -175,3 +175,28 @@ def test_native_spans_gives_up_gracefully():
     from redun.objects.valuecodec import encode_native
 
     assert blobs.native_spans(encode_native(list(range(300_000)))) == []
+
+
+def test_native_spans_prefilter_never_changes_the_answer():
+    """The head scan that skips the walk (spans._length32_item) is only a shortcut: on payloads
+    with and without large items, among random bytes and many small items, the spans are the
+    walk's."""
+    import random
+
+    import msgpack
+
+    from redun.objects import spans as sp
+
+    rnd = random.Random(7)
+    payloads = [
+        msgpack.packb(list(range(100_000))),
+        msgpack.packb([rnd.randbytes(20) for _ in range(5000)]),
+        msgpack.packb([rnd.randbytes(20) for _ in range(3000)] + [rnd.randbytes(70_000)]),
+        msgpack.packb({"a": "x" * 70_000, "b": [1, 2, 3] * 20_000}),
+        msgpack.packb([rnd.randbytes(65_535), rnd.randbytes(65_536)]),
+    ]
+    for payload in payloads:
+        walked = sp.native_spans(memoryview(payload))  # a memoryview is always walked
+        assert sp.native_spans(payload) == walked
+        assert sp.native_spans(bytearray(payload)) == walked
+    assert sp.native_spans(payloads[0]) == [] and sp.native_spans(payloads[2]) != []

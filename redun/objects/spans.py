@@ -27,12 +27,30 @@ def native_spans(payload, min_span: int = SPAN_MIN) -> list:
     mv = memoryview(payload).cast("B")
     if len(mv) < min_span:
         return []
+    if min_span > 0xFFFF and isinstance(payload, (bytes, bytearray)) and not _length32_item(payload, min_span):
+        return []
     spans: list = []
     try:
         end = _walk(mv, 0, spans, min_span, [_SPAN_BUDGET], 0)
     except (_TooMany, IndexError, struct.error, RecursionError):
         return []
     return spans if end == len(mv) else []
+
+
+def _length32_item(data, min_span: int) -> bool:
+    """Whether data has, anywhere, the head of a str 32, bin 32 or ext 32 item of at least
+    min_span bytes that fits in it: an item longer than 0xFFFF bytes has no other head, so
+    without one there is no span and the item-by-item walk (a large list of small items
+    costs most) is skipped. Heads are found with bytes.find; a false one only means a walk."""
+    size = len(data)
+    for head in (b"\xdb", b"\xc6", b"\xc9"):
+        i = data.find(head)
+        while 0 <= i <= size - 5:
+            n = int.from_bytes(data[i + 1 : i + 5], "big")
+            if n >= min_span and i + 5 + n <= size:
+                return True
+            i = data.find(head, i + 1)
+    return False
 
 
 def _walk(mv, pos: int, spans: list, min_span: int, budget: list, depth: int) -> int:
