@@ -74,19 +74,21 @@ from redun.objects import s3
 def upload_file(self, *a, **k):
     os.kill(os.getpid(), signal.SIGKILL)  # killed with the pack staged, before any upload
 s3.S3Location.upload_file = upload_file
-sys.argv = ["redun", "-c", sys.argv[1], "push", "s3"]
+sys.argv = ["redun", "-c", sys.argv[1], "push", "s3", sys.argv[2]]
 from redun.cli.entry import main
 main()
 """
 
 
 def test_killed_s3_push_leaves_no_staged_pack(tmp_path, seaweed):  # noqa: F811
-    """Item 11: the staged tmp-*.pack of a killed push stayed in the remote's cache forever."""
+    """Item 11: the staged tmp-*.pack of a killed push stayed in the remote's cache forever.
+    (A push of one execution by prefix: the object path, which stages its pack.)"""
     a = Repo.init(str(tmp_path / "a"))
-    make_exec(a, 3)
+    ref = make_exec(a, 3)[0]
     url = unique_url()
     assert _redun(seaweed, a.root, "repo", "add", "s3", url).returncode == 0
-    res = run_capped([sys.executable, "-c", KILL_AT_FIRST_UPLOAD, a.root], env=_env(seaweed))
+    prefix = ref.split("/")[1][:8]
+    res = run_capped([sys.executable, "-c", KILL_AT_FIRST_UPLOAD, a.root, prefix], env=_env(seaweed))
     assert res.returncode == -9, res
     cache = os.path.join(a.root, "remotes-cache", "s3")
     staged = [e for e in os.listdir(cache) if e.startswith("tmp-")]

@@ -33,6 +33,7 @@ CONNECT_TIMEOUT = 10  # seconds; botocore's 60 s makes a dead endpoint look like
 READ_TIMEOUT = 60
 MULTIPART_AT = 1 << 30  # files above 1 GiB go up in parts (one PUT stops at 5 GiB)
 PART_SIZE = 64 << 20  # held in memory one at a time; 10,000 parts allow 640 GiB
+STREAM_PART = 16 << 20  # upload_chunks: one part in memory at a time (S3's least is 5 MiB)
 
 # Legacy bucket names (us-east-1) allow upper case and '_'; S3 checks the rest.
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}\Z")
@@ -304,3 +305,44 @@ class S3Location:
                 pass  # the first failure is the one to report
             raise
 
+    def upload_chunks(self, rel: str, chunks, before_complete=None, part_size: Optional[int] = None) -> int:
+        """Upload the bytes of an iterable of chunks, holding one part in memory: one PUT when
+        they fit in a part, else a multipart upload. before_complete() runs after the last
+        chunk and before the object exists (one PUT sent, or the upload completed); if it
+        raises, nothing is written (the upload is aborted). Returns the size uploaded."""
+        part_size = part_size or STREAM_PART
+        buf, size, upload, parts = bytearray(), 0, None, []
+        key = self.key(rel)
+        try:
+            for chunk in chunks:
+                buf += chunk
+                size += len(chunk)
+                while len(buf) > part_size:  # the last part (any size) is sent after the loop
+                    if upload is None:
+                        upload = self.call("create_multipart_upload", "write", rel, Key=key)["UploadId"]
+                    self._upload_part(rel, key, upload, parts, bytes(buf[:part_size]))
+                    del buf[:part_size]
+            if before_complete is not None:
+                before_complete()
+            if upload is None:
+                self.put(rel, bytes(buf))
+                return size
+            if buf:
+                self._upload_part(rel, key, upload, parts, bytes(buf))
+            self.call("complete_multipart_upload", "write", rel, Key=key, UploadId=upload,
+                      MultipartUpload={"Parts": parts})
+            return size
+        except BaseException:
+            if upload is not None:
+                try:
+                    self.call("abort_multipart_upload", "clean up", rel, Key=key, UploadId=upload)
+                except RedunError:
+                    pass  # the first failure is the one to report
+            raise
+
+    def _upload_part(self, rel: str, key: str, upload: str, parts: list, body: bytes) -> None:
+        if len(parts) >= 10000:
+            raise self.error(f"Cannot write s3://{self.bucket}/{key}: more than 10,000 parts")
+        number = len(parts) + 1
+        r = self.call("upload_part", "write", rel, Key=key, UploadId=upload, PartNumber=number, Body=body)
+        parts.append({"PartNumber": number, "ETag": r["ETag"]})

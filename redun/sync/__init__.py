@@ -5,6 +5,9 @@
     dirremote.py  a directory with the .redun layout (the local repo too)
     s3remote.py   s3://bucket/prefix (boto3 imported lazily)
     transfer.py   sync(src, dst): one pack per push, refs moved by CAS
+    wholepacks.py a full sync sends the packs the destination lacks as they are
+    packcheck.py  checks of a whole pack while its bytes stream
+    s3packs.py    whole packs to and from S3 (upload group, read-ahead download)
 
 This layer works on stores and refs; it never opens a repository. Opening a
 configured location as a Remote (or as a local mirror of an S3 remote) is

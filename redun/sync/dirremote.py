@@ -18,6 +18,7 @@ from typing import Callable, Optional
 
 from ..errors import RedunError, RefConflictError
 from ..objects.directory import DirectoryStore
+from ..objects.packgroup import chunks_of
 from ..refs import DirectoryRefs
 from .haves import Haves
 from .plan import SYNC_PREFIXES
@@ -101,6 +102,14 @@ class DirectoryRemote(LocalStoreReads, Remote):
         if self._blob_reader is not None:
             return None
         return self.store.packs()
+
+    def pack_chunks(self, pack):
+        """The bytes of one of pack_files(), a few MiB at a time."""
+        return chunks_of(pack.path)
+
+    def index_bytes(self, pack) -> bytes:
+        with open(pack.idx_path, "rb") as f:
+            return f.read()
 
     def loose_ids(self):
         return self.store.iter_loose()

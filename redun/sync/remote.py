@@ -24,8 +24,11 @@ implementation):
   another writer changed meanwhile raises RefConflictError and is left as
   it is; changes to other refs by other writers are merged, never lost.
 - optional, for whole-pack transfer (sync/wholepacks.py): pack_files() (a
-  source's packs as files, else None), loose_ids(), installs_pack_groups() and
-  begin_group(origin) (a destination that installs several packs all or nothing).
+  source's packs, each with .name and its verified .index, else None),
+  pack_chunks(pack) (its bytes, streamed), index_bytes(pack), loose_ids();
+  installs_pack_groups() and begin_group(origin) (a destination that takes several
+  whole packs at once: a directory installs them all or nothing, S3 uploads them and
+  only the next head names them) and groups_installed().
 - location: the string the user configured; close() releases files.
 Ref names and object ids read from a remote are validated before use; no
 name from a remote is ever used to build a local path except after
@@ -89,12 +92,21 @@ class Remote:
         """The source's installed packs as files (name, path, idx_path, index), or None."""
         return None
 
+    def pack_chunks(self, pack):
+        raise NotImplementedError
+
+    def index_bytes(self, pack) -> bytes:
+        raise NotImplementedError
+
     def loose_ids(self):
         return iter(())
 
     def installs_pack_groups(self) -> bool:
-        """Whether begin_group(origin) gives a PackGroup (objects/packgroup.py)."""
+        """Whether begin_group(origin) gives a group of whole packs (objects/packgroup.py)."""
         return False
+
+    def groups_installed(self) -> None:
+        """Called after a group committed (a directory re-reads its packs)."""
 
     def same_as(self, other: "Remote") -> bool:
         return self.location == other.location

@@ -33,6 +33,7 @@ from ..objects.s3 import S3Location
 from ..refs import check_ref_name
 from .haves import Haves
 from .remote import Head, Remote, check_pack_name
+from .s3packs import S3Pack, S3PackGroup, download_chunks
 
 HEAD_FORMAT = "redun-repo 1.0"
 HEAD_MAJOR = 1  # the repository format major this redun reads and writes
@@ -103,7 +104,7 @@ class _S3Upload(PackFile):
         idx = b"".join(index)
         self.remote.loc.upload_file(f"packs/pack-{name}.pack", self.path)
         self.remote.loc.put(f"packs/pack-{name}.idx", idx)
-        self.remote._cache_index(name, idx)
+        self.remote.cache_index(name, idx)
 
     def close(self) -> None:
         super().close()
@@ -182,7 +183,8 @@ class S3Remote(Remote):
     def _cache_path(self, name: str, ext: str) -> str:
         return os.path.join(self.cache_dir, f"pack-{check_pack_name(name)}.{ext}")
 
-    def _cache_index(self, name: str, data: bytes) -> None:
+    def cache_index(self, name: str, data: bytes) -> None:
+        """Keep the index of a pack this remote holds (written or fetched) in the cache."""
         path = self._cache_path(name, "idx")
         tmp = f"{path}.tmp-{uuid.uuid4().hex}"
         with open(tmp, "wb") as f:
@@ -219,7 +221,7 @@ class S3Remote(Remote):
         data = self.loc.get(f"packs/pack-{name}.idx")
         if data is None:
             raise CorruptObjectError(f"{self.location} lists pack {name} but its index is missing")
-        self._cache_index(name, data)
+        self.cache_index(name, data)
         return self._indexes[name]
 
     def has(self, oid: bytes) -> bool:
@@ -264,6 +266,26 @@ class S3Remote(Remote):
             if hit is not None:
                 return read_entry(self._pack_buf(name), hit[0], hit[1], oid, f"{self.location} pack {name}")
         raise NotFoundError(f"No object {oid.hex()} in {self.location}.")
+
+    # -- whole packs (sync/wholepacks.py, sync/s3packs.py) --------------------
+    def pack_files(self) -> list:
+        """The packs the last read_head named, each with its verified index."""
+        return [S3Pack(name, self.pack_index(name)) for name in self._head_packs]
+
+    def pack_chunks(self, pack):
+        rel = f"packs/pack-{check_pack_name(pack.name)}.pack"
+        return download_chunks(self.loc, rel, f"{self.location}/{rel}, named by its HEAD,")
+
+    def index_bytes(self, pack) -> bytes:
+        return bytes(pack.index.data)
+
+    def installs_pack_groups(self) -> bool:
+        return True
+
+    def begin_group(self, origin: Optional[dict] = None) -> S3PackGroup:
+        """Whole packs uploaded as they are; only the HEAD written after them names them.
+        origin is not kept on S3 (see begin_pack)."""
+        return S3PackGroup(self)
 
     def begin_pack(self, origin: Optional[dict] = None) -> PackWriter:
         """origin is not kept on S3: nothing runs there, and whoever pulls from it marks the

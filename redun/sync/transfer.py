@@ -122,7 +122,9 @@ def _send_whole(src, dst, plan, updates, expand, trusted, result, progress) -> l
 
         outside: set = set()
         for p in plan.whole:
-            result.objects += add_whole(group, p, src.location, trusted, outside, known)
+            count, links = add_whole(group, src, p, trusted, known)
+            outside |= links
+            result.objects += count
             progress.update(result.objects)
         writer = group.writer()
         try:

@@ -1,35 +1,36 @@
 """Whole packs: a full sync sends the source packs the destination lacks entirely as they are.
 
-Used by transfer.sync when every execution is synced (no prefixes), the source keeps its
-objects in pack files (a directory) and the destination installs pack groups (a directory:
-objects/packgroup.py). The closure invariant (a store that has an object has everything it
-links to) must hold for every object of a whole pack, reachable or not, without reading each
-object's links. It holds because after such a sync the destination holds every object of the
-source: the packs it lacks entirely go whole; every other pack (and every loose object) gives
-the objects the destination lacks through a PackWriter in the same group. The source's own
-closure (fsck-clean) then carries over. To keep that cheap, whole-pack mode is chosen only
-when the packs to prove (those not already at the destination under the same name) are not
-larger than the packs to send; otherwise the ref walk alone runs, as before.
+Used by transfer.sync when every execution is synced (no prefixes), the source can hand its
+packs over as files or streams (pack_files, pack_chunks, index_bytes: a directory, or an S3
+remote) and the destination takes whole packs as a group (begin_group: a directory installs
+them all or nothing, objects/packgroup.py; an S3 remote uploads them, sync/s3packs.py, and
+only the HEAD written after the group names them). The closure invariant (a store that has
+an object has everything it links to) must hold for every object of a whole pack, reachable
+or not, without reading each object's links. It holds because after such a sync the
+destination holds every object of the source: the packs it lacks entirely go whole; every
+other pack (and every loose object) gives the objects the destination lacks through a
+PackWriter in the same group. The source's own closure (fsck-clean) then carries over. To
+keep that cheap, whole-pack mode is chosen only when the packs to prove (those not already at
+the destination under the same name) are not larger than the packs to send; otherwise the
+ref walk alone runs, as before.
 
-Verification: a whole pack is streamed and its bytes hashed against the digest in its index;
-the index's checksum and its name (blake3 of its ids) are checked. From a source this machine
-does not trust (anything but the config dir's own repo), every entry of the staged copy is
-also read through the index, hash-verified, decoded, and its links must be held at the end of
-the sync. Install is all-or-nothing (a journal; docs/design.md, "Pack groups"), and the refs
-move only after it.
+Verification (sync/packcheck.py), while the bytes stream from the source to the
+destination: the index's checksum and its name (blake3 of its ids) are checked, and the
+pack's bytes are hashed against the digest in its index before the pack is staged or its
+upload completed. From a source this machine does not trust (anything but the config dir's
+own repo), every entry is also parsed as it streams, hash-verified and decoded, the entries
+must be exactly those the index lists, and their links outside the pack must be held at the
+end of the sync. A directory installs the group all or nothing (a journal; docs/design.md,
+"Pack groups"); the refs (or the S3 HEAD) move only after it.
 """
 
-import mmap
-import os
 from dataclasses import dataclass, field
 
 import blake3
 
 from ..errors import CorruptObjectError, SyncError
-from ..objects import codec, compress
-from ..objects.pack import PackIndex, read_entry
-from ..objects.packgroup import chunks_of
-from ..objects.store import verify
+from ..objects.pack import PackIndex
+from .packcheck import PackCheck
 
 PROVE_RATIO = 1.0  # at most this many objects proved held per object sent whole
 
@@ -74,57 +75,29 @@ def plan_whole(src, dst, dst_head):
     return plan if plan.whole else None
 
 
-def _checked_index(pack, where: str) -> tuple:
-    """(index bytes, PackIndex over them) after checking the checksum and the name."""
-    with open(pack.idx_path, "rb") as f:
-        data = f.read()
-    index = PackIndex(data, f"{where}/pack-{pack.name}.idx")
+def _checked_index(data: bytes, name: str, where: str) -> PackIndex:
+    """A PackIndex over index bytes after checking the checksum and the name."""
+    index = PackIndex(data, f"{where}/packs/pack-{name}.idx")
     index.verify_checksum()
-    if blake3.blake3(data[index.ids_at: index.off_at]).digest(20).hex() != pack.name:
+    if blake3.blake3(data[index.ids_at: index.off_at]).digest(20).hex() != name:
         raise CorruptObjectError(f"pack index {index.where} does not match its name (its ids hash elsewhere)")
-    return data, index
+    return index
 
 
-def _hashed(chunks, hasher):
-    for chunk in chunks:
-        hasher.update(chunk)
-        yield chunk
+def add_whole(group, src, pack, trusted: bool, known) -> tuple:
+    """Stage (or upload) one whole pack of src into group, checked while it streams
+    (sync/packcheck.py). Returns (its object count, the links of its entries held neither
+    in it nor by `known(oid)`: empty when trusted, as entries are then not read)."""
+    data = src.index_bytes(pack)
+    index = _checked_index(data, pack.name, src.location)
+    check = PackCheck(pack.name, index, src.location, entries=not trusted)
+    outside: set = set()
 
+    def finish(_staged=None) -> None:
+        outside.update(link for link in check.finish() if not known(link))
 
-def add_whole(group, pack, where: str, trusted: bool, outside: set, known) -> int:
-    """Stage one whole pack into group; returns its object count. Untrusted: every entry
-    is verified and its links not in the pack (nor `known(oid)`) are added to `outside`."""
-    data, index = _checked_index(pack, where)
-    hasher = blake3.blake3()
-
-    def check(path: str) -> None:
-        if hasher.digest() != index.pack_digest:
-            raise CorruptObjectError(f"pack {where}/pack-{pack.name}.pack does not match its index digest")
-        if not trusted:
-            _verify_entries(path, index, where, outside, known)
-
-    group.add_pack(pack.name, _hashed(chunks_of(pack.path), hasher), data, check)
-    return index.count
-
-
-def _verify_entries(path: str, index: PackIndex, where: str, outside: set, known) -> None:
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-    try:
-        for oid, off, n in index.entries():
-            stored = read_entry(buf, off, n, oid, where)
-            data = verify(oid, compress.decompress(stored, f"{oid.hex()} in {where}"), where)
-            try:
-                links = codec.decode(data).links()
-            except CorruptObjectError as e:
-                raise CorruptObjectError(f"object {oid.hex()} in {where}: {e}") from None
-            for link in links:
-                if index.find(link) is None and not known(link):
-                    outside.add(link)
-    finally:
-        if size:
-            buf.close()
+    group.add_pack(pack.name, check.chunks(src.pack_chunks(pack)), data, finish)
+    return index.count, outside
 
 
 def missing_objects(plan: WholePlan, src, known, expand):
