@@ -153,7 +153,7 @@ def test_multipart_push_and_streamed_pull(tmp_path, seaweed, monkeypatch):  # no
     from redun.objects import s3
 
     monkeypatch.setattr(s3, "STREAM_PART", 5 << 20)
-    src, url, names, _ = _setup(tmp_path, seaweed, execs=2, big=12 << 20)
+    src, url, names, _ = _setup(tmp_path, seaweed, execs=2, big=20 << 20)
     remote = S3Remote(url, str(tmp_path / "cache"), client=seaweed_client(seaweed))
     with remote:
         result = sync(repo_remote(src), remote, trusted=True)
@@ -220,7 +220,7 @@ def test_pull_checks_every_entry_of_a_whole_pack(tmp_path, seaweed):  # noqa: F8
 
 @pytest.mark.parametrize("point,k", [("part", 1), ("part", 3), ("index", 1), ("index", 2)])
 def test_kill9_during_whole_pack_upload_then_retry(tmp_path, seaweed, point, k):  # noqa: F811
-    src, url, names, env = _setup(tmp_path, seaweed, execs=3, big=12 << 20)
+    src, url, names, env = _setup(tmp_path, seaweed, execs=3, big=20 << 20)
     p = subprocess.run([sys.executable, "-c", KILLER, point, str(k)], env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert p.returncode == -9  # it died at that point

@@ -33,7 +33,7 @@ CONNECT_TIMEOUT = 10  # seconds; botocore's 60 s makes a dead endpoint look like
 READ_TIMEOUT = 60
 MULTIPART_AT = 1 << 30  # files above 1 GiB go up in parts (one PUT stops at 5 GiB)
 PART_SIZE = 64 << 20  # held in memory one at a time; 10,000 parts allow 640 GiB
-STREAM_PART = 16 << 20  # upload_chunks: one part in memory at a time (S3's least is 5 MiB)
+STREAM_PART = 8 << 20  # upload_chunks: about one part in memory at a time (S3's least is 5 MiB)
 
 # Legacy bucket names (us-east-1) allow upper case and '_'; S3 checks the rest.
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}\Z")
@@ -306,29 +306,32 @@ class S3Location:
             raise
 
     def upload_chunks(self, rel: str, chunks, before_complete=None, part_size: Optional[int] = None) -> int:
-        """Upload the bytes of an iterable of chunks, holding one part in memory: one PUT when
-        they fit in a part, else a multipart upload. before_complete() runs after the last
-        chunk and before the object exists (one PUT sent, or the upload completed); if it
-        raises, nothing is written (the upload is aborted). Returns the size uploaded."""
+        """Upload the bytes of an iterable of chunks, holding about one part in memory: one PUT
+        when they fit in a part, else a multipart upload whose parts are whole chunks joined
+        until they reach part_size (chunks of part_size each go up as they are, uncopied).
+        before_complete() runs after the last chunk and before the object exists (the PUT
+        sent, or the upload completed); if it raises, nothing is written (the upload is
+        aborted). Returns the size uploaded."""
         part_size = part_size or STREAM_PART
-        buf, size, upload, parts = bytearray(), 0, None, []
+        pending, pending_size, size, upload, parts = [], 0, 0, None, []
         key = self.key(rel)
         try:
             for chunk in chunks:
-                buf += chunk
-                size += len(chunk)
-                while len(buf) > part_size:  # the last part (any size) is sent after the loop
+                if pending_size >= part_size:  # more follows: a part, not the last one
                     if upload is None:
                         upload = self.call("create_multipart_upload", "write", rel, Key=key)["UploadId"]
-                    self._upload_part(rel, key, upload, parts, bytes(buf[:part_size]))
-                    del buf[:part_size]
+                    self._upload_part(rel, key, upload, parts, b"".join(pending))
+                    pending, pending_size = [], 0
+                pending.append(chunk)
+                pending_size += len(chunk)
+                size += len(chunk)
             if before_complete is not None:
                 before_complete()
             if upload is None:
-                self.put(rel, bytes(buf))
+                self.put(rel, b"".join(pending))
                 return size
-            if buf:
-                self._upload_part(rel, key, upload, parts, bytes(buf))
+            if pending:
+                self._upload_part(rel, key, upload, parts, b"".join(pending))
             self.call("complete_multipart_upload", "write", rel, Key=key, UploadId=upload,
                       MultipartUpload={"Parts": parts})
             return size

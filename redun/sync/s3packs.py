@@ -1,7 +1,7 @@
 """Whole packs to and from an S3 remote (sync/wholepacks.py does the choosing and checking).
 
 Push: `S3PackGroup` uploads each whole pack as it is, streamed from the local file in parts
-(objects/s3.S3Location.upload_chunks: one part in memory at a time), and the upload is
+(objects/s3.S3Location.upload_chunks: about one part in memory at a time), and the upload is
 completed only once the bytes sent hashed to the digest in the pack's index (the check runs
 between the last part and the completion); then its index. The object path's pack (what the
 remote partly holds) goes through the remote's usual PackWriter. Nothing names these packs
@@ -46,7 +46,7 @@ class S3PackGroup:
         loc = self.remote.loc
         loc.upload_chunks(f"packs/pack-{name}.pack", chunks, before_complete=check)
         loc.put(f"packs/pack-{name}.idx", idx)
-        self.remote.cache_index(name, idx)
+        self.remote.cache_index(name, idx, open_now=False)  # checked already; kept for the next push
         self.uploaded.append(name)
 
     def writer(self):

@@ -183,14 +183,16 @@ class S3Remote(Remote):
     def _cache_path(self, name: str, ext: str) -> str:
         return os.path.join(self.cache_dir, f"pack-{check_pack_name(name)}.{ext}")
 
-    def cache_index(self, name: str, data: bytes) -> None:
-        """Keep the index of a pack this remote holds (written or fetched) in the cache."""
+    def cache_index(self, name: str, data: bytes, open_now: bool = True) -> None:
+        """Keep the index of a pack this remote holds (written or fetched) in the cache;
+        open_now=False leaves it to be opened (and checked again) when first needed."""
         path = self._cache_path(name, "idx")
         tmp = f"{path}.tmp-{uuid.uuid4().hex}"
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
-        self._indexes[name] = self._open_index(path, name)
+        if open_now:
+            self._indexes[name] = self._open_index(path, name)
 
     def _open_index(self, path: str, name: str) -> PackIndex:
         idx = PackIndex.open(path)
@@ -271,6 +273,11 @@ class S3Remote(Remote):
     def pack_files(self) -> list:
         """The packs the last read_head named, each with its verified index."""
         return [S3Pack(name, self.pack_index(name)) for name in self._head_packs]
+
+    def has_any(self, oids) -> bool:
+        if not self._head_packs:
+            return False  # an empty remote (the first push): no object to look up
+        return super().has_any(oids)
 
     def pack_chunks(self, pack):
         rel = f"packs/pack-{check_pack_name(pack.name)}.pack"
