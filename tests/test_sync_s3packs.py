@@ -232,3 +232,4 @@ def test_kill9_during_whole_pack_upload_then_retry(tmp_path, seaweed, point, k):
     root, out = _pull_into(tmp_path, seaweed, url, "b")
     assert out.returncode == 0, out.stderr
     assert _state(root)[1:] == (names, set(src.store.iter_ids()))
+
