@@ -1,8 +1,9 @@
 """Whole packs to and from a real S3 server (SeaweedFS; sync/s3packs.py, sync/packcheck.py):
 a full push to an S3 remote that lacks the packs uploads them as they are, a pull into a
 repo that lacks them installs them as a group, everything verified while it streams; a
-damaged pack on either side is refused naming it, and a push killed at exact points of the
-upload leaves a HEAD that names only complete packs."""
+damaged pack on either side is refused naming it; a push killed at exact points of the
+upload leaves a HEAD that names only complete packs, and a pull killed during the group
+install shows nothing new or the whole group; each retry completes."""
 
 import os
 import subprocess
@@ -233,3 +234,55 @@ def test_kill9_during_whole_pack_upload_then_retry(tmp_path, seaweed, point, k):
     assert out.returncode == 0, out.stderr
     assert _state(root)[1:] == (names, set(src.store.iter_ids()))
 
+
+
+# Runs `redun pull s3` after arranging a SIGKILL of itself at one step of the pack group
+# install (the same points as tests/test_sync_wholepacks.py's directory push).
+PULL_KILLER = r"""
+import os, runpy, signal, sys
+from redun.objects import packgroup
+point, k = sys.argv[1], int(sys.argv[2])
+seen = [0]
+
+def boom():
+    seen[0] += 1
+    if seen[0] == k:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+if point == "stage":
+    stage = packgroup.PackGroup._stage_index
+    def staged(self, *a):
+        stage(self, *a)
+        boom()
+    packgroup.PackGroup._stage_index = staged
+elif point == "install":
+    replace = os.replace
+    def replaced(a, b):
+        replace(a, b)
+        if "tmp-discard-" in str(a) and "/pack-" in str(b):
+            boom()
+    os.replace = replaced
+sys.argv = ["redun", "pull", "s3"]
+runpy.run_module("redun", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("point,k", [("stage", 2), ("install", 2)])
+def test_kill9_during_whole_pack_pull_then_retry(tmp_path, seaweed, point, k):  # noqa: F811
+    src, url, names, env = _setup(tmp_path, seaweed, execs=3)
+    assert _redun(env, "push", "s3").returncode == 0
+    dst = Repo.init(str(tmp_path / "b" / ".redun"))
+    env = _env(seaweed, dst.root)
+    assert _redun(env, "repo", "add", "s3", url).returncode == 0
+    p = subprocess.run([sys.executable, "-c", PULL_KILLER, point, str(k)], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert p.returncode == -9  # it died at that point
+    packs, refs, ids = _state(dst.root)
+    assert not refs  # refs move only after the group is installed
+    if point == "stage":
+        assert not packs and not ids  # nothing was visible yet
+    else:
+        assert ids == set(src.store.iter_ids())  # the journal was rolled forward: the whole group
+    out = _redun(env, "pull", "s3")
+    assert out.returncode == 0, out.stderr
+    assert _state(dst.root)[1:] == (names, set(src.store.iter_ids()))
