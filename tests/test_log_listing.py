@@ -130,3 +130,93 @@ def test_hinted_reads_and_released_pages(history):
     store.release_pages()
     assert [store.get(r["oid"]) for r in rows] == [store.get_from(r["oid"], r["pack"]) for r in rows]
     repo.close()
+
+
+@pytest.fixture
+def tied(tmp_repo_dir):
+    """Two executions whose jobs start at the same instants (ties broken by id across pages)."""
+    repo = Repo.open(tmp_repo_dir)
+    write_execution(repo.store, repo.refs, n_jobs=6, seed=1, start=T0)
+    write_execution(repo.store, repo.refs, n_jobs=6, seed=2, start=T0)
+    repo.close()
+    return tmp_repo_dir
+
+
+def _rendered(d, kind):
+    """Each row rendered on its own, the way a job tree or a call node block shows it."""
+    repo = Repo.open(d)
+    prov = query.Provenance(repo)
+    lines = []
+    r = TextRenderer(prov, lines.append)
+    if kind == "job":
+        for row in repo.index.select("job", "", (), "start_time DESC, id"):
+            r.job_line(row)
+    else:
+        for row in repo.index.select("call_node", "", (), "timestamp, hash, oid"):
+            r.call_node_line(row)
+    repo.close()
+    return lines
+
+
+@pytest.mark.parametrize("kind", ["job", "call_node"])
+def test_job_and_call_node_listings_page_by_keyset(tied, kind, monkeypatch):
+    d = tied
+    rows = redun(d, "log", "--job" if kind == "job" else "--call-node").splitlines()
+    assert rows == _rendered(d, kind) and len(rows) >= 10
+    for page in (1, 2, 3):  # ties in start time fall on page boundaries
+        monkeypatch.setattr(listing_queries, "PAGE", page)
+        assert redun(d, "log", "--job" if kind == "job" else "--call-node").splitlines() == rows
+    repo = Repo.open(d)
+    statements = []
+    repo.index.conn.set_trace_callback(statements.append)
+    pages = getattr(repo.index, f"{kind}_pages")(page=4)
+    assert len(next(pages)) == 4
+    table = "jobs" if kind == "job" else "call_nodes"
+    assert len([s for s in statements if f"FROM {table} WHERE" in s]) == 1
+    rest = list(pages)
+    assert all("LIMIT 4" in s and "OFFSET" not in s.upper() for s in statements if f"FROM {table} WHERE" in s)
+    assert sum(map(len, rest)) + 4 == len(rows)
+    repo.close()
+
+
+def test_job_listing_with_filters_and_tags(tied):
+    d = tied
+    every = redun(d, "log", "--job").splitlines()
+    job = every[3].split()[1]
+    full = redun(d, "log", job).splitlines()[0].split()[1]
+    redun(d, "tag", "add", full, "stage=two")
+    tagged = redun(d, "log", "--job").splitlines()
+    assert tagged[3] == every[3] + "(stage=two)" and tagged[:3] == every[:3]
+    assert redun(d, "log", "--job", "--tag", "stage=two").splitlines() == [tagged[3]]
+    steps = redun(d, "log", "--job", "--task-name", "step").splitlines()
+    assert steps == [line for line in tagged if "step(" in line] and steps
+
+
+def test_order_index_built_for_an_older_index_file(tied):
+    """An index file made before jobs_start/call_nodes_time existed gets them on first use."""
+    d = tied
+    before = redun(d, "log", "--job")
+    repo = Repo.open(d)
+    repo.index.commit(lambda c: (c.execute("DROP INDEX jobs_start"), c.execute("DROP INDEX call_nodes_time")))
+    repo.close()
+    assert redun(d, "log", "--job") == before
+    redun(d, "log", "--call-node")
+    repo = Repo.open(d)
+    names = {n for (n,) in repo.index._read("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    repo.close()
+    assert {"jobs_start", "call_nodes_time"} <= names
+
+
+def test_filtered_listings_keep_the_listing_order(history):
+    """A filter removes lines from a listing and never reorders it (values in index order
+    whatever plan sqlite picks for the filter, e.g. --exec-tag's recursive set of values)."""
+    from redun.objects.ids import uuid_str
+
+    d, a = history
+    redun(d, "tag", "add", uuid_str(a["exec_id"]), "who=me")
+    for kind in ("--value", "--job", "--call-node"):
+        every = redun(d, "log", kind).splitlines()
+        some = redun(d, "log", kind, "--exec-tag", "who=me").splitlines()
+        assert some and len(some) < len(every)
+        it = iter(every)
+        assert all(line in it for line in some), kind  # a subsequence, in the same order

@@ -8,13 +8,9 @@ COUNT_NAMES = {"execution": "Execution", "job": "Job", "call_node": "CallNode", 
                "file": "File"}
 TRIM_EVERY = 1000
 
-ORDER = {
+ORDER = {  # listings read through one cursor (few rows); the others page (_list_pages)
     "execution": "start_time DESC, id",
-    "job": "start_time DESC, id",
-    "call_node": "timestamp, hash",
     "task": "(SELECT MIN(j.start_time) FROM jobs j WHERE j.task_hash = tasks.hash), fullname",
-    "value": "",
-    "file": "path, hash",
 }
 
 
@@ -138,8 +134,8 @@ def list_kind(prov, renderer, kind: str, f: dict, count: bool, detail: bool, fmt
         n = index.count(table_kind, where, params, distinct="path" if kind == "file" else "")
         _count_line(out, kind, n, fmt)
         return
-    if kind in ("value", "file"):
-        _list_values(prov, renderer, kind, where, params, detail, fmt)
+    if kind in ("value", "file", "job", "call_node"):
+        _list_pages(prov, renderer, kind, where, params, detail, fmt)
         return
     rows = index.select(table_kind, where, params, ORDER[kind], group="path" if kind == "file" else "")
     n = 0
@@ -175,28 +171,33 @@ def list_kind(prov, renderer, kind: str, f: dict, count: bool, detail: bool, fmt
         _count_line(out, kind, n, fmt)
 
 
-def _list_values(prov, renderer, kind: str, where: str, params: list, detail: bool, fmt: str) -> None:
-    """Values and files, a page at a time (redun/view/listing.py): typed lines for the text
-    listing; index rows for --format json and --detail, whose renderers read records."""
+def _list_pages(prov, renderer, kind: str, where: str, params: list, detail: bool, fmt: str) -> None:
+    """Values, files, jobs and call nodes, a page at a time (redun/view/listing.py): typed
+    lines for the text listing; index rows for --format json and --detail, whose renderers
+    read records."""
     from ..view import listing
 
-    pages = prov.index.value_pages if kind == "value" else prov.index.file_pages
-    if fmt == "json":
-        for rows in listing.row_pages(prov, pages(where, params)):
+    index = prov.index
+    rows_of = {"value": index.value_pages, "file": index.file_pages, "job": index.job_pages,
+               "call_node": index.call_node_pages}[kind]
+    if fmt == "json" or (detail and kind != "file"):
+        if fmt == "json":
+            table = "value" if kind == "file" else kind
+            show = lambda row: renderer.record(table, row)  # noqa: E731
+        else:
+            show = {"value": renderer.value_block, "job": renderer.job_detail,
+                    "call_node": renderer.call_node_block}[kind]
+        for rows in listing.row_pages(prov, rows_of(where, params)):
             for row in rows:
-                renderer.record("value", row)
-    elif kind == "file":
-        for lines in listing.file_pages(prov, where, params):
-            for line in lines:
-                renderer.file_row(line)
-    elif detail:
-        for rows in listing.row_pages(prov, pages(where, params)):
-            for row in rows:
-                renderer.value_block(row)
-    else:
-        for lines in listing.value_pages(prov, where, params):
-            for line in lines:
-                renderer.value_row(line)
+                show(row)
+        return
+    lines_of, show = {"value": (listing.value_pages, renderer.value_row),
+                      "file": (listing.file_pages, renderer.file_row),
+                      "job": (listing.job_pages, renderer.job_row),
+                      "call_node": (listing.call_node_pages, renderer.call_node_row)}[kind]
+    for lines in lines_of(prov, where, params):
+        for line in lines:
+            show(line)
 
 
 def _count_line(out, kind: str, n: int, fmt: str) -> None:

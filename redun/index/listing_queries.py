@@ -12,7 +12,9 @@ caller reads objects only for what the index cannot answer.
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
-from .queries import VAL_COLS, as_dict
+from .queries import CALL_COLS, JOB_COLS, VAL_COLS, as_dict
+from .rows import unpack_args
+from .schema import statements
 
 PAGE = 500  # rows per page: one query, and the most a listing holds at once
 SCAN_CACHE_KIB = 8192  # sqlite page cache while a listing runs: a scan reads each page once
@@ -32,6 +34,79 @@ class ListingQueries:
             with self.lock:
                 if self.conn is not None:
                     self.conn.execute(f"PRAGMA cache_size={before}")
+
+    def _order_index(self, name: str) -> None:
+        """Build the index a sorted listing pages through if this file predates it (once;
+        a fresh index has it from schema.INDEXES). Unwritable: pages are sorted scans."""
+        if self._read("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)):
+            return
+        sql = next(s for s in statements()[1] if f" {name} " in s)
+        try:
+            self.commit(lambda c: c.execute(sql))
+        except Exception:  # noqa: BLE001 - a read-only index still answers, only slower
+            pass
+
+    def _keyset_pages(self, select: str, where: str, params, order: str, key_sql: str, key_of,
+                      page: int) -> Iterator[list]:
+        """Rows of `select WHERE where ORDER BY order`, `page` at a time: each page starts
+        after the key of the last row of the one before (key_sql: the condition, with its
+        placeholders; key_of(row): their values)."""
+        cond = f" AND ({where})" if where else ""
+        after = None
+        with self._scan_cache():
+            while True:
+                key = key_sql if after is not None else "1"
+                rows = self._read(f"{select} WHERE {key}{cond} ORDER BY {order} LIMIT {int(page)}",
+                                  (key_of(after) if after is not None else ()) + tuple(params))
+                if not rows:
+                    return
+                after = rows[-1]
+                yield rows
+                if len(rows) < page:
+                    return
+
+    def job_pages(self, where: str = "", params=(), page: Optional[int] = None) -> Iterator[list]:
+        """Jobs newest first (start_time DESC, id), by keyset through jobs_start. Each row adds
+        `task_name` (None if its task is not indexed) and `args`, its call node's
+        ((position, key, value oid), ...) (None if the call node is not indexed)."""
+        self._order_index("jobs_start")
+        n = len(JOB_COLS.split(","))
+        select = (f"SELECT {JOB_COLS}, (SELECT t.fullname FROM tasks t WHERE t.oid = jobs.task_oid), "
+                  "(SELECT coalesce(c.args, x'') FROM call_nodes c WHERE c.oid = jobs.call_node) FROM jobs")
+        start, ident = JOB_COLS.split(", ").index("start_time"), 0
+        for rows in self._keyset_pages(select, where, params, "start_time DESC, id",
+                                       "start_time <= ? AND (start_time < ? OR id > ?)",
+                                       lambda r: (r[start], r[start], r[ident]), page or PAGE):
+            out = []
+            for r in rows:
+                d = as_dict("job", r[:n])
+                d["task_name"] = r[n]
+                d["args"] = None if r[n + 1] is None else unpack_args(r[n + 1])
+                out.append(d)
+            yield out
+
+    def call_node_pages(self, where: str = "", params=(), page: Optional[int] = None) -> Iterator[list]:
+        """Call nodes oldest first (timestamp, hash, oid), by keyset through call_nodes_time."""
+        self._order_index("call_nodes_time")
+        names = CALL_COLS.split(", ")
+        ts, h, oid = names.index("timestamp"), names.index("hash"), names.index("oid")
+        for rows in self._keyset_pages(
+                f"SELECT {CALL_COLS} FROM call_nodes", where, params, "timestamp, hash, oid",
+                "timestamp >= ? AND (timestamp > ? OR hash > ? OR (hash = ? AND oid > ?))",
+                lambda r: (r[ts], r[ts], r[h], r[h], r[oid]), page or PAGE):
+            yield [as_dict("call_node", r) for r in rows]
+
+    def value_cache(self, oids: list) -> dict:
+        """value oid -> (cached preview or None, name of its pack or None), for the oids indexed."""
+        packs = self.pack_names()
+        out = {}
+        oids = sorted(set(oids))
+        for i in range(0, len(oids), 500):
+            chunk = oids[i:i + 500]
+            for oid, text, pack in self._read(
+                    f"SELECT oid, preview, pack FROM vals WHERE oid IN ({','.join('?' * len(chunk))})", chunk):
+                out[oid] = (text, packs.get(pack))
+        return out
 
     def pack_names(self) -> dict:
         """pack id (the `pack` column of vals, call_nodes, tasks) -> pack name."""

@@ -305,6 +305,15 @@ class PgIndex(Queries, PageQueries, TagQueries):  # as Index, over PostgreSQL
             if len(rows) < page:
                 return
 
+    def job_pages(self, where: str = "", params=(), page: int = 500):
+        yield from _pages(self.select("job", where, params, "start_time DESC, id"), page)
+
+    def call_node_pages(self, where: str = "", params=(), page: int = 500):
+        yield from _pages(self.select("call_node", where, params, "timestamp, hash, oid"), page)
+
+    def value_cache(self, oids: list) -> dict:
+        return {oid: (text, None) for oid, text in self.previews(oids).items()}
+
     def file_pages(self, where: str = "", params=(), page: int = 500):
         yield from _pages(self.select("value", where, params, "path, hash", group="path"), page)
 

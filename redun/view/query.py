@@ -67,7 +67,10 @@ class Provenance:
     def stored_preview(self, value_oid: bytes, hint: Optional[str] = None) -> str:
         """The one-line preview of a value the index has no cached text for, read from the
         store (hint: its pack); remembered for the index's cache (see end_page)."""
-        text = self._preview(value_oid, 200, hint)
+        text = self._previews.get((value_oid, 200))
+        if text is not None:
+            return text
+        text = self._previews[(value_oid, 200)] = self._preview(value_oid, 200, hint)
         if self._saved + len(self._new_previews) < SAVED_PREVIEWS:
             self._new_previews[value_oid] = text
         return text

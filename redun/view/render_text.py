@@ -257,6 +257,15 @@ class TextRenderer:
         """A listing's line for a value (a redun.view.listing.ValueLine)."""
         self.line(f"Value {short(v.hash)} {v.type} {v.preview} {format_tags(v.tags)}")
 
+    def job_row(self, j) -> None:
+        """A listing's line for a job (a redun.view.listing.JobLine)."""
+        self.line(f"Job {short(j.id)} [{status_cell(j.status)}] {local_time(j.start_time)}:  "
+                  f"{j.task_name}({j.args}) {format_tags(j.tags)}")
+
+    def call_node_row(self, c) -> None:
+        """A listing's line for a call node (a redun.view.listing.CallNodeLine)."""
+        self.line(f"CallNode {short(c.hash)} {c.task_name} {format_tags(c.tags)}")
+
     def file_row(self, f) -> None:
         """A listing's line for a recorded file (a redun.view.listing.FileLine)."""
         self.line(f"File {short(f.hash)} {f.path} ")
