@@ -83,7 +83,8 @@ def test_plain_log_fast_path_prints_what_the_click_path_prints(repo_with_history
     from redun.cli.group import cli
 
     prefix = _newest_exec_prefix(repo_with_history)
-    for ids in ([], ["-"], [prefix], ["compile"], ["ffffffff"]):
+    listings = (["--exec"], ["--job"], ["--call-node"], ["--task"], ["--value"], ["--file"])
+    for ids in ([], ["-"], [prefix], ["compile"], ["ffffffff"], *listings):
         fast = redun("log", *ids, cwd=repo_with_history)
         old = os.getcwd()
         os.chdir(repo_with_history)
@@ -93,12 +94,18 @@ def test_plain_log_fast_path_prints_what_the_click_path_prints(repo_with_history
             os.chdir(old)
         assert fast.returncode == slow.exit_code, ids
         assert fast.stdout == slow.stdout, ids
+    config = os.path.join(repo_with_history, ".redun")
+    for ids in ([], ["--value"], ["--job"]):  # -c DIR from elsewhere: the same
+        fast = redun("-c", config, "log", *ids, cwd=os.path.dirname(repo_with_history))
+        slow = CliRunner().invoke(cli, ["-c", config, "log", *ids])
+        assert fast.returncode == slow.exit_code == 0 and fast.stdout == slow.stdout, ids
 
 
 @pytest.mark.slow
 def test_plain_log_does_not_import_click(repo_with_history):
     code = ("import sys; from redun.cli.entry import main\n"
-            "try:\n    main(['log', '-'])\nfinally:\n    sys.stderr.write(str('click' in sys.modules))")
+            "try:\n    main(['log', '-'])\n    main(['-c', '.redun', 'log', '--value'])\n"
+            "finally:\n    sys.stderr.write(str('click' in sys.modules))")
     res = subprocess.run([sys.executable, "-c", code], cwd=repo_with_history, capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.startswith("Exec ")
     assert res.stderr.endswith("False")
@@ -109,7 +116,11 @@ def test_log_with_options_still_goes_through_click(repo_with_history):
     from redun.cli.entry import is_plain_log
 
     assert is_plain_log(["log"]) and is_plain_log(["log", "-"]) and is_plain_log(["log", "abc"])
-    assert not is_plain_log(["log", "--exec"]) and not is_plain_log(["log", "a", "b"])
-    assert not is_plain_log(["-c", "x", "log"]) and not is_plain_log(["run", "x"])
+    assert is_plain_log(["log", "--exec"]) and is_plain_log(["-c", "x", "log"]) and is_plain_log(["--config=x", "log"])
+    assert is_plain_log(["-c", "x", "log", "--value"]) and is_plain_log(["--config", "x", "log", "a"])
+    assert not is_plain_log(["log", "a", "b"]) and not is_plain_log(["run", "x"])
+    assert not is_plain_log(["log", "--value", "--count"]) and not is_plain_log(["log", "--detail"])
+    assert not is_plain_log(["-c", "x", "-r", "y", "log"]) and not is_plain_log(["-c", "--value", "log"])
+    assert not is_plain_log(["log", "--value", "a"]) and not is_plain_log(["-c", "x"])
     res = redun("log", "--count", "--exec", cwd=repo_with_history)
     assert res.returncode == 0 and "Execution" in res.stdout
