@@ -25,13 +25,18 @@ def worth_sharing(packs_dir: str, names: list, many_packs_only: bool) -> bool:
         return True
     if many_packs_only or len(names) < 2:
         return False
+    return packs_bytes(packs_dir, names) >= MIN_BYTES
+
+
+def packs_bytes(packs_dir: str, names: list) -> int:
+    """Total size of these installed packs (those gone meanwhile count 0)."""
     total = 0
     for n in names:
         try:
             total += os.path.getsize(os.path.join(packs_dir, f"pack-{n}.pack"))
         except OSError:
             pass
-    return total >= MIN_BYTES
+    return total
 
 
 def split(packs_dir: str, names: list) -> tuple:

@@ -138,13 +138,7 @@ def _packs(index, packs_dir: str, progress: Progress) -> int:
         return 0
     progress = progress_or_none(progress)
     if progress is not NO_PROGRESS:
-        total = 0
-        for name in new:
-            try:
-                total += os.path.getsize(os.path.join(packs_dir, f"pack-{name}.pack"))
-            except OSError:
-                pass
-        progress.phase("indexing packs", total=total, unit="bytes")
+        progress.phase("indexing packs", total=bulk.packs_bytes(packs_dir, new), unit="bytes")
     tick = progress.advance
     count = 0
 
@@ -225,14 +219,8 @@ def pending_pack_bytes(index, packs_dir: str) -> int:
     except FileNotFoundError:
         return 0
     done = {r[0] for r in index._read("SELECT name FROM ingested_packs")}
-    total = 0
-    for e in listing:
-        if e.startswith("pack-") and e.endswith(".idx") and e[5:-4] not in done:
-            try:
-                total += os.path.getsize(os.path.join(packs_dir, e[:-4] + ".pack"))
-            except OSError:
-                pass
-    return total
+    return bulk.packs_bytes(packs_dir, [e[5:-4] for e in listing
+                                        if e.startswith("pack-") and e.endswith(".idx") and e[5:-4] not in done])
 
 
 def _root_jobs(index) -> int:
