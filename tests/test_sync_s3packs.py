@@ -23,6 +23,8 @@ from redun.repo.repository import Repo
 from redun.sync.s3remote import S3Remote, decode_head
 from redun.sync.transfer import sync
 
+from group_killer import GROUP_INSTALL_KILLER
+
 pytestmark = pytest.mark.slow
 
 # Runs `redun push s3` after arranging a SIGKILL of itself at one step of the upload
@@ -236,35 +238,9 @@ def test_kill9_during_whole_pack_upload_then_retry(tmp_path, seaweed, point, k):
 
 
 
-# Runs `redun pull s3` after arranging a SIGKILL of itself at one step of the pack group
-# install (the same points as tests/test_sync_wholepacks.py's directory push).
-PULL_KILLER = r"""
-import os, runpy, signal, sys
-from redun.objects import packgroup
-point, k = sys.argv[1], int(sys.argv[2])
-seen = [0]
-
-def boom():
-    seen[0] += 1
-    if seen[0] == k:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-if point == "stage":
-    stage = packgroup.PackGroup._stage_index
-    def staged(self, *a):
-        stage(self, *a)
-        boom()
-    packgroup.PackGroup._stage_index = staged
-elif point == "install":
-    replace = os.replace
-    def replaced(a, b):
-        replace(a, b)
-        if "tmp-discard-" in str(a) and "/pack-" in str(b):
-            boom()
-    os.replace = replaced
-sys.argv = ["redun", "pull", "s3"]
-runpy.run_module("redun", run_name="__main__")
-"""
+# `redun pull s3` killed at one step of the pack group install, at the same points as
+# tests/test_sync_wholepacks.py's directory push (tests/group_killer.py).
+PULL_KILLER_ARGS = ("pull", "s3")
 
 
 @pytest.mark.parametrize("point,k", [("stage", 2), ("install", 2)])
@@ -274,7 +250,7 @@ def test_kill9_during_whole_pack_pull_then_retry(tmp_path, seaweed, point, k):  
     dst = Repo.init(str(tmp_path / "b" / ".redun"))
     env = _env(seaweed, dst.root)
     assert _redun(env, "repo", "add", "s3", url).returncode == 0
-    p = subprocess.run([sys.executable, "-c", PULL_KILLER, point, str(k)], env=env,
+    p = subprocess.run([sys.executable, "-c", GROUP_INSTALL_KILLER, point, str(k), *PULL_KILLER_ARGS], env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert p.returncode == -9  # it died at that point
     packs, refs, ids = _state(dst.root)

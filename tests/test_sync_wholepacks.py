@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from conftest_s3 import closure_ok, make_exec
+from group_killer import GROUP_INSTALL_KILLER
 from redun.objects import codec
 from redun.objects.fsck import fsck
 from redun.objects.records import Value
@@ -16,42 +17,8 @@ from redun.objects.valuecodec import encode_native
 from redun.objects.origins import read_origin
 from redun.repo.repository import Repo
 
-# Runs `redun push r` in this process after arranging a SIGKILL of itself at one step of
-# the group install (a real kill -9 at an exact point, no hook in the code under test).
-KILLER = r"""
-import os, runpy, signal, sys
-from redun.objects import packgroup
-point, k = sys.argv[1], int(sys.argv[2])
-seen = [0]
-
-def boom():
-    seen[0] += 1
-    if seen[0] == k:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-if point == "stage":
-    stage = packgroup.PackGroup._stage_index
-    def staged(self, *a):
-        stage(self, *a)
-        boom()
-    packgroup.PackGroup._stage_index = staged
-elif point == "journal":
-    rename = os.rename
-    def renamed(a, b):
-        rename(a, b)
-        if str(b).endswith(".journal"):
-            boom()
-    os.rename = renamed
-elif point == "install":
-    replace = os.replace
-    def replaced(a, b):
-        replace(a, b)
-        if "tmp-discard-" in str(a) and "/pack-" in str(b):
-            boom()
-    os.replace = replaced
-sys.argv = ["redun", "push", "r"]
-runpy.run_module("redun", run_name="__main__")
-"""
+# `redun push r` killed at one step of the group install (tests/group_killer.py).
+KILLER_ARGS = ("push", "r")
 
 
 def _setup(tmp_path, execs=3):
@@ -130,7 +97,7 @@ def test_pull_of_a_damaged_pack_changes_nothing(tmp_path):
                                      ("install", 1), ("install", 3), ("install", 4)])
 def test_kill9_in_group_install_then_retry(tmp_path, point, k):
     src, remote, names, env = _setup(tmp_path)
-    p = subprocess.run([sys.executable, "-c", KILLER, point, str(k)], env=env,
+    p = subprocess.run([sys.executable, "-c", GROUP_INSTALL_KILLER, point, str(k), *KILLER_ARGS], env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert p.returncode == -9  # it died at that point
     packs, refs, ids = _state(remote.root)
