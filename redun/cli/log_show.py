@@ -80,7 +80,9 @@ def show_log(obj, ids=(), want_exec=False, want_job=False, want_call_node=False,
                    tags=_tag_pairs(tags, "--tag"), exec_tags=_tag_pairs(exec_tags, "--exec-tag"),
                    results=_hashes(results, "--result"), args=_hashes(args, "--arg"))
     flags = (want_exec, want_job, want_call_node, want_task, want_value, want_file, want_all, dot)
-    if not ids and not any(flags) and not any(filters.values()) and not getattr(repo, "indexes_on_write", False):
+    if getattr(repo, "indexes_on_write", False):
+        pass  # PostgreSQL: its index is written with the records, nothing to catch up
+    elif not ids and not any(flags) and not any(filters.values()):
         # a plain listing of executions: a big backlog of packs (a pull) is indexed in the background
         from ..repo.background_index import listing_index
 
@@ -89,7 +91,7 @@ def show_log(obj, ids=(), want_exec=False, want_job=False, want_call_node=False,
             sys.stderr.write(
                 f"redun: indexing {index.deferred / 1e6:.0f} MB of new packs in the background; "
                 "this list is complete, queries of jobs and values wait for it.\n")
-    elif not getattr(repo, "indexes_on_write", False):
+    else:
         from .progress import progress_on_stderr
 
         with progress_on_stderr("redun log") as progress:  # a catch-up after a pull takes a while
