@@ -72,3 +72,24 @@ def test_field_without_default_after_one_with_default_is_refused():
         class Bad:
             a: int = 0
             b: int
+
+
+def test_init_through_the_twin_leaves_a_frozen_instance_of_the_class():
+    p = Point(3, 4)
+    assert type(p) is Point and p.__class__ is Point
+    with pytest.raises(AttributeError):
+        p.y = 5
+    job = Job(b"i" * 16, b"e" * 16, None, b"h" * 20, b"o" * 32, None, None, None, None, 1, None, False, "DONE")
+    assert type(job) is Job and job.status == "DONE" and job.start_time == 1
+    with pytest.raises(AttributeError):
+        job.status = "FAILED"
+
+
+def test_a_subclass_with_its_own_slots_still_initialises_field_by_field():
+    class Wider(Point):
+        __slots__ = ("extra",)
+
+    w = Wider(1, 2)
+    assert type(w) is Wider and (w.x, w.y, w.tags) == (1, 2, {})
+    with pytest.raises(AttributeError):
+        w.x = 0

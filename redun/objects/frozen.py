@@ -50,7 +50,7 @@ def build(cls, fields: list):
             seen_default = True
             glb[f"_d_{n}"] = default
             params.append(f"{n}=_d_{n}")
-        body.append(f"    _set(self, {n!r}, {n})")
+    body += _assignments(names)
     mine = ", ".join(f"self.{n}" for n in names) + ("," if len(names) == 1 else "")
     theirs = ", ".join(f"other.{n}" for n in names) + ("," if len(names) == 1 else "")
     src = [
@@ -75,7 +75,24 @@ def build(cls, fields: list):
     ns["__delattr__"] = _refuse_del
     new = type(cls)(cls.__name__, cls.__bases__, ns)
     new.__qualname__ = cls.__qualname__
+    # the mutable twin: the same slots on the same bases, so an instance may change class
+    glb["_Me"] = new
+    glb["_Twin"] = type(f"_{cls.__name__}Twin", cls.__bases__, {"__slots__": names})
     return new
+
+
+def _assignments(names) -> list:
+    """__init__'s lines storing the fields. A frozen class's __setattr__ refuses, so each field
+    would be stored through object.__setattr__, which is most of what building a record costs;
+    an instance of exactly this class instead becomes its mutable twin (same slot layout) for
+    plain slot stores, and then this class again. Subclasses (other layouts) store field by
+    field. Nothing between the two class changes can raise: defaults are made before."""
+    if not names:
+        return []
+    fast = [f"        self.{n} = {n}" for n in names]
+    slow = [f"        _set(self, {n!r}, {n})" for n in names]
+    return (["    if self.__class__ is _Me:", "        _set(self, '__class__', _Twin)"] + fast
+            + ["        self.__class__ = _Me", "    else:"] + slow)
 
 
 def _refuse_set(self, name, value):
