@@ -15,6 +15,10 @@ import pytest
 
 pytestmark = pytest.mark.slow  # every test here starts `redun` processes
 
+from hostile import install_pack
+from redun.objects import codec, compress
+from redun.objects.ids import new_uuid, object_id, uuid_str
+from redun.objects.records import Execution
 from redun.repo.repository import Repo
 
 WORKFLOW = '''
@@ -188,3 +192,32 @@ def test_origin_survives_a_gc_rewrite(two_repos):
     assert after != before and os.path.exists(os.path.join(packs, f"pack-{after}.idx"))
     r = _redun(b, d, "run", "wf.py", "main", PWNED=pwned)
     assert r.returncode == 0 and not os.path.exists(pwned) and "not unpickled" in r.stderr, r.stderr
+
+
+def test_a_pull_decodes_every_record_only_from_an_untrusted_repository(tmp_path):
+    """trust = true vouches for a repository's records as for this one's own: a pull from it
+    checks digests and ids but does not decode each record again (fsck still does)."""
+    a, b = Repo.init(str(tmp_path / "a" / ".redun")), Repo.init(str(tmp_path / "b" / ".redun"))
+    data = codec.record_head(Execution) + b"\x80"  # an Execution record without fields
+    oid = object_id(data)
+    install_pack(a.root, [(oid, compress.compress(data))])
+    a.refs.set(f"execs/{uuid_str(new_uuid())}", oid)
+    assert _redun(b.root, str(tmp_path), "repo", "add", "a", a.root).returncode == 0
+    r = _redun(b.root, str(tmp_path), "pull", "a")
+    assert r.returncode != 0 and oid.hex() in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert list(Repo.open(b.root).refs.list()) == []
+    with open(os.path.join(b.root, "redun.ini"), "a") as f:
+        f.write("trust = true\n")  # appended to the [repos.a] section `repo add` wrote last
+    r = _redun(b.root, str(tmp_path), "pull", "a")
+    assert r.returncode == 0, r.stderr
+    r = _redun(b.root, str(tmp_path), "fsck")
+    assert r.returncode != 0 and oid.hex() in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_a_bad_trust_setting_stops_a_pull(two_repos):
+    d, a, b, pwned = two_repos
+    assert _redun(b, d, "repo", "add", "a", a).returncode == 0
+    with open(os.path.join(b, "redun.ini"), "a") as f:
+        f.write("trust = maybe\n")
+    r = _redun(b, d, "pull", "a")
+    assert r.returncode != 0 and "[repos.a] trust = 'maybe'" in r.stderr and "Traceback" not in r.stderr, r.stderr

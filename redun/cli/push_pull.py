@@ -26,17 +26,19 @@ def _open_pair(obj, src_name: str, dst_name: str, verb: str):
 
 
 def _run(obj, src_name, dst_name, roots, verb, keep_going=False):
+    from ..repo.trust import trusts
     from ..sync.transfer import sync
     from .progress import progress_on_stderr
 
+    # this config dir's own repo, and those the user marks `trust = true`, hold well-formed
+    # records: their entries are not decoded again (a bad trust value fails before any I/O)
+    trusted = src_name == "default" or trusts(obj.local_config(), src_name)
     src, dst = _open_pair(obj, src_name, dst_name, verb)
     try:
         if src.same_as(dst):
             other = dst_name if verb == "push" else src_name
             raise SyncError(f"Cannot {verb} repo {other} {'to' if verb == 'push' else 'into'} itself")
         with progress_on_stderr(verb) as progress:
-            # only this config dir's own repo is trusted to hold well-formed records
-            trusted = src_name == "default"
             return sync(src, dst, roots=list(roots) or None, progress=progress, trusted=trusted,
                         keep_going=keep_going)
     finally:

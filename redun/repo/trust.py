@@ -39,6 +39,16 @@ def _same_place(a: str, b: str) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
+def trusts(config, name: str) -> bool:
+    """Whether `[repos.NAME] trust = true` (ConfigError on a value that is not a boolean).
+
+    Such a repository is trusted as this one is: `redun run` unpickles its values, and a pull
+    from it checks what this repository's own packs get (index checksums, pack digests, ids)
+    without decoding every record again (sync/packcheck.py)."""
+    section = f"repos.{name}"
+    return parse_bool(config.get(section, "trust", "false") or "false", f"[{section}] trust")
+
+
 class Trust:
     """Answers, for a Value record, whether `redun run` may unpickle it."""
 
@@ -52,7 +62,7 @@ class Trust:
             out = []
             for name in self.config.subsections("repos"):
                 section = f"repos.{name}"
-                if parse_bool(self.config.get(section, "trust", "false") or "false", f"[{section}] trust"):
+                if trusts(self.config, name):
                     loc = self.config.get(section, "config_dir")
                     if loc:
                         out.append((name, loc))
