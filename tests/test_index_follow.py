@@ -196,3 +196,40 @@ def test_concurrent_large_runs_each_with_a_follower_index_fully(tmp_path):
     # 600 + 601 + 602 leaves and 3 fans; the leaves are 602 distinct calls
     assert c["jobs"] == (LEAVES + 0) + (LEAVES + 1) + (LEAVES + 2) + 3 and c["leaf_call_hashes"] == LEAVES + 2
     assert c["tmp_packs"] == 0 and c["packs"] == _pack_names(root)
+
+
+def test_rows_that_keep_coming_are_committed_every_commit_every_seconds(tmp_path, monkeypatch):
+    """A busy run's pipe is never quiet: its rows still reach the index every COMMIT_EVERY."""
+    import marshal
+    import threading
+
+    from redun.index import follow
+    from redun.index.rows import RowBuffer
+    from redun.objects.codec import encode_with_id
+    from redun.objects.records import Task
+
+    monkeypatch.setattr(follow, "COMMIT_EVERY", 0.0)
+    monkeypatch.setattr(follow, "IDLE_COMMIT_AFTER", 600.0)  # only the clock may commit
+    path = str(tmp_path / "index.sqlite3")
+    index = Index.open(None, catch_up=False, path=path)
+    rows = RowBuffer()
+    oid, _ = encode_with_id(Task(b"\x01" * 20, "ns", "t", "src"))
+    rows.add(oid, Task(b"\x01" * 20, "ns", "t", "src"))
+    r, w = os.pipe()
+    done = threading.Thread(target=follow.follow, args=(index, "tmp-x", follow.FrameReader(r)))
+    done.start()
+    try:
+        os.write(w, follow.frame(b"R", marshal.dumps((123, rows.parts(), rows.count))))
+        conn = sqlite3.connect(path)
+        deadline = time.monotonic() + 30
+        while conn.execute("SELECT offset FROM tmp_packs WHERE name='tmp-x'").fetchone() is None:
+            assert time.monotonic() < deadline, "rows not committed while the pipe stays open"
+            time.sleep(0.02)
+        assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 1
+        conn.close()
+    finally:
+        os.write(w, follow.frame(b"S", b""))
+        done.join(30)
+        os.close(w)
+        os.close(r)
+        index.close()

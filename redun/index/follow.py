@@ -14,10 +14,13 @@ them on the other core while the run goes on. One pipe each way:
     follower -> run: exit status 0 (and EOF on stdout) once every row is committed
 
 The follower commits rows with the tmp pack's offset in `tmp_packs`, as a
-catch-up does (every COMMIT_RECORDS rows, and whenever the pipe has been quiet for
-IDLE_COMMIT_AFTER: a run waiting on long jobs shows its finished ones to `redun log`), and on C records the pack in `ingested_packs`; a `redun log`
-meanwhile sees a consistent index. Everything is idempotent: if the follower
-dies, the run (or the next index open) catches up from the pack itself.
+catch-up does: every COMMIT_RECORDS rows or COMMIT_EVERY seconds, and whenever the pipe
+has been quiet for IDLE_COMMIT_AFTER (a run waiting on long jobs shows its finished ones
+to `redun log` at once). Few, large transactions matter in a big index: its random-key
+inserts touch a page each, and every commit writes each page it touched again. On C it
+records the pack in `ingested_packs`; a `redun log` meanwhile sees a consistent index.
+Everything is idempotent: if the follower dies, the run (or the next index open) catches
+up from the pack itself.
 Writes to the pipe never block the run: what the pipe cannot take yet waits in
 an outbox until the next send.
 """
@@ -28,10 +31,12 @@ import select
 import struct
 import subprocess
 import sys
+import time
 from typing import Optional
 
 _HEAD = struct.Struct("<IB")
-COMMIT_RECORDS = 4_000  # rows per follower transaction (each commit rewrites the pages it touched)
+COMMIT_RECORDS = 50_000  # records per follower transaction at most (their rows wait in memory)
+COMMIT_EVERY = 2.0  # seconds between commits at most while rows keep coming
 IDLE_COMMIT_AFTER = 0.2  # seconds of a quiet pipe after which held rows are committed
 PIPE_BYTES = 1 << 20  # pipe capacity asked for (Linux), so sends rarely wait in the outbox
 
@@ -154,9 +159,12 @@ def follow(index, tmp_name: str, stream: FrameReader) -> Optional[str]:
     if the run said C (every row is then written)."""
     buffer = index.buffer
     offset = None
+    last = time.monotonic()
 
     def commit():
+        nonlocal last
         index.commit(lambda c, o=offset: c.execute("INSERT OR REPLACE INTO tmp_packs VALUES (?, ?)", (tmp_name, o)))
+        last = time.monotonic()
 
     while True:
         if len(buffer) and stream.quiet(IDLE_COMMIT_AFTER):
@@ -175,7 +183,7 @@ def follow(index, tmp_name: str, stream: FrameReader) -> Optional[str]:
         if kind == ord("R"):
             offset, parts, count = marshal.loads(payload)
             buffer.merge(parts, count)
-            if buffer.count >= COMMIT_RECORDS:
+            if buffer.count >= COMMIT_RECORDS or time.monotonic() - last >= COMMIT_EVERY:
                 commit()
             continue
         if len(buffer):
