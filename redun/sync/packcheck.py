@@ -22,6 +22,7 @@ import blake3
 
 from ..errors import CorruptObjectError
 from ..objects import codec, compress
+from ..objects.ids import object_id
 from ..objects.pack import ENTRY_HEAD, PACK_MAGIC, PackIndex
 from ..objects.store import verify
 
@@ -32,15 +33,21 @@ def check_entries(entries: list, where: str) -> set:
     """Check a batch of (oid, stored) entries: decompressed (bounded), hashed against their
     id, decoded field by field. Returns their links to objects outside the batch."""
     ids = {oid for oid, _ in entries}
-    out = set()
+    links: list = []
+    decompress, decode = compress.decompress, codec.decode
     for oid, stored in entries:
-        data = verify(oid, compress.decompress(stored, f"{oid.hex()} in {where}"), where)
         try:
-            links = codec.decode(data).links()
+            data = decompress(stored)
+        except CorruptObjectError:
+            decompress(stored, f"{oid.hex()} in {where}")  # raises again, naming the object
+            raise
+        if object_id(data) != oid:
+            verify(oid, data, where)  # raises, naming the object
+        try:
+            links += decode(data).links()
         except CorruptObjectError as e:
             raise CorruptObjectError(f"object {oid.hex()} in {where}: {e}") from None
-        out.update(link for link in links if link not in ids)
-    return out
+    return set(links).difference(ids)
 
 
 class PackCheck:
