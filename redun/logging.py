@@ -51,3 +51,36 @@ def set_log_level(name: str) -> None:
         logger.setLevel(log_levels[name])
     except KeyError:
         raise ValueError(f"log level must be one of {', '.join(log_levels)}, not {name!r}") from None
+
+
+def write_plain(level: int, message: str) -> bool:
+    """Write one line as `logger.log(level, message)` would, without building a LogRecord,
+    when the logging setup is this module's own (one handler, our formatter, no filters, and
+    no handler above the `redun` logger that propagation would reach). Returns False
+    (nothing written) otherwise, or on any error: the caller then goes through logging,
+    which applies whatever the user configured and reports errors its own way."""
+    lg = logger
+    handlers = lg.handlers
+    h = log_handler
+    if (
+        len(handlers) != 1 or handlers[0] is not h or lg.filters or h.filters or h.formatter is not log_formatter
+        or h.level > level or not lg.isEnabledFor(level)
+    ):
+        return False
+    if lg.propagate:
+        parent = lg.parent
+        while parent is not None:
+            if parent.handlers:
+                return False
+            if not parent.propagate:
+                break
+            parent = parent.parent
+    line = f"[redun] {message}{h.terminator}"
+    try:
+        with h.lock:
+            stream = sys.stderr
+            stream.write(line)
+            stream.flush()
+    except Exception:  # noqa: BLE001 - logging's own handleError decides what a failed write does
+        return False
+    return True

@@ -31,6 +31,12 @@ class RunLog:
         if logger is None and stream is None:
             from ..logging import logger
         self.logger = logger
+        self._plain = None  # (redun's logger, its direct writer) when that is the logger used
+        if logger is not None:
+            from .. import logging as redun_logging
+
+            if logger is redun_logging.logger:
+                self._plain = (logger, redun_logging.write_plain)
 
     @property
     def quiet(self) -> bool:
@@ -46,8 +52,10 @@ class RunLog:
             return
         if self.stream is not None:
             self.stream.write(f"[redun] {message}\n")
-        else:
-            self.logger.log(level, message)
+        else:  # a line per job: skip building a LogRecord when logging is set up as ours
+            plain = self._plain
+            if plain is None or plain[0] is not self.logger or not plain[1](level, message):
+                self.logger.log(level, message)
 
     def flush(self) -> None:
         if self.stream is not None:
