@@ -20,7 +20,7 @@ from .schema import compiled
 
 _packer_opts = dict(use_bin_type=True, use_single_float=False, strict_types=True)
 _local = threading.local()  # one reusable Packer per thread (packb builds one per call)
-_DECODERS: dict = {}  # (type tag, schema version) -> Record.from_fields for that version (valid pairs only)
+_DECODERS: dict = {}  # (record class, schema version) -> Record.from_fields for that version (valid pairs only)
 _WIRE_LINKS: dict = {}  # record class -> its wire_links (looked up once per walked object)
 _unpackb = msgpack.unpackb
 
@@ -64,10 +64,11 @@ def decode(data: bytes, strict: bool = False) -> Record:
     if not (isinstance(obj, list) and len(obj) == 3 and isinstance(obj[0], str)):
         raise DecodeError("record envelope must be [type, schema, fields]")
     tag, schema, fields = obj
-    fields_decoder = _DECODERS.get((tag, schema)) if type(schema) is int else None  # True == 1: not a version
+    # True == 1, but is not a version: only an int schema may hit the cache
+    fields_decoder = _DECODERS.get((RECORD_TYPES.get(tag), schema)) if type(schema) is int else None
     if fields_decoder is None:
         cls = _record_class(tag, schema)
-        fields_decoder = _DECODERS[tag, schema] = compiled(cls, "decode", schema)
+        fields_decoder = _DECODERS[cls, schema] = compiled(cls, "decode", schema)
     if not isinstance(fields, dict):
         raise DecodeError(f"{tag} record fields must be a map")
     try:
