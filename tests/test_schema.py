@@ -192,3 +192,28 @@ def test_field_declarations_are_checked():
         Field("a", "float")
     with pytest.raises(TypeError, match="leaf_links"):
         Field("a", "int", leaf_links=True)
+
+
+@pytest.mark.slow  # a fresh interpreter: the row builders are generated once per process
+def test_row_builders_are_generated_once_even_through_a_bound_stub():
+    import subprocess
+    import sys
+
+    script = (
+        "from redun.index import rowgen, rows\n"
+        "from redun.objects import codec\n"
+        "from redun.objects.records import Task\n"
+        "n = []\n"
+        "real = rowgen._Builder.compile\n"
+        "rowgen._Builder.compile = lambda self, *a: n.append(1) or real(self, *a)\n"
+        "buf = rows.RowBuffer()\n"
+        "add = buf.add_canonical  # bound before the first call: the stub\n"
+        "for i in range(50):\n"
+        "    oid, data = codec.encode_with_id(Task(bytes([i]) * 20, 'ns', 't', 'src'))\n"
+        "    add(oid, data)\n"
+        "    first = first if i else len(n)\n"
+        "print(first, len(n), buf.count, len(buf.rows['tasks']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    first, compiled, count, tasks = map(int, out.split())
+    assert first == compiled and (count, tasks) == (50, 50)  # nothing generated again after the first call

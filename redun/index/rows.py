@@ -142,13 +142,21 @@ def _add_decoded(buffer, oid: bytes, canonical: bytes) -> None:
     buffer.add(oid, codec.decode(canonical))
 
 
+_installed = False  # RowBuffer's generated add and add_canonical are in place
+
+
 def _install() -> None:
     """Replace RowBuffer's add and add_canonical with the ones generated from TABLES (on
-    first use, not at import: `redun log` start-up)."""
+    first use, not at import: `redun log` start-up). Once only: a caller may hold a bound
+    stub (`add = buffer.add_canonical` before the first call) for a whole batch."""
+    global _installed
+    if _installed:
+        return
     add = make_buffer_add(TABLES, _CLASSES, _add_other)
     add_canonical = make_buffer_add_canonical(TABLES, _CLASSES, _ERRORS, _add_decoded)
     add.__doc__, add_canonical.__doc__ = RowBuffer.add.__doc__, RowBuffer.add_canonical.__doc__
     RowBuffer.add, RowBuffer.add_canonical = add, add_canonical
+    _installed = True
 
 
 class RowBuffer:
@@ -162,7 +170,7 @@ class RowBuffer:
     def add(self, oid: bytes, rec) -> None:
         """Append the record's rows (TABLES); a type without rows (Blob) is not counted."""
         _install()
-        self.add(oid, rec)
+        RowBuffer.add(self, oid, rec)
 
     def add_canonical(self, oid: bytes, canonical: bytes) -> None:
         """Rows straight from verified canonical bytes, skipping record construction
@@ -171,7 +179,7 @@ class RowBuffer:
         a wrong value into this derived table; anything structurally unexpected falls back
         to the strict decoder, which raises DecodeError naming the problem."""
         _install()
-        self.add_canonical(oid, canonical)
+        RowBuffer.add_canonical(self, oid, canonical)
 
     def flush(self, conn, bulk: bool = False) -> int:
         """Write buffered rows inside the caller's transaction; returns how many records.
