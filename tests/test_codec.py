@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from redun.errors import CorruptObjectError, DecodeError
 from redun.objects import Arg, Blob, CallNode, Execution, Job, Tag, Task, Value, decode, encode, encode_with_id
-from redun.objects import compress
+from redun.objects import codec, compress
 from redun.objects.codec import peek_type
 from redun.objects.ids import object_id
 
@@ -103,6 +103,26 @@ def test_mutated_encodings_never_crash(record, data):
         pass
 
 
+def _decode_outcome(check, data):
+    try:
+        return check(data)
+    except DecodeError as e:
+        return f"DecodeError: {e}"
+
+
+@settings(max_examples=300)
+@given(records, st.data())
+def test_checked_links_agree_with_decode_then_links(record, data):
+    """A pull checks entries with checked_links (no record built): the same links, and the
+    same DecodeError on the same bytes, as decoding the record."""
+    enc = bytearray(encode(record))
+    assert codec.checked_links(bytes(enc)) == list(record.links())
+    for _ in range(data.draw(st.integers(0, 3))):
+        enc[data.draw(st.integers(0, len(enc) - 1))] = data.draw(st.integers(0, 255))
+    assert (_decode_outcome(codec.checked_links, bytes(enc))
+            == _decode_outcome(lambda d: list(decode(d).links()), bytes(enc)))
+
+
 @settings(max_examples=300)
 @given(st.binary(max_size=300))
 def test_fuzzed_stored_bytes_give_corrupt_error_only(stored):
@@ -142,6 +162,8 @@ def test_mutated_compressed_objects_are_caught(record, data):
 def test_malformed_records_are_named(bad, match):
     with pytest.raises(DecodeError, match=match):
         decode(bad)
+    with pytest.raises(DecodeError, match=match):
+        codec.checked_links(bad)
 
 
 def test_hashes_are_binary_and_type_tag_first():

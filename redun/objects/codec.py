@@ -21,6 +21,7 @@ from .schema import compiled
 _packer_opts = dict(use_bin_type=True, use_single_float=False, strict_types=True)
 _local = threading.local()  # one reusable Packer per thread (packb builds one per call)
 _DECODERS: dict = {}  # (record class, schema version) -> Record.from_fields for that version (valid pairs only)
+_LINK_CHECKERS: dict = {}  # the same, -> checked_links for that version
 _WIRE_LINKS: dict = {}  # record class -> its wire_links (looked up once per walked object)
 _unpackb = msgpack.unpackb
 
@@ -55,8 +56,9 @@ def encode_with_id(record: Record) -> tuple[bytes, bytes]:
     return object_id(data), data
 
 
-def decode(data: bytes, strict: bool = False) -> Record:
-    """Record from canonical bytes. Raises DecodeError (never anything else) on bad input."""
+def _checked(data: bytes, purpose: str, cache: dict) -> tuple:
+    """(tag, schema, compiled(class, purpose, schema)(fields)) of canonical bytes, every field
+    checked. Raises DecodeError (never anything else) on bad input."""
     try:
         obj = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
     except Exception as e:  # msgpack raises a zoo of types on fuzzed input
@@ -65,21 +67,32 @@ def decode(data: bytes, strict: bool = False) -> Record:
         raise DecodeError("record envelope must be [type, schema, fields]")
     tag, schema, fields = obj
     # True == 1, but is not a version: only an int schema may hit the cache
-    fields_decoder = _DECODERS.get((RECORD_TYPES.get(tag), schema)) if type(schema) is int else None
-    if fields_decoder is None:
+    fn = cache.get((RECORD_TYPES.get(tag), schema)) if type(schema) is int else None
+    if fn is None:
         cls = _record_class(tag, schema)
-        fields_decoder = _DECODERS[cls, schema] = compiled(cls, "decode", schema)
+        fn = cache[cls, schema] = compiled(cls, purpose, schema)
     if not isinstance(fields, dict):
         raise DecodeError(f"{tag} record fields must be a map")
     try:
-        record = fields_decoder(fields)
+        return tag, schema, fn(fields)
     except DecodeError:
         raise
     except Exception as e:
         raise DecodeError(f"bad {tag} record: {type(e).__name__}: {e}") from None
+
+
+def decode(data: bytes, strict: bool = False) -> Record:
+    """Record from canonical bytes. Raises DecodeError (never anything else) on bad input."""
+    tag, schema, record = _checked(data, "decode", _DECODERS)
     if strict and encode(record, schema) != data:
         raise DecodeError(f"{tag} record is not in canonical form")
     return record
+
+
+def checked_links(data: bytes) -> list:
+    """The links of canonical bytes, every field checked as decode() checks it, without
+    building the record (a pull's checks of every entry). DecodeError on bad input."""
+    return _checked(data, "checked_links", _LINK_CHECKERS)[2]
 
 
 def _record_class(tag, schema):

@@ -193,25 +193,43 @@ def _make_trusted(cls, version):
     return gen.compile(src, "trusted")
 
 
-def _make_decoder(cls, version):
-    gen = _Gen()
+def _checked_fields(cls, version, gen) -> tuple:
+    """Source lines reading and checking every field of a version-`version` map `f` (DecodeError
+    naming the first bad one), and per field of cls the variable or default expression holding
+    its python value."""
     present = fields_in(cls, version)
     names = frozenset(f.name for f in present)
     gen.env.update(_fail=fail, _KeyError=KeyError)
     unknown, lacks = gen.bind(_unknown(cls, names)), gen.bind(_lacks(cls))
     lines = [f"if len(f) != {len(present)}:", f"    {unknown}(f)", "try:"]
-    args, checks = [], []
+    values, checks = [], []
     for fld in cls.FIELDS:
         if fld.since > version:  # added after this record was written: its default
-            args.append(f"{gen.bind(fld.default_value)}()")
+            values.append(f"{gen.bind(fld.default_value)}()")
             continue
         v = gen.var()
         lines.append(f"    {v} = f[{fld.name!r}]")
         checks += fld.kind.check_lines(v, fld.name, gen)
-        args.append(v)
-    lines += ["except _KeyError as e:", f"    {lacks}(e)"] + checks
-    lines.append(f"return {gen.bind(cls)}({', '.join(args)})")
+        values.append(v)
+    return lines + ["except _KeyError as e:", f"    {lacks}(e)"] + checks, values
+
+
+def _make_decoder(cls, version):
+    gen = _Gen()
+    lines, values = _checked_fields(cls, version, gen)
+    lines.append(f"return {gen.bind(cls)}({', '.join(values)})")
     return gen.compile("def decode(f):\n" + "".join(f"    {line}\n" for line in lines), "decode")
+
+
+def _make_checked_links(cls, version):
+    gen = _Gen()
+    lines, values = _checked_fields(cls, version, gen)
+    lines.append("out = []")
+    for fld, v in zip(cls.FIELDS, values):
+        if fld.kind.link and fld.since <= version:  # a default links nowhere
+            lines += fld.kind.link_lines(v, "out", False, gen)
+    lines.append("return out")
+    return gen.compile("def checked_links(f):\n" + "".join(f"    {line}\n" for line in lines), "checked_links")
 
 
 def _unknown(cls, names):
@@ -237,6 +255,7 @@ _MAKERS = {
     "wire_links": _make_wire_links,
     "trusted": _make_trusted,
     "decode": _make_decoder,
+    "checked_links": _make_checked_links,
 }
 _CACHE: dict = {}
 
@@ -246,7 +265,9 @@ def compiled(cls, purpose: str, version: int = 0):
     wire(record) -> canonical map of the current version; links(record) -> ids;
     link_groups(record) -> (ids to follow, leaf ids); wire_links(map) -> the same two lists
     from a decoded msgpack map (DecodeError if a link field is malformed); trusted(map) ->
-    record, unchecked; decode(map) -> record, every field checked (DecodeError)."""
+    record, unchecked; decode(map) -> record, every field checked (DecodeError);
+    checked_links(map) -> the record's links (a list), every field checked as decode does, no
+    record built."""
     key = (cls, purpose, version)
     fn = _CACHE.get(key)
     if fn is None:

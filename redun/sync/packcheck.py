@@ -34,7 +34,7 @@ def check_entries(entries: list, where: str) -> set:
     id, decoded field by field. Returns their links to objects outside the batch."""
     ids = {oid for oid, _ in entries}
     links: list = []
-    decompress, decode = compress.decompress, codec.decode
+    decompress, checked_links = compress.decompress, codec.checked_links
     for oid, stored in entries:
         try:
             data = decompress(stored)
@@ -44,7 +44,7 @@ def check_entries(entries: list, where: str) -> set:
         if object_id(data) != oid:
             verify(oid, data, where)  # raises, naming the object
         try:
-            links += decode(data).links()
+            links += checked_links(data)
         except CorruptObjectError as e:
             raise CorruptObjectError(f"object {oid.hex()} in {where}: {e}") from None
     return set(links).difference(ids)
