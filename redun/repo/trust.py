@@ -43,8 +43,9 @@ def trusts(config, name: str) -> bool:
     """Whether `[repos.NAME] trust = true` (ConfigError on a value that is not a boolean).
 
     Such a repository is trusted as this one is: `redun run` unpickles its values, and a pull
-    from it checks what this repository's own packs get (index checksums, pack digests, ids)
-    without decoding every record again (sync/packcheck.py)."""
+    from it checks what a push of this repository's own packs does (index checksums and
+    names, pack digests; each object's hash when objects go one by one) without decoding
+    every record again (sync/packcheck.py). Every read verifies hashes anyway."""
     section = f"repos.{name}"
     return parse_bool(config.get(section, "trust", "false") or "false", f"[{section}] trust")
 
