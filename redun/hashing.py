@@ -30,6 +30,9 @@ _DEF_LINE = re.compile(r"^ *def ")
 # -- primitives ----------------------------------------------------------------
 
 
+_sha512 = hashlib.sha512
+
+
 def _digest(*chunks: bytes) -> str:
     h = hashlib.sha512()
     for chunk in chunks:
@@ -103,7 +106,9 @@ def hash_tag_bytes(tag: str, b: bytes) -> str:
     prefix = _TAG_PREFIX.get(tag)
     if prefix is None:
         prefix = _TAG_PREFIX[tag] = bencode([tag])
-    return _digest(prefix, b)
+    h = _sha512(prefix)
+    h.update(b)
+    return h.hexdigest()[:HASH_LEN]
 
 
 def hash_text(s: str) -> str:
@@ -206,7 +211,19 @@ def hash_args(args: Sequence[str], kwargs: Mapping[str, str]) -> str:
 
     kwargs must be the explicit kwargs merged with unsupplied signature defaults.
     """
-    try:  # fast path (hot in the scheduler): the bencoding written directly, same bytes
+    # Fast path (hot in the scheduler): the bencoding built as text. For ASCII text the
+    # character counts are the byte counts, so the bytes are the same; `+` raises TypeError
+    # for anything but text, which (like non-ASCII) takes the general path.
+    try:
+        text = "l13:TaskArgumentsl%sed%see" % (
+            "".join([f"{len(h)}:" + h for h in args]),
+            "".join([f"{len(k)}:" + k + f"{len(kwargs[k])}:" + kwargs[k] for k in sorted(kwargs)]),
+        )
+    except TypeError:
+        text = None
+    if text is not None and text.isascii():
+        return _sha512(text.encode()).hexdigest()[:HASH_LEN]
+    try:  # the bencoding written directly, same bytes
         parts = [b"l13:TaskArgumentsl"]
         for h in args:
             _bstr(h, parts)
@@ -229,6 +246,9 @@ def _bstr(text: str, parts: list) -> None:
 def hash_eval(task_hash: str, args_hash: str) -> str:
     """eval_hash: the single-reduction cache key."""
     if type(task_hash) is str and type(args_hash) is str:
+        text = f"l4:Eval{len(task_hash)}:{task_hash}{len(args_hash)}:{args_hash}e"
+        if text.isascii():  # character counts are byte counts (see hash_args)
+            return _sha512(text.encode()).hexdigest()[:HASH_LEN]
         parts = [b"l4:Eval"]
         _bstr(task_hash, parts)
         _bstr(args_hash, parts)
@@ -242,6 +262,14 @@ def hash_call_node(
 ) -> str:
     """call_hash; children are sorted (duplicates kept) so child order does not matter."""
     children = sorted(child_call_hashes)
+    if type(task_hash) is str and type(args_hash) is str and type(result_hash) is str:
+        try:
+            text = (f"l8:CallNode{len(task_hash)}:{task_hash}{len(args_hash)}:{args_hash}"
+                    f"{len(result_hash)}:{result_hash}l" + "".join([f"{len(c)}:" + c for c in children]) + "ee")
+        except TypeError:  # a child hash that is not text
+            text = None
+        if text is not None and text.isascii():  # character counts are byte counts (see hash_args)
+            return _sha512(text.encode()).hexdigest()[:HASH_LEN]
     if all(type(x) is str for x in (task_hash, args_hash, result_hash, *children)):
         parts = [b"l8:CallNode"]
         for x in (task_hash, args_hash, result_hash):

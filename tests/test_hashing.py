@@ -17,6 +17,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from conftest import UPSTREAM_PY, UPSTREAM_REDUN
 
 from redun.errors import WorkflowError
@@ -343,3 +345,38 @@ def test_extra_references_upstream(tmp_path):
     out = subprocess.run([UPSTREAM_VENV_PY, "-c", script], cwd=tmp_path, capture_output=True,
                          text=True, check=True)
     assert json.loads(out.stdout) == UPSTREAM_EXTRA
+
+
+# The call hashes' fast paths (text built and encoded once) give hash_struct's bytes, for
+# hex hashes and for anything else a caller may pass (non-ASCII keys, text with '%' or
+# ':' in it, non-text hashes).
+_TEXT = st.one_of(st.text(alphabet="0123456789abcdef", min_size=40, max_size=40), st.text(max_size=12))
+_HASHISH = st.one_of(_TEXT, st.binary(max_size=8))
+
+
+@given(st.lists(_HASHISH, max_size=5), st.dictionaries(st.text(max_size=6), _HASHISH, max_size=4))
+def test_hash_args_fast_path_is_the_bencoding(args, kwargs):
+    try:
+        want = hash_struct(["TaskArguments", list(args), dict(kwargs)])
+    except TypeError:
+        return
+    assert hash_args(args, kwargs) == want
+
+
+@given(_HASHISH, _HASHISH)
+def test_hash_eval_fast_path_is_the_bencoding(task_hash, args_hash):
+    assert hash_eval(task_hash, args_hash) == hash_struct(["Eval", task_hash, args_hash])
+
+
+@given(_HASHISH, _HASHISH, _HASHISH, st.lists(_HASHISH, max_size=4))
+def test_hash_call_node_fast_path_is_the_bencoding(task_hash, args_hash, value_hash, children):
+    try:
+        want = hash_struct(["CallNode", task_hash, args_hash, value_hash, sorted(children)])
+    except TypeError:  # bytes and text children do not sort together
+        return
+    assert hash_call_node(task_hash, args_hash, value_hash, children) == want
+
+
+@given(st.text(max_size=8), st.binary(max_size=64))
+def test_hash_tag_bytes_is_the_prefixed_digest(tag, data):
+    assert hash_tag_bytes(tag, data) == hash_bytes(bencode([tag]) + data)
