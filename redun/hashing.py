@@ -203,6 +203,20 @@ def hash_value(obj: Any) -> str:
     return hash_tag_bytes("Value", pickle_dumps(obj))
 
 
+def hash_value_and_pickle(obj: Any) -> tuple:
+    """(hash_value(obj), the protocol-3 pickle that hash was made of), or (hash, None) when
+    obj is hashed by another rule: a caller that stores the pickle too need not make it twice."""
+    if (
+        (PROXY_HASHERS and _proxy_hasher(type(obj)) is not None)
+        or (getattr(obj, "__redun_hash__", None) is not None and not isinstance(obj, type))
+        or isinstance(obj, set)
+        or type(obj) is types.FunctionType
+    ):
+        return hash_value(obj), None
+    data = pickle_dumps(obj)
+    return hash_tag_bytes("Value", data), data
+
+
 # -- calls -----------------------------------------------------------------------
 
 

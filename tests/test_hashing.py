@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from conftest import UPSTREAM_PY, UPSTREAM_REDUN
 
+from redun import File
 from redun.errors import WorkflowError
 from redun.hashing import (
     bencode,
@@ -34,6 +35,7 @@ from redun.hashing import (
     hash_struct,
     hash_tag,
     hash_tag_bytes,
+    hash_value_and_pickle,
     hash_task,
     hash_text,
     hash_value,
@@ -380,3 +382,21 @@ def test_hash_call_node_fast_path_is_the_bencoding(task_hash, args_hash, value_h
 @given(st.text(max_size=8), st.binary(max_size=64))
 def test_hash_tag_bytes_is_the_prefixed_digest(tag, data):
     assert hash_tag_bytes(tag, data) == hash_bytes(bencode([tag]) + data)
+
+
+def _module_function():
+    return 1
+
+
+@pytest.mark.parametrize("value", [
+    {"j": 1, "square": 1, "tag": "leaf-1-s"}, [1, "a", (2.5, None)], 7, "text", b"raw", {1, 2}, frozenset({3}),
+    _module_function, File("some/path"), int, [File("a"), {"k": File("b")}],
+])
+def test_hash_value_and_pickle_is_hash_value_and_pickle_dumps(value):
+    """done_job hashes a result and stores its pickle from one pickling: the same hash as
+    hash_value, and when a pickle was hashed, exactly pickle_dumps' bytes."""
+    h, data = hash_value_and_pickle(value)
+    assert h == hash_value(value)
+    rule_is_pickle = not (hasattr(value, "__redun_hash__") and not isinstance(value, type)) and not isinstance(
+        value, set) and value is not _module_function
+    assert (data == pickle_dumps(value)) if rule_is_pickle else data is None

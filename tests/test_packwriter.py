@@ -54,6 +54,24 @@ def test_same_bytes_as_the_format_reference(tmp_path, sorted_ids):
     assert sorted(os.listdir(tmp_path)) == [f"pack-{name}.idx", f"pack-{name}.pack"]
 
 
+def test_append_stored_skips_repeats_as_the_general_path_does(tmp_path):
+    """The run's per-job write (append_stored) frames entries itself: with ids repeated in a
+    batch and across batches, the pack is the reference's of the first copies."""
+    items = _objects(60)
+    os.makedirs(tmp_path / "a")
+    w = PackWriter(PackFile(str(tmp_path / "a")))
+    w.append_stored([o for o, _ in items[:30]], [s for _, s in items[:30]])
+    batch = items[25:45] + items[40:42] + [items[3]]
+    w.append_stored([o for o, _ in batch], [s for _, s in batch])
+    w.append_stored([items[0][0]], [items[0][1]])  # nothing new: nothing written
+    w.append_stored([o for o, _ in items[45:]], [s for _, s in items[45:]])
+    assert len(w) == 60 and all(w.read(oid) == stored for oid, stored in items)
+    name = w.commit()
+    pack, idx = _reference(items)
+    assert open(tmp_path / "a" / f"pack-{name}.pack", "rb").read() == pack
+    assert open(tmp_path / "a" / f"pack-{name}.idx", "rb").read() == idx
+
+
 def test_sorted_writer_refuses_ids_out_of_order(tmp_path):
     a, b = sorted(_objects(2))
     w = PackWriter(PackFile(str(tmp_path)), sorted_ids=True)

@@ -13,7 +13,7 @@ import traceback as tb_module
 from typing import Optional
 
 from ..expression import TaskExpression
-from ..hashing import hash_args, hash_call_node, hash_eval, hash_value
+from ..hashing import hash_args, hash_call_node, hash_eval, hash_value, hash_value_and_pickle
 from ..taskoptions import CacheResult
 from ..objects.records import Job as JobRecord
 from .clock import now_us
@@ -295,8 +295,8 @@ class JobLifecycle:
                 return
         if job.prov:
             try:
-                job.eval_vhash = hash_value(result)
-                job.eval_oid = self.rec.value_oid(result, job.eval_vhash)
+                job.eval_vhash, pickled = hash_value_and_pickle(result)
+                job.eval_oid = self.rec.value_oid(result, job.eval_vhash, pickled)
             except Exception as e:
                 self.reject_job(job, TaskFailure(e, job, tb_module.extract_tb(e.__traceback__)))
                 return

@@ -170,8 +170,8 @@ class Recorder:
         self.follow_result = follower.finish(pack_name)
         return self.follow_result
 
-    def value_oid(self, obj: Any, value_hash: str) -> bytes:
-        """Record obj (hash already computed) once per run; returns its Value oid."""
+    def value_oid(self, obj: Any, value_hash: str, pickled: Optional[bytes] = None) -> bytes:
+        """Record obj (hash already computed; pickled: its pickle_dumps, if known) once per run."""
         oid = self._value_oids.get(value_hash)
         if oid is not None:
             return oid
@@ -184,7 +184,7 @@ class Recorder:
         if data is None:
             custom = custom_serializer(t)
             if custom is None:
-                data = pickle_dumps(obj)
+                data = pickled if pickled is not None else pickle_dumps(obj)
                 fmt = "pickle"
             else:  # a user's Value/ProxyValue serializing its own way, as upstream stores it
                 data, fmt, tname = custom(obj)

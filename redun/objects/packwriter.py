@@ -142,9 +142,30 @@ class PackWriter:
 
     def append_stored(self, oids, stored) -> None:
         """add_stored_many for a small batch (one job's records, under ~1 MiB): one
-        write(), without the generic batching (the run's per-job hot path)."""
+        write(), without the generic batching (the run's per-job hot path: entries are
+        framed straight into the write, each payload copied once)."""
         pack_len = _U32.pack
-        self._flush_batch([oid + pack_len(len(data)) + data for oid, data in zip(oids, stored)])
+        if self.entries is None:  # a sorted writer checks the order: the general path
+            self._flush_batch([oid + pack_len(len(data)) + data for oid, data in zip(oids, stored)])
+            return
+        with self.lock:
+            if self.closed:
+                raise self._closed_error()
+            seen, new, out, off = self.entries, {}, [], self.offset
+            for oid, data in zip(oids, stored):
+                if oid in seen or oid in new:  # keep the first copy only
+                    continue
+                n = len(data)
+                new[oid] = (off, ENTRY_HEAD + n)
+                out += (oid, pack_len(n), data)
+                off += ENTRY_HEAD + n
+            if not out:
+                return
+            data = b"".join(out)
+            self.sink.write(data)
+            self.digest.update(data)
+            seen.update(new)
+            self.offset = off
 
     def _flush_batch(self, batch: list) -> None:
         with self.lock:

@@ -133,7 +133,7 @@ def encode_native(obj: Any) -> Optional[bytes]:
     plain type, or a recursive or too deeply nested container.
     """
     try:
-        if not _packable(obj):
+        if type(obj) not in _ATOMS and not _packable(obj):
             return None
         return _pack(obj)
     except (_NotPlain, ValueError, TypeError, OverflowError, RecursionError, UnicodeError):
