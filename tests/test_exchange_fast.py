@@ -178,3 +178,52 @@ def test_plain_tree_reader_refuses_what_it_does_not_read():
     # a string fetched from the memo again and again: charged, then left to the bounded reader
     big = b"\x80\x03]q\x00(X\x00\x00\x10\x00" + b"a" * (1 << 20) + b"q\x01" + b"h\x01" * 200_000 + b"e."
     assert pickle3.read_plain_tree(big) is pickle3.UNSURE
+
+
+def _index_tables(path: str) -> dict:
+    """Every index table's rows (sorted, without the pack hint, which names a pack_ids row)
+    and the names of the indexes on them."""
+    import sqlite3
+
+    from redun.index.rows import ORDER
+
+    conn = sqlite3.connect(path)
+    try:
+        out = {}
+        for table in ORDER:
+            cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] not in ("pack", "preview")]
+            out[table] = sorted(conn.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall(), key=repr)
+        out["indexes"] = sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'"))
+        out["pending"] = conn.execute("SELECT * FROM meta WHERE key='indexes_pending'").fetchall()
+        return out
+    finally:
+        conn.close()
+
+
+def test_bulk_rows_into_an_empty_index_equal_a_rebuilt_index(tmp_path):
+    """An import into a repository whose index holds no records writes its rows as a bulk load
+    (Index.write_rows): the same rows and the same indexes as the index rebuilt from the objects,
+    and as an import into an index that already holds records (rows inserted one by one)."""
+    from redun.index import rebuild_index
+
+    src = _read()
+    repo = Repo.init(str(tmp_path / "fresh"))
+    try:
+        import_lines(repo, src)
+        bulk = _index_tables(repo.index_path)
+        rebuild_index(repo).close()
+        assert _index_tables(repo.index_path) == bulk
+    finally:
+        repo.close()
+    assert bulk["jobs"] and bulk["vals"] and not bulk["pending"]
+    other = os.path.join(HERE, "data", "upstream-compile-2runs.jsonl")
+    repo = Repo.init(str(tmp_path / "incremental"))
+    try:
+        with open(other, "rb") as f:
+            import_lines(repo, f.read().splitlines(keepends=True))
+        import_lines(repo, src)  # into an index that holds records: row by row
+        rebuilt = _index_tables(repo.index_path)
+        rebuild_index(repo).close()
+        assert _index_tables(repo.index_path) == rebuilt
+    finally:
+        repo.close()

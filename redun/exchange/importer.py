@@ -153,8 +153,7 @@ def _finish(repo, imp: RecordBuilder, writer, held: list) -> None:
     index = imp.lookup.index
     if index is not None:
         if imp.rows is not None:
-            rows = imp.rows
-            index.commit(lambda conn: rows.flush(conn))
+            index.write_rows(imp.rows)
             if name:
                 index.note_pack(name)
         else:

@@ -27,9 +27,10 @@ from .listing_queries import ListingQueries
 from .pages import PageQueries
 from .queries import Queries
 from .tag_queries import TagQueries
-from .rows import RowBuffer
+from .rows import ORDER, RowBuffer
 from .schema import (
-    KEYED, OFTEN_DUPLICATED, SCHEMA_VERSION, UNIQUE, dedupe, dedupe_keyed, key_index, statements, unique_index,
+    KEYED, OFTEN_DUPLICATED, SCHEMA_VERSION, UNIQUE, dedupe, dedupe_keyed, index_names, key_index, statements,
+    unique_index,
 )
 
 BATCH = 20_000  # records per write transaction during catch-up
@@ -157,24 +158,25 @@ class Index(Queries, PageQueries, TagQueries, ListingQueries):
 
     def build_indexes(self) -> None:
         """After a bulk load: unique keys (removing any duplicate rows first), then lookups."""
-        def build(conn):
-            conn.execute("PRAGMA threads=2")  # let sqlite sort with a helper thread
-            for table, cols in UNIQUE:
-                if table in OFTEN_DUPLICATED:
-                    conn.execute(dedupe(table, cols))
-                try:
-                    conn.execute(unique_index(table, cols))
-                except sqlite3.IntegrityError:  # an object was ingested twice during the bulk load
-                    conn.execute(dedupe(table, cols))
-                    conn.execute(unique_index(table, cols))
-            for table, col in KEYED:
-                conn.execute(key_index(table, col))
-                conn.execute(dedupe_keyed(table, col))
-            for stmt in statements()[1]:
-                conn.execute(stmt)
-            conn.execute("DELETE FROM meta WHERE key='indexes_pending'")
+        self.commit(_build_indexes)
 
-        self.commit(build)
+    def write_rows(self, rows: RowBuffer) -> None:
+        """Write the rows another buffer holds (an import's, after its pack commit) in one
+        transaction. Into an index that holds no records yet (a fresh repository's first
+        import) they go as a bulk load: its keys and lookups dropped, the rows appended,
+        then each index built once by a sort instead of a B-tree insert per row and index.
+        Readers see the old index or the new one, never a part."""
+        def write(conn):
+            pending = conn.execute("SELECT 1 FROM meta WHERE key='indexes_pending'").fetchone() is not None
+            if pending or not _holds_no_records(conn):
+                rows.flush(conn, bulk=pending)
+                return
+            for name in index_names():
+                conn.execute(f"DROP INDEX IF EXISTS {name}")
+            rows.flush(conn, bulk=True)
+            _build_indexes(conn)
+
+        self.commit(write)
 
     def add_canonical(self, pairs: list) -> None:
         """Buffer rows for (oid, verified canonical bytes) pairs; commits every `batch` records."""
@@ -187,6 +189,29 @@ class Index(Queries, PageQueries, TagQueries, ListingQueries):
                     pass  # hashes right but does not decode: fsck reports it
             if self.buffer.count >= self.batch:
                 self.commit()
+
+
+def _build_indexes(conn) -> None:
+    """Unique keys (removing any duplicate rows first), then lookups; clears indexes_pending."""
+    conn.execute("PRAGMA threads=2")  # let sqlite sort with a helper thread
+    for table, cols in UNIQUE:
+        if table in OFTEN_DUPLICATED:
+            conn.execute(dedupe(table, cols))
+        try:
+            conn.execute(unique_index(table, cols))
+        except sqlite3.IntegrityError:  # an object was ingested twice during the bulk load
+            conn.execute(dedupe(table, cols))
+            conn.execute(unique_index(table, cols))
+    for table, col in KEYED:
+        conn.execute(key_index(table, col))
+        conn.execute(dedupe_keyed(table, col))
+    for stmt in statements()[1]:
+        conn.execute(stmt)
+    conn.execute("DELETE FROM meta WHERE key='indexes_pending'")
+
+
+def _holds_no_records(conn) -> bool:
+    return not any(conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() for table in ORDER)
 
 
 def open_index(repo, catch_up: bool = True, progress: Progress = None) -> Index:

@@ -142,6 +142,12 @@ def key_index(table: str, col: str) -> str:
     return f"CREATE INDEX IF NOT EXISTS {table}_key ON {table}({col})"
 
 
+def index_names() -> list:
+    """Names of every index build_indexes creates (unique keys, keyed columns, lookups)."""
+    return ([f"{table}_key" for table, _ in UNIQUE] + [f"{table}_key" for table, _ in KEYED]
+            + [stmt.split()[5] for stmt in statements()[1]])
+
+
 def dedupe_keyed(table: str, col: str) -> str:
     """Delete all but the first row of each duplicated key, found through the key index."""
     return (
