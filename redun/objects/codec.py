@@ -111,9 +111,17 @@ def decode_trusted(data: bytes) -> Record:
     checks (export speed). Anything odd is decoded strictly: DecodeError names the problem."""
     try:
         tag, schema, fields = msgpack.unpackb(data, raw=False)
-        return compiled(_record_class(tag, schema), "trusted", schema)(fields)
+        # True == 1, but is not a version: only an int schema may hit the cache
+        make = _TRUSTED.get((RECORD_TYPES.get(tag), schema)) if type(schema) is int else None
+        if make is None:
+            cls = _record_class(tag, schema)
+            make = _TRUSTED[cls, schema] = compiled(cls, "trusted", schema)
+        return make(fields)
     except Exception:
         return decode(data)
+
+
+_TRUSTED: dict = {}  # (record class, schema version) -> its trusted decoder (valid pairs only)
 
 
 def links_of_encoded(data: bytes) -> tuple:
