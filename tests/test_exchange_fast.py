@@ -227,3 +227,41 @@ def test_bulk_rows_into_an_empty_index_equal_a_rebuilt_index(tmp_path):
         assert _index_tables(repo.index_path) == rebuilt
     finally:
         repo.close()
+
+
+
+def test_import_pauses_the_cyclic_collector_and_leaves_it_as_found(tmp_path, monkeypatch):
+    """gcpause.paused_gc: the collector is off while an import runs (it makes no cycles:
+    nothing is left for it afterwards) and back as it was, also after an error."""
+    import gc
+    from contextlib import contextmanager
+
+    from redun.exchange import gcpause
+
+    inside = []
+
+    @contextmanager
+    def observed():
+        with gcpause.paused_gc():
+            inside.append(gc.isenabled())
+            yield
+
+    monkeypatch.setattr("redun.exchange.importer.paused_gc", observed)
+    repo = Repo.init(str(tmp_path / "r"))
+    try:
+        gc.collect()
+        import_lines(repo, _read())
+        assert gc.isenabled()
+        assert gc.collect() == 0  # no cyclic garbage: pausing the collector lost nothing
+        with pytest.raises(LineError):
+            import_lines(repo, [b'{"_version": 1, "_type": "Nope"}\n'])
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            import_lines(repo, _read())
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    finally:
+        repo.close()
+    assert inside == [False, False, False]

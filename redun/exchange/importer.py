@@ -33,6 +33,7 @@ from ..objects.ids import object_id
 from ..objects.records import TagSet
 from ..objects.progress import Progress, progress_or_none
 from .builder import RecordBuilder
+from .gcpause import paused_gc
 from .packqueue import PackQueue
 from .spill import ImportSummary, discard_stale_spills, tmp_db_path
 
@@ -49,7 +50,11 @@ def import_lines(repo, stream: Iterable, keep_going: bool = False,
     keep_going; then problems are collected in summary.errors and the valid
     records are committed. Records already present are counted, not rewritten.
     `progress` is told the lines read, then the records written."""
-    progress = progress_or_none(progress)
+    with paused_gc():
+        return _import(repo, stream, keep_going, progress_or_none(progress), source)
+
+
+def _import(repo, stream: Iterable, keep_going: bool, progress: Progress, source: Optional[str]) -> ImportSummary:
     imp = RecordBuilder(repo, keep_going, progress)
     discard_stale_spills(repo)  # left by killed imports
     spill_file: list = []  # [path, lock fd] once the input outgrows memory
