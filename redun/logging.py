@@ -57,8 +57,8 @@ def write_plain(level: int, message: str) -> bool:
     """Write one line as `logger.log(level, message)` would, without building a LogRecord,
     when the logging setup is this module's own (one handler, our formatter, no filters, and
     no handler above the `redun` logger that propagation would reach). Returns False
-    (nothing written) otherwise, or on any error: the caller then goes through logging,
-    which applies whatever the user configured and reports errors its own way."""
+    (nothing written) otherwise, or when the write fails: the caller then goes through
+    logging, which applies whatever the user configured and reports errors its own way."""
     lg = logger
     handlers = lg.handlers
     h = log_handler
@@ -76,11 +76,15 @@ def write_plain(level: int, message: str) -> bool:
                 break
             parent = parent.parent
     line = f"[redun] {message}{h.terminator}"
-    try:
-        with h.lock:
-            stream = sys.stderr
+    with h.lock:
+        stream = sys.stderr
+        try:
             stream.write(line)
-            stream.flush()
-    except Exception:  # noqa: BLE001 - logging's own handleError decides what a failed write does
-        return False
+        except Exception:  # noqa: BLE001 - nothing written: logging writes it, or reports the error its way
+            return False
+        try:  # as StreamHandler.flush()
+            if stream and hasattr(stream, "flush"):
+                stream.flush()
+        except Exception:  # noqa: BLE001 - the line is out: report as StreamHandler.emit would
+            h.handleError(lg.makeRecord(lg.name, level, "(unknown file)", 0, message, None, None))
     return True

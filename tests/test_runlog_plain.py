@@ -123,3 +123,29 @@ def test_a_failed_write_goes_through_logging(configured, monkeypatch):
     monkeypatch.setattr(redun_logging.log_handler, "handleError", lambda record: errors.append(record.getMessage()))
     RunLog().log("lost")
     assert errors == ["lost"]  # logging's own error handling decides, as without the direct path
+
+
+def test_a_stream_without_flush_or_with_a_failing_one(configured, monkeypatch):
+    """Written once either way: a stream with no flush() is not flushed (as StreamHandler),
+    and a failing flush is reported through the handler's handleError, not written again."""
+    configured()
+
+    class NoFlush:
+        def __init__(self):
+            self.out = []
+
+        def write(self, s):
+            self.out.append(s)
+
+    class BadFlush(NoFlush):
+        def flush(self):
+            raise OSError("flush failed")
+
+    errors = []
+    monkeypatch.setattr(redun_logging.log_handler, "handleError", lambda record: errors.append(record.getMessage()))
+    for cls in (NoFlush, BadFlush):
+        stream = cls()
+        monkeypatch.setattr("sys.stderr", stream)
+        RunLog().log(cls.__name__)
+        assert stream.out == [f"[redun] {cls.__name__}\n"]
+    assert errors == ["BadFlush"]
