@@ -108,7 +108,7 @@ def hash_tag_bytes(tag: str, b: bytes) -> str:
         prefix = _TAG_PREFIX[tag] = bencode([tag])
     h = _sha512(prefix)
     h.update(b)
-    return h.hexdigest()[:HASH_LEN]
+    return h.digest()[:HASH_LEN // 2].hex()
 
 
 def hash_text(s: str) -> str:
@@ -236,7 +236,7 @@ def hash_args(args: Sequence[str], kwargs: Mapping[str, str]) -> str:
     except TypeError:
         text = None
     if text is not None and text.isascii():
-        return _sha512(text.encode()).hexdigest()[:HASH_LEN]
+        return _sha512(text.encode()).digest()[:HASH_LEN // 2].hex()
     try:  # the bencoding written directly, same bytes
         parts = [b"l13:TaskArgumentsl"]
         for h in args:
@@ -262,7 +262,7 @@ def hash_eval(task_hash: str, args_hash: str) -> str:
     if type(task_hash) is str and type(args_hash) is str:
         text = f"l4:Eval{len(task_hash)}:{task_hash}{len(args_hash)}:{args_hash}e"
         if text.isascii():  # character counts are byte counts (see hash_args)
-            return _sha512(text.encode()).hexdigest()[:HASH_LEN]
+            return _sha512(text.encode()).digest()[:HASH_LEN // 2].hex()
         parts = [b"l4:Eval"]
         _bstr(task_hash, parts)
         _bstr(args_hash, parts)
@@ -283,7 +283,7 @@ def hash_call_node(
         except TypeError:  # a child hash that is not text
             text = None
         if text is not None and text.isascii():  # character counts are byte counts (see hash_args)
-            return _sha512(text.encode()).hexdigest()[:HASH_LEN]
+            return _sha512(text.encode()).digest()[:HASH_LEN // 2].hex()
     if all(type(x) is str for x in (task_hash, args_hash, result_hash, *children)):
         parts = [b"l8:CallNode"]
         for x in (task_hash, args_hash, result_hash):
