@@ -199,7 +199,7 @@ def test_concurrent_large_runs_each_with_a_follower_index_fully(tmp_path):
 
 
 def test_rows_that_keep_coming_are_committed_every_commit_every_seconds(tmp_path, monkeypatch):
-    """A busy run's pipe is never quiet: its rows still reach the index every COMMIT_EVERY."""
+    """A busy run's pipe is never quiet: its rows still reach a big index every BIG_COMMIT_EVERY."""
     import marshal
     import threading
 
@@ -208,7 +208,7 @@ def test_rows_that_keep_coming_are_committed_every_commit_every_seconds(tmp_path
     from redun.objects.codec import encode_with_id
     from redun.objects.records import Task
 
-    monkeypatch.setattr(follow, "COMMIT_EVERY", 0.0)
+    monkeypatch.setattr(follow, "BIG_COMMIT_EVERY", 0.0)
     monkeypatch.setattr(follow, "IDLE_COMMIT_AFTER", 600.0)  # only the clock may commit
     path = str(tmp_path / "index.sqlite3")
     index = Index.open(None, catch_up=False, path=path)
@@ -216,7 +216,7 @@ def test_rows_that_keep_coming_are_committed_every_commit_every_seconds(tmp_path
     oid, _ = encode_with_id(Task(b"\x01" * 20, "ns", "t", "src"))
     rows.add(oid, Task(b"\x01" * 20, "ns", "t", "src"))
     r, w = os.pipe()
-    done = threading.Thread(target=follow.follow, args=(index, "tmp-x", follow.FrameReader(r)))
+    done = threading.Thread(target=follow.follow, args=(index, "tmp-x", follow.FrameReader(r), True))
     done.start()
     try:
         os.write(w, follow.frame(b"R", marshal.dumps((123, rows.parts(), rows.count))))

@@ -14,11 +14,14 @@ them on the other core while the run goes on. One pipe each way:
     follower -> run: exit status 0 (and EOF on stdout) once every row is committed
 
 The follower commits rows with the tmp pack's offset in `tmp_packs`, as a
-catch-up does: every COMMIT_RECORDS rows or COMMIT_EVERY seconds, and whenever the pipe
-has been quiet for IDLE_COMMIT_AFTER (a run waiting on long jobs shows its finished ones
-to `redun log` at once). Few, large transactions matter in a big index: its random-key
-inserts touch a page each, and every commit writes each page it touched again. On C it
-records the pack in `ingested_packs`; a `redun log` meanwhile sees a consistent index.
+catch-up does: every few thousand records, and whenever the pipe has been quiet for
+IDLE_COMMIT_AFTER (a run waiting on long jobs shows its finished ones to `redun log` at
+once). Rows are written only at a commit, so short transactions keep the follower's work
+beside the run's instead of after it. Into a big index (beyond the follower's page cache)
+it commits every BIG_COMMIT_RECORDS records or BIG_COMMIT_EVERY seconds instead: there
+random-key inserts touch a page each, and every commit writes each page it touched again.
+On C it records the pack in `ingested_packs`; a `redun log` meanwhile sees a consistent
+index.
 Everything is idempotent: if the follower dies, the run (or the next index open) catches
 up from the pack itself.
 Writes to the pipe never block the run: what the pipe cannot take yet waits in
@@ -35,8 +38,10 @@ import time
 from typing import Optional
 
 _HEAD = struct.Struct("<IB")
-COMMIT_RECORDS = 50_000  # records per follower transaction at most (their rows wait in memory)
-COMMIT_EVERY = 2.0  # seconds between commits at most while rows keep coming
+COMMIT_RECORDS = 4_000  # records per follower transaction
+BIG_INDEX = 64 << 20  # index bytes beyond the follower's page cache (files.connect's cache_size)
+BIG_COMMIT_RECORDS = 50_000  # records per transaction into a big index at most (held in memory)
+BIG_COMMIT_EVERY = 2.0  # seconds between commits into a big index at most while rows keep coming
 IDLE_COMMIT_AFTER = 0.2  # seconds of a quiet pipe after which held rows are committed
 PIPE_BYTES = 1 << 20  # pipe capacity asked for (Linux), so sends rarely wait in the outbox
 
@@ -154,9 +159,9 @@ class FrameReader:
         return data
 
 
-def follow(index, tmp_name: str, stream: FrameReader) -> Optional[str]:
+def follow(index, tmp_name: str, stream: FrameReader, big: bool = False) -> Optional[str]:
     """Apply frames from stream until C, S or EOF; returns the committed pack's name
-    if the run said C (every row is then written)."""
+    if the run said C (every row is then written). big: the index is beyond BIG_INDEX."""
     buffer = index.buffer
     offset = None
     last = time.monotonic()
@@ -183,7 +188,11 @@ def follow(index, tmp_name: str, stream: FrameReader) -> Optional[str]:
         if kind == ord("R"):
             offset, parts, count = marshal.loads(payload)
             buffer.merge(parts, count)
-            if buffer.count >= COMMIT_RECORDS or time.monotonic() - last >= COMMIT_EVERY:
+            if big:
+                due = buffer.count >= BIG_COMMIT_RECORDS or time.monotonic() - last >= BIG_COMMIT_EVERY
+            else:
+                due = buffer.count >= COMMIT_RECORDS
+            if due:
                 commit()
             continue
         if len(buffer):
@@ -197,7 +206,7 @@ def main(argv: list) -> int:
     index_path, tmp_name = argv
     index = Index.open(None, catch_up=False, path=index_path)  # commits are follow()'s: with the offset
     try:
-        name = follow(index, tmp_name, FrameReader(sys.stdin.fileno()))
+        name = follow(index, tmp_name, FrameReader(sys.stdin.fileno()), big=os.path.getsize(index_path) > BIG_INDEX)
         if name:
             def done(conn):
                 conn.execute("DELETE FROM tmp_packs WHERE name=?", (tmp_name,))
