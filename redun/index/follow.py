@@ -21,9 +21,8 @@ beside the run's instead of after it. Into a big index (beyond the follower's pa
 it commits every BIG_COMMIT_RECORDS records or BIG_COMMIT_EVERY seconds instead: there
 random-key inserts touch a page each, and every commit writes each page it touched again.
 On C it records the pack in `ingested_packs`; a `redun log` meanwhile sees a consistent
-index.
-Everything is idempotent: if the follower dies, the run (or the next index open) catches
-up from the pack itself.
+index. Everything is idempotent: if the follower dies, the run (or the next index open)
+catches up from the pack itself.
 Writes to the pipe never block the run: what the pipe cannot take yet waits in
 an outbox until the next send.
 """

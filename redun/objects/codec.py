@@ -22,6 +22,7 @@ _packer_opts = dict(use_bin_type=True, use_single_float=False, strict_types=True
 _local = threading.local()  # one reusable Packer per thread (packb builds one per call)
 _DECODERS: dict = {}  # (record class, schema version) -> Record.from_fields for that version (valid pairs only)
 _LINK_CHECKERS: dict = {}  # the same, -> checked_links for that version
+_TRUSTED: dict = {}  # the same, -> the trusted (unchecked) decoder for that version
 _WIRE_LINKS: dict = {}  # record class -> its wire_links (looked up once per walked object)
 _unpackb = msgpack.unpackb
 
@@ -66,11 +67,7 @@ def _checked(data: bytes, purpose: str, cache: dict) -> tuple:
     if not (isinstance(obj, list) and len(obj) == 3 and isinstance(obj[0], str)):
         raise DecodeError("record envelope must be [type, schema, fields]")
     tag, schema, fields = obj
-    # True == 1, but is not a version: only an int schema may hit the cache
-    fn = cache.get((RECORD_TYPES.get(tag), schema)) if type(schema) is int else None
-    if fn is None:
-        cls = _record_class(tag, schema)
-        fn = cache[cls, schema] = compiled(cls, purpose, schema)
+    fn = _for_version(tag, schema, purpose, cache)
     if not isinstance(fields, dict):
         raise DecodeError(f"{tag} record fields must be a map")
     try:
@@ -79,6 +76,17 @@ def _checked(data: bytes, purpose: str, cache: dict) -> tuple:
         raise
     except Exception as e:
         raise DecodeError(f"bad {tag} record: {type(e).__name__}: {e}") from None
+
+
+def _for_version(tag, schema, purpose: str, cache: dict):
+    """compiled(class of tag, purpose, schema), kept in `cache` by (class, schema) for valid
+    pairs only; DecodeError for an unknown type or version."""
+    # True == 1, but is not a version: only an int schema may hit the cache
+    fn = cache.get((RECORD_TYPES.get(tag), schema)) if type(schema) is int else None
+    if fn is None:
+        cls = _record_class(tag, schema)
+        fn = cache[cls, schema] = compiled(cls, purpose, schema)
+    return fn
 
 
 def decode(data: bytes, strict: bool = False) -> Record:
@@ -111,17 +119,9 @@ def decode_trusted(data: bytes) -> Record:
     checks (export speed). Anything odd is decoded strictly: DecodeError names the problem."""
     try:
         tag, schema, fields = msgpack.unpackb(data, raw=False)
-        # True == 1, but is not a version: only an int schema may hit the cache
-        make = _TRUSTED.get((RECORD_TYPES.get(tag), schema)) if type(schema) is int else None
-        if make is None:
-            cls = _record_class(tag, schema)
-            make = _TRUSTED[cls, schema] = compiled(cls, "trusted", schema)
-        return make(fields)
+        return _for_version(tag, schema, "trusted", _TRUSTED)(fields)
     except Exception:
         return decode(data)
-
-
-_TRUSTED: dict = {}  # (record class, schema version) -> its trusted decoder (valid pairs only)
 
 
 def links_of_encoded(data: bytes) -> tuple:
