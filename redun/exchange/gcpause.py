@@ -2,9 +2,9 @@
 
 An import builds many container objects that live until its end (the parsed lines, the
 key -> object id map, the index rows) and none that form cycles. While they accumulate,
-the collector walks all of them again at each of its full passes and finds nothing to free. Reference counting still frees everything as usual; the
-collector is switched back on afterwards (if it was on), so any cycle made meanwhile is
-collected by its next pass. It is process-wide: other threads of an embedding program go
+the collector walks all of them again at each of its full passes and finds nothing to
+free. Reference counting still frees everything as usual; the collector is switched back
+on afterwards (if it was on), so any cycle made meanwhile is collected by its next pass. It is process-wide: other threads of an embedding program go
 without cycle collection for the duration too.
 """
 
