@@ -233,3 +233,45 @@ def test_rows_that_keep_coming_are_committed_every_commit_every_seconds(tmp_path
         os.close(w)
         os.close(r)
         index.close()
+
+
+def test_a_big_index_gets_rows_written_before_their_commit(tmp_path, monkeypatch):
+    """Into a big index the follower commits rarely, but writes rows as they come (into its
+    open transaction), so that its work is not left until the run's end; readers see them
+    only once committed."""
+    import marshal
+    import threading
+
+    from redun.index import follow
+    from redun.index.rows import RowBuffer
+    from redun.objects.codec import encode_with_id
+    from redun.objects.records import Task
+
+    monkeypatch.setattr(follow, "COMMIT_RECORDS", 1)
+    monkeypatch.setattr(follow, "BIG_COMMIT_EVERY", 600.0)
+    monkeypatch.setattr(follow, "IDLE_COMMIT_AFTER", 600.0)  # only the end may commit
+    path = str(tmp_path / "index.sqlite3")
+    index = Index.open(None, catch_up=False, path=path)
+    rows = RowBuffer()
+    rec = Task(b"\x01" * 20, "ns", "t", "src")
+    rows.add(encode_with_id(rec)[0], rec)
+    r, w = os.pipe()
+    done = threading.Thread(target=follow.follow, args=(index, "tmp-x", follow.FrameReader(r), True))
+    done.start()
+    conn = sqlite3.connect(path)
+    try:
+        os.write(w, follow.frame(b"R", marshal.dumps((123, rows.parts(), rows.count))))
+        deadline = time.monotonic() + 30
+        while not index.buffer.count == 0 or not index.conn.in_transaction:
+            assert time.monotonic() < deadline, "rows not written while the pipe stays open"
+            time.sleep(0.02)
+        assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 0  # written, not committed
+        os.write(w, follow.frame(b"C", b"pack-x"))
+        done.join(30)
+        assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 1
+        assert conn.execute("SELECT offset FROM tmp_packs WHERE name='tmp-x'").fetchone() == (123,)
+    finally:
+        conn.close()
+        os.close(w)
+        os.close(r)
+        index.close()

@@ -16,10 +16,13 @@ them on the other core while the run goes on. One pipe each way:
 The follower commits rows with the tmp pack's offset in `tmp_packs`, as a
 catch-up does: every few thousand records, and whenever the pipe has been quiet for
 IDLE_COMMIT_AFTER (a run waiting on long jobs shows its finished ones to `redun log` at
-once). Rows are written only at a commit, so short transactions keep the follower's work
-beside the run's instead of after it. Into a big index (beyond the follower's page cache)
-it commits every BIG_COMMIT_RECORDS records or BIG_COMMIT_EVERY seconds instead: there
-random-key inserts touch a page each, and every commit writes each page it touched again.
+once). Into a big index (beyond the follower's page cache) it commits every
+BIG_COMMIT_RECORDS records or BIG_COMMIT_EVERY seconds instead: there random-key inserts
+touch a page each, and every commit writes each page it touched again; its page cache is
+BIG_CACHE there, since a smaller one spills dirty pages to the WAL before the commit writes
+them again (a run of 5,000 jobs dirties about 100 MB of a big index). Between those
+commits it still writes rows every few thousand records, into the open transaction
+(Index.write_held), so that its work stays beside the run's instead of after it.
 On C it records the pack in `ingested_packs`; a `redun log` meanwhile sees a consistent
 index. Everything is idempotent: if the follower dies, the run (or the next index open)
 catches up from the pack itself.
@@ -39,7 +42,8 @@ from typing import Optional
 _HEAD = struct.Struct("<IB")
 COMMIT_RECORDS = 4_000  # records per follower transaction
 BIG_INDEX = 64 << 20  # index bytes beyond the follower's page cache (files.connect's cache_size)
-BIG_COMMIT_RECORDS = 50_000  # records per transaction into a big index at most (held in memory)
+BIG_COMMIT_RECORDS = 50_000  # records per transaction into a big index at most
+BIG_CACHE = 128 << 20  # page cache into a big index: holds the pages a transaction dirties
 BIG_COMMIT_EVERY = 2.0  # seconds between commits into a big index at most while rows keep coming
 IDLE_COMMIT_AFTER = 0.2  # seconds of a quiet pipe after which held rows are committed
 PIPE_BYTES = 1 << 20  # pipe capacity asked for (Linux), so sends rarely wait in the outbox
@@ -163,38 +167,41 @@ def follow(index, tmp_name: str, stream: FrameReader, big: bool = False) -> Opti
     if the run said C (every row is then written). big: the index is beyond BIG_INDEX."""
     buffer = index.buffer
     offset = None
+    held = 0  # records written into the open transaction (a big index's), not yet committed
     last = time.monotonic()
 
     def commit():
-        nonlocal last
+        nonlocal last, held
         index.commit(lambda c, o=offset: c.execute("INSERT OR REPLACE INTO tmp_packs VALUES (?, ?)", (tmp_name, o)))
-        last = time.monotonic()
+        last, held = time.monotonic(), 0
 
     while True:
-        if len(buffer) and stream.quiet(IDLE_COMMIT_AFTER):
+        if (len(buffer) or held) and stream.quiet(IDLE_COMMIT_AFTER):
             commit()
         head = stream.read(_HEAD.size)
         if head is None:  # the run is gone: keep what came whole
-            if len(buffer):
+            if len(buffer) or held:
                 commit()
             return None
         size, kind = _HEAD.unpack(head)
         payload = stream.read(size)
         if payload is None:
-            if len(buffer):
+            if len(buffer) or held:
                 commit()
             return None
         if kind == ord("R"):
             offset, parts, count = marshal.loads(payload)
             buffer.merge(parts, count)
             if big:
-                due = buffer.count >= BIG_COMMIT_RECORDS or time.monotonic() - last >= BIG_COMMIT_EVERY
-            else:
-                due = buffer.count >= COMMIT_RECORDS
-            if due:
+                if held + buffer.count >= BIG_COMMIT_RECORDS or time.monotonic() - last >= BIG_COMMIT_EVERY:
+                    commit()
+                elif buffer.count >= COMMIT_RECORDS:
+                    held += buffer.count
+                    index.write_held()
+            elif buffer.count >= COMMIT_RECORDS:
                 commit()
             continue
-        if len(buffer):
+        if len(buffer) or held:
             commit()
         return payload.decode() if kind == ord("C") else None
 
@@ -204,8 +211,11 @@ def main(argv: list) -> int:
 
     index_path, tmp_name = argv
     index = Index.open(None, catch_up=False, path=index_path)  # commits are follow()'s: with the offset
+    big = os.path.getsize(index_path) > BIG_INDEX
+    if big:
+        index.conn.execute(f"PRAGMA cache_size=-{BIG_CACHE >> 10}")
     try:
-        name = follow(index, tmp_name, FrameReader(sys.stdin.fileno()), big=os.path.getsize(index_path) > BIG_INDEX)
+        name = follow(index, tmp_name, FrameReader(sys.stdin.fileno()), big=big)
         if name:
             def done(conn):
                 conn.execute("DELETE FROM tmp_packs WHERE name=?", (tmp_name,))

@@ -123,22 +123,38 @@ class Index(Queries, PageQueries, TagQueries, ListingQueries):
                 self.commit()
 
     def commit(self, extra: Callable = None) -> None:
-        """Write buffered rows (and run `extra(conn)`) in one transaction."""
+        """Write buffered rows (and run `extra(conn)`) in one transaction, or end the one
+        write_held() left open."""
         with self.lock:
-            if not len(self.buffer) and extra is None:
-                return
             conn = self.conn
-            conn.execute("BEGIN IMMEDIATE")
+            if not len(self.buffer) and extra is None and not conn.in_transaction:
+                return
             try:
-                if len(self.buffer):
-                    pending = conn.execute("SELECT 1 FROM meta WHERE key='indexes_pending'").fetchone()
-                    self.buffer.flush(conn, bulk=pending is not None)
+                self._write_buffer(conn)
                 if extra is not None:
                     extra(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
+    def write_held(self) -> None:
+        """Write buffered rows now into a transaction left open: the next commit() ends it.
+        For a writer that commits rarely but should not leave all its writing until then.
+        Other writers wait for that commit (up to the busy timeout); readers do not."""
+        with self.lock:
+            try:
+                self._write_buffer(self.conn)
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    def _write_buffer(self, conn) -> None:
+        if not conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+        if len(self.buffer):
+            pending = conn.execute("SELECT 1 FROM meta WHERE key='indexes_pending'").fetchone()
+            self.buffer.flush(conn, bulk=pending is not None)
 
     def note_pack(self, name: str) -> None:
         self.commit(lambda c: c.execute("INSERT OR IGNORE INTO ingested_packs VALUES (?)", (name,)))
