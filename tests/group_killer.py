@@ -1,16 +1,18 @@
-"""A script that runs a `redun` command in its own process after arranging a SIGKILL of
-itself at one step of a pack group install (objects/packgroup.py): a real kill -9 at an exact
-point, with no hook in the code under test.
+"""Scripts that run a `redun` command in their own process after arranging a SIGKILL of
+themselves at one step of the code under test: a real kill -9 at an exact point, with no
+hook in that code.
 
     python -c SCRIPT POINT K REDUN_ARGS...
 
-POINT: "stage" (after staging a pack's index), "journal" (after the journal is written) or
-"install" (after a staged pack is renamed into place); K: at the K-th time it is reached.
+POINT names the step, K: the K-th time it is reached. kill_script(patches) builds one:
+`patches` wraps the step named by `point` so that it calls boom() once it is done.
+GROUP_INSTALL_KILLER kills a pack group install (objects/packgroup.py) at POINT "stage"
+(after staging a pack's index), "journal" (after the journal is written) or "install"
+(after a staged pack is renamed into place).
 """
 
-GROUP_INSTALL_KILLER = r"""
+_PRELUDE = r"""
 import os, runpy, signal, sys
-from redun.objects import packgroup
 point, k = sys.argv[1], int(sys.argv[2])
 seen = [0]
 
@@ -18,6 +20,20 @@ def boom():
     seen[0] += 1
     if seen[0] == k:
         os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+_RUN_REDUN = r"""
+sys.argv = ["redun", *sys.argv[3:]]
+runpy.run_module("redun", run_name="__main__")
+"""
+
+
+def kill_script(patches: str) -> str:
+    return _PRELUDE + patches + _RUN_REDUN
+
+
+GROUP_INSTALL_KILLER = kill_script(r"""
+from redun.objects import packgroup
 
 if point == "stage":
     stage = packgroup.PackGroup._stage_index
@@ -39,6 +55,4 @@ elif point == "install":
         if "tmp-discard-" in str(a) and "/pack-" in str(b):
             boom()
     os.replace = replaced
-sys.argv = ["redun", *sys.argv[3:]]
-runpy.run_module("redun", run_name="__main__")
-"""
+""")

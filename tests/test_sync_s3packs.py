@@ -23,23 +23,14 @@ from redun.repo.repository import Repo
 from redun.sync.s3remote import S3Remote, decode_head
 from redun.sync.transfer import sync
 
-from group_killer import GROUP_INSTALL_KILLER
+from group_killer import GROUP_INSTALL_KILLER, kill_script
 
 pytestmark = pytest.mark.slow
 
-# Runs `redun push s3` after arranging a SIGKILL of itself at one step of the upload
-# (a real kill -9 at an exact point, no hook in the code under test). Parts of 5 MiB.
-KILLER = r"""
-import os, runpy, signal, sys
+# `redun push s3` killed at one step of the upload (tests/group_killer.py). Parts of 5 MiB.
+KILLER = kill_script(r"""
 from redun.objects import s3
 s3.STREAM_PART = 5 << 20
-point, k = sys.argv[1], int(sys.argv[2])
-seen = [0]
-
-def boom():
-    seen[0] += 1
-    if seen[0] == k:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 if point == "part":
     upload_part = s3.S3Location._upload_part
@@ -55,9 +46,7 @@ elif point == "index":
             boom()
         return done
     s3.S3Location.put = put_then
-sys.argv = ["redun", "push", "s3"]
-runpy.run_module("redun", run_name="__main__")
-"""
+""")
 
 
 def _env(seaweed, root):
@@ -224,7 +213,7 @@ def test_pull_checks_every_entry_of_a_whole_pack(tmp_path, seaweed):  # noqa: F8
 @pytest.mark.parametrize("point,k", [("part", 1), ("part", 3), ("index", 1), ("index", 2)])
 def test_kill9_during_whole_pack_upload_then_retry(tmp_path, seaweed, point, k):  # noqa: F811
     src, url, names, env = _setup(tmp_path, seaweed, execs=3, big=20 << 20)
-    p = subprocess.run([sys.executable, "-c", KILLER, point, str(k)], env=env,
+    p = subprocess.run([sys.executable, "-c", KILLER, point, str(k), "push", "s3"], env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert p.returncode == -9  # it died at that point
     assert _head(seaweed, url) is None  # the HEAD names packs only once every one is complete
