@@ -33,11 +33,16 @@ _DEF_LINE = re.compile(r"^ *def ")
 _sha512 = hashlib.sha512
 
 
+def _hex(h) -> str:
+    """The first HASH_LEN hex digits of a sha512 (hexdigest() of all of it costs more)."""
+    return h.digest()[:HASH_LEN // 2].hex()
+
+
 def _digest(*chunks: bytes) -> str:
     h = hashlib.sha512()
     for chunk in chunks:
         h.update(chunk)
-    return h.digest()[:HASH_LEN // 2].hex()  # the first HASH_LEN hex digits; hexdigest() costs more
+    return _hex(h)
 
 
 def _bencode_into(x: Any, out: list) -> None:
@@ -108,7 +113,7 @@ def hash_tag_bytes(tag: str, b: bytes) -> str:
         prefix = _TAG_PREFIX[tag] = bencode([tag])
     h = _sha512(prefix)
     h.update(b)
-    return h.digest()[:HASH_LEN // 2].hex()
+    return _hex(h)
 
 
 def hash_text(s: str) -> str:
@@ -124,7 +129,7 @@ def hash_stream(fileobj: IO[bytes], block_size: int = 1 << 16) -> str:
         if not block:
             break
         h.update(block)
-    return h.digest()[:HASH_LEN // 2].hex()
+    return _hex(h)
 
 
 # -- values --------------------------------------------------------------------
@@ -236,7 +241,7 @@ def hash_args(args: Sequence[str], kwargs: Mapping[str, str]) -> str:
     except TypeError:
         text = None
     if text is not None and text.isascii():
-        return _sha512(text.encode()).digest()[:HASH_LEN // 2].hex()
+        return _hex(_sha512(text.encode()))
     try:  # the bencoding written directly, same bytes
         parts = [b"l13:TaskArgumentsl"]
         for h in args:
@@ -262,7 +267,7 @@ def hash_eval(task_hash: str, args_hash: str) -> str:
     if type(task_hash) is str and type(args_hash) is str:
         text = f"l4:Eval{len(task_hash)}:{task_hash}{len(args_hash)}:{args_hash}e"
         if text.isascii():  # character counts are byte counts (see hash_args)
-            return _sha512(text.encode()).digest()[:HASH_LEN // 2].hex()
+            return _hex(_sha512(text.encode()))
         parts = [b"l4:Eval"]
         _bstr(task_hash, parts)
         _bstr(args_hash, parts)
@@ -283,7 +288,7 @@ def hash_call_node(
         except TypeError:  # a child hash that is not text
             text = None
         if text is not None and text.isascii():  # character counts are byte counts (see hash_args)
-            return _sha512(text.encode()).digest()[:HASH_LEN // 2].hex()
+            return _hex(_sha512(text.encode()))
     if all(type(x) is str for x in (task_hash, args_hash, result_hash, *children)):
         parts = [b"l8:CallNode"]
         for x in (task_hash, args_hash, result_hash):
