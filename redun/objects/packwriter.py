@@ -159,13 +159,8 @@ class PackWriter:
                 new[oid] = (off, ENTRY_HEAD + n)
                 out += (oid, pack_len(n), data)
                 off += ENTRY_HEAD + n
-            if not out:
-                return
-            data = b"".join(out)
-            self.sink.write(data)
-            self.digest.update(data)
-            seen.update(new)
-            self.offset = off
+            if out:
+                self._write_framed(out, new, off)
 
     def _flush_batch(self, batch: list) -> None:
         with self.lock:
@@ -188,17 +183,22 @@ class PackWriter:
                         new.append((entry[:32], off, len(entry)))
                         out.append(entry)
                         off += len(entry)
-            if not out:
-                return
-            data = b"".join(out)
-            self.sink.write(data)
-            self.digest.update(data)
-            if self.entries is not None:
-                seen.update(new)
-            else:
-                for oid, o, n in new:
-                    self._record(oid, o, n)
-            self.offset = off
+            if out:
+                self._write_framed(out, new, off)
+
+    def _write_framed(self, out: list, new, off: int) -> None:
+        """Under the lock: write the framed entries' parts `out`, which end at offset `off`,
+        and note their entries `new` ({oid: (offset, length)} in an unsorted writer, else
+        [(oid, offset, length)])."""
+        data = b"".join(out)
+        self.sink.write(data)
+        self.digest.update(data)
+        if self.entries is not None:
+            self.entries.update(new)
+        else:
+            for oid, o, n in new:
+                self._record(oid, o, n)
+        self.offset = off
 
     def _admit(self, oid: bytes) -> bool:
         """Whether oid is new here (under the lock); raises once closed, or for
