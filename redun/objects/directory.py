@@ -14,13 +14,12 @@ reading it, and a reader that misses refreshes its pack list and retries.
 
 import os
 import threading
-import uuid
 from typing import Iterable, Iterator, Optional
 
 from ..errors import CorruptObjectError, InvalidIdError, NotFoundError
 from . import codec, compress, maintenance, origins, packgroup
 from .fileio import read_regular
-from .ids import OID_LEN, object_id
+from .ids import OID_LEN, object_id, tmp_token
 from .mappedpack import MappedPack
 from .packfile import PackFile, fsync_dir
 from .packwriter import PackWriter
@@ -175,7 +174,7 @@ class DirectoryStore(ObjectStore):
             return
         path = self._loose_path(oid)
         d = os.path.dirname(path)
-        tmp = os.path.join(d, f".tmp-{uuid.uuid4().hex}")
+        tmp = os.path.join(d, f".tmp-{tmp_token()}")
         try:
             f = open(tmp, "wb")
         except FileNotFoundError:

@@ -15,10 +15,10 @@ location (a path or URL)}. An unreadable file counts as an unknown foreign origi
 
 import json
 import os
-import uuid
 from typing import Optional
 
 from .fileio import read_regular
+from .ids import tmp_token
 
 SUFFIX = ".origin"
 UNKNOWN = {"via": "unknown", "from": "?"}
@@ -31,7 +31,7 @@ def origin_path(packs_dir: str, name: str) -> str:
 def write_origin(packs_dir: str, name: str, origin: dict) -> None:
     """Durably write pack `name`'s origin (temp file, fsync, rename)."""
     path = origin_path(packs_dir, name)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    tmp = f"{path}.tmp-{tmp_token()}"
     with open(tmp, "w") as f:
         f.write(json.dumps(origin, sort_keys=True) + "\n")
         f.flush()

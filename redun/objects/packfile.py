@@ -17,10 +17,10 @@ sync/s3remote.py) stage in a PackFile and override install().
 
 import fcntl
 import os
-import uuid
 from typing import Optional
 
 from .fileio import remove_if_unlocked
+from .ids import tmp_token
 from .origins import write_origin
 
 
@@ -67,7 +67,7 @@ class PackFile:
         would look local)."""
         self.directory = directory
         self.origin = origin
-        token = ("discard-" if all_or_nothing or origin is not None else "") + uuid.uuid4().hex
+        token = ("discard-" if all_or_nothing or origin is not None else "") + tmp_token()
         self.path = os.path.join(directory, f"tmp-{token}.pack")
         creating = os.path.join(directory, f"tmp-{token}.creating")
         self.fd = os.open(creating, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
@@ -105,7 +105,7 @@ class PackFile:
             write_origin(self.directory, name, self.origin)  # before the pack can be seen
         os.replace(self.path, final)
         self.path = final
-        idx_tmp = f"{idx_final}.tmp-{uuid.uuid4().hex}"
+        idx_tmp = f"{idx_final}.tmp-{tmp_token()}"
         with open(idx_tmp, "wb") as f:
             for part in index:
                 f.write(part)

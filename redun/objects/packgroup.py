@@ -23,9 +23,9 @@ group half visible. Packs named in a journal are never deleted by recover().
 import fcntl
 import json
 import os
-import uuid
 from typing import Optional
 
+from .ids import tmp_token
 from .packfile import DISCARD_PREFIX, PackFile, fsync_dir, write_all
 from .packwriter import PackWriter
 
@@ -99,7 +99,7 @@ class PackGroup:
         self.closed = True
         if not self.staged:
             return []
-        token = uuid.uuid4().hex
+        token = tmp_token()
         journal = os.path.join(self.directory, f"{JOURNAL_PREFIX}{token}{JOURNAL_SUFFIX}")
         entries = [[os.path.basename(s.path)[: -len(".pack")], name] for s, name, _ in self.staged]
         tmp = f"{journal}.tmp"

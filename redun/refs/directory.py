@@ -3,12 +3,11 @@
 import bisect
 import fcntl
 import os
-import uuid
 from typing import Optional
 
 from ..errors import CorruptObjectError, InvalidIdError, RefConflictError
 from ..objects.fileio import NotRegularFileError, open_regular
-from ..objects.ids import parse_oid
+from ..objects.ids import parse_oid, tmp_token
 from .contract import ANY, RefStore, check_ref_value, conflict_error, check_ref_name
 from .packed import PACKED_FILENAME, decode_packed, encode_packed
 
@@ -106,7 +105,7 @@ class DirectoryRefs(RefStore):
         return sorted(packed)
 
     def _write_packed(self, refs: dict) -> None:
-        tmp = f"{self.packed_path}.tmp-{uuid.uuid4().hex}"
+        tmp = f"{self.packed_path}.tmp-{tmp_token()}"
         with open(tmp, "wb") as f:
             f.write(encode_packed(refs))
             f.flush()
@@ -182,7 +181,7 @@ class DirectoryRefs(RefStore):
             packed = self._packed()
             self._check_current(name, path, packed, expected)
             self._check_packed_clash(name, packed)
-            tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+            tmp = f"{path}.tmp-{tmp_token()}"
             with open(tmp, "w") as f:
                 f.write(new.hex() + "\n")
                 f.flush()

@@ -14,7 +14,6 @@ Pure parsing: nothing here connects to anything.
 
 import os
 from typing import Optional
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from ..errors import ConfigError
 
@@ -87,6 +86,8 @@ def _sqlite(uri: str, config_dir: str, where: str) -> DbLocation:
 
 
 def _postgresql(uri: str, backend: dict, where: str) -> DbLocation:
+    from urllib.parse import quote, unquote, urlsplit, urlunsplit  # not at import: `redun log` start-up
+
     parts = urlsplit(uri)
     try:
         port = parts.port
@@ -118,6 +119,8 @@ def _postgresql(uri: str, backend: dict, where: str) -> DbLocation:
 
 def _mask(uri: str) -> str:
     """The URI without any password in it (error messages are logged)."""
+    from urllib.parse import urlsplit, urlunsplit
+
     try:
         parts = urlsplit(uri)
         if parts.password:
