@@ -5,6 +5,8 @@ import json
 import os
 import textwrap
 
+import pytest
+
 from inproc import Workflow
 
 WF = textwrap.dedent('''
@@ -61,3 +63,39 @@ def test_every_listing_has_json(tmp_path):
     repos = [json.loads(x) for x in w.redun("repo", "list", "--format", "json").out.splitlines()]
     assert repos == [{"name": "default", "location": os.path.realpath(w.config)}] or \
         repos == [{"name": "default", "location": w.config}]
+
+
+PARAM_SOURCES = [
+    "def f(a, b=1, *rest, c, **kw):\n    return a\n",
+    "@task(cache=lambda: [x for x in ()])\ndef g(x, /, y, z=2):\n    pass\n",
+    "    @task()\n    def method_like(self, a):\n        \n        return self\n",
+    "async def h(p, q):\n    await p\n",
+    "class C:\n    def m(self, v):\n        pass\n",
+    "def w(a):\n    return a is 1\n",  # a SyntaxWarning when compiled: not printed
+    "x = 1\n",
+    "def broken(:\n",
+    "",
+]
+
+
+@pytest.mark.parametrize("source", PARAM_SOURCES)
+def test_dataflow_param_names_read_the_first_def_as_ast_would(source, capsys):
+    """The dataflow names a task's arguments from its source without importing ast; the
+    answer is the one ast gives."""
+    import ast
+    import textwrap
+
+    from redun.view.render_dataflow import param_names
+
+    def by_ast(text):
+        try:
+            tree = ast.parse(textwrap.dedent(text))
+        except SyntaxError:
+            return []
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                return [a.arg for a in node.args.posonlyargs + node.args.args]
+        return []
+
+    assert param_names(source) == by_ast(source)
+    assert capsys.readouterr().err == ""
