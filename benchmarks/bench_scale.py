@@ -372,7 +372,8 @@ def cells(side: Side, ref: dict) -> dict:
                                             f"index {x['index_bytes'] / 1e6:.0f} MB = {100 * x['index_share']:.0f} % "
                                             "of packs")
     out["run_big"] = g("run_big", lambda x: f"{x['ratio']:.2f}x CPU ({x['cpu']:.2f} s vs "
-                                            f"{r['run_empty']['cpu']:.2f} s empty)")
+                                            f"{r['run_empty']['cpu']:.2f} s empty); wall {x['wall']:.2f} s vs "
+                                            f"{r['run_empty']['wall']:.2f} s")
     out["per_job"] = g("per_job", lambda x: f"{x['us_per_job']:.0f} us ({x['cpu']:.1f} s CPU, {x['wall']:.1f} s wall)")
     out["log_value"] = g("log_value", lambda x: f"first line {x['first']:.2f} s, all {x['wall']:.1f} s, "
                                                 f"{x['rss']:.0f} MB")
