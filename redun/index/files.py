@@ -1,25 +1,79 @@
-"""The index file: a sqlite connection with the index's settings, the schema version it
-holds, and removal of the file with its journal files."""
+"""The index file: a sqlite connection with the index's settings, the file's creation (whole
+or not at all), the schema version it holds, and removal of the file with its journal files."""
 
 import os
 import sqlite3
+import time
 from typing import Optional
 
+from ..objects.ids import tmp_token
 from ..objects.progress import Progress as _Progress
 
 BUSY_TIMEOUT_MS = 60_000
 Progress = Optional[_Progress]  # told the bytes of packs ingested
 
 
-def connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA page_size=4096")  # only takes effect when the file is created
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")  # derived data: losing the tail is fine
-    conn.execute("PRAGMA cache_size=-65536")
-    conn.execute("PRAGMA temp_store=MEMORY")
+def connect(path: str, create: bool = True) -> sqlite3.Connection:
+    """A connection with the index's settings. create=False: only to a file that exists (sqlite
+    would otherwise create an empty one, which a concurrent opener could read half-made)."""
+    target = path if create else f"file:{_uri_path(path)}?mode=rw"
+    conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False, uri=not create)
+    try:
+        conn.execute("PRAGMA page_size=4096")  # only takes effect when the file is created
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        _retry_busy(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+        conn.execute("PRAGMA synchronous=NORMAL")  # derived data: losing the tail is fine
+        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA temp_store=MEMORY")
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def is_transient(e: sqlite3.Error) -> bool:
+    """A lock held by another connection, not a problem of the file (never a reason to rebuild)."""
+    msg = str(e).lower()
+    return isinstance(e, sqlite3.OperationalError) and ("locked" in msg or "busy" in msg)
+
+
+def _retry_busy(step, deadline: Optional[float] = None):
+    """step(), again while another connection's lock makes it fail at once: sqlite answers
+    some statements (switching to WAL among them) with "database is locked" without waiting
+    out the busy timeout."""
+    deadline = deadline or time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.001
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as e:
+            if not is_transient(e) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
+def _uri_path(path: str) -> str:
+    # the characters a sqlite file: URI gives a meaning to (urllib would cost `redun log` start-up)
+    return os.path.abspath(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+
+
+def create_index_file(path: str, init) -> None:
+    """Make the index file at path whole or not at all: `init(conn)` fills a private file,
+    which is then linked into place. If another process made it first, theirs is kept."""
+    tmp = f"{path}.tmp-{tmp_token()}"
+    conn = connect(tmp)
+    try:
+        init(conn)
+    finally:
+        conn.close()  # the last connection: sqlite checkpoints and removes the -wal and -shm
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        remove_index_files(tmp)
 
 
 def schema_version(conn) -> Optional[int]:

@@ -18,11 +18,14 @@ Deleting the file is always safe: the next open rebuilds it from the objects.
 import os
 import sqlite3
 import threading
+import time
 from typing import Callable, Iterable
 
 from ..errors import CorruptObjectError
 from . import catchup
-from .files import Progress, connect, remove_index_files, schema_version
+from .files import (
+    BUSY_TIMEOUT_MS, Progress, connect, create_index_file, is_transient, remove_index_files, schema_version,
+)
 from .listing_queries import ListingQueries
 from .pages import PageQueries
 from .queries import Queries
@@ -56,34 +59,7 @@ class Index(Queries, PageQueries, TagQueries, ListingQueries):
         """bulk: a private new file being built (no journal, no fsync, big transactions).
         defer_over: see catch_up."""
         path = path or repo.index_path
-        conn = None
-        for attempt in (0, 1):
-            try:
-                conn = connect(path)
-                version = schema_version(conn)
-                if version is None:
-                    conn.execute("BEGIN IMMEDIATE")
-                    tables, _ = statements()
-                    for stmt in tables:
-                        conn.execute(stmt)
-                    conn.execute(
-                        "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                    )
-                    # secondary indexes are built once the first catch-up is done (bulk-load speed)
-                    conn.execute("INSERT OR IGNORE INTO meta VALUES ('indexes_pending', '1')")
-                    conn.execute("COMMIT")
-                    version = schema_version(conn)
-                if version != SCHEMA_VERSION:
-                    raise sqlite3.DatabaseError(f"index schema {version}, want {SCHEMA_VERSION}")
-                break
-            except sqlite3.DatabaseError:
-                # corrupt, foreign or another schema version: derived data, rebuild it
-                if conn is not None:
-                    conn.close()
-                    conn = None
-                if attempt:
-                    raise
-                remove_index_files(path)
+        conn = _open_file(path)
         index = cls(repo, conn, path)
         if bulk:
             conn.execute("PRAGMA journal_mode=OFF")
@@ -205,6 +181,46 @@ class Index(Queries, PageQueries, TagQueries, ListingQueries):
                     pass  # hashes right but does not decode: fsck reports it
             if self.buffer.count >= self.batch:
                 self.commit()
+
+
+def _open_file(path: str) -> sqlite3.Connection:
+    """A connection to the index file at path, of this schema version. A missing file is made
+    whole before anyone can open it (files.create_index_file); one that is corrupt, foreign or
+    of another version is derived data: removed and made again. A lock held by another process
+    is waited out, never taken for corruption: removing a file in use would cut the other
+    processes off from what they write."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    rebuilt = False
+    while True:
+        conn = None
+        try:
+            if not os.path.exists(path):
+                create_index_file(path, _create_tables)
+            conn = connect(path, create=False)
+            if schema_version(conn) != SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(f"index schema {schema_version(conn)}, want {SCHEMA_VERSION}")
+            return conn
+        except sqlite3.DatabaseError as e:
+            if conn is not None:
+                conn.close()
+            vanished = isinstance(e, sqlite3.OperationalError) and "unable to open" in str(e)
+            if (is_transient(e) or vanished) and time.monotonic() < deadline:
+                time.sleep(0.01)  # another process holds a lock, or replaced the file just now
+                continue
+            if rebuilt:
+                raise
+            remove_index_files(path)
+            rebuilt = True
+
+
+def _create_tables(conn) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    for stmt in statements()[0]:
+        conn.execute(stmt)
+    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    # secondary indexes are built once the first catch-up is done (bulk-load speed)
+    conn.execute("INSERT INTO meta VALUES ('indexes_pending', '1')")
+    conn.execute("COMMIT")
 
 
 def _build_indexes(conn) -> None:
