@@ -175,11 +175,16 @@ class DirectoryStore(ObjectStore):
         path = self._loose_path(oid)
         d = os.path.dirname(path)
         tmp = os.path.join(d, f".tmp-{tmp_token()}")
-        try:
-            f = open(tmp, "wb")
-        except FileNotFoundError:
-            os.makedirs(d, exist_ok=True)
-            f = open(tmp, "wb")
+        for attempt in range(100):
+            try:
+                f = open(tmp, "wb")
+                break
+            except FileNotFoundError:
+                # missing, or removed by a concurrent prune_empty_dirs between our makedirs
+                # and open (it removes only empty directories: once tmp exists, d stays)
+                if attempt == 99:
+                    raise
+                os.makedirs(d, exist_ok=True)
         with f:
             f.write(stored)
             if self.durable:
