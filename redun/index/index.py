@@ -2,7 +2,8 @@
 
 Contract:
 - `open_index(repo)` opens `.redun/index.sqlite3`, rebuilding it silently if it
-  is missing, corrupt or of another schema version, then catches up: packs
+  is missing, corrupt or of another schema version (a new file appears whole, and a
+  lock held by another process is waited out, never taken for corruption), then catches up: packs
   not yet ingested, new bytes of live tmp packs, loose objects not yet seen
   and `refs/execs/*` heads. Catch-up costs O(new objects), not O(repo). One
   process at a time ingests packs (catchup_lock.py); a listing of executions may
