@@ -96,3 +96,38 @@ def test_a_loose_object_is_written_when_its_directory_is_pruned_meanwhile(tmp_pa
     monkeypatch.setattr(directory.os, "makedirs", makedirs_then_pruned)
     store.put_stored(oid, data)
     assert pruned and store.has(oid)
+
+
+def test_a_commit_that_cannot_begin_reports_the_lock(tmp_path):
+    """A write lock held past the busy timeout is what the caller hears about (not a failed
+    ROLLBACK of a transaction that never began)."""
+    path = str(tmp_path / "index.sqlite3")
+    index = Index.open(None, catch_up=False, path=path)
+    index.conn.execute("PRAGMA busy_timeout=50")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            index.note_pack("x")
+        assert not index.conn.in_transaction
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    index.note_pack("x")  # and the index is usable once the lock is gone
+    index.close()
+
+
+def test_a_new_index_is_made_on_a_file_system_without_hard_links(tmp_path, monkeypatch):
+    import errno
+
+    from redun.index import files
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(files.os, "link", no_links)
+    path = str(tmp_path / "index.sqlite3")
+    index = Index.open(None, catch_up=False, path=path)
+    index.note_pack("x")
+    index.close()
+    assert sorted(os.listdir(tmp_path)) == ["index.sqlite3"]

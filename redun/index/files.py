@@ -72,6 +72,9 @@ def create_index_file(path: str, init) -> None:
         os.link(tmp, path)
     except FileExistsError:
         pass
+    except OSError:  # a file system without hard links: a rename, unless another made it first
+        if not os.path.exists(path):
+            os.replace(tmp, path)
     finally:
         remove_index_files(tmp)
 

@@ -112,7 +112,8 @@ class Index(Queries, PageQueries, TagQueries, ListingQueries):
                     extra(conn)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # not when BEGIN itself failed (a lock held too long)
+                    conn.execute("ROLLBACK")
                 raise
 
     def write_held(self) -> None:
@@ -123,7 +124,8 @@ class Index(Queries, PageQueries, TagQueries, ListingQueries):
             try:
                 self._write_buffer(self.conn)
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
 
     def _write_buffer(self, conn) -> None:
