@@ -42,6 +42,8 @@ BULK_BATCH = 200_000  # the same while building a private file (`redun db reinde
 
 
 class Index(Queries, PageQueries, TagQueries, ListingQueries):
+    PREFIXED = True  # lookups through the 8-byte prefix indexes of schema.py (keysql.py)
+
     def __init__(self, repo, conn: sqlite3.Connection, path: str):
         self.batch = BATCH
         self.bulk = False  # a private new file being built: catch-up may share packs with a helper
@@ -237,9 +239,9 @@ def _build_indexes(conn) -> None:
         except sqlite3.IntegrityError:  # an object was ingested twice during the bulk load
             conn.execute(dedupe(table, cols))
             conn.execute(unique_index(table, cols))
-    for table, col in KEYED:
-        conn.execute(key_index(table, col))
-        conn.execute(dedupe_keyed(table, col))
+    for table, cols in KEYED:
+        conn.execute(key_index(table, cols))
+        conn.execute(dedupe_keyed(table, cols))
     for stmt in statements()[1]:
         conn.execute(stmt)
     conn.execute("DELETE FROM meta WHERE key='indexes_pending'")

@@ -72,7 +72,8 @@ class ListingQueries:
         self._order_index("jobs_start")
         n = len(JOB_COLS.split(","))
         select = (f"SELECT {JOB_COLS}, (SELECT t.fullname FROM tasks t WHERE t.oid = jobs.task_oid), "
-                  "(SELECT coalesce(c.args, x'') FROM call_nodes c WHERE c.oid = jobs.call_node) FROM jobs")
+                  f"(SELECT coalesce(c.args, x'') FROM call_nodes c WHERE {self._on('c.oid', 'jobs.call_node')}) "
+                  "FROM jobs")
         start, ident = JOB_COLS.split(", ").index("start_time"), 0
         for rows in self._keyset_pages(select, where, params, "start_time DESC, id",
                                        "start_time <= ? AND (start_time < ? OR id > ?)",
@@ -102,9 +103,8 @@ class ListingQueries:
         out = {}
         oids = sorted(set(oids))
         for i in range(0, len(oids), 500):
-            chunk = oids[i:i + 500]
-            for oid, text, pack in self._read(
-                    f"SELECT oid, preview, pack FROM vals WHERE oid IN ({','.join('?' * len(chunk))})", chunk):
+            key, p = self._in("oid", oids[i:i + 500])
+            for oid, text, pack in self._read(f"SELECT oid, preview, pack FROM vals WHERE {key}", p):
                 out[oid] = (text, packs.get(pack))
         return out
 

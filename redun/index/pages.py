@@ -136,9 +136,8 @@ class PageQueries:
 
         out = {}
         for i in range(0, len(call_oids), 500):
-            chunk = call_oids[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            for oid, blob in self._page_read(f"SELECT oid, args FROM call_nodes WHERE oid IN ({marks})", chunk):
+            key, p = self._in("oid", call_oids[i:i + 500])
+            for oid, blob in self._page_read(f"SELECT oid, args FROM call_nodes WHERE {key}", p):
                 out[oid] = [tuple(a) for a in unpack_args(blob)] if blob is not None else []
         return out
 
@@ -155,18 +154,20 @@ class PageQueries:
     # -- why a job ran or was cached ----------------------------------------
     def earlier_eval(self, eval_hash: bytes, before_us: int) -> Optional[dict]:
         """The newest finished non-failed job with this eval hash that ended before `before_us`."""
-        rows = self._page_read(f"{_JOB_NAMED} WHERE j.eval_hash = ? AND j.end_time IS NOT NULL AND j.end_time <= ? "
-                          "AND j.status != 'FAILED' AND j.cached = 0 ORDER BY j.end_time DESC LIMIT 1",
-                          (eval_hash, before_us))
+        key, p = self._eq("j.eval_hash", eval_hash)
+        rows = self._page_read(f"{_JOB_NAMED} WHERE {key} AND j.end_time IS NOT NULL AND j.end_time <= ? "
+                               "AND j.status != 'FAILED' AND j.cached = 0 ORDER BY j.end_time DESC LIMIT 1",
+                               [*p, before_us])
         return _job(rows[0]) if rows else None
 
     def earlier_call_of(self, fullname: str, args_hash: bytes, task_hash: bytes, before_us: int) -> Optional[dict]:
         """The newest earlier job of a task of this name called with the same arguments
         (args_hash) but another task hash: its code changed since."""
+        key, p = self._eq("c.args_hash", args_hash)
         rows = self._page_read(
-            f"{_JOB_NAMED} JOIN call_nodes c ON c.oid = j.call_node WHERE c.args_hash = ? AND j.task_hash != ? "
+            f"{_JOB_NAMED} JOIN call_nodes c ON {self._on('c.oid', 'j.call_node')} WHERE {key} AND j.task_hash != ? "
             "AND t.fullname = ? AND j.start_time < ? ORDER BY j.start_time DESC LIMIT 1",
-            (args_hash, task_hash, fullname, before_us))
+            [*p, task_hash, fullname, before_us])
         return _job(rows[0]) if rows else None
 
     def earlier_job_of_task(self, task_hash: bytes, before_us: int) -> Optional[dict]:
@@ -200,18 +201,20 @@ class PageQueries:
         """Jobs whose result is this value (role 'result', newest first) or that took it as
         an argument (role 'arg')."""
         if role == "result":
-            rows = self._page_read(f"{_JOB_NAMED} JOIN call_nodes c ON c.oid = j.call_node WHERE c.value_hash = ? "
-                              f"ORDER BY j.end_time IS NULL, j.end_time DESC LIMIT {int(limit)}", (value_hash,))
+            key, p = self._eq("c.value_hash", value_hash)
+            rows = self._page_read(f"{_JOB_NAMED} JOIN call_nodes c ON {self._on('c.oid', 'j.call_node')} "
+                                   f"WHERE {key} ORDER BY j.end_time IS NULL, j.end_time DESC LIMIT {int(limit)}", p)
         else:
-            rows = self._page_read(f"{_JOB_NAMED} JOIN arg_uses a ON a.call_oid = j.call_node WHERE a.value_hash = ? "
-                              f"ORDER BY j.start_time DESC LIMIT {int(limit)}", (value_hash,))
+            key, p = self._eq("a.value_hash", value_hash)
+            rows = self._page_read(f"{_JOB_NAMED} JOIN arg_uses a ON {self._on('a.call_oid', 'j.call_node')} "
+                                   f"WHERE {key} ORDER BY j.start_time DESC LIMIT {int(limit)}", p)
         return [_job(r) for r in rows]
 
     def value_parents_page(self, value_oid: bytes, limit: int) -> list:
         """Values that hold this one directly (e.g. the list a file was returned in)."""
         cols = ", ".join("v." + c for c in _FIELDS["value"])
         return [as_dict("value", r) for r in self._page_read(
-            f"SELECT DISTINCT {cols} FROM subvalues s JOIN vals v ON v.oid = s.parent WHERE s.child = ? "
+            f"SELECT DISTINCT {cols} FROM subvalues s JOIN vals v ON {self._on('v.oid', 's.parent')} WHERE s.child = ? "
             f"LIMIT {int(limit)}", (value_oid,))]
 
     def file_page(self, limit: int, after: str = "", text: Optional[str] = None) -> list:

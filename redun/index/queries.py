@@ -7,6 +7,8 @@ records or text is the caller's business (redun.view.query, redun.view.render_te
 
 from typing import Optional
 
+from .keysql import KeySql, _range_sql, prefix_range
+
 EXEC_COLS = "id, oid, args, job_oid, start_time, end_time, tags"
 JOB_COLS = (
     "id, oid, execution_id, parent_id, task_hash, task_oid, call_hash, call_node, eval_hash, "
@@ -36,33 +38,14 @@ def as_dict(kind: str, row) -> Optional[dict]:
     return None if row is None else dict(zip(_FIELDS[kind], row))
 
 
-def prefix_range(hex_prefix: str) -> tuple:
-    """(low, high) blobs such that low <= id < high exactly for ids whose hex starts
-    with hex_prefix (lowercase hex). high is None when the prefix is all 'f'."""
-    pad = "0" * (len(hex_prefix) % 2)
-    low = bytes.fromhex(hex_prefix + pad)
-    nxt = int(hex_prefix, 16) + 1
-    if nxt >= 16 ** len(hex_prefix):
-        return low, None
-    return low, bytes.fromhex(format(nxt, f"0{len(hex_prefix)}x") + pad)
-
-
-def _range_sql(col: str, rng: tuple) -> tuple:
-    low, high = rng
-    if high is None:
-        return f"{col} >= ?", (low,)
-    return f"{col} >= ? AND {col} < ?", (low, high)
-
-
-class Queries:
+class Queries(KeySql):
     # -- engine cache lookups ----------------------------------------------
     def find_eval(self, eval_hash: bytes):
         """(job oid, eval value oid) of the newest finished, non-failed job with this eval_hash."""
+        key, p = self._eq("eval_hash", eval_hash)
         rows = self._read(
-            "SELECT oid, eval_value FROM jobs WHERE eval_hash=? AND eval_value IS NOT NULL "
-            "AND end_time IS NOT NULL AND status != 'FAILED' ORDER BY end_time DESC LIMIT 1",
-            (eval_hash,),
-        )
+            f"SELECT oid, eval_value FROM jobs WHERE {key} AND eval_value IS NOT NULL "
+            "AND end_time IS NOT NULL AND status != 'FAILED' ORDER BY end_time DESC LIMIT 1", p)
         return (rows[0][0], rows[0][1]) if rows else None
 
     def find_evals(self, eval_hashes) -> dict:
@@ -71,13 +54,10 @@ class Queries:
         hashes = list(dict.fromkeys(eval_hashes))
         best: dict = {}
         for i in range(0, len(hashes), 500):
-            chunk = hashes[i : i + 500]
+            key, p = self._in("eval_hash", hashes[i : i + 500])
             rows = self._read(
-                "SELECT eval_hash, oid, eval_value, end_time, call_hash, call_node FROM jobs WHERE eval_hash IN "
-                f"({','.join('?' * len(chunk))}) AND eval_value IS NOT NULL "
-                "AND end_time IS NOT NULL AND status != 'FAILED'",
-                chunk,
-            )
+                f"SELECT eval_hash, oid, eval_value, end_time, call_hash, call_node FROM jobs WHERE {key} "
+                "AND eval_value IS NOT NULL AND end_time IS NOT NULL AND status != 'FAILED'", p)
             for eh, oid, ev, end, ch, cn in rows:
                 if eh not in best or end > best[eh][2]:
                     best[eh] = (oid, ev, end, ch, cn)
@@ -105,18 +85,16 @@ class Queries:
     def find_call_node(self, task_hash: bytes, args_hash: bytes, execution_id: Optional[bytes] = None):
         """Oid of the newest CallNode with (task_hash, args_hash); with execution_id,
         only CallNodes that a Job of that execution resolved to."""
+        key, p = self._eq("c.args_hash", args_hash)
         if execution_id is None:
             rows = self._read(
-                "SELECT oid FROM call_nodes WHERE task_hash=? AND args_hash=? ORDER BY timestamp DESC LIMIT 1",
-                (task_hash, args_hash),
-            )
+                f"SELECT oid FROM call_nodes c WHERE c.task_hash=? AND {key} ORDER BY timestamp DESC LIMIT 1",
+                [task_hash, *p])
         else:
             rows = self._read(
-                "SELECT c.oid FROM call_nodes c JOIN jobs j ON j.call_node = c.oid "
-                "WHERE c.task_hash=? AND c.args_hash=? AND j.execution_id=? "
-                "ORDER BY c.timestamp DESC LIMIT 1",
-                (task_hash, args_hash, execution_id),
-            )
+                f"SELECT c.oid FROM call_nodes c JOIN jobs j ON {self._on('j.call_node', 'c.oid')} "
+                f"WHERE c.task_hash=? AND {key} AND j.execution_id=? ORDER BY c.timestamp DESC LIMIT 1",
+                [task_hash, *p, execution_id])
         return rows[0][0] if rows else None
 
     # -- id resolution ------------------------------------------------------
@@ -136,7 +114,7 @@ class Queries:
                 where, p = _range_sql("id", prefix_range(hexp))
                 rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE {where} LIMIT {limit}", p)
             elif kind == "call_node" and hexp and len(hexp) <= 40 and "-" not in text:
-                where, p = _range_sql("hash", prefix_range(hexp))
+                where, p = self._range("hash", prefix_range(hexp))
                 rows = self._read(
                     f"SELECT {CALL_COLS} FROM call_nodes WHERE {where} "
                     f"GROUP BY hash HAVING timestamp = MAX(timestamp) LIMIT {limit}", p
@@ -153,7 +131,7 @@ class Queries:
                     if r[1] not in seen:
                         rows.append(r)
             elif kind == "value" and hexp and len(hexp) <= 40 and "-" not in text:
-                where, p = _range_sql("hash", prefix_range(hexp))
+                where, p = self._range("hash", prefix_range(hexp))
                 rows = self._read(f"SELECT {VAL_COLS} FROM vals WHERE {where} GROUP BY hash LIMIT {limit}", p)
             else:
                 continue
@@ -188,7 +166,7 @@ class Queries:
 
         out = []
         for jid, blob in self._read(
-            "SELECT j.id, c.args FROM jobs j JOIN call_nodes c ON c.oid = j.call_node "
+            f"SELECT j.id, c.args FROM jobs j JOIN call_nodes c ON {self._on('c.oid', 'j.call_node')} "
             "WHERE j.execution_id=? AND c.args IS NOT NULL", (eid,)
         ):
             out.extend((jid, i, a[0], a[1], a[2]) for i, a in enumerate(unpack_args(blob)))
@@ -197,9 +175,10 @@ class Queries:
 
     def pack_hint(self, oid: bytes) -> Optional[str]:
         """Name of the pack a CallNode, Value or Task was ingested from (None if unknown)."""
+        key, p = self._eq("oid", oid)
         rows = self._read(
-            "SELECT name FROM pack_ids WHERE id = coalesce((SELECT pack FROM call_nodes WHERE oid=?1), "
-            "(SELECT pack FROM vals WHERE oid=?1), (SELECT pack FROM tasks WHERE oid=?1))", (oid,))
+            f"SELECT name FROM pack_ids WHERE id = coalesce((SELECT pack FROM call_nodes WHERE {key}), "
+            f"(SELECT pack FROM vals WHERE {key}), (SELECT pack FROM tasks WHERE oid=?))", [*p, *p, oid])
         return rows[0][0] if rows else None
 
     # -- display cache ------------------------------------------------------
@@ -207,9 +186,8 @@ class Queries:
         out = {}
         oids = sorted(oids)
         for i in range(0, len(oids), 8000):  # under sqlite's 32766-variable limit, few queries
-            chunk = oids[i:i + 8000]
-            out.update(self._read(f"SELECT oid, preview FROM vals WHERE oid IN ({','.join('?' * len(chunk))}) "
-                                  "AND preview IS NOT NULL", chunk))
+            key, p = self._in("oid", oids[i:i + 8000])
+            out.update(self._read(f"SELECT oid, preview FROM vals WHERE {key} AND preview IS NOT NULL", p))
         return out
 
     def save_previews(self, items: dict) -> None:
@@ -217,8 +195,9 @@ class Queries:
         if not items:
             return
         try:
-            self.commit(lambda c: c.executemany("UPDATE vals SET preview=? WHERE oid=? AND preview IS NULL",
-                                                [(t, o) for o, t in items.items()]))
+            key = self._eq("oid", b"")[0]  # the SQL only: each row's parameters below
+            self.commit(lambda c: c.executemany(f"UPDATE vals SET preview=? WHERE {key} AND preview IS NULL",
+                                                [(t, *self._eq("oid", o)[1]) for o, t in items.items()]))
         except Exception:  # noqa: BLE001 - a read-only or busy index only loses the cache
             pass
 
@@ -237,8 +216,8 @@ class Queries:
             (parent["execution_id"], jid))]
 
     def jobs_for_call_node(self, call_oid: bytes) -> list:
-        return [as_dict("job", r) for r in
-                self._read(f"SELECT {JOB_COLS} FROM jobs WHERE call_node=? ORDER BY start_time", (call_oid,))]
+        key, p = self._eq("call_node", call_oid)
+        return [as_dict("job", r) for r in self._read(f"SELECT {JOB_COLS} FROM jobs WHERE {key} ORDER BY start_time", p)]
 
     def first_job_of_task(self, task_hash: bytes) -> Optional[dict]:
         rows = self._read(f"SELECT {JOB_COLS} FROM jobs WHERE task_hash=? ORDER BY start_time LIMIT 1", (task_hash,))
@@ -246,32 +225,36 @@ class Queries:
 
     # -- call nodes ---------------------------------------------------------
     def call_node(self, oid: bytes) -> Optional[dict]:
-        rows = self._read(f"SELECT {CALL_COLS} FROM call_nodes WHERE oid=?", (oid,))
+        key, p = self._eq("oid", oid)
+        rows = self._read(f"SELECT {CALL_COLS} FROM call_nodes WHERE {key}", p)
         return as_dict("call_node", rows[0]) if rows else None
 
     def call_node_by_hash(self, call_hash: bytes) -> Optional[dict]:
-        rows = self._read(f"SELECT {CALL_COLS} FROM call_nodes WHERE hash=? ORDER BY timestamp DESC LIMIT 1",
-                          (call_hash,))
+        key, p = self._eq("hash", call_hash)
+        rows = self._read(f"SELECT {CALL_COLS} FROM call_nodes WHERE {key} ORDER BY timestamp DESC LIMIT 1", p)
         return as_dict("call_node", rows[0]) if rows else None
 
     def call_parents(self, oid: bytes) -> list:
         """CallNodes of the parent jobs of the jobs that resolved to this CallNode."""
+        key, p = self._eq("j.call_node", oid)
         return [as_dict("call_node", r) for r in self._read(
             f"SELECT DISTINCT {', '.join('c.' + c for c in _FIELDS['call_node'])} FROM jobs j "
-            "JOIN jobs p ON p.id = j.parent_id JOIN call_nodes c ON c.oid = p.call_node "
-            "WHERE j.call_node=? ORDER BY c.timestamp", (oid,))]
+            f"JOIN jobs p ON p.id = j.parent_id JOIN call_nodes c ON {self._on('c.oid', 'p.call_node')} "
+            f"WHERE {key} ORDER BY c.timestamp", p)]
 
     def call_callers_in_execution(self, oid: bytes, execution_id: bytes) -> list:
         """CallNodes of the parent jobs that called this CallNode within one execution."""
         cols = ", ".join("c." + c for c in _FIELDS["call_node"])
+        key, p = self._eq("j.call_node", oid)
         return [as_dict("call_node", r) for r in self._read(
             f"SELECT DISTINCT {cols} FROM jobs j JOIN jobs p ON p.id = j.parent_id "
-            "JOIN call_nodes c ON c.oid = p.call_node WHERE j.call_node=? AND j.execution_id=? "
-            "ORDER BY p.start_time", (oid, execution_id))]
+            f"JOIN call_nodes c ON {self._on('c.oid', 'p.call_node')} WHERE {key} AND j.execution_id=? "
+            "ORDER BY p.start_time", [*p, execution_id])]
 
     def newest_execution_of_call(self, oid: bytes) -> Optional[bytes]:
         """The execution of the newest job that resolved to this CallNode."""
-        rows = self._read("SELECT execution_id FROM jobs WHERE call_node=? ORDER BY start_time DESC LIMIT 1", (oid,))
+        key, p = self._eq("call_node", oid)
+        rows = self._read(f"SELECT execution_id FROM jobs WHERE {key} ORDER BY start_time DESC LIMIT 1", p)
         return rows[0][0] if rows else None
 
     def task_job_ids(self, task_hash: bytes) -> list:
@@ -305,24 +288,27 @@ class Queries:
         return as_dict("task", rows[0]) if rows else None
 
     def value(self, oid: bytes) -> Optional[dict]:
-        rows = self._read(f"SELECT {VAL_COLS} FROM vals WHERE oid=?", (oid,))
+        key, p = self._eq("oid", oid)
+        rows = self._read(f"SELECT {VAL_COLS} FROM vals WHERE {key}", p)
         return as_dict("value", rows[0]) if rows else None
 
     def value_by_hash(self, value_hash: bytes) -> Optional[dict]:
-        rows = self._read(f"SELECT {VAL_COLS} FROM vals WHERE hash=? LIMIT 1", (value_hash,))
+        key, p = self._eq("hash", value_hash)
+        rows = self._read(f"SELECT {VAL_COLS} FROM vals WHERE {key} LIMIT 1", p)
         return as_dict("value", rows[0]) if rows else None
 
     def values_with_path(self, path: str) -> list:
         return [as_dict("value", r) for r in self._read(f"SELECT {VAL_COLS} FROM vals WHERE path=?", (path,))]
 
     def _direct_hash(self, oid: bytes) -> list:
-        return [r[0] for r in self._read("SELECT hash FROM vals WHERE oid=?", (oid,))]
+        key, p = self._eq("oid", oid)
+        return [r[0] for r in self._read(f"SELECT hash FROM vals WHERE {key}", p)]
 
     def _containing(self, oid: bytes) -> list:
         """oid and the oids of every value that holds it (transitively), as value hashes."""
         rows = self._read(
             "WITH RECURSIVE up(o) AS (SELECT ? UNION SELECT s.parent FROM subvalues s JOIN up ON s.child = up.o) "
-            "SELECT DISTINCT v.hash FROM up JOIN vals v ON v.oid = up.o", (oid,))
+            f"SELECT DISTINCT v.hash FROM up JOIN vals v ON {self._on('v.oid', 'up.o')}", (oid,))
         return [r[0] for r in rows]
 
     def producers(self, value_oid: bytes, direct: bool = False) -> list:
@@ -330,10 +316,10 @@ class Queries:
         hashes = self._direct_hash(value_oid) if direct else self._containing(value_oid)
         if not hashes:
             return []
-        q = ",".join("?" * len(hashes))
+        key, p = self._in("c.value_hash", hashes)
         return [as_dict("job", r) for r in self._read(
             f"SELECT {', '.join('j.' + c for c in _FIELDS['job'])} FROM call_nodes c "
-            f"JOIN jobs j ON j.call_node = c.oid WHERE c.value_hash IN ({q}) ORDER BY j.end_time DESC", hashes)]
+            f"JOIN jobs j ON {self._on('j.call_node', 'c.oid')} WHERE {key} ORDER BY j.end_time DESC", p)]
 
     def consumers(self, value_oid: bytes, direct: bool = False) -> list:
         """Jobs that took this value (or, unless direct, a value holding it) as an argument,
@@ -341,10 +327,10 @@ class Queries:
         hashes = self._direct_hash(value_oid) if direct else self._containing(value_oid)
         if not hashes:
             return []
-        q = ",".join("?" * len(hashes))
+        key, p = self._in("a.value_hash", hashes)
         return [as_dict("job", r) for r in self._read(
             f"SELECT DISTINCT {', '.join('j.' + c for c in _FIELDS['job'])} FROM arg_uses a "
-            f"JOIN jobs j ON j.call_node = a.call_oid WHERE a.value_hash IN ({q}) ORDER BY j.start_time DESC", hashes)]
+            f"JOIN jobs j ON {self._on('j.call_node', 'a.call_oid')} WHERE {key} ORDER BY j.start_time DESC", p)]
 
     def counts(self) -> dict:
         out = {}

@@ -73,12 +73,14 @@ class Table:
         verb = "INSERT" if self.conflict else "INSERT OR IGNORE"
         return f"{verb} INTO {self.name} ({', '.join(self.column_names)}) {values}{self.conflict or ''}"
 
-    def insert_unless_key(self, key: str) -> str:
-        """INSERT that checks the key column itself (a table whose key index is not unique)."""
-        n, k = len(self.columns), self.column_names.index(key) + 1
+    def insert_unless_key(self, keys: tuple, match) -> str:
+        """INSERT that checks the key columns itself (a table whose key index is not unique);
+        match(columns, parameters): the SQL condition that finds an equal key (schema.key_match)."""
+        n = len(self.columns)
         params = ",".join(f"?{i}" for i in range(1, n + 1))
+        mine = [f"?{self.column_names.index(k) + 1}" for k in keys]
         return (f"INSERT INTO {self.name} ({', '.join(self.column_names)}) SELECT {params} "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {self.name} WHERE {key}=?{k})")
+                f"WHERE NOT EXISTS (SELECT 1 FROM {self.name} WHERE {match(keys, mine)})")
 
 
 def _json_text(tags):

@@ -22,7 +22,7 @@ from ..objects.records import RECORD_TYPES, full_name
 from .rowgen import (
     ITEM, OID, PACK, Computed, Item, Projected, Table, make_adder, make_buffer_add, make_buffer_add_canonical,
 )
-from .schema import KEYED
+from .schema import KEYED, key_match
 
 _packb = msgpack.Packer(use_bin_type=True).pack
 
@@ -110,7 +110,7 @@ TABLES = (
 ORDER = tuple(t.name for t in TABLES)
 SQL = {t.name: t.insert(f"VALUES ({','.join('?' * len(t.columns))})") for t in TABLES}
 # Once the index is built, tables without a unique key check theirs (schema.KEYED).
-INCREMENTAL = {t.name: t.insert_unless_key(key) for t in TABLES for name, key in KEYED if t.name == name}
+INCREMENTAL = {t.name: t.insert_unless_key(keys, key_match) for t in TABLES for name, keys in KEYED if t.name == name}
 # The records a run writes per job (nearly all of a repository): RowBuffer.add's inline
 # chain, and read by catch-up from the msgpack map unchecked; the few others (tasks,
 # executions, tags) take one call more, and go through the strict decoder in catch-up.

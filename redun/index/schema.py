@@ -19,14 +19,15 @@ its first catch-up (`INDEXES`). Until then INSERT OR IGNORE cannot ignore, so
 the build step removes any duplicate rows before creating the unique indexes.
 """
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Every schema version this code has used (for `redun db versions`).
 KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)  # 2: preview cache; 3: bulk-load tables; 4: leaner indexes;
 # 5: pack hints (which pack a record came from), 4 KiB pages, arguments inline in call_nodes;
 # 6: vals keyed by a plain index (cheap dedupe after a bulk load);
 # 7: tags keyed by tag hash, with their parents (tag_parents) and an execution's own tags;
-# 8: evaluations (scheduler tasks' cache entries), handles, handle_edges, handle_invalid
+# 8: evaluations (scheduler tasks' cache entries), handles, handle_edges, handle_invalid;
+# 9: lookups on random ids/hashes through 8-byte prefix indexes (PREFIX), arg_uses a rowid table
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,9 +50,7 @@ CREATE TABLE IF NOT EXISTS call_nodes (
     task_name TEXT NOT NULL, args_hash BLOB NOT NULL, value_hash BLOB NOT NULL,
     value_oid BLOB NOT NULL, timestamp INTEGER NOT NULL, args BLOB, pack INTEGER
 );
-CREATE TABLE IF NOT EXISTS arg_uses (
-    value_hash BLOB NOT NULL, call_oid BLOB NOT NULL, PRIMARY KEY (value_hash, call_oid)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS arg_uses (value_hash BLOB NOT NULL, call_oid BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tasks (
     oid BLOB NOT NULL, hash BLOB NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, fullname TEXT NOT NULL,
     pack INTEGER
@@ -82,8 +81,7 @@ OFTEN_DUPLICATED = ("tasks", "tags")  # tags: a run's Execution record is writte
 
 # (table, unique key columns): duplicates are removed on these before the unique index is built.
 UNIQUE = (
-    ("jobs", "id"),
-    ("call_nodes", "oid"),
+    ("jobs", "id"),  # uuids: 16 bytes already, and INSERT OR IGNORE keeps the key for free
     ("tasks", "oid"),
     ("subvalues", "parent, child"),
     ("tags", "hash"),
@@ -94,26 +92,42 @@ UNIQUE = (
     ("handle_invalid", "hash"),
 )
 
-# (table, key column): a plain index on the key instead of a unique one, because removing a
-# bulk load's duplicates through it is a cheap index scan (vals repeat across runs: shared
-# inputs). Incremental inserts check the key themselves (rows.INCREMENTAL).
-KEYED = (("vals", "oid"),)
+# (table, key columns): a plain index on the keys' prefixes instead of a unique one, because
+# removing a bulk load's duplicates through it is a cheap index scan (vals repeat across runs:
+# shared inputs) and a prefix entry is a third of a full one. Incremental inserts check the
+# full key themselves (rows.INCREMENTAL, key_match).
+KEYED = (("vals", ("oid",)), ("call_nodes", ("oid",)), ("arg_uses", ("value_hash", "call_oid")))
 
+PREFIX = 8  # bytes of a random id or hash that its lookup index holds (see the module docstring)
+
+
+def prefix(col: str) -> str:
+    """The SQL expression the prefix indexes are built on: a query names it to use one."""
+    return f"substr({col},1,{PREFIX})"
+
+
+def key_match(cols: tuple, params: tuple) -> str:
+    """SQL true for rows whose key columns equal the parameters, through their prefix index
+    (the full-column test settles a prefix collision)."""
+    return " AND ".join(f"{prefix(c)}={prefix(p)} AND {c}={p}" for c, p in zip(cols, params))
+
+
+# substr(col,1,8): prefix(col) spelt out (a query must name the indexed expression exactly)
 INDEXES = """
 CREATE INDEX IF NOT EXISTS executions_start ON executions(start_time);
 CREATE INDEX IF NOT EXISTS jobs_exec ON jobs(execution_id, parent_id);
-CREATE INDEX IF NOT EXISTS jobs_call_node ON jobs(call_node);
-CREATE INDEX IF NOT EXISTS jobs_eval ON jobs(eval_hash);
+CREATE INDEX IF NOT EXISTS jobs_call_node ON jobs(substr(call_node,1,8));
+CREATE INDEX IF NOT EXISTS jobs_eval ON jobs(substr(eval_hash,1,8));
 CREATE INDEX IF NOT EXISTS jobs_task ON jobs(task_hash, start_time);
 CREATE INDEX IF NOT EXISTS jobs_start ON jobs(start_time);
-CREATE INDEX IF NOT EXISTS call_nodes_hash ON call_nodes(hash);
-CREATE INDEX IF NOT EXISTS call_nodes_args ON call_nodes(args_hash);
-CREATE INDEX IF NOT EXISTS call_nodes_value ON call_nodes(value_hash);
+CREATE INDEX IF NOT EXISTS call_nodes_hash ON call_nodes(substr(hash,1,8));
+CREATE INDEX IF NOT EXISTS call_nodes_args ON call_nodes(substr(args_hash,1,8));
+CREATE INDEX IF NOT EXISTS call_nodes_value ON call_nodes(substr(value_hash,1,8));
 CREATE INDEX IF NOT EXISTS call_nodes_time ON call_nodes(timestamp);
 CREATE INDEX IF NOT EXISTS tasks_hash ON tasks(hash);
 CREATE INDEX IF NOT EXISTS tasks_fullname ON tasks(fullname);
 CREATE INDEX IF NOT EXISTS tasks_name ON tasks(name);
-CREATE INDEX IF NOT EXISTS vals_hash ON vals(hash);
+CREATE INDEX IF NOT EXISTS vals_hash ON vals(substr(hash,1,8));
 CREATE INDEX IF NOT EXISTS vals_path ON vals(path) WHERE path IS NOT NULL;
 CREATE INDEX IF NOT EXISTS subvalues_child ON subvalues(child);
 CREATE INDEX IF NOT EXISTS tags_entity ON tags(entity_id);
@@ -138,8 +152,8 @@ def unique_index(table: str, cols: str) -> str:
     return f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_key ON {table}({cols})"
 
 
-def key_index(table: str, col: str) -> str:
-    return f"CREATE INDEX IF NOT EXISTS {table}_key ON {table}({col})"
+def key_index(table: str, cols: tuple) -> str:
+    return f"CREATE INDEX IF NOT EXISTS {table}_key ON {table}({', '.join(prefix(c) for c in cols)})"
 
 
 def index_names() -> list:
@@ -148,11 +162,14 @@ def index_names() -> list:
             + [stmt.split()[5] for stmt in statements()[1]])
 
 
-def dedupe_keyed(table: str, col: str) -> str:
-    """Delete all but the first row of each duplicated key, found through the key index."""
+def dedupe_keyed(table: str, cols: tuple) -> str:
+    """Delete all but the first row of each duplicated key: the prefixes shared by several
+    rows are found by a scan of the key index, then only those rows are compared in full."""
+    pfx = ", ".join(prefix(c) for c in cols)
     return (
-        f"DELETE FROM {table} WHERE {col} IN (SELECT {col} FROM {table} GROUP BY {col} HAVING COUNT(*) > 1) "
-        f"AND rowid > (SELECT MIN(rowid) FROM {table} t WHERE t.{col} = {table}.{col})"
+        f"DELETE FROM {table} WHERE ({pfx}) IN (SELECT {pfx} FROM {table} GROUP BY {pfx} HAVING COUNT(*) > 1) "
+        # bare column names in the subquery are t's (the innermost table)
+        f"AND rowid > (SELECT MIN(rowid) FROM {table} t WHERE {key_match(cols, [f'{table}.{c}' for c in cols])})"
     )
 
 

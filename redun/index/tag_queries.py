@@ -107,9 +107,10 @@ class TagQueries:
     def find_call_node_in_context(self, task_hash: bytes, args_hash: bytes, context_hash: str):
         """Oid of the newest CallNode of (task_hash, args_hash) recorded under this context
         (its redun.context tag names the context's hash)."""
+        key, p = self._eq("c.args_hash", args_hash)
         rows = self._read(self._sql(
             f"SELECT c.oid FROM call_nodes c JOIN tags t ON t.entity_id = {self.HEX.format('c.hash')} "
-            "WHERE c.task_hash = ? AND c.args_hash = ? AND t.key = 'redun.context' AND t.value = ? "
+            f"WHERE c.task_hash = ? AND {key} AND t.key = 'redun.context' AND t.value = ? "
             "ORDER BY c.timestamp DESC LIMIT 1"),
-            (task_hash, args_hash, f'"{context_hash}"'))
+            [task_hash, *p, f'"{context_hash}"'])
         return rows[0][0] if rows else None
