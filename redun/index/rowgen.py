@@ -4,14 +4,17 @@ a RowBuffer's lists, reading either a record object or the msgpack map of its by
 
 A column's source is a field name (its value, stored as its kind says: a text map as
 JSON, a boolean as 0/1), OID (the record's object id), PACK (pack_ids.id of the pack
-being ingested), Computed(fn, fields...) or Projected(field, subfields, fn) (fn of the
-listed subfields of each item of a struct-list field). A table with `each=field` holds one
+being ingested), Computed(fn, fields...), Projected(field, subfields, fn) (fn of the
+listed subfields of each item of a struct-list field) or Prefix(source) (the first
+schema.PREFIX bytes of another source: a slice written inline, no call). A table with `each=field` holds one
 row per item of that list field; its columns may use ITEM (the item) or Item(subfield).
 """
 
 import json
 
 from msgpack import unpackb as _unpackb
+
+from .schema import PREFIX
 
 
 class _Special:
@@ -48,6 +51,14 @@ class Projected:
         self.field, self.subs, self.fn = field, subs, fn
 
 
+class Prefix:
+    """The first PREFIX bytes of a source (OID, a field, an Item): a prefix index's column
+    (schema.PREFIXED). None when an optional field is None."""
+
+    def __init__(self, src):
+        self.src = src
+
+
 class Table:
     """One table's rows: which record type fills it and where each column comes from."""
 
@@ -66,21 +77,14 @@ class Table:
                 out.update(src.fields)
             elif isinstance(src, Projected):
                 out.add(src.field)
+            elif isinstance(src, Prefix) and isinstance(src.src, str):
+                out.add(src.src)
         return out
 
     def insert(self, values: str) -> str:
         """INSERT of this table's columns from `values` (a VALUES list or a SELECT)."""
         verb = "INSERT" if self.conflict else "INSERT OR IGNORE"
         return f"{verb} INTO {self.name} ({', '.join(self.column_names)}) {values}{self.conflict or ''}"
-
-    def insert_unless_key(self, keys: tuple, match) -> str:
-        """INSERT that checks the key columns itself (a table whose key index is not unique);
-        match(columns, parameters): the SQL condition that finds an equal key (schema.key_match)."""
-        n = len(self.columns)
-        params = ",".join(f"?{i}" for i in range(1, n + 1))
-        mine = [f"?{self.column_names.index(k) + 1}" for k in keys]
-        return (f"INSERT INTO {self.name} ({', '.join(self.column_names)}) SELECT {params} "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {self.name} WHERE {match(keys, mine)})")
 
 
 def _json_text(tags):
@@ -137,6 +141,11 @@ class _Builder:
             return self.sub(table.each, src.sub, "a")
         if isinstance(src, Computed):
             return f"{self.bind(src.fn)}({', '.join(self.stored(n) for n in src.fields)})"
+        if isinstance(src, Prefix):
+            x = self.column(src.src, table)
+            if isinstance(src.src, str) and self.fields[src.src].kind.name.endswith("?"):
+                return f"({x}[:{PREFIX}] if {x} is not None else None)"
+            return f"{x}[:{PREFIX}]"
         if isinstance(src, Projected):
             items = ", ".join(self.sub(src.field, s, "p") for s in src.subs)
             return f"{self.bind(src.fn)}([({items},) for p in {self.field(src.field)}])"

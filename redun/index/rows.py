@@ -19,10 +19,12 @@ from msgpack import unpackb as _unpackb
 
 from ..objects import codec
 from ..objects.records import RECORD_TYPES, full_name
+from .keyed import write_incremental
 from .rowgen import (
-    ITEM, OID, PACK, Computed, Item, Projected, Table, make_adder, make_buffer_add, make_buffer_add_canonical,
+    ITEM, OID, PACK, Computed, Item, Prefix, Projected, Table, make_adder, make_buffer_add,
+    make_buffer_add_canonical,
 )
-from .schema import KEYED, key_match
+from .schema import PREFIXED
 
 _packb = msgpack.Packer(use_bin_type=True).pack
 
@@ -76,26 +78,34 @@ _EXECUTION_UPSERT = (
     "(excluded.end_time IS NOT NULL AND excluded.end_time > executions.end_time)"
 )
 
+
+def _prefixed(table: str, columns: tuple) -> tuple:
+    """columns, then `<col>_p` (Prefix of col's source) for each of table's PREFIXED columns."""
+    source = dict((c, c) if isinstance(c, str) else c for c in columns)
+    return columns + tuple((f"{c}_p", Prefix(source[c])) for c in PREFIXED.get(table, ()))
+
+
 # Columns: "field" (a column named as the record field it holds) or (column, source).
 TABLES = (
     Table("executions", "execution", (
         "id", ("oid", OID), "args", ("job_oid", "job"), "start_time", "end_time", "tags",
     ), conflict=_EXECUTION_UPSERT),
-    Table("jobs", "job", (
+    Table("jobs", "job", _prefixed("jobs", (
         "id", ("oid", OID), "execution_id", "parent_id", "task_hash", ("task_oid", "task"), "call_hash",
         "call_node", "eval_hash", "eval_value", "start_time", "end_time", "cached", "status",
-    )),
-    Table("call_nodes", "callnode", (
+    ))),
+    Table("call_nodes", "callnode", _prefixed("call_nodes", (
         ("oid", OID), "hash", "task_hash", ("task_oid", "task"), "task_name", "args_hash", "value_hash",
         ("value_oid", "value"), "timestamp", ("args", Projected("args", ("position", "key", "value"), pack_args)),
         ("pack", PACK),
-    )),
-    Table("arg_uses", "callnode", (("value_hash", Item("value_hash")), ("call_oid", OID)), each="args"),
+    ))),
+    Table("arg_uses", "callnode", _prefixed("arg_uses", (("value_hash", Item("value_hash")), ("call_oid", OID))),
+          each="args"),
     Table("tasks", "task", (
         ("oid", OID), "hash", "namespace", "name", ("fullname", Computed(full_name, "namespace", "name")),
         ("pack", PACK),
     )),
-    Table("vals", "value", (("oid", OID), "hash", "type", "format", "size", "path", ("pack", PACK))),
+    Table("vals", "value", _prefixed("vals", (("oid", OID), "hash", "type", "format", "size", "path", ("pack", PACK)))),
     Table("subvalues", "value", (("parent", OID), ("child", ITEM)), each="subvalues"),
     # every tag by its upstream tag hash; an execution's own tags (Execution.tags) are added
     # to this table too, with no oid (execution_tag_rows, called by RowBuffer.add)
@@ -108,9 +118,9 @@ TABLES = (
     Table("handle_invalid", "handle_rollback", (("hash", ITEM),), each="invalidated"),
 )
 ORDER = tuple(t.name for t in TABLES)
+if not ORDER.index("call_nodes") < ORDER.index("arg_uses"):
+    raise AssertionError("keyed.write_incremental decides arg_uses rows by the call_nodes rows written first")
 SQL = {t.name: t.insert(f"VALUES ({','.join('?' * len(t.columns))})") for t in TABLES}
-# Once the index is built, tables without a unique key check theirs (schema.KEYED).
-INCREMENTAL = {t.name: t.insert_unless_key(keys, key_match) for t in TABLES for name, keys in KEYED if t.name == name}
 # The records a run writes per job (nearly all of a repository): RowBuffer.add's inline
 # chain, and read by catch-up from the msgpack map unchecked; the few others (tasks,
 # executions, tags) take one call more, and go through the strict decoder in catch-up.
@@ -185,11 +195,14 @@ class RowBuffer:
         """Write buffered rows inside the caller's transaction; returns how many records.
         bulk: the index is being loaded (keys not built yet; duplicates removed afterwards)."""
         n = self.count
-        for table in ORDER:
-            rows = self.rows[table]
-            if rows:
-                conn.executemany(SQL[table] if bulk else INCREMENTAL.get(table, SQL[table]), rows)
-                rows.clear()
+        if bulk:
+            for table in ORDER:
+                if self.rows[table]:
+                    conn.executemany(SQL[table], self.rows[table])
+        else:
+            write_incremental(conn, self.rows, ORDER, SQL)
+        for rows in self.rows.values():
+            rows.clear()
         self.count = 0
         return n
 

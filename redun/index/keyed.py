@@ -1,0 +1,70 @@
+"""Incremental writes into a built index: the KEYED tables' keys checked a batch at a time.
+
+vals, call_nodes and arg_uses keep their key in a plain index of its 8-byte prefix
+(schema.KEYED), not a unique index, so sqlite cannot ignore a duplicate row itself. Checking
+each row in its INSERT (`... WHERE NOT EXISTS`) cost a statement's worth of work per row; here
+a batch asks which of its keys exist, CHUNK keys per query through the prefix index (full keys
+compared in Python: a prefix match is only a candidate), and inserts the rest plainly:
+
+- vals, call_nodes: rows whose key exists, or that repeat a key earlier in the batch, are
+  dropped.
+- arg_uses: its rows are built from CallNode records (one per argument: rows.TABLES), so they
+  are new exactly when their call node's row is new. They are kept when their call_oid is
+  among the call_nodes rows written by the same flush, never looked up. This needs a record's
+  rows to be flushed together, as RowBuffer does (a record's rows are appended at once).
+
+The caller holds the write transaction (BEGIN IMMEDIATE, Index._write_buffer): no other
+writer can insert a key between the check and the insert.
+"""
+
+from .schema import PREFIX
+
+CHUNK = 500  # keys per existence query (sqlite's limit is 32766 parameters)
+
+# table -> position of its key in a row, for the tables checked here (schema.KEYED)
+_KEY_AT = {"vals": 0, "call_nodes": 0}  # oid
+
+
+def existing_keys(conn, table: str, keys: list) -> set:
+    """Which of these oids table holds (through its `{table}_key` prefix index)."""
+    found = set()
+    for i in range(0, len(keys), CHUNK):
+        chunk = keys[i:i + CHUNK]
+        prefixes = list({k[:PREFIX] for k in chunk})
+        marks = ",".join("?" * len(prefixes))
+        found.update(r[0] for r in conn.execute(f"SELECT oid FROM {table} WHERE oid_p IN ({marks})", prefixes))
+    return found.intersection(keys)
+
+
+def new_rows(conn, table: str, rows: list) -> list:
+    """rows without those whose key table holds or an earlier row of the batch has."""
+    at = _KEY_AT[table]
+    first = {}
+    for r in rows:
+        first.setdefault(r[at], r)
+    held = existing_keys(conn, table, list(first))
+    return [r for k, r in first.items() if k not in held] if held else list(first.values())
+
+
+def new_arg_uses(rows: list, new_calls: set) -> list:
+    """arg_uses rows of the call nodes being inserted (call_oid, position 1), each once (a
+    call may take one value twice: the key is (value_hash, call_oid))."""
+    return list(dict.fromkeys(r for r in rows if r[1] in new_calls))
+
+
+def write_incremental(conn, rows_by_table: dict, order: tuple, sql: dict) -> None:
+    """Insert buffered rows ({table: [row]}, tables in `order`) into a built index, inside the
+    caller's write transaction; sql: each table's INSERT (unique tables ignore duplicates)."""
+    new_calls = set()
+    for table in order:
+        rows = rows_by_table.get(table)
+        if not rows:
+            continue
+        if table in _KEY_AT:
+            rows = new_rows(conn, table, rows)
+            if table == "call_nodes":
+                new_calls = {r[0] for r in rows}
+        elif table == "arg_uses":  # after call_nodes in rows.ORDER
+            rows = new_arg_uses(rows, new_calls)
+        if rows:
+            conn.executemany(sql[table], rows)

@@ -1,0 +1,87 @@
+"""Incremental writes into a built index (index/keyed.py): a key already held, or repeated in
+the batch, is written once; arg_uses rows follow their call node's row."""
+
+import os
+import sqlite3
+
+from redun.index import keyed, open_index
+from redun.index.index import _build_indexes
+from redun.index.rows import ORDER, SQL, TABLES
+from redun.index.schema import KEYED, statements
+from redun.repo.repository import Repo
+
+from test_index_synth import write_execution
+
+
+def _counts(conn) -> dict:
+    return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("call_nodes", "arg_uses", "vals")}
+
+
+def _built():
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    for stmt in statements()[0]:
+        conn.execute(stmt)
+    _build_indexes(conn)
+    return conn
+
+
+def _row(table: str, key: bytes, **given):
+    """A row of table with key as every id column's value (prefix columns cut from it)."""
+    t = TABLES[ORDER.index(table)]
+    out = []
+    for name in t.column_names:
+        base = name[:-2] if name.endswith("_p") else name
+        v = given.get(base, key if base in ("oid", "hash", "args_hash", "value_hash", "call_oid") else b"x")
+        if base in ("timestamp", "size", "pack"):
+            v = 1
+        out.append(v[:8] if name.endswith("_p") else v)
+    return tuple(out)
+
+
+def test_the_tables_checked_are_the_keyed_ones():
+    assert set(keyed._KEY_AT) | {"arg_uses"} == {t for t, _ in KEYED}
+
+
+def test_a_batch_writes_each_key_once_and_arg_uses_of_new_calls_only():
+    conn = _built()
+    old, new, twin = os.urandom(32), os.urandom(32), os.urandom(32)
+    twin = old[:8] + twin[8:]  # same prefix as a held key: a candidate the full key rejects
+    conn.execute("BEGIN IMMEDIATE")
+    keyed.write_incremental(conn, {"call_nodes": [_row("call_nodes", old)], "arg_uses": [_row("arg_uses", old)],
+                                   "vals": [_row("vals", old)]}, ORDER, SQL)
+    v = os.urandom(20)
+    buf = {t: [] for t in ORDER}
+    buf["call_nodes"] = [_row("call_nodes", k) for k in (old, new, new, twin)]
+    buf["arg_uses"] = [_row("arg_uses", old, value_hash=v, call_oid=old),  # its call node is held: dropped
+                       _row("arg_uses", new, value_hash=v, call_oid=new),
+                       _row("arg_uses", new, value_hash=v, call_oid=new),  # one value passed twice
+                       _row("arg_uses", twin, value_hash=v, call_oid=twin)]
+    buf["vals"] = [_row("vals", k) for k in (new, old, twin, new)]
+    keyed.write_incremental(conn, buf, ORDER, SQL)
+    conn.execute("COMMIT")
+    assert _counts(conn) == {"call_nodes": 3, "arg_uses": 3, "vals": 3}
+    assert sorted(r[0] for r in conn.execute("SELECT call_oid FROM arg_uses WHERE value_hash=?", (v,))) == \
+        sorted([new, twin])
+
+
+def test_a_key_query_covers_many_chunks():
+    conn = _built()
+    keys = [os.urandom(32) for _ in range(keyed.CHUNK * 2 + 7)]
+    conn.execute("BEGIN IMMEDIATE")
+    keyed.write_incremental(conn, {"vals": [_row("vals", k) for k in keys[::2]]}, ("vals",), SQL)
+    keyed.write_incremental(conn, {"vals": [_row("vals", k) for k in keys]}, ("vals",), SQL)
+    conn.execute("COMMIT")
+    assert _counts(conn)["vals"] == len(keys)
+
+
+def test_writing_an_execution_again_adds_no_call_node_value_or_argument(tmp_repo_dir):
+    repo = Repo.open(tmp_repo_dir)
+    write_execution(repo.store, repo.refs, n_jobs=6, seed=3)
+    idx = open_index(repo)
+    before = _counts(idx.conn)
+    write_execution(repo.store, repo.refs, n_jobs=6, seed=3)  # same call nodes and values, new jobs
+    idx.catch_up()
+    assert _counts(idx.conn) == before
+    assert idx.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 12
+    idx.close()
+    repo.close()
