@@ -83,14 +83,12 @@ def test_cli_refuses_unsupported_db_uri_and_creates_nothing(tmp_path, command):
 
 
 def test_postgresql_index_tables_follow_the_row_description():
-    """pg/schema.py's columns are index/rows.py's TABLES, in order, without the sqlite pack hint
-    and prefix columns (schema.PREFIXED), which come last: write_rows cuts them from the end."""
+    """pg/schema.py's columns are index/rows.py's TABLES, in order, without the sqlite pack hint."""
     from redun.index.rows import TABLES
     from redun.pg.schema import INDEX_TABLES
 
     assert list(INDEX_TABLES) == [t.name for t in TABLES]
     for t in TABLES:
-        sqlite_only = [c for c in t.column_names if c == "pack" or c.endswith("_p")]
-        names = [c for c in t.column_names if c not in sqlite_only]
+        names = [c for c in t.column_names if c != "pack"]
         assert [c for c, _ in INDEX_TABLES[t.name][0]] == names, t.name
-        assert list(t.column_names[len(names):]) == sqlite_only, t.name  # cut from the end
+        assert "pack" not in t.column_names or t.column_names[-1] == "pack"  # cut from the end

@@ -136,8 +136,8 @@ def test_execution_tag_filters_look_up_what_their_jobs_name(ran):
 
 
 def test_incremental_key_checks_go_through_the_prefix_index(ran):
-    """The batched key checks of vals and call_nodes (index/keyed.py) seek their key index on
-    the stored prefix column (oid_p), as run by a catch-up of a second execution."""
+    """The batched key checks of vals and call_nodes (index/keyed.py) seek their key index
+    (the oid's prefix), as run by a catch-up of a second execution."""
     repo, idx, _ = ran
     write_execution(repo.store, repo.refs, n_jobs=4, seed=1)
     seen = []
@@ -146,29 +146,10 @@ def test_incremental_key_checks_go_through_the_prefix_index(ran):
         idx.catch_up()
     finally:
         idx.conn.set_trace_callback(None)
-    checks = [s for s in seen if "oid_p IN" in s]
+    checks = [s for s in seen if "substr(oid,1,8) IN" in s]
     assert {re.search(r"FROM (\w+)", s).group(1) for s in checks} == {"vals", "call_nodes"}
     for sql in checks:
         table = re.search(r"FROM (\w+)", sql).group(1)
         plan = [r[3] for r in idx.conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
         assert any(f"{table}_key" in line for line in plan), (table, plan)
         assert not any(line.startswith(f"SCAN {table}") for line in plan), (table, plan)
-
-
-def test_prefix_indexes_are_on_stored_columns(ran):
-    """Every lookup index of schema 9 on a random id or hash names a stored prefix column
-    (schema.PREFIXED), none an expression: sqlite evaluates nothing per entry on insert."""
-    from redun.index.schema import PREFIXED
-
-    _, idx, _ = ran
-    for table, cols in PREFIXED.items():
-        indexed = set()
-        for (name,) in idx.conn.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name=?",
-                                        (table,)).fetchall():
-            info = idx.conn.execute(f"PRAGMA index_info({name})").fetchall()
-            assert all(r[2] is not None for r in info), (name, "an expression index")
-            indexed.update(r[2] for r in info)
-        assert {f"{c}_p" for c in cols} <= indexed, table
-        for c in cols:  # each prefix column holds its column's first 8 bytes
-            bad = idx.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {c}_p IS NOT substr({c},1,8)").fetchone()
-            assert bad == (0,), (table, c)

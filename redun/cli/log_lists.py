@@ -45,8 +45,8 @@ def _value_filter(index, field: str, hashes: list) -> tuple:
     table, col = ("call_nodes", "oid") if field == "results" else ("arg_uses", "call_oid")
     direct, p_direct = index._in("value_hash", hashes)
     inner, p_inner = index._in_select("value_hash", "v.hash", held, p_given)
-    # each branch selects {sel} itself: a prefix column (col_p) is not seen through a subquery's
-    calls = f"SELECT {{sel}} FROM {table} WHERE {direct} UNION SELECT {{sel}} FROM {table} WHERE {inner}"
+    calls = (f"SELECT {{sel}} FROM (SELECT {col} FROM {table} WHERE {direct} "
+             f"UNION SELECT {col} FROM {table} WHERE {inner}) AS u")
     return index._in_select("call_node", col, calls, p_direct + p_inner)
 
 

@@ -1,7 +1,7 @@
 """Incremental writes into a built index: the KEYED tables' keys checked a batch at a time.
 
 vals, call_nodes and arg_uses keep their key in a plain index of its 8-byte prefix
-(schema.KEYED), not a unique index, so sqlite cannot ignore a duplicate row itself. Checking
+(schema.KEYED, an expression index), not a unique index, so sqlite cannot ignore a duplicate row itself. Checking
 each row in its INSERT (`... WHERE NOT EXISTS`) cost a statement's worth of work per row; here
 a batch asks which of its keys exist, CHUNK keys per query through the prefix index (full keys
 compared in Python: a prefix match is only a candidate), and inserts the rest plainly:
@@ -17,7 +17,7 @@ The caller holds the write transaction (BEGIN IMMEDIATE, Index._write_buffer): n
 writer can insert a key between the check and the insert.
 """
 
-from .schema import PREFIX
+from .schema import PREFIX, prefix
 
 CHUNK = 500  # keys per existence query (sqlite's limit is 32766 parameters)
 
@@ -32,7 +32,7 @@ def existing_keys(conn, table: str, keys: list) -> set:
         chunk = keys[i:i + CHUNK]
         prefixes = list({k[:PREFIX] for k in chunk})
         marks = ",".join("?" * len(prefixes))
-        found.update(r[0] for r in conn.execute(f"SELECT oid FROM {table} WHERE oid_p IN ({marks})", prefixes))
+        found.update(r[0] for r in conn.execute(f"SELECT oid FROM {table} WHERE {prefix('oid')} IN ({marks})", prefixes))
     return found.intersection(keys)
 
 

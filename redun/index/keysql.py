@@ -1,9 +1,10 @@
 """SQL for lookups on the index's random ids and hashes (mixed into Queries).
 
-The sqlite index keeps those lookups in indexes of the columns' 8-byte prefixes, stored
-beside them as `<col>_p` (schema.PREFIXED: a third of a full entry, so a run's random inserts
-dirty fewer pages). So a lookup is written as a test of the prefix column (schema.prefix) and
-one of the full column: the prefix finds the rows, the full column settles a prefix collision. PostgreSQL's index (redun/pg), which
+The sqlite index keeps those lookups in indexes of the columns' 8-byte prefixes
+(schema.PREFIX: a third of a full entry, so a run's random inserts dirty fewer pages), and
+sqlite uses an expression index only for a query that names the indexed expression. So a
+lookup is written as a test of the prefix and one of the full column: the prefix finds the
+rows, the full column settles a prefix collision. PostgreSQL's index (redun/pg), which
 inherits these queries over its own plain indexes, leaves PREFIXED False and gets plain SQL.
 """
 

@@ -4,17 +4,14 @@ a RowBuffer's lists, reading either a record object or the msgpack map of its by
 
 A column's source is a field name (its value, stored as its kind says: a text map as
 JSON, a boolean as 0/1), OID (the record's object id), PACK (pack_ids.id of the pack
-being ingested), Computed(fn, fields...), Projected(field, subfields, fn) (fn of the
-listed subfields of each item of a struct-list field) or Prefix(source) (the first
-schema.PREFIX bytes of another source: a slice written inline, no call). A table with `each=field` holds one
+being ingested), Computed(fn, fields...) or Projected(field, subfields, fn) (fn of the
+listed subfields of each item of a struct-list field). A table with `each=field` holds one
 row per item of that list field; its columns may use ITEM (the item) or Item(subfield).
 """
 
 import json
 
 from msgpack import unpackb as _unpackb
-
-from .schema import PREFIX
 
 
 class _Special:
@@ -51,14 +48,6 @@ class Projected:
         self.field, self.subs, self.fn = field, subs, fn
 
 
-class Prefix:
-    """The first PREFIX bytes of a source (OID, a field, an Item): a prefix index's column
-    (schema.PREFIXED). None when an optional field is None."""
-
-    def __init__(self, src):
-        self.src = src
-
-
 class Table:
     """One table's rows: which record type fills it and where each column comes from."""
 
@@ -77,8 +66,6 @@ class Table:
                 out.update(src.fields)
             elif isinstance(src, Projected):
                 out.add(src.field)
-            elif isinstance(src, Prefix) and isinstance(src.src, str):
-                out.add(src.src)
         return out
 
     def insert(self, values: str) -> str:
@@ -141,11 +128,6 @@ class _Builder:
             return self.sub(table.each, src.sub, "a")
         if isinstance(src, Computed):
             return f"{self.bind(src.fn)}({', '.join(self.stored(n) for n in src.fields)})"
-        if isinstance(src, Prefix):
-            x = self.column(src.src, table)
-            if isinstance(src.src, str) and self.fields[src.src].kind.name.endswith("?"):
-                return f"({x}[:{PREFIX}] if {x} is not None else None)"
-            return f"{x}[:{PREFIX}]"
         if isinstance(src, Projected):
             items = ", ".join(self.sub(src.field, s, "p") for s in src.subs)
             return f"{self.bind(src.fn)}([({items},) for p in {self.field(src.field)}])"

@@ -21,10 +21,8 @@ from ..objects import codec
 from ..objects.records import RECORD_TYPES, full_name
 from .keyed import write_incremental
 from .rowgen import (
-    ITEM, OID, PACK, Computed, Item, Prefix, Projected, Table, make_adder, make_buffer_add,
-    make_buffer_add_canonical,
+    ITEM, OID, PACK, Computed, Item, Projected, Table, make_adder, make_buffer_add, make_buffer_add_canonical,
 )
-from .schema import PREFIXED
 
 _packb = msgpack.Packer(use_bin_type=True).pack
 
@@ -79,33 +77,26 @@ _EXECUTION_UPSERT = (
 )
 
 
-def _prefixed(table: str, columns: tuple) -> tuple:
-    """columns, then `<col>_p` (Prefix of col's source) for each of table's PREFIXED columns."""
-    source = dict((c, c) if isinstance(c, str) else c for c in columns)
-    return columns + tuple((f"{c}_p", Prefix(source[c])) for c in PREFIXED.get(table, ()))
-
-
 # Columns: "field" (a column named as the record field it holds) or (column, source).
 TABLES = (
     Table("executions", "execution", (
         "id", ("oid", OID), "args", ("job_oid", "job"), "start_time", "end_time", "tags",
     ), conflict=_EXECUTION_UPSERT),
-    Table("jobs", "job", _prefixed("jobs", (
+    Table("jobs", "job", (
         "id", ("oid", OID), "execution_id", "parent_id", "task_hash", ("task_oid", "task"), "call_hash",
         "call_node", "eval_hash", "eval_value", "start_time", "end_time", "cached", "status",
-    ))),
-    Table("call_nodes", "callnode", _prefixed("call_nodes", (
+    )),
+    Table("call_nodes", "callnode", (
         ("oid", OID), "hash", "task_hash", ("task_oid", "task"), "task_name", "args_hash", "value_hash",
         ("value_oid", "value"), "timestamp", ("args", Projected("args", ("position", "key", "value"), pack_args)),
         ("pack", PACK),
-    ))),
-    Table("arg_uses", "callnode", _prefixed("arg_uses", (("value_hash", Item("value_hash")), ("call_oid", OID))),
-          each="args"),
+    )),
+    Table("arg_uses", "callnode", (("value_hash", Item("value_hash")), ("call_oid", OID)), each="args"),
     Table("tasks", "task", (
         ("oid", OID), "hash", "namespace", "name", ("fullname", Computed(full_name, "namespace", "name")),
         ("pack", PACK),
     )),
-    Table("vals", "value", _prefixed("vals", (("oid", OID), "hash", "type", "format", "size", "path", ("pack", PACK)))),
+    Table("vals", "value", (("oid", OID), "hash", "type", "format", "size", "path", ("pack", PACK))),
     Table("subvalues", "value", (("parent", OID), ("child", ITEM)), each="subvalues"),
     # every tag by its upstream tag hash; an execution's own tags (Execution.tags) are added
     # to this table too, with no oid (execution_tag_rows, called by RowBuffer.add)

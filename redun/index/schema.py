@@ -14,14 +14,13 @@ as normalised JSON text); `tag_parents` says which tags a tag supersedes, so the
 current tags are those that are nobody's parent.
 
 Prefix indexes (schema 9): a lookup on a random id or hash (object ids, call/value/eval
-hashes) goes through an index of its first 8 bytes instead of the whole column: an entry is
-a third as wide, so a run's random inserts into a big index dirty ~40 % fewer pages
-(benchmarks/results/index-prefix.md). The prefix is a stored column (`<col>_p`, PREFIXED),
-filled by the row builders (index/rows.py), not an index expression: sqlite then evaluates
-nothing per index entry on insert. A query tests the prefix column and the full column
-(index/keysql.py): the prefix finds the rows, the full test settles a collision. call_nodes
-and arg_uses (now a rowid table: appends) are KEYED like vals: their key index is a prefix
-index, and an incremental write checks a batch's keys itself (index/keyed.py).
+hashes) goes through an index of its first 8 bytes (`substr(col,1,8)`, PREFIX) instead of
+the whole column: an entry is a third as wide, so a run's random inserts into a big index
+dirty ~40 % fewer pages (benchmarks/results/index-prefix.md). A query names the same
+expression and tests the full column too (index/keysql.py): the prefix finds the rows, the
+full test settles a collision. call_nodes and arg_uses (now a rowid table: appends) are
+KEYED like vals: their key index is a prefix index, and an incremental write checks a
+batch's keys itself (index/keyed.py).
 
 Bulk-load design: record tables are plain rowid tables (appends are cheap);
 their uniqueness lives in UNIQUE indexes that a fresh index creates only after
@@ -37,7 +36,7 @@ KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)  # 2: preview cache; 3: bulk-lo
 # 6: vals keyed by a plain index (cheap dedupe after a bulk load);
 # 7: tags keyed by tag hash, with their parents (tag_parents) and an execution's own tags;
 # 8: evaluations (scheduler tasks' cache entries), handles, handle_edges, handle_invalid;
-# 9: lookups on random ids/hashes through 8-byte prefix columns (PREFIXED), arg_uses a rowid table
+# 9: lookups on random ids/hashes through 8-byte prefix indexes (PREFIX), arg_uses a rowid table
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,24 +52,21 @@ CREATE TABLE IF NOT EXISTS jobs (
     id BLOB NOT NULL, oid BLOB NOT NULL, execution_id BLOB NOT NULL, parent_id BLOB,
     task_hash BLOB NOT NULL, task_oid BLOB NOT NULL, call_hash BLOB, call_node BLOB,
     eval_hash BLOB, eval_value BLOB, start_time INTEGER NOT NULL, end_time INTEGER,
-    cached INTEGER NOT NULL, status TEXT NOT NULL, call_node_p BLOB, eval_hash_p BLOB
+    cached INTEGER NOT NULL, status TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS call_nodes (
     oid BLOB NOT NULL, hash BLOB NOT NULL, task_hash BLOB NOT NULL, task_oid BLOB NOT NULL,
     task_name TEXT NOT NULL, args_hash BLOB NOT NULL, value_hash BLOB NOT NULL,
-    value_oid BLOB NOT NULL, timestamp INTEGER NOT NULL, args BLOB, pack INTEGER,
-    oid_p BLOB NOT NULL, hash_p BLOB NOT NULL, args_hash_p BLOB NOT NULL, value_hash_p BLOB NOT NULL
+    value_oid BLOB NOT NULL, timestamp INTEGER NOT NULL, args BLOB, pack INTEGER
 );
-CREATE TABLE IF NOT EXISTS arg_uses (
-    value_hash BLOB NOT NULL, call_oid BLOB NOT NULL, value_hash_p BLOB NOT NULL, call_oid_p BLOB NOT NULL
-);
+CREATE TABLE IF NOT EXISTS arg_uses (value_hash BLOB NOT NULL, call_oid BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tasks (
     oid BLOB NOT NULL, hash BLOB NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, fullname TEXT NOT NULL,
     pack INTEGER
 );
 CREATE TABLE IF NOT EXISTS vals (
     oid BLOB NOT NULL, hash BLOB NOT NULL, type TEXT NOT NULL, format TEXT NOT NULL, size INTEGER NOT NULL,
-    path TEXT, pack INTEGER, oid_p BLOB NOT NULL, hash_p BLOB NOT NULL, preview TEXT
+    path TEXT, pack INTEGER, preview TEXT
 );
 CREATE TABLE IF NOT EXISTS subvalues (parent BLOB NOT NULL, child BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tags (
@@ -107,30 +103,15 @@ UNIQUE = (
 
 # (table, key columns): a plain index on the keys' prefixes instead of a unique one, because
 # removing a bulk load's duplicates through it is a cheap index scan (vals repeat across runs:
-# shared inputs) and a prefix entry is a third of a full one. Incremental inserts check the
-# full key themselves (rows.INCREMENTAL, key_match).
+# shared inputs) and a prefix entry is a third of a full one. Incremental writes check the
+# full keys themselves, a batch at a time (index/keyed.py).
 KEYED = (("vals", ("oid",)), ("call_nodes", ("oid",)), ("arg_uses", ("value_hash", "call_oid")))
 
 PREFIX = 8  # bytes of a random id or hash that its lookup index holds (see the module docstring)
 
-# table -> its columns stored twice: whole, and their first PREFIX bytes in `<col>_p` (the
-# last columns of index/rows.py's rows, after the pack hint: PostgreSQL's tables cut them).
-PREFIXED = {
-    "jobs": ("call_node", "eval_hash"),
-    "call_nodes": ("oid", "hash", "args_hash", "value_hash"),
-    "arg_uses": ("value_hash", "call_oid"),
-    "vals": ("oid", "hash"),
-}
-_PREFIXED_NAMES = frozenset(c for cols in PREFIXED.values() for c in cols)
-
 
 def prefix(col: str) -> str:
-    """SQL for the first PREFIX bytes of col, written so a query uses the prefix indexes: the
-    stored prefix column for a prefixed column (`c.oid` -> `c.oid_p`; the helpers in keysql.py
-    are only called on the tables of PREFIXED), else the expression (e.g. a CTE's column),
-    which sqlite compares with an indexed prefix column as with a parameter."""
-    if col.rpartition(".")[2] in _PREFIXED_NAMES:
-        return f"{col}_p"
+    """The SQL expression the prefix indexes are built on: a query names it to use one."""
     return f"substr({col},1,{PREFIX})"
 
 
@@ -140,22 +121,22 @@ def key_match(cols: tuple, params: tuple) -> str:
     return " AND ".join(f"{prefix(c)}={prefix(p)} AND {c}={p}" for c, p in zip(cols, params))
 
 
-# <col>_p: the prefix columns of PREFIXED (prefix(col))
+# substr(col,1,8): prefix(col) spelt out (a query must name the indexed expression exactly)
 INDEXES = """
 CREATE INDEX IF NOT EXISTS executions_start ON executions(start_time);
 CREATE INDEX IF NOT EXISTS jobs_exec ON jobs(execution_id, parent_id);
-CREATE INDEX IF NOT EXISTS jobs_call_node ON jobs(call_node_p);
-CREATE INDEX IF NOT EXISTS jobs_eval ON jobs(eval_hash_p);
+CREATE INDEX IF NOT EXISTS jobs_call_node ON jobs(substr(call_node,1,8));
+CREATE INDEX IF NOT EXISTS jobs_eval ON jobs(substr(eval_hash,1,8));
 CREATE INDEX IF NOT EXISTS jobs_task ON jobs(task_hash, start_time);
 CREATE INDEX IF NOT EXISTS jobs_start ON jobs(start_time);
-CREATE INDEX IF NOT EXISTS call_nodes_hash ON call_nodes(hash_p);
-CREATE INDEX IF NOT EXISTS call_nodes_args ON call_nodes(args_hash_p);
-CREATE INDEX IF NOT EXISTS call_nodes_value ON call_nodes(value_hash_p);
+CREATE INDEX IF NOT EXISTS call_nodes_hash ON call_nodes(substr(hash,1,8));
+CREATE INDEX IF NOT EXISTS call_nodes_args ON call_nodes(substr(args_hash,1,8));
+CREATE INDEX IF NOT EXISTS call_nodes_value ON call_nodes(substr(value_hash,1,8));
 CREATE INDEX IF NOT EXISTS call_nodes_time ON call_nodes(timestamp);
 CREATE INDEX IF NOT EXISTS tasks_hash ON tasks(hash);
 CREATE INDEX IF NOT EXISTS tasks_fullname ON tasks(fullname);
 CREATE INDEX IF NOT EXISTS tasks_name ON tasks(name);
-CREATE INDEX IF NOT EXISTS vals_hash ON vals(hash_p);
+CREATE INDEX IF NOT EXISTS vals_hash ON vals(substr(hash,1,8));
 CREATE INDEX IF NOT EXISTS vals_path ON vals(path) WHERE path IS NOT NULL;
 CREATE INDEX IF NOT EXISTS subvalues_child ON subvalues(child);
 CREATE INDEX IF NOT EXISTS tags_entity ON tags(entity_id);
