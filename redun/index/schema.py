@@ -31,7 +31,7 @@ the build step removes any duplicate rows before creating the unique indexes.
 SCHEMA_VERSION = 9
 
 # Every schema version this code has used (for `redun db versions`).
-KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)  # 2: preview cache; 3: bulk-load tables; 4: leaner indexes;
+KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9)  # 2: preview cache; 3: bulk-load tables; 4: leaner indexes;
 # 5: pack hints (which pack a record came from), 4 KiB pages, arguments inline in call_nodes;
 # 6: vals keyed by a plain index (cheap dedupe after a bulk load);
 # 7: tags keyed by tag hash, with their parents (tag_parents) and an execution's own tags;
