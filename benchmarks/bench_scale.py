@@ -3,6 +3,7 @@
 
     python3 benchmarks/bench_scale.py [--baseline COMMIT] [--only ROW,ROW] [--no-s3]
                                       [--out results/scale.md]
+                                      [--ours-python VENV/bin/python] [--baseline-python VENV/bin/python]
 
 The repository: 11 runs of the `wide` workflow (20,000 leaf jobs in 10 groups each), written
 by benchmarks/_synth.py's record builders, seeded (the salt of run k is `run<k>`), so every
@@ -200,6 +201,8 @@ class Side:
         self.env = dict(os.environ)
         if pythonpath:
             self.env["PYTHONPATH"] = pythonpath
+        else:  # an installed redun: nothing of a checkout may shadow it
+            self.env.pop("PYTHONPATH", None)
         if s3:
             self.env.update(AWS_ENDPOINT_URL_S3=s3, AWS_ACCESS_KEY_ID="redun", AWS_SECRET_ACCESS_KEY="redun",
                             AWS_DEFAULT_REGION="us-east-1")
@@ -418,6 +421,9 @@ def main():
     ap.add_argument("--only", default=",".join(ROWS), help="rows to measure: " + ",".join(ROWS))
     ap.add_argument("--no-s3", action="store_true", help="skip the S3 rows (no SeaweedFS)")
     ap.add_argument("--out", help="also write the table to this file")
+    ap.add_argument("--ours-python", help="measure the redun installed (non-editable) for this interpreter, as "
+                                          "users run it, instead of this checkout's")
+    ap.add_argument("--baseline-python", help="the same for the baseline (--baseline then only names it)")
     a = ap.parse_args()
     only = set(a.only.split(","))
     started = load()
@@ -436,13 +442,19 @@ def main():
         try:
             ref = references(tmp, s3)
             sides = []
-            if a.baseline:
+            if a.baseline_python:
+                sides.append(Side(f"baseline {(a.baseline or 'installed')[:8]}", None, tmp, s3,
+                                  python=a.baseline_python))
+            elif a.baseline:
                 import sysconfig
 
                 base = extract(a.baseline, os.path.join(tmp, "base-src"))
                 sides.append(Side(f"baseline {a.baseline[:8]}", base + os.pathsep + sysconfig.get_paths()["purelib"],
                                   tmp, s3, python=os.path.join(sys.base_prefix, "bin", "python3")))
-            sides.append(Side("ours", ROOT, tmp, s3))
+            if a.ours_python:
+                sides.append(Side("ours", None, tmp, s3, python=a.ours_python))
+            else:
+                sides.append(Side("ours", ROOT, tmp, s3))
             for side in sides:
                 print(f"{side.name}: redun from {side.where()}", file=sys.stderr)
                 side.run_all(only, info)
