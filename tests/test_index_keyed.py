@@ -85,3 +85,49 @@ def test_writing_an_execution_again_adds_no_call_node_value_or_argument(tmp_repo
     assert idx.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 12
     idx.close()
     repo.close()
+
+
+def _call_taking_twice():
+    from redun.objects.records import Arg, CallNode
+
+    v, v_oid = os.urandom(20), os.urandom(32)
+    return CallNode(
+        hash=os.urandom(20), task_hash=os.urandom(20), task=os.urandom(32), task_name="ns.f",
+        args_hash=os.urandom(20), args=(Arg(0, None, v, v_oid, ()), Arg(1, None, v, v_oid, ())),
+        value_hash=os.urandom(20), value=os.urandom(32), children=(), timestamp=1,
+    )
+
+
+def test_a_value_passed_twice_gives_one_arg_uses_row_from_either_row_builder():
+    """A record's own arg_uses rows are distinct (rows.TABLES), from a record and from its
+    verified bytes alike: a bulk build then needs to look for repeats only where a call node
+    was ingested twice (index._build_indexes)."""
+    from redun.index.rows import RowBuffer
+    from redun.objects.codec import encode_with_id
+
+    call = _call_taking_twice()
+    oid, data = encode_with_id(call)
+    for add in (lambda b: b.add(oid, call), lambda b: b.add_canonical(oid, data)):
+        buf = RowBuffer()
+        add(buf)
+        assert buf.rows["arg_uses"] == [(call.args[0].value_hash, oid)]
+
+
+def test_a_bulk_build_removes_the_rows_of_a_call_node_ingested_twice(tmp_path):
+    from redun.index.rows import RowBuffer
+    from redun.objects.codec import encode_with_id
+
+    call = _call_taking_twice()
+    oid, data = encode_with_id(call)
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    for stmt in statements()[0]:
+        conn.execute(stmt)
+    buf = RowBuffer()
+    buf.add_canonical(oid, data)
+    buf.add(oid, call)  # the same call node in two packs
+    conn.execute("BEGIN")
+    buf.flush(conn, bulk=True)
+    assert _counts(conn)["arg_uses"] == 2 and _counts(conn)["call_nodes"] == 2
+    _build_indexes(conn)
+    conn.execute("COMMIT")
+    assert _counts(conn) == {"call_nodes": 1, "arg_uses": 1, "vals": 0}

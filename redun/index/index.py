@@ -239,9 +239,14 @@ def _build_indexes(conn) -> None:
         except sqlite3.IntegrityError:  # an object was ingested twice during the bulk load
             conn.execute(dedupe(table, cols))
             conn.execute(unique_index(table, cols))
+    removed = {}
     for table, cols in KEYED:
         conn.execute(key_index(table, cols))
-        conn.execute(dedupe_keyed(table, cols))
+        # arg_uses rows repeat only where their call node's row does (a record's own rows are
+        # distinct: rows.TABLES), so without a repeated call node there is nothing to remove
+        # (and the scan would cost a reindex of 880k records about a second)
+        if table != "arg_uses" or removed.get("call_nodes"):
+            removed[table] = conn.execute(dedupe_keyed(table, cols)).rowcount
     for stmt in statements()[1]:
         conn.execute(stmt)
     conn.execute("DELETE FROM meta WHERE key='indexes_pending'")

@@ -51,8 +51,12 @@ class Projected:
 class Table:
     """One table's rows: which record type fills it and where each column comes from."""
 
-    def __init__(self, name: str, record: str, columns: tuple, each: str = None, conflict: str = None):
+    def __init__(self, name: str, record: str, columns: tuple, each: str = None, conflict: str = None,
+                 distinct: bool = False):
+        """distinct: with `each`, a record's equal rows are written once (so that a bulk load's
+        only duplicates are those of records ingested twice)."""
         self.name, self.record, self.each, self.conflict = name, record, each, conflict
+        self.distinct = distinct
         self.columns = tuple((c, c) if isinstance(c, str) else c for c in columns)
         self.column_names = tuple(c for c, _ in self.columns)
 
@@ -143,7 +147,8 @@ class _Builder:
         for i, t in enumerate(mine):
             row = f"({', '.join(self.column(src, t) for _, src in t.columns)},)"
             if t.each:  # often empty: skip the comprehension's call then
-                built += [f"e{i} = {self.field(t.each)}", f"t{i} = [{row} for a in e{i}] if e{i} else e{i}"]
+                rows = f"list(dict.fromkeys([{row} for a in e{i}]))" if t.distinct else f"[{row} for a in e{i}]"
+                built += [f"e{i} = {self.field(t.each)}", f"t{i} = {rows} if e{i} else e{i}"]
                 appends += [f"if t{i}:", f"    rows[{t.name!r}].extend(t{i})"]
             else:
                 built.append(f"t{i} = {row}")

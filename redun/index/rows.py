@@ -91,7 +91,8 @@ TABLES = (
         ("value_oid", "value"), "timestamp", ("args", Projected("args", ("position", "key", "value"), pack_args)),
         ("pack", PACK),
     )),
-    Table("arg_uses", "callnode", (("value_hash", Item("value_hash")), ("call_oid", OID)), each="args"),
+    Table("arg_uses", "callnode", (("value_hash", Item("value_hash")), ("call_oid", OID)), each="args",
+          distinct=True),  # one value passed twice: one row (index._build_indexes relies on it)
     Table("tasks", "task", (
         ("oid", OID), "hash", "namespace", "name", ("fullname", Computed(full_name, "namespace", "name")),
         ("pack", PACK),

@@ -106,6 +106,8 @@ UNIQUE = (
 # shared inputs) and a prefix entry is a third of a full one. Incremental writes check the
 # full keys themselves, a batch at a time (index/keyed.py).
 KEYED = (("vals", ("oid",)), ("call_nodes", ("oid",)), ("arg_uses", ("value_hash", "call_oid")))
+if [t for t, _ in KEYED].index("call_nodes") > [t for t, _ in KEYED].index("arg_uses"):
+    raise AssertionError("index._build_indexes looks for repeated arg_uses rows after call_nodes'")
 
 PREFIX = 8  # bytes of a random id or hash that its lookup index holds (see the module docstring)
 
