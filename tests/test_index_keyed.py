@@ -122,12 +122,38 @@ def test_a_bulk_build_removes_the_rows_of_a_call_node_ingested_twice(tmp_path):
     conn = sqlite3.connect(":memory:", isolation_level=None)
     for stmt in statements()[0]:
         conn.execute(stmt)
+    from redun.objects.records import Value
+
+    value = Value(hash=os.urandom(20), type="builtins.int", format="native", data=b"\x01", size=1, path=None)
+    v_oid = encode_with_id(value)[0]
     buf = RowBuffer()
     buf.add_canonical(oid, data)
     buf.add(oid, call)  # the same call node in two packs
+    buf.add(v_oid, value)
+    buf.add(v_oid, value)  # and a value shared by two runs
+    buf.add(os.urandom(32), Value(hash=os.urandom(20), type="builtins.int", format="native", data=b"\x02",
+                                  size=1, path=None))
     conn.execute("BEGIN")
     buf.flush(conn, bulk=True)
-    assert _counts(conn)["arg_uses"] == 2 and _counts(conn)["call_nodes"] == 2
+    assert _counts(conn) == {"call_nodes": 2, "arg_uses": 2, "vals": 3}
     _build_indexes(conn)
     conn.execute("COMMIT")
-    assert _counts(conn) == {"call_nodes": 1, "arg_uses": 1, "vals": 0}
+    assert _counts(conn) == {"call_nodes": 1, "arg_uses": 1, "vals": 2}
+
+
+def test_a_bulk_build_without_repeats_removes_nothing():
+    from redun.index.rows import RowBuffer
+
+    call = _call_taking_twice()
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    for stmt in statements()[0]:
+        conn.execute(stmt)
+    buf = RowBuffer()
+    for _ in range(3):
+        buf.add(os.urandom(32), _call_taking_twice())
+    buf.add(os.urandom(32), call)
+    conn.execute("BEGIN")
+    buf.flush(conn, bulk=True)
+    _build_indexes(conn)
+    conn.execute("COMMIT")
+    assert _counts(conn) == {"call_nodes": 4, "arg_uses": 4, "vals": 0}

@@ -173,6 +173,12 @@ def index_names() -> list:
             + [stmt.split()[5] for stmt in statements()[1]])
 
 
+def count_distinct_keys(table: str, cols: tuple) -> str:
+    """How many distinct key prefixes table holds: as many as rows means no key repeats, and
+    dedupe_keyed (a slower scan: it reads the table's rows) has nothing to remove."""
+    return f"SELECT COUNT(*) FROM (SELECT DISTINCT {', '.join(prefix(c) for c in cols)} FROM {table})"
+
+
 def dedupe_keyed(table: str, cols: tuple) -> str:
     """Delete all but the first row of each duplicated key: the prefixes shared by several
     rows are found by a scan of the key index, then only those rows are compared in full."""
