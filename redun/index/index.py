@@ -244,8 +244,9 @@ def _build_indexes(conn) -> None:
         conn.execute(key_index(table, cols))
         # arg_uses rows repeat only where their call node's row does (a record's own rows are
         # distinct: rows.TABLES); and a table whose key prefixes are all distinct has no
-        # repeat. Either check is far cheaper than dedupe_keyed's scan (about 2 s of a reindex
-        # of 880k records, on this sqlite (3.40), which reads the rows behind an expression index).
+        # repeat. Either check is far cheaper than dedupe_keyed's scan, which sqlite before
+        # 3.41 makes by reading the row behind each entry of an expression index
+        # (benchmarks/results/index-prefix.md).
         if table == "arg_uses" and not removed.get("call_nodes"):
             continue
         rows = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]

@@ -77,7 +77,8 @@ def build(cls, fields: list):
 
 
 # Only __init__ is compiled (its signature names the fields); the other methods are closures
-# over the field names: compiling them for every record type cost a cold `redun log` ~3 ms.
+# over the field names, since compiling them for every record type was a good part of a cold
+# `redun log` (docs/query-index.md, Cold start).
 
 
 def _values(names: tuple):

@@ -59,7 +59,7 @@ def parse_uuid(text: str) -> bytes:
     """Canonical uuid string (8-4-4-4-12, lowercase) -> 16 bytes. Raises InvalidIdError."""
     if isinstance(text, str) and _UUID.match(text):
         return bytes.fromhex(text.replace("-", ""))
-    import uuid  # only to say which error (the module costs a cold `redun log` 2.5 ms)
+    import uuid  # only to say which error: it imports platform, a cold `redun log` need not
 
     try:
         uuid.UUID(text)

@@ -20,8 +20,8 @@ from .query import Provenance
 
 def param_names(source: str) -> list:
     """Positional parameter names of the first function `source` defines ([] if it does not
-    compile). Read from the function's code object: `ast` and `textwrap` would cost every
-    cold `redun log <job>` 2 ms of imports."""
+    compile). Read from the function's code object, so that a cold `redun log <job>` need
+    not import `ast` and `textwrap` (docs/query-index.md, Cold start)."""
     import warnings  # already loaded by the interpreter
 
     try:
