@@ -7,12 +7,12 @@ that section, leaving every other line, comments included, as it was.
 
 import os
 import re
-import uuid
 
 import click
 
 from ..config import CONFIG_FILENAME, Config
 from ..errors import ConfigError, NotFoundError, UsageError
+from ..objects.ids import tmp_token
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,99}\Z")
 _HEADER = re.compile(r"\s*\[([^\]]*)\]\s*(?:[#;].*)?\Z")
@@ -66,7 +66,7 @@ def remove_section(text: str, section: str):
 
 
 def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    tmp = f"{path}.tmp-{tmp_token()}"
     with open(tmp, "w") as f:
         f.write(text)
         f.flush()

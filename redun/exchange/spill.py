@@ -5,11 +5,11 @@ files left by killed imports.
 """
 
 import os
-import uuid
 from dataclasses import dataclass, field
 from typing import Iterable
 
 from ..objects.fileio import remove_if_unlocked
+from ..objects.ids import tmp_token
 from . import convert
 from .lines import LineError, parse_line
 from .spillstore import MemoryStore, SqliteStore
@@ -39,7 +39,7 @@ class ImportSummary:
 def tmp_db_path(repo) -> str:
     d = os.path.join(repo.root, "tmp")
     os.makedirs(d, exist_ok=True)
-    return os.path.join(d, f"import-{uuid.uuid4().hex}.sqlite3")
+    return os.path.join(d, f"import-{tmp_token()}.sqlite3")
 
 
 def discard_stale_spills(repo) -> int:

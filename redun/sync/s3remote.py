@@ -19,13 +19,12 @@ import mmap
 import os
 import random
 import time
-import uuid
 from typing import Optional
 
 import blake3
 
 from ..errors import CorruptObjectError, NotFoundError, RefConflictError, RepoFormatError, SyncError
-from ..objects.ids import parse_oid
+from ..objects.ids import parse_oid, tmp_token
 from ..objects.pack import PackIndex, pack_name, read_entry
 from ..objects.packfile import PackFile, discard_abandoned
 from ..objects.packwriter import PackWriter
@@ -187,7 +186,7 @@ class S3Remote(Remote):
         """Keep the index of a pack this remote holds (written or fetched) in the cache;
         open_now=False leaves it to be opened (and checked again) when first needed."""
         path = self._cache_path(name, "idx")
-        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        tmp = f"{path}.tmp-{tmp_token()}"
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -239,7 +238,7 @@ class S3Remote(Remote):
         if r is None:
             raise NotFoundError(f"{self.location} lists pack {name} but the pack file is missing")
         path = self._cache_path(name, "pack")
-        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        tmp = f"{path}.tmp-{tmp_token()}"
         h = blake3.blake3()
         def download():
             with open(tmp, "wb") as f:
