@@ -3,7 +3,6 @@ or not at all), the schema version it holds, and removal of the file with its jo
 
 import os
 import sqlite3
-import time
 from typing import Optional
 
 from ..objects.ids import tmp_token
@@ -22,7 +21,9 @@ def connect(path: str, create: bool = True) -> sqlite3.Connection:
     try:
         conn.execute("PRAGMA page_size=4096")  # only takes effect when the file is created
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        _retry_busy(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+        # sqlite may answer this with "database is locked" at once, without waiting out the busy
+        # timeout: index._open_file retries the whole open then (files.is_transient)
+        conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # derived data: losing the tail is fine
         conn.execute("PRAGMA cache_size=-65536")
         conn.execute("PRAGMA temp_store=MEMORY")
@@ -36,22 +37,6 @@ def is_transient(e: sqlite3.Error) -> bool:
     """A lock held by another connection, not a problem of the file (never a reason to rebuild)."""
     msg = str(e).lower()
     return isinstance(e, sqlite3.OperationalError) and ("locked" in msg or "busy" in msg)
-
-
-def _retry_busy(step, deadline: Optional[float] = None):
-    """step(), again while another connection's lock makes it fail at once: sqlite answers
-    some statements (switching to WAL among them) with "database is locked" without waiting
-    out the busy timeout."""
-    deadline = deadline or time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    pause = 0.001
-    while True:
-        try:
-            return step()
-        except sqlite3.OperationalError as e:
-            if not is_transient(e) or time.monotonic() > deadline:
-                raise
-        time.sleep(pause)
-        pause = min(pause * 2, 0.05)
 
 
 def _uri_path(path: str) -> str:
