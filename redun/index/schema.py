@@ -101,10 +101,11 @@ UNIQUE = (
     ("handle_invalid", "hash"),
 )
 
-# (table, key columns): a plain index on the keys' prefixes instead of a unique one, because
-# removing a bulk load's duplicates through it is a cheap index scan (vals repeat across runs:
-# shared inputs) and a prefix entry is a third of a full one. Incremental writes check the
-# full keys themselves, a batch at a time (index/keyed.py).
+# (table, key columns): a plain index on the keys' prefixes instead of a unique one, because a
+# prefix entry is a third of a full one, and a bulk load's duplicates (vals repeat across runs:
+# shared inputs) are removed through it once, after the load (index._build_indexes), instead
+# of failing a unique index. Incremental writes check the full keys themselves, a batch at a
+# time (index/keyed.py).
 KEYED = (("vals", ("oid",)), ("call_nodes", ("oid",)), ("arg_uses", ("value_hash", "call_oid")))
 if [t for t, _ in KEYED].index("call_nodes") > [t for t, _ in KEYED].index("arg_uses"):
     raise AssertionError("index._build_indexes looks for repeated arg_uses rows after call_nodes'")
