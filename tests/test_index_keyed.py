@@ -26,15 +26,14 @@ def _built():
 
 
 def _row(table: str, key: bytes, **given):
-    """A row of table with key as every id column's value (prefix columns cut from it)."""
+    """A row of table with key as every id column's value."""
     t = TABLES[ORDER.index(table)]
     out = []
     for name in t.column_names:
-        base = name[:-2] if name.endswith("_p") else name
-        v = given.get(base, key if base in ("oid", "hash", "args_hash", "value_hash", "call_oid") else b"x")
-        if base in ("timestamp", "size", "pack"):
+        v = given.get(name, key if name in ("oid", "hash", "args_hash", "value_hash", "call_oid") else b"x")
+        if name in ("timestamp", "size", "pack"):
             v = 1
-        out.append(v[:8] if name.endswith("_p") else v)
+        out.append(v)
     return tuple(out)
 
 
