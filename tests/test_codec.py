@@ -204,3 +204,33 @@ def test_legacy_plain_zstd_objects_still_read():
     data = encode(Blob(b"hello " * 100))
     stored = b"\x01" + zstandard.ZstdCompressor(level=3).compress(data)
     assert compress.decompress(stored) == data
+
+
+# -- codec.link_candidates: a superset of the links, without decoding (a pull's checks) ------
+
+tricky_oid = st.one_of(oid, st.tuples(st.binary(min_size=30, max_size=30), st.integers(0, 30)).map(
+    lambda t: t[0][: t[1]] + b"\xc4 " + t[0][t[1]:]))  # an id holding the bin-32 header itself
+
+
+@given(st.lists(st.one_of(records, st.builds(Job, uid, uid, st.none() | uid, h20, tricky_oid, st.none() | h20,
+                                             st.none() | tricky_oid, st.none() | h20, st.none() | tricky_oid, i64,
+                                             st.none() | i64, st.booleans(), st.just("DONE"),
+                                             st.lists(tricky_oid, max_size=4).map(tuple), strmap)),
+                max_size=6))
+def test_link_candidates_hold_every_link(recs):
+    joined = b"".join(encode(r) for r in recs)
+    found = codec.link_candidates(joined)
+    for r in recs:
+        assert set(r.links()) <= found
+    assert all(len(c) == 32 for c in found)
+
+
+@pytest.mark.parametrize("head", [b"\xc5\x00 ", b"\xc6\x00\x00\x00 "])
+def test_link_candidates_find_links_in_the_longer_bin_forms(head):
+    target = b"\x07" * 32
+    job = Job(b"\x01" * 16, b"\x02" * 16, None, b"\x03" * 20, b"\x04" * 32, None, target, None, None, 1, None,
+              False, "DONE", (), {})
+    data = encode(job)
+    longer = data.replace(b"\xc4 " + target, head + target)  # not canonical, but msgpack reads it as bin
+    assert longer != data and msgpack.unpackb(longer)[2]["call_node"] == target
+    assert target in codec.link_candidates(longer)

@@ -8,6 +8,8 @@ encoding; ``decode`` rejects anything that does not re-encode to the same bytes
 when asked to be strict (fsck, bytes from a remote).
 """
 
+import itertools
+import operator
 import threading
 from typing import Any
 
@@ -101,6 +103,41 @@ def checked_links(data: bytes) -> list:
     """The links of canonical bytes, every field checked as decode() checks it, without
     building the record (a pull's checks of every entry). DecodeError on bad input."""
     return _checked(data, "checked_links", _LINK_CHECKERS)[2]
+
+
+_BIN32 = b"\xc4 "  # msgpack bin 8 of 32 bytes: how canonical bytes hold each link
+_BIN32_LONG = (b"\xc5\x00 ", b"\xc6\x00\x00\x00 ")  # the same length as bin 16 / bin 32 (not canonical)
+BIN32_HEADS = (_BIN32, *_BIN32_LONG)
+_FIRST32 = operator.itemgetter(slice(None, 32))
+
+
+def link_candidates(data: bytes) -> set:
+    """Every 32 bytes that follow a msgpack bin-of-32 header anywhere in data: a superset of
+    the links of the records whose encoded bytes data concatenates (each link is such a bin,
+    in whatever form msgpack reads as one; a payload may hold the same bytes by chance), found
+    by bytes.split rather than by decoding each record (a pull's checks of whole packs)."""
+    pieces = data.split(_BIN32)
+    found = set(map(_FIRST32, itertools.islice(pieces, 1, None)))  # no header before the first
+    # a piece shorter than 32 bytes: the header came again inside the 32 bytes after it
+    for short in [p for p in found if len(p) < 32]:
+        found.discard(short)
+        i = 0
+        while True:
+            try:
+                i = pieces.index(short, i + 1)
+            except ValueError:
+                break
+            whole = _BIN32.join(pieces[i: i + 17])[:32]  # 16 more headers alone reach 32 bytes
+            if len(whole) == 32:
+                found.add(whole)
+    for head in _BIN32_LONG if b"\x00 " in data else ():  # both long forms hold 00 20
+        at = data.find(head)
+        while at >= 0:
+            run = data[at + len(head): at + len(head) + 32]
+            if len(run) == 32:
+                found.add(run)
+            at = data.find(head, at + 1)
+    return found
 
 
 def _record_class(tag, schema):

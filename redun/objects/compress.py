@@ -20,6 +20,8 @@ smaller and faster to compress (figures: docs/design.md, Stores). A shipped dict
 changed: old objects name it by number. Objects that do not shrink stay raw.
 """
 
+import array
+import operator
 import os
 import threading
 
@@ -177,3 +179,56 @@ def decompress(stored, where: str = "") -> bytes:
     except MemoryError:
         raise CorruptObjectError(f"object {where}: implausible decompressed size (corrupt)".strip()) from None
     raise CorruptObjectError(f"unknown compression code {code} in object {where}".strip())
+
+
+_DICT_HEAD = bytes((ZSTD_DICT, CURRENT_DICT))
+_HEAD2 = operator.itemgetter(slice(None, 2))
+_AFTER2 = operator.itemgetter(slice(2, None))
+
+
+def decompress_many(stored: list, where) -> list:
+    """decompress() of each stored form, in order (a pull's checks of whole packs), as bytes
+    or bytes-like views (buffer protocol: hash, join and unpack them; bytes() to keep one). Frames of
+    the current dictionary are inflated in one call (multi_decompress_to_buffer) once their
+    declared sizes pass decompress()'s bounds; anything else, or any error in the batch, goes
+    one by one, so the CorruptObjectError names the object: where(i) names entry i."""
+    heads = list(map(_HEAD2, stored))
+    if heads.count(_DICT_HEAD) == len(stored):  # the usual batch: every entry a dictionary frame
+        out = [None] * len(stored)
+        at = range(len(stored))
+        frames = list(map(_AFTER2, stored))
+    else:
+        out = [s[1:] if h[:1] == b"\x00" else None for s, h in zip(stored, heads)]
+        at = [i for i, h in enumerate(heads) if h == _DICT_HEAD and len(stored[i]) > 2]
+        frames = [stored[i][2:] for i in at]
+        taken = set(at)
+        for i, data in enumerate(out):
+            if data is None and i not in taken:
+                out[i] = decompress(stored[i], where(i))
+    if frames and not _inflate_many(frames, at, out):
+        for i in at:
+            out[i] = decompress(stored[i], where(i))
+    return out
+
+
+def _inflate_many(frames: list, at: list, out: list) -> bool:
+    """Inflate dictionary frames into out[at[k]]; False (nothing trusted) when a declared size
+    is missing or beyond FREE_SIZE (the ratio rule then applies frame by frame) or zstd fails."""
+    try:
+        sizes = list(map(zstandard.frame_content_size, frames))
+    except zstandard.ZstdError:
+        return False
+    if min(sizes) < 0 or max(sizes) > FREE_SIZE:
+        return False
+    d = _codecs().dict_decompressor(CURRENT_DICT)
+    try:
+        # the declared sizes are what is allocated: a frame claiming more than it holds fails
+        inflated = d.multi_decompress_to_buffer(frames, decompressed_sizes=array.array("Q", sizes).tobytes())
+    except (zstandard.ZstdError, MemoryError):
+        return False
+    if len(at) == len(out):
+        out[:] = inflated  # the segments are bytes-like views of one buffer: no copy
+    else:
+        for i, segment in zip(at, inflated):
+            out[i] = segment
+    return True

@@ -24,6 +24,20 @@ def object_id(canonical: bytes) -> bytes:
     return blake3.blake3(canonical).digest()
 
 
+def object_ids(canonicals) -> list:
+    """object_id of each, in order: one hasher reset between objects, as building one per
+    object costs more than hashing a record (a pull's checks hash every entry)."""
+    hasher = blake3.blake3()
+    update, digest, reset = hasher.update, hasher.digest, hasher.reset
+    out = []
+    append = out.append
+    for data in canonicals:
+        update(data)
+        append(digest())
+        reset()
+    return out
+
+
 def is_hex(text: str) -> bool:
     return bool(_HEX.match(text))
 
