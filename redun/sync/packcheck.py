@@ -1,66 +1,124 @@
 """Streaming checks of a whole pack as its bytes go by (sync/wholepacks.py).
 
-`PackCheck(name, index, where, entries)` is fed the pack's bytes in order, from wherever
+`PackCheck(name, index, where, held)` is fed the pack's bytes in order, from wherever
 they come (a local file, an S3 download) on their way to wherever they go (a staged copy,
 an S3 upload), so nothing is read twice:
 
 - always: the bytes are blake3-hashed; `finish()` compares the digest with the one in the
   pack's index (already checked against its checksum and its name).
-- entries=True (a source this machine does not trust): every entry is parsed as it arrives
-  (oid | u32 length | stored bytes), decompressed (bounded), hashed against its id and
-  decoded field by field, in batches of BATCH entries; the links that leave a batch are
-  kept. At `finish()` the (id, offset, size) of the entries, sorted once, must equal the
-  index's columns byte for byte (so every entry a reader finds through the index is one
-  checked here), and the links that leave the pack are returned for the caller to prove
-  held (in bulk: one set difference, no index lookup per link).
+- held given (a source this machine does not trust): every entry is parsed as it arrives
+  (oid | u32 length | stored bytes), decompressed (bounded) and hashed against its id, in
+  batches of BATCH entries; its links must be held. At `finish()` the (id, offset, size) of
+  the entries, sorted once, must equal the index's columns byte for byte (so every entry a
+  reader finds through the index is one checked here), and the links that `held` did not
+  answer for are returned for the caller to prove held at the end of the sync.
+
+The links are found without decoding every record (check_entries): every 32-byte msgpack
+bin of the batch is a candidate (codec.link_candidates, a superset of the links). Candidates
+that `held` answers for need nothing more; a record holding one it does not is decoded
+field by field, and only its real links count. A record's other fields are checked when it
+is read (every read decodes field by field), by the index (which skips and fsck reports what
+does not decode) and by `redun fsck`: as git checks a fetch (each object's hash and the
+connectivity, not each object's syntax, unless transfer.fsckObjects), so an untrusted pull
+costs a few microseconds per entry, not a decode (docs/sync.md, figures).
 """
 
 import array
+import bisect
+import itertools
+import operator
 import sys
 
 import blake3
 
 from ..errors import CorruptObjectError
 from ..objects import codec, compress
-from ..objects.ids import object_id
-from ..objects.pack import ENTRY_HEAD, PACK_MAGIC, PackIndex
+from ..objects.ids import object_ids
+from ..objects.pack import _U32, ENTRY_HEAD, PACK_MAGIC, PackIndex
 from ..objects.store import verify
 
-BATCH = 4096  # entries per batch
+BATCH = 1024  # entries per batch (an unheld candidate is searched for in its batch: keep batches small)
 
 
-def check_entries(entries: list, where: str) -> set:
-    """Check a batch of (oid, stored) entries: decompressed (bounded), hashed against their
-    id, decoded field by field. Returns their links to objects outside the batch."""
-    ids = {oid for oid, _ in entries}
-    links: list = []
-    decompress, checked_links = compress.decompress, codec.checked_links
-    for oid, stored in entries:
-        try:
-            data = decompress(stored)
-        except CorruptObjectError:
-            decompress(stored, f"{oid.hex()} in {where}")  # raises again, naming the object
-            raise
-        if object_id(data) != oid:
+def check_entries(oids: list, stored: list, where: str, held, inside: set = frozenset()) -> set:
+    """Check a batch of entries (their ids and stored forms): each decompressed (bounded) and
+    hashed against its id. Returns the links of the batch's records that are neither in the
+    batch nor in `inside` (which, when given, holds the batch's ids) nor answered for by
+    held(oid); CorruptObjectError names the first entry that fails."""
+    datas = compress.decompress_many(stored, lambda i: f"{oids[i].hex()} in {where}")
+    if object_ids(datas) != oids:
+        for oid, data in zip(oids, datas):
             verify(oid, data, where)  # raises, naming the object
-        try:
-            links += checked_links(data)
-        except CorruptObjectError as e:
-            raise CorruptObjectError(f"object {oid.hex()} in {where}: {e}") from None
-    return set(links).difference(ids)
+    joined = b"".join(datas)
+    candidates = codec.link_candidates(joined).difference(inside)  # iterates the candidates, not `inside`
+    if not inside:
+        candidates.difference_update(oids)
+    unheld = [c for c in candidates if not held(c)]
+    if not unheld:
+        return set()
+    # only a record holding the bytes after a header tells whether they are a link there
+    starts = [0, *itertools.accumulate(map(len, datas))]
+    heads = [h for h in codec.BIN32_HEADS if h in joined]
+    decoded: dict = {}
+    out: set = set()
+    for c in unheld:
+        for run in (head + c for head in heads):
+            at = joined.find(run)
+            while at >= 0 and c not in out:
+                i = bisect.bisect_right(starts, at) - 1
+                if i not in decoded:
+                    try:
+                        decoded[i] = set(codec.checked_links(datas[i]))
+                    except CorruptObjectError as e:
+                        raise CorruptObjectError(f"object {oids[i].hex()} in {where}: {e}") from None
+                if c in decoded[i]:
+                    out.add(c)  # a link nobody holds yet: the end of the sync must find it sent
+                at = joined.find(run, at + 1)
+    return out
+
+
+def _layout(index: PackIndex, pack: str) -> tuple:
+    """(ids, offsets, sizes, end) of the index's entries in pack order, after checking that it
+    lists each id once, in order, and that its entries tile the pack from the header on
+    (CorruptObjectError otherwise): the bytes can then be checked against it as they come."""
+    data, n = index.data, index.count
+    region = bytes(data[index.ids_at: index.off_at])
+    ids = list(map(region.__getitem__, map(slice, range(0, 32 * n, 32), range(32, 32 * n + 32, 32))))
+    offsets, sizes = array.array("Q"), array.array("I")
+    offsets.frombytes(bytes(data[index.off_at: index.size_at]))
+    sizes.frombytes(bytes(data[index.size_at: index.tail_at]))
+    if sys.byteorder != "little":
+        offsets.byteswap()
+        sizes.byteswap()
+    if sorted(ids) != ids or len(set(ids)) != n:
+        raise CorruptObjectError(f"pack index of {pack} does not list its ids once each, in order")
+    order = sorted(range(n), key=offsets.__getitem__)
+    ids = list(map(ids.__getitem__, order))
+    offsets = list(map(offsets.__getitem__, order))
+    sizes = list(map(sizes.__getitem__, order))
+    ends = list(map(operator.add, offsets, sizes))
+    if n and (offsets[0] != len(PACK_MAGIC) or ends[:-1] != offsets[1:] or min(sizes) < ENTRY_HEAD
+              or max(sizes) > ENTRY_HEAD + compress.MAX_STORED_SIZE):
+        raise CorruptObjectError(f"pack index of {pack} does not list the pack's entries "
+                                 "as they are (ids, offsets or sizes differ)")
+    return ids, offsets, sizes, ends[-1] if n else len(PACK_MAGIC)
 
 
 class PackCheck:
-    def __init__(self, name: str, index: PackIndex, where: str, entries: bool):
-        self.name, self.index, self.where, self.entries = name, index, where, entries
+    def __init__(self, name: str, index: PackIndex, where: str, held=None):
+        """held(oid): whether an object is held (at the destination, or in a pack of this
+        sync); None checks the pack's digest only (a trusted source)."""
+        self.name, self.index, self.where, self.held = name, index, where, held
+        self.entries = held is not None
         self._path = f"{where}/packs/pack-{name}.pack"
         self.hasher = blake3.blake3()
-        self._buf = bytearray()
+        if self.entries:
+            self._ids, self._offsets, self._sizes, self._end = _layout(index, self._path)
+            self._inside = set(self._ids)  # the pack's own ids, and the links found held so far
+        self._buf = b""
         self._pos = 0  # file offset of self._buf[0]
-        self._ids: list = []  # entry ids, in pack order
-        self._offsets = array.array("Q")
-        self._sizes = array.array("I")
-        self._batch: list = []
+        self._used = 0  # bytes of self._buf checked (dropped when the next chunk comes)
+        self._next = 0  # the first entry not checked yet
         self._outside: set = set()
 
     def chunks(self, chunks):
@@ -73,76 +131,57 @@ class PackCheck:
         self.hasher.update(chunk)
         if not self.entries:
             return
-        self._buf += chunk
-        self._parse()
+        self._pos += self._used
+        self._buf = self._buf[self._used:] + bytes(chunk) if self._used < len(self._buf) else bytes(chunk)
+        self._used = 0
+        if self._pos == 0 and len(self._buf) >= len(PACK_MAGIC):
+            if self._buf[: len(PACK_MAGIC)] != PACK_MAGIC:
+                raise CorruptObjectError(f"pack {self._path} has a bad header")
+        self._check_entries(BATCH)
 
-    def _parse(self) -> None:
-        buf, pos = self._buf, 0
-        if self._pos == 0:
-            if len(buf) < len(PACK_MAGIC):
+    def _check_entries(self, batch: int) -> None:
+        """Check the entries wholly in the buffer, `batch` at a time (fewer only at the end)."""
+        buf, base = self._buf, self._pos  # file offset of buf[0]
+        upto = base + len(buf)
+        offsets, sizes = self._offsets, self._sizes
+        add, sub, repeat = operator.add, operator.sub, itertools.repeat
+        while True:
+            a = self._next
+            b = min(a + batch, len(offsets))
+            if a == b or offsets[b - 1] + sizes[b - 1] > upto:
                 return
-            if bytes(buf[: len(PACK_MAGIC)]) != PACK_MAGIC:
-                raise CorruptObjectError(f"pack {self._pack()} has a bad header")
-            pos = len(PACK_MAGIC)
-        end = len(buf)
-        view = memoryview(buf)
-        try:
-            while pos + ENTRY_HEAD <= end:
-                n = int.from_bytes(view[pos + 32: pos + ENTRY_HEAD], "little")
-                if n > compress.MAX_STORED_SIZE:
-                    raise CorruptObjectError(f"pack {self._pack()}: entry at offset {self._pos + pos} claims {n} bytes")
-                if pos + ENTRY_HEAD + n > end:
-                    break
-                oid = bytes(view[pos: pos + 32])
-                self._batch.append((oid, bytes(view[pos + ENTRY_HEAD: pos + ENTRY_HEAD + n])))
-                self._ids.append(oid)
-                self._offsets.append(self._pos + pos)
-                self._sizes.append(ENTRY_HEAD + n)
-                pos += ENTRY_HEAD + n
-        finally:
-            view.release()
-        del buf[:pos]
-        self._pos += pos
-        if len(self._batch) >= BATCH:
-            self._check_batch()
+            rel = list(map(sub, offsets[a:b], repeat(base)))
+            data_at = list(map(add, rel, repeat(ENTRY_HEAD)))
+            after = list(map(add, rel, sizes[a:b]))
+            ids = self._ids[a:b]
+            stored = list(map(buf.__getitem__, map(slice, data_at, after)))
+            # the entries as the index says they are (id | u32 length | stored), byte for byte
+            lengths = map(_U32.pack, map(sub, sizes[a:b], repeat(ENTRY_HEAD)))
+            if b"".join(itertools.chain.from_iterable(zip(ids, lengths, stored))) != buf[rel[0]: after[-1]]:
+                raise CorruptObjectError(f"pack index of {self._path} does not list the pack's entries "
+                                         "as they are (ids, offsets or sizes differ)")
+            self._outside |= check_entries(ids, stored, self._path, self._held, self._inside)
+            self._next = b
+            self._used = after[-1]
 
-    def _check_batch(self) -> None:
-        batch, self._batch = self._batch, []
-        if batch:
-            self._outside |= check_entries(batch, self._path)
-
-    def _pack(self) -> str:
-        return self._path
+    def _held(self, oid: bytes) -> bool:
+        if self.held(oid):
+            self._inside.add(oid)  # asked once per pack: many records link to the same task
+            return True
+        return False
 
     def finish(self) -> set:
         """Raise CorruptObjectError unless the bytes fed are the pack its index describes;
-        returns the links (entries=True) that no entry of the pack holds."""
+        returns the links of its entries that `held` did not answer for (none if trusted)."""
         if self.hasher.digest() != self.index.pack_digest:
-            raise CorruptObjectError(f"pack {self._pack()} does not match its index digest "
+            raise CorruptObjectError(f"pack {self._path} does not match its index digest "
                                      "(damaged or replaced); nothing was changed")
         if not self.entries:
             return set()
-        self._check_batch()
-        if self._buf or self._pos == 0:
-            raise CorruptObjectError(f"pack {self._pack()} ends inside an entry")
-        outside = self._outside.difference(self._ids)
-        self._outside = set()
-        self._match_index()
+        self._check_entries(len(self._offsets))
+        if self._next != len(self._offsets) or self._pos + len(self._buf) != self._end or (
+                self._offsets and self._used != len(self._buf)):
+            raise CorruptObjectError(f"pack {self._path} does not end where its index's last entry does")
+        outside = self._outside
+        self._outside, self._inside, self._buf = set(), None, b""
         return outside
-
-    def _match_index(self) -> None:
-        order = sorted(range(len(self._ids)), key=self._ids.__getitem__)
-        ids = b"".join(self._ids[i] for i in order)
-        offsets = array.array("Q", (self._offsets[i] for i in order))
-        sizes = array.array("I", (self._sizes[i] for i in order))
-        if sys.byteorder != "little":
-            offsets.byteswap()
-            sizes.byteswap()
-        idx = self.index
-        data = idx.data
-        if (len(order) != idx.count or ids != data[idx.ids_at: idx.off_at]
-                or offsets.tobytes() != data[idx.off_at: idx.size_at]
-                or sizes.tobytes() != data[idx.size_at: idx.tail_at]):
-            raise CorruptObjectError(f"pack index of {self._pack()} does not list the pack's entries "
-                                     "as they are (ids, offsets or sizes differ)")
-        self._ids, self._offsets, self._sizes = [], array.array("Q"), array.array("I")

@@ -18,9 +18,9 @@ Verification (sync/packcheck.py), while the bytes stream from the source to the
 destination: the index's checksum and its name (blake3 of its ids) are checked, and the
 pack's bytes are hashed against the digest in its index before the pack is staged or its
 upload completed. From a source this machine does not trust (anything but the config dir's
-own repo), every entry is also parsed as it streams, hash-verified and decoded, the entries
-must be exactly those the index lists, and their links outside the pack must be held at the
-end of the sync. A directory installs the group all or nothing (a journal; docs/design.md,
+own repo), every entry is also parsed as it streams and hash-verified, the entries must be
+exactly those the index lists, and their links must be held at the end of the sync (found
+without decoding each record: sync/packcheck.py). A directory installs the group all or nothing (a journal; docs/design.md,
 "Pack groups"); the refs (or the S3 HEAD) move only after it.
 """
 
@@ -84,17 +84,21 @@ def _checked_index(data: bytes, name: str, where: str) -> PackIndex:
     return index
 
 
-def add_whole(group, src, pack, trusted: bool, known) -> tuple:
+def add_whole(group, src, pack, trusted: bool, known, pool=None) -> tuple:
     """Stage (or upload) one whole pack of src into group, checked while it streams
     (sync/packcheck.py). Returns (its object count, the links of its entries held neither
-    in it nor by `known(oid)`: empty when trusted, as entries are then not read)."""
+    in it nor by `known(oid)`: empty when trusted, as entries are then not read). With a
+    pool (sync/checkpool.py), the entries of the staged copy are checked there instead: the
+    caller collects their links from the pool."""
     data = src.index_bytes(pack)
     index = _checked_index(data, pack.name, src.location)
-    check = PackCheck(pack.name, index, src.location, entries=not trusted)
+    check = PackCheck(pack.name, index, src.location, held=None if trusted or pool else known)
     outside: set = set()
 
-    def finish(_staged=None) -> None:
-        outside.update(link for link in check.finish() if not known(link))
+    def finish(staged=None) -> None:
+        outside.update(check.finish())
+        if pool is not None and not trusted:
+            pool.submit(staged, data, pack.name, src.location)
 
     group.add_pack(pack.name, check.chunks(src.pack_chunks(pack)), data, finish)
     return index.count, outside
