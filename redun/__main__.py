@@ -1,3 +1,4 @@
 from .cli.entry import main
 
-main()
+if __name__ == "__main__":  # a spawned worker (sync/checkpool.py) imports this module too
+    main()

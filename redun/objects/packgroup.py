@@ -69,6 +69,10 @@ class PackGroup:
             os.fsync(f.fileno())
         self.staged.append((sink, name, path))
 
+    def stages_files(self) -> bool:
+        """Whether add_pack's check is given the staged copy's path (sync/checkpool.py reads it)."""
+        return True
+
     def names(self) -> list:
         return [name for _, name, _ in self.staged]
 

@@ -49,6 +49,10 @@ class S3PackGroup:
         self.remote.cache_index(name, idx, open_now=False)  # checked already; kept for the next push
         self.uploaded.append(name)
 
+    def stages_files(self) -> bool:
+        """No: add_pack's check runs before the upload completes, with no local copy."""
+        return False
+
     def writer(self):
         """A PackWriter whose pack is uploaded when it commits and joins the group."""
         self._writer = self.remote.begin_pack()

@@ -18,6 +18,7 @@ from ..objects import codec, compress
 from ..objects.progress import Progress, progress_or_none
 from ..objects.records import Execution
 from ..objects.store import verify
+from . import checkpool
 from .haves import Haves
 from .plan import resolve_roots, ref_updates, walk
 from .remote import Remote
@@ -114,18 +115,26 @@ def _send_whole(src, dst, plan, updates, expand, trusted, result, progress) -> l
     """Install plan's whole packs and, in the same group, every other object of the source
     the destination lacks (sync/wholepacks.py); returns the installed pack names."""
     group = dst.begin_group(origin={"via": "sync", "from": src.location})
+    pool = None
     try:
         whole = Haves([p.index for p in plan.whole])
 
         def known(oid):
             return oid in whole or dst.has(oid)
 
+        workers = 0 if trusted or not group.stages_files() else checkpool.workers_for(plan.objects)
+        if workers:
+            pool = checkpool.CheckPool([p.index for p in plan.whole], workers)
         outside: set = set()
+        last = plan.whole[-1] if plan.whole else None
         for p in plan.whole:
-            count, links = add_whole(group, src, p, trusted, known)
+            # the last pack is checked here as it streams, while the workers finish the others
+            count, links = add_whole(group, src, p, trusted, known, pool if p is not last else None)
             outside |= links
             result.objects += count
             progress.update(result.objects)
+        if pool is not None:
+            outside |= {link for link in pool.outside(known) if not known(link)}
         writer = group.writer()
         try:
             writer.add_stored_many(_counted(missing_objects(plan, src, known, expand), result, progress))
@@ -142,6 +151,9 @@ def _send_whole(src, dst, plan, updates, expand, trusted, result, progress) -> l
     except BaseException:
         group.abort()
         raise
+    finally:
+        if pool is not None:
+            pool.close()
     dst.groups_installed()
     return names
 
