@@ -170,8 +170,9 @@ def sync(
     roots) and everything they reach to dst. Returns what moved.
 
     Every object is hash-verified. trusted=True (the source is this machine's
-    own repo) finds links without a full decode; otherwise every record is
-    decoded and checked field by field. `progress` is told how many objects
+    own repo) finds links without a full decode; otherwise an object sent alone is
+    decoded and checked field by field, and the entries of a whole pack are hashed
+    and their links proved held (sync/packcheck.py). `progress` is told how many objects
     have been copied. keep_going=True syncs every ref that can be read with its
     whole closure and lists the others in result.failed (else the first one
     stops the sync before any ref moves)."""
