@@ -39,10 +39,16 @@ def entry_bytes(oid: bytes, stored: bytes) -> bytes:
 
 
 def pack_name(sorted_ids: list) -> str:
-    h = blake3.blake3()
-    for oid in sorted_ids:
-        h.update(oid)
-    return h.digest(20).hex()
+    """blake3 (20 bytes, hex) of the pack's sorted ids: its name."""
+    return blake3.blake3(b"".join(sorted_ids)).digest(20).hex()
+
+
+def ids_in_order(index: "PackIndex") -> bool:
+    """Whether the index lists each id once, in increasing order (what its name promises)."""
+    region = bytes(index.data[index.ids_at: index.off_at])
+    n = index.count
+    ids = list(map(region.__getitem__, map(slice, range(0, 32 * n, 32), range(32, 32 * n + 32, 32))))
+    return sorted(ids) == ids and len(set(ids)) == n
 
 
 def index_parts(ids: bytes, offsets: bytes, sizes: bytes, counts: list, pack_digest: bytes) -> list:

@@ -25,7 +25,7 @@ import blake3
 
 from ..errors import CorruptObjectError, NotFoundError, RefConflictError, RepoFormatError, SyncError
 from ..objects.ids import parse_oid, tmp_token
-from ..objects.pack import PackIndex, pack_name, read_entry
+from ..objects.pack import PackIndex, ids_in_order, read_entry
 from ..objects.packfile import PackFile, discard_abandoned
 from ..objects.packwriter import PackWriter
 from ..objects.s3 import S3Location
@@ -197,8 +197,8 @@ class S3Remote(Remote):
         idx = PackIndex.open(path)
         try:
             idx.verify_checksum()
-            ids = list(idx)
-            if any(a >= b for a, b in zip(ids, ids[1:])) or pack_name(ids) != name:
+            named = blake3.blake3(idx.data[idx.ids_at: idx.off_at]).digest(20).hex()
+            if named != name or not ids_in_order(idx):
                 raise CorruptObjectError(f"pack index {name} from {self.location} does not match its name")
         except CorruptObjectError:
             idx.close()
