@@ -1,5 +1,6 @@
 """Packs, pack indexes, PackWriter, pack_loose, repack and recover on a real directory."""
 
+import blake3
 import fcntl
 import os
 
@@ -416,3 +417,20 @@ class StoreMachine(RuleBasedStateMachine):
 TestStoreMachine = StoreMachine.TestCase
 TestStoreMachine.settings = settings(max_examples=25, stateful_step_count=25, deadline=None,
                                      suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.mark.parametrize("ids,ok", [
+    ([b"\x01" * 32, b"\x02" * 32, b"\x03" * 32], True),
+    ([b"\x01" * 32, b"\x03" * 32, b"\x02" * 32], False),  # out of order
+    ([b"\x01" * 32, b"\x01" * 32], False),  # twice
+    ([b"\x01" * 8 + b"\x02" * 24, b"\x01" * 8 + b"\x03" * 24], True),  # same first 8 bytes, in order
+    ([b"\x01" * 8 + b"\x03" * 24, b"\x01" * 8 + b"\x02" * 24], False),  # same first 8 bytes, out of order
+])
+def test_ids_in_order(ids, ok):
+    from redun.objects.pack import PackIndex, ids_in_order, index_parts
+
+    counts = [0] * 256
+    for oid in ids:
+        counts[oid[0]] += 1
+    body = b"".join(index_parts(b"".join(ids), b"\0" * 8 * len(ids), b"\0" * 4 * len(ids), counts, b"\0" * 32))
+    assert ids_in_order(PackIndex(body + blake3.blake3(body).digest(), "test")) is ok

@@ -16,6 +16,7 @@ import array
 import bisect
 import itertools
 import mmap
+import operator
 import os
 import struct
 from typing import Iterator
@@ -30,6 +31,8 @@ IDX_MAGIC = b"RDIX\x00\x00\x00\x01"
 ENTRY_HEAD = 36  # oid + u32
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
+_PREFIX = struct.Struct(">Q24x")
+_FIRST = operator.itemgetter(0)
 _FAN2_AFTER = 512  # one-shot CLI lookups never pay for the finer fanout
 _FAN2_MIN = 8192
 
@@ -47,6 +50,11 @@ def ids_in_order(index: "PackIndex") -> bool:
     """Whether the index lists each id once, in increasing order (what its name promises)."""
     region = bytes(index.data[index.ids_at: index.off_at])
     n = index.count
+    prefixes = list(map(_FIRST, _PREFIX.iter_unpack(region)))  # the first 8 bytes, as ints
+    if sorted(prefixes) != prefixes:
+        return False
+    if len(set(prefixes)) == n:
+        return True  # distinct prefixes in order: the ids are in order
     ids = list(map(region.__getitem__, map(slice, range(0, 32 * n, 32), range(32, 32 * n + 32, 32))))
     return sorted(ids) == ids and len(set(ids)) == n
 
