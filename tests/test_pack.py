@@ -1,9 +1,9 @@
 """Packs, pack indexes, PackWriter, pack_loose, repack and recover on a real directory."""
 
-import blake3
 import fcntl
 import os
 
+import blake3
 import pytest
 
 from redun.errors import CorruptObjectError, NotFoundError

@@ -37,9 +37,7 @@ _held = None  # in a worker: Haves over the index bytes of every pack the sync t
 
 def _start(index_datas: list) -> None:
     global _held
-    # a worker builds many short-lived lists and sets and never a cycle: the collector's
-    # passes over them found nothing and cost a sixth of the checks (benchmarks/results/scale.md)
-    gc.disable()
+    gc.disable()  # as PackCheck does around each batch: here for the whole worker
     _held = Haves([PackIndex(data, "the index of a pack of this sync") for data in index_datas])
 
 

@@ -25,6 +25,7 @@ costs a few microseconds per entry, not a decode (docs/sync.md, figures).
 
 import array
 import bisect
+import gc
 import itertools
 import operator
 import sys
@@ -141,6 +142,15 @@ class PackCheck:
 
     def _check_entries(self, batch: int) -> None:
         """Check the entries wholly in the buffer, `batch` at a time (fewer only at the end)."""
+        was_on = gc.isenabled()
+        gc.disable()  # many short-lived lists and sets, never a cycle: the collector's passes find nothing
+        try:
+            self._check_ready(batch)
+        finally:
+            if was_on:
+                gc.enable()
+
+    def _check_ready(self, batch: int) -> None:
         buf, base = self._buf, self._pos  # file offset of buf[0]
         upto = base + len(buf)
         offsets, sizes = self._offsets, self._sizes
