@@ -56,3 +56,21 @@ elif point == "install":
             boom()
     os.replace = replaced
 """)
+
+
+# `redun pull` from an untrusted source, its staged packs checked in worker processes
+# (sync/checkpool.py, forced whatever the size), killed after the K-th pack is handed to a
+# worker; the workers' pids go to the file named by $REDUN_TEST_WORKER_PIDS.
+CHECK_POOL_KILLER = kill_script(r"""
+from redun.sync import checkpool
+
+checkpool.workers_for = lambda entries: 2
+submit = checkpool.CheckPool.submit
+def submitted(self, *a):
+    submit(self, *a)
+    with open(os.environ["REDUN_TEST_WORKER_PIDS"], "w") as f:
+        f.write(" ".join(str(pid) for pid in self._pool._processes))
+    if point == "submit":
+        boom()
+checkpool.CheckPool.submit = submitted
+""")

@@ -219,3 +219,40 @@ def test_a_record_that_hashes_right_but_does_not_decode_is_pulled_and_fsck_names
             codec.decode(repo.store.get(bad_id))
     finally:
         repo.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", [1, 3])
+def test_kill9_while_workers_check_then_retry(tmp_path, k):
+    """The pulling process killed while its workers check: they end too, nothing of the pull is
+    visible (staged copies are debris recover() removes), and a second pull completes."""
+    import subprocess
+    import sys
+    import time
+
+    from group_killer import CHECK_POOL_KILLER
+
+    src = Repo.init(str(tmp_path / "src"))
+    for i in range(4):
+        make_exec(src, 200, seed=i)
+    src.close()
+    local = Repo.init(str(tmp_path / "local"))
+    local.close()
+    pids = tmp_path / "pids"
+    env = dict(os.environ, REDUN_CONFIG=local.root, REDUN_TEST_WORKER_PIDS=str(pids))
+    subprocess.run([sys.executable, "-m", "redun", "repo", "add", "src", src.root], env=env, check=True)
+    p = subprocess.run([sys.executable, "-c", CHECK_POOL_KILLER, "submit", str(k), "pull", "src"], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert p.returncode == -9
+    workers = [int(pid) for pid in pids.read_text().split()]
+    assert workers
+    deadline = time.time() + 30
+    while any(os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]
+              for pid in workers):
+        assert time.time() < deadline, "a worker outlived the pull"
+        time.sleep(0.1)
+    assert _clean(local.root) == {}
+    assert not any(n.startswith("pack-") for n in os.listdir(os.path.join(local.root, "packs")))
+    out = subprocess.run([sys.executable, "-m", "redun", "pull", "src"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert _clean(local.root) == _clean(src.root)

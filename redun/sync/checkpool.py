@@ -15,7 +15,9 @@ Why it stays safe:
 - a worker holds the ids of every pack of the sync (`held`), not the destination's: a link the
   destination alone holds comes back, and the caller asks the destination;
 - a worker that dies (killed, out of memory) loses nothing: its packs are checked again in
-  this process (`outside()`), still before anything is installed.
+  this process (`outside()`), still before anything is installed;
+- a pulling process that dies (kill -9) takes its workers with it: each watches its parent
+  and exits when it goes; the staged copies are debris the next open of the store removes.
 
 Workers are spawned, not forked: the pulling process may run threads (an S3 read-ahead) whose
 locks a fork would copy held. Spawning costs about 0.2 s, hence PARALLEL_AT.
@@ -23,6 +25,8 @@ locks a fork would copy held. Spawning costs about 0.2 s, hence PARALLEL_AT.
 
 import gc
 import os
+import threading
+import time
 
 from ..objects.pack import PackIndex
 from .haves import Haves
@@ -31,14 +35,24 @@ from .packcheck import PackCheck
 PARALLEL_AT = 200_000  # entries taken whole, at least, to check them in worker processes
 WORKERS = 2
 _CHUNK = 8 << 20
+_WATCH_EVERY = 0.2  # seconds between a worker's looks at its parent
 
 _held = None  # in a worker: Haves over the index bytes of every pack the sync takes whole
 
 
-def _start(index_datas: list) -> None:
+def _start(parent: int, index_datas: list) -> None:
     global _held
     gc.disable()  # as PackCheck does around each batch: here for the whole worker
+    # a pool's worker waits on a queue whose writing end it holds itself: it would outlive a
+    # killed parent forever, so it watches for the parent to go
+    threading.Thread(target=_exit_without, args=(parent,), name="parent-watch", daemon=True).start()
     _held = Haves([PackIndex(data, "the index of a pack of this sync") for data in index_datas])
+
+
+def _exit_without(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_WATCH_EVERY)
+    os._exit(1)
 
 
 def check_staged(path: str, index_data: bytes, name: str, where: str, held) -> set:
@@ -79,7 +93,7 @@ class CheckPool:
 
         datas = [bytes(index.data) for index in indexes]
         self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_start, initargs=(datas,))
+                                         initializer=_start, initargs=(os.getpid(), datas))
         self._jobs: list = []  # (future, the arguments to check again in process)
 
     def submit(self, path: str, index_data: bytes, name: str, where: str) -> None:
