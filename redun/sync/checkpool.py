@@ -25,6 +25,7 @@ locks a fork would copy held. Spawning costs about 0.2 s, hence PARALLEL_AT.
 
 import gc
 import os
+import signal
 import threading
 import time
 
@@ -43,6 +44,7 @@ _held = None  # in a worker: Haves over the index bytes of every pack the sync t
 def _start(parent: int, index_datas: list) -> None:
     global _held
     gc.disable()  # as PackCheck does around each batch: here for the whole worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the pull's to handle: it shuts the pool down
     # a pool's worker waits on a queue whose writing end it holds itself: it would outlive a
     # killed parent forever, so it watches for the parent to go
     threading.Thread(target=_exit_without, args=(parent,), name="parent-watch", daemon=True).start()
