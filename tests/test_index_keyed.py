@@ -6,7 +6,7 @@ import sqlite3
 
 from redun.index import keyed, open_index
 from redun.index.index import _build_indexes
-from redun.index.rows import ORDER, SQL, TABLES
+from redun.index.rows import COLUMNS, ORDER, SQL, TABLES
 from redun.index.schema import KEYED, statements
 from redun.repo.repository import Repo
 
@@ -38,7 +38,7 @@ def _row(table: str, key: bytes, **given):
 
 
 def test_the_tables_checked_are_the_keyed_ones():
-    assert set(keyed._KEY_AT) | {"arg_uses"} == {t for t, _ in KEYED}
+    assert set(keyed._LOOKED_UP) | {"arg_uses"} == {t for t, _ in KEYED}  # derived from KEYED: arg_uses alone is decided by its call node
 
 
 def test_a_batch_writes_each_key_once_and_arg_uses_of_new_calls_only():
@@ -47,7 +47,7 @@ def test_a_batch_writes_each_key_once_and_arg_uses_of_new_calls_only():
     twin = old[:8] + twin[8:]  # same prefix as a held key: a candidate the full key rejects
     conn.execute("BEGIN IMMEDIATE")
     keyed.write_incremental(conn, {"call_nodes": [_row("call_nodes", old)], "arg_uses": [_row("arg_uses", old)],
-                                   "vals": [_row("vals", old)]}, ORDER, SQL)
+                                   "vals": [_row("vals", old)]}, ORDER, SQL, COLUMNS)
     v = os.urandom(20)
     buf = {t: [] for t in ORDER}
     buf["call_nodes"] = [_row("call_nodes", k) for k in (old, new, new, twin)]
@@ -56,7 +56,7 @@ def test_a_batch_writes_each_key_once_and_arg_uses_of_new_calls_only():
                        _row("arg_uses", new, value_hash=v, call_oid=new),  # one value passed twice
                        _row("arg_uses", twin, value_hash=v, call_oid=twin)]
     buf["vals"] = [_row("vals", k) for k in (new, old, twin, new)]
-    keyed.write_incremental(conn, buf, ORDER, SQL)
+    keyed.write_incremental(conn, buf, ORDER, SQL, COLUMNS)
     conn.execute("COMMIT")
     assert _counts(conn) == {"call_nodes": 3, "arg_uses": 3, "vals": 3}
     assert sorted(r[0] for r in conn.execute("SELECT call_oid FROM arg_uses WHERE value_hash=?", (v,))) == \
@@ -67,8 +67,8 @@ def test_a_key_query_covers_many_chunks():
     conn = _built()
     keys = [os.urandom(32) for _ in range(keyed.CHUNK * 2 + 7)]
     conn.execute("BEGIN IMMEDIATE")
-    keyed.write_incremental(conn, {"vals": [_row("vals", k) for k in keys[::2]]}, ("vals",), SQL)
-    keyed.write_incremental(conn, {"vals": [_row("vals", k) for k in keys]}, ("vals",), SQL)
+    keyed.write_incremental(conn, {"vals": [_row("vals", k) for k in keys[::2]]}, ("vals",), SQL, COLUMNS)
+    keyed.write_incremental(conn, {"vals": [_row("vals", k) for k in keys]}, ("vals",), SQL, COLUMNS)
     conn.execute("COMMIT")
     assert _counts(conn)["vals"] == len(keys)
 

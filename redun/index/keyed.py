@@ -19,28 +19,29 @@ The caller holds the write transaction (BEGIN IMMEDIATE, Index._write_buffer): n
 writer can insert a key between the check and the insert.
 """
 
-from .schema import PREFIX, prefix
+from .schema import KEYED, PREFIX, prefix
 
 CHUNK = 500  # keys per existence query (sqlite's limit is 32766 parameters)
 
-# table -> position of its key in a row, for the tables checked here (schema.KEYED)
-_KEY_AT = {"vals": 0, "call_nodes": 0}  # oid
+# the KEYED tables whose one-column key is looked up (arg_uses is decided by its call node)
+_LOOKED_UP = {table: cols[0] for table, cols in KEYED if len(cols) == 1}
 
 
 def existing_keys(conn, table: str, keys: list) -> set:
-    """Which of these oids table holds (through its `{table}_key` prefix index)."""
+    """Which of these keys table holds (through its `{table}_key` prefix index)."""
+    column = _LOOKED_UP[table]
     found = set()
     for i in range(0, len(keys), CHUNK):
         chunk = keys[i:i + CHUNK]
         prefixes = list({k[:PREFIX] for k in chunk})
-        sql = f"SELECT oid FROM {table} WHERE {prefix('oid')} IN ({','.join('?' * len(prefixes))})"
+        sql = f"SELECT {column} FROM {table} WHERE {prefix(column)} IN ({','.join('?' * len(prefixes))})"
         found.update(r[0] for r in conn.execute(sql, prefixes))
     return found.intersection(keys)
 
 
-def new_rows(conn, table: str, rows: list) -> list:
-    """rows without those whose key table holds or an earlier row of the batch has."""
-    at = _KEY_AT[table]
+def new_rows(conn, table: str, rows: list, at: int) -> list:
+    """rows (their key at position `at`) without those whose key table holds or an earlier
+    row of the batch has."""
     first = {}
     for r in rows:
         first.setdefault(r[at], r)
@@ -48,25 +49,27 @@ def new_rows(conn, table: str, rows: list) -> list:
     return [r for k, r in first.items() if k not in held] if held else list(first.values())
 
 
-def new_arg_uses(rows: list, new_calls: set) -> list:
-    """arg_uses rows of the call nodes being inserted (call_oid, position 1), each once (a
-    call may take one value twice: the key is (value_hash, call_oid))."""
-    return list(dict.fromkeys(r for r in rows if r[1] in new_calls))
+def new_arg_uses(rows: list, new_calls: set, at: int) -> list:
+    """arg_uses rows of the call nodes being inserted (their call_oid at position `at`), each
+    once (a call may take one value twice: the key is (value_hash, call_oid))."""
+    return list(dict.fromkeys(r for r in rows if r[at] in new_calls))
 
 
-def write_incremental(conn, rows_by_table: dict, order: tuple, sql: dict) -> None:
+def write_incremental(conn, rows_by_table: dict, order: tuple, sql: dict, columns: dict) -> None:
     """Insert buffered rows ({table: [row]}, tables in `order`) into a built index, inside the
-    caller's write transaction; sql: each table's INSERT (unique tables ignore duplicates)."""
+    caller's write transaction; sql: each table's INSERT (unique tables ignore duplicates);
+    columns: each table's column names (rows.TABLES), where the keys are found."""
     new_calls = set()
     for table in order:
         rows = rows_by_table.get(table)
         if not rows:
             continue
-        if table in _KEY_AT:
-            rows = new_rows(conn, table, rows)
+        if table in _LOOKED_UP:
+            rows = new_rows(conn, table, rows, columns[table].index(_LOOKED_UP[table]))
             if table == "call_nodes":
-                new_calls = {r[0] for r in rows}
+                at = columns[table].index("oid")
+                new_calls = {r[at] for r in rows}
         elif table == "arg_uses":  # after call_nodes in rows.ORDER
-            rows = new_arg_uses(rows, new_calls)
+            rows = new_arg_uses(rows, new_calls, columns[table].index("call_oid"))
         if rows:
             conn.executemany(sql[table], rows)

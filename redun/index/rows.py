@@ -113,6 +113,7 @@ ORDER = tuple(t.name for t in TABLES)
 if not ORDER.index("call_nodes") < ORDER.index("arg_uses"):
     raise AssertionError("keyed.write_incremental decides arg_uses rows by the call_nodes rows written first")
 SQL = {t.name: t.insert(f"VALUES ({','.join('?' * len(t.columns))})") for t in TABLES}
+COLUMNS = {t.name: t.column_names for t in TABLES}
 # The records a run writes per job (nearly all of a repository): RowBuffer.add's inline
 # chain, and read by catch-up from the msgpack map unchecked; the few others (tasks,
 # executions, tags) take one call more, and go through the strict decoder in catch-up.
@@ -192,7 +193,7 @@ class RowBuffer:
                 if self.rows[table]:
                     conn.executemany(SQL[table], self.rows[table])
         else:
-            write_incremental(conn, self.rows, ORDER, SQL)
+            write_incremental(conn, self.rows, ORDER, SQL, COLUMNS)
         for rows in self.rows.values():
             rows.clear()
         self.count = 0
