@@ -35,41 +35,6 @@ def _exec_ids(prov, text: str) -> list:
     return out
 
 
-def _value_filter(index, field: str, hashes: list) -> tuple:
-    """Jobs whose result (field "results") or an argument ("args") is one of these values,
-    or a value holding one of them (one level of subvalues, as upstream). Every test of an id
-    column goes through the index's helpers (index/keysql.py: its lookup indexes)."""
-    given, p_given = index._in("c.hash", hashes)
-    held = (f"SELECT {{sel}} FROM vals v JOIN subvalues s ON {index._on('s.parent', 'v.oid')} "
-            f"JOIN vals c ON {index._on('c.oid', 's.child')} WHERE {given}")
-    table, col = ("call_nodes", "oid") if field == "results" else ("arg_uses", "call_oid")
-    direct, p_direct = index._in("value_hash", hashes)
-    inner, p_inner = index._in_select("value_hash", "v.hash", held, p_given)
-    calls = (f"SELECT {{sel}} FROM (SELECT {col} FROM {table} WHERE {direct} "
-             f"UNION SELECT {col} FROM {table} WHERE {inner}) AS u")
-    return index._in_select("call_node", col, calls, p_direct + p_inner)
-
-
-def _exec_tag_filter(prov, kind: str, pairs: list) -> tuple:
-    """Records of executions with these tags: the executions, their jobs, call nodes, tasks,
-    and the values their call nodes took or returned (and the values inside those)."""
-    index = prov.index
-    if kind == "execution":
-        return index.tag_filter_sql("execution", pairs)
-    cond, params = index.tag_filter_sql("execution", pairs, entity_sql=index.uuid_sql("j.execution_id"))
-    if kind == "job":
-        return f"id IN (SELECT j.id FROM jobs j WHERE {cond})", params
-    if kind == "call_node":
-        return index._in_select("oid", "j.call_node", f"SELECT {{sel}} FROM jobs j WHERE {cond}", params)
-    if kind == "task":
-        return f"hash IN (SELECT j.task_hash FROM jobs j WHERE {cond})", params
-    used = (f"SELECT c.value_oid FROM call_nodes c JOIN jobs j ON {index._on('j.call_node', 'c.oid')} WHERE {cond} "
-            f"UNION SELECT v.oid FROM arg_uses a JOIN jobs j ON {index._on('j.call_node', 'a.call_oid')} "
-            f"JOIN vals v ON {index._on('v.hash', 'a.value_hash')} WHERE {cond}")
-    return index._in_select("oid", "o", f"WITH RECURSIVE used(o) AS ({used} UNION SELECT s.child FROM subvalues s "
-                            "JOIN used ON s.parent = used.o) SELECT {sel} FROM used", params * 2)
-
-
 def where_for(prov, kind: str, f: dict) -> tuple:
     where, params = [], []
     if f.get("task_hash") and kind in ("job", "call_node", "task"):
@@ -103,7 +68,7 @@ def where_for(prov, kind: str, f: dict) -> tuple:
             return "0", []  # they select jobs only (as upstream)
         for field in ("results", "args"):
             if f.get(field):
-                clause, p = _value_filter(prov.index, field, f[field])
+                clause, p = prov.index.value_filter_sql(field, f[field])
                 where.append(clause)
                 params += p
     if f.get("tags"):
@@ -111,7 +76,7 @@ def where_for(prov, kind: str, f: dict) -> tuple:
         where.append(clause)
         params += p
     if f.get("exec_tags"):
-        clause, p = _exec_tag_filter(prov, kind, f["exec_tags"])
+        clause, p = prov.index.exec_tag_filter_sql(kind, f["exec_tags"])
         where.append(clause)
         params += p
     if kind in ("value", "file") and f.get("value_type"):

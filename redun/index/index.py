@@ -27,6 +27,7 @@ from . import catchup
 from .files import (
     BUSY_TIMEOUT_MS, Progress, connect, create_index_file, is_transient, remove_index_files, schema_version,
 )
+from .filter_queries import FilterQueries
 from .listing_queries import ListingQueries
 from .pages import PageQueries
 from .queries import Queries
@@ -41,7 +42,7 @@ BATCH = 20_000  # records per write transaction during catch-up
 BULK_BATCH = 200_000  # the same while building a private file (`redun db reindex`)
 
 
-class Index(Queries, PageQueries, TagQueries, ListingQueries):
+class Index(Queries, PageQueries, TagQueries, FilterQueries, ListingQueries):
     PREFIXED = True  # lookups through the 8-byte prefix indexes of schema.py (keysql.py)
 
     def __init__(self, repo, conn: sqlite3.Connection, path: str):

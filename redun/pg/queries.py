@@ -11,6 +11,7 @@ Rows are written with their objects (store.py), so there is nothing to catch up:
 import re
 from typing import Callable
 
+from ..index.filter_queries import FilterQueries
 from ..index.pages import PageQueries
 from ..index.queries import (
     CALL_COLS, EXEC_COLS, JOB_COLS, KINDS, TASK_COLS, VAL_COLS, _FIELDS, Queries, as_dict, prefix_range,
@@ -53,7 +54,7 @@ def _pages(rows, size: int):
         yield page
 
 
-class PgIndex(Queries, PageQueries, TagQueries):  # as Index, over PostgreSQL
+class PgIndex(Queries, PageQueries, TagQueries, FilterQueries):  # as Index, over PostgreSQL
     HEX = "encode({}, 'hex')"  # TagQueries' SQL in PostgreSQL's dialect
 
     def _sql(self, sql: str) -> str:
