@@ -49,7 +49,8 @@ class KeySql:
 
     def _in_select(self, col: str, sel: str, query: str, params) -> tuple:
         """(SQL, params): col IN (query), where query selects `{sel}` (written so) = sel. Prefixed,
-        the query is asked twice: once for the prefixes (the index), once for the full values."""
+        the query is asked twice: once for the prefixes (the index), once for the full values
+        (a row-value IN of both would ask it once, but sqlite 3.40 then scans the table)."""
         full = f"{col} IN ({query.replace('{sel}', sel)})"
         if self.PREFIXED:
             return f"{prefix(col)} IN ({query.replace('{sel}', prefix(sel))}) AND {full}", list(params) * 2
