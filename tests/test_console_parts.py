@@ -108,6 +108,7 @@ def test_console_needs_a_terminal(tmp_repo_dir, capsys):
     assert code == 2 and "run it with a terminal" in err
 
 
+@pytest.mark.slow  # over a second: the full suite runs it, the quick loop does not
 def test_textual_is_imported_only_by_the_console():
     """`redun log` start-up must not pay for Textual or Rich: only redun/view/console/
     imports them, and only the console command imports that package (inside its function)."""

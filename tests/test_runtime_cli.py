@@ -73,6 +73,7 @@ def test_ignore_warnings_namespace(tmp_path):
     assert "namespace soon" not in w.redun("run", w.script, "bare").err
 
 
+@pytest.mark.slow  # over a second: the full suite runs it, the quick loop does not
 def test_job_status_interval(tmp_path):
     import re
 

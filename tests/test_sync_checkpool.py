@@ -148,6 +148,7 @@ def test_an_entry_not_matching_its_id_is_refused(tmp_path, mode):
     assert _clean(local.root) == {}
 
 
+@pytest.mark.slow  # over a second: the full suite runs it, the quick loop does not
 def test_many_packs_pull_whole_and_clean(tmp_path, mode):
     src = Repo.init(str(tmp_path / "src"))
     for i in range(4):

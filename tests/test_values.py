@@ -227,6 +227,7 @@ def test_decode_random_bytes_raises_only_decode_error(data):
         pass
 
 
+@pytest.mark.slow  # over a second: the full suite runs it, the quick loop does not
 @settings(max_examples=300, deadline=None)
 @given(values_with_files, st.data())
 def test_decode_mutated_encodings_raises_only_decode_error(value, data):
