@@ -47,6 +47,17 @@ def _pull(src_root, local_root):
         local.close()
 
 
+def _two_repos(tmp_path, execs: int = 0, leaves: int = 0) -> tuple:
+    """(source root with `execs` executions of `leaves` leaves, one pack each; empty local root)."""
+    src = Repo.init(str(tmp_path / "src"))
+    for i in range(execs):
+        make_exec(src, leaves, seed=i)
+    src.close()
+    local = Repo.init(str(tmp_path / "local"))
+    local.close()
+    return src.root, local.root
+
+
 def _clean(root) -> dict:
     repo = Repo.open(root)
     try:
@@ -150,14 +161,9 @@ def test_an_entry_not_matching_its_id_is_refused(tmp_path, mode):
 
 @pytest.mark.slow  # over a second: the full suite runs it, the quick loop does not
 def test_many_packs_pull_whole_and_clean(tmp_path, mode):
-    src = Repo.init(str(tmp_path / "src"))
-    for i in range(4):
-        make_exec(src, 300, seed=i)
-    src.close()
-    local = Repo.init(str(tmp_path / "local"))
-    local.close()
-    _pull(src.root, local.root)
-    assert _clean(local.root) == _clean(src.root)
+    src, local = _two_repos(tmp_path, 4, 300)
+    _pull(src, local)
+    assert _clean(local) == _clean(src)
 
 
 def test_a_dead_worker_is_checked_again_here(tmp_path):
@@ -233,15 +239,10 @@ def test_kill9_while_workers_check_then_retry(tmp_path, k):
 
     from group_killer import CHECK_POOL_KILLER
 
-    src = Repo.init(str(tmp_path / "src"))
-    for i in range(4):
-        make_exec(src, 200, seed=i)
-    src.close()
-    local = Repo.init(str(tmp_path / "local"))
-    local.close()
+    src, local = _two_repos(tmp_path, 4, 200)
     pids = tmp_path / "pids"
-    env = dict(os.environ, REDUN_CONFIG=local.root, REDUN_TEST_WORKER_PIDS=str(pids))
-    subprocess.run([sys.executable, "-m", "redun", "repo", "add", "src", src.root], env=env, check=True)
+    env = dict(os.environ, REDUN_CONFIG=local, REDUN_TEST_WORKER_PIDS=str(pids))
+    subprocess.run([sys.executable, "-m", "redun", "repo", "add", "src", src], env=env, check=True)
     p = subprocess.run([sys.executable, "-c", CHECK_POOL_KILLER, "submit", str(k), "pull", "src"], env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert p.returncode == -9
@@ -252,8 +253,8 @@ def test_kill9_while_workers_check_then_retry(tmp_path, k):
               for pid in workers):
         assert time.time() < deadline, "a worker outlived the pull"
         time.sleep(0.1)
-    assert _clean(local.root) == {}
-    assert not any(n.startswith("pack-") for n in os.listdir(os.path.join(local.root, "packs")))
+    assert _clean(local) == {}
+    assert not any(n.startswith("pack-") for n in os.listdir(os.path.join(local, "packs")))
     out = subprocess.run([sys.executable, "-m", "redun", "pull", "src"], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert _clean(local.root) == _clean(src.root)
+    assert _clean(local) == _clean(src)
