@@ -20,7 +20,9 @@ Why it stays safe:
   and exits when it goes; the staged copies are debris the next open of the store removes.
 
 Workers are spawned, not forked: the pulling process may run threads (an S3 read-ahead) whose
-locks a fork would copy held. Spawning costs about 0.2 s, hence PARALLEL_AT.
+locks a fork would copy held. A pool of two answers its first call 0.25-0.6 s after it is
+made (measured on the 2-core machine of benchmarks/results/scale.md), hence PARALLEL_AT:
+200k entries are about 1.6 s of checks.
 """
 
 import gc

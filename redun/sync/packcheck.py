@@ -6,12 +6,13 @@ an S3 upload), so nothing is read twice:
 
 - always: the bytes are blake3-hashed; `finish()` compares the digest with the one in the
   pack's index (already checked against its checksum and its name).
-- held given (a source this machine does not trust): every entry is parsed as it arrives
-  (oid | u32 length | stored bytes), decompressed (bounded) and hashed against its id, in
-  batches of BATCH entries; its links must be held. At `finish()` the (id, offset, size) of
-  the entries, sorted once, must equal the index's columns byte for byte (so every entry a
-  reader finds through the index is one checked here), and the links that `held` did not
-  answer for are returned for the caller to prove held at the end of the sync.
+- held given (a source this machine does not trust): the index is checked first (each id
+  once, in order; its entries tile the pack from the header to the end: _layout), then the
+  bytes against it as they arrive, BATCH entries at a time: each entry must be exactly
+  `id | u32 length | stored` as the index lists it (so every entry a reader finds through
+  the index is one checked here, and nothing else is in the pack), is decompressed (bounded)
+  and hashed against its id, and its links must be held. `finish()` returns the links that
+  `held` did not answer for, for the caller to prove held at the end of the sync.
 
 The links are found without decoding every record (check_entries): every 32-byte msgpack
 bin of the batch is a candidate (codec.link_candidates, a superset of the links). Candidates
