@@ -234,3 +234,15 @@ def test_link_candidates_find_links_in_the_longer_bin_forms(head):
     longer = data.replace(b"\xc4 " + target, head + target)  # not canonical, but msgpack reads it as bin
     assert longer != data and msgpack.unpackb(longer)[2]["call_node"] == target
     assert target in codec.link_candidates(longer)
+
+
+def test_decompress_many_equals_decompress_and_names_a_bad_entry():
+    datas = [encode(Task(bytes([i]) * 20, "ns", f"t{i}", "x" * (i * 40))) for i in range(50)]
+    stored = [compress.compress(d) for d in datas] + [b"\x00raw bytes"]
+    assert {s[0] for s in stored} == {0, 2}  # raw and dictionary frames in one batch
+    assert [bytes(x) for x in compress.decompress_many(stored, str)] == datas + [b"raw bytes"]
+    big = compress._codecs().dict_c.compress(b"y" * (compress._DICT_MAX_INPUT + 1))  # more than a dict frame holds
+    out = compress.decompress_many([stored[0], b"\x02\x01" + big], str)
+    assert bytes(out[1]) == b"y" * (compress._DICT_MAX_INPUT + 1)  # one by one, under decompress()'s bounds
+    with pytest.raises(CorruptObjectError, match="entry-1"):
+        compress.decompress_many([stored[0], stored[1][:-3]], lambda i: f"entry-{i}")

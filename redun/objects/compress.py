@@ -213,12 +213,14 @@ def decompress_many(stored: list, where) -> list:
 
 def _inflate_many(frames: list, at: list, out: list) -> bool:
     """Inflate dictionary frames into out[at[k]]; False (nothing trusted) when a declared size
-    is missing or beyond FREE_SIZE (the ratio rule then applies frame by frame) or zstd fails."""
+    is missing or beyond what a dictionary frame holds (compress() uses the dictionary up to
+    _DICT_MAX_INPUT bytes: a batch then asks for at most that many bytes per frame, and a
+    frame claiming more goes one by one, under decompress()'s bounds) or zstd fails."""
     try:
         sizes = list(map(zstandard.frame_content_size, frames))
     except zstandard.ZstdError:
         return False
-    if min(sizes) < 0 or max(sizes) > FREE_SIZE:
+    if min(sizes) < 0 or max(sizes) > _DICT_MAX_INPUT:
         return False
     d = _codecs().dict_decompressor(CURRENT_DICT)
     try:
