@@ -258,3 +258,21 @@ def test_kill9_while_workers_check_then_retry(tmp_path, k):
     out = subprocess.run([sys.executable, "-m", "redun", "pull", "src"], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert _clean(local) == _clean(src)
+
+
+def test_a_ref_to_a_record_that_does_not_decode_is_refused(tmp_path, mode):
+    src, local = _two_repos(tmp_path, 1, 20)  # an older pack: the bad one below is sent first
+    data = codec.record_head(Execution) + b"\x80"  # an Execution record without fields
+    oid = object_id(data)
+    body = PACK_MAGIC + entry_bytes(oid, compress.compress(data))
+    name = pack_name([oid])
+    with open(os.path.join(src, "packs", f"pack-{name}.pack"), "wb") as f:
+        f.write(body)
+    with open(os.path.join(src, "packs", f"pack-{name}.idx"), "wb") as f:
+        f.write(build_index([(oid, len(PACK_MAGIC), len(body) - len(PACK_MAGIC))], blake3.blake3(body).digest()))
+    repo = Repo.open(src)
+    repo.refs.set(f"execs/{uuid_str(new_uuid())}", oid, expected=None)
+    repo.close()
+    with pytest.raises(CorruptObjectError, match=oid.hex()):
+        _pull(src, local)
+    assert _clean(local) == {}

@@ -194,9 +194,11 @@ def test_origin_survives_a_gc_rewrite(two_repos):
     assert r.returncode == 0 and not os.path.exists(pwned) and "not unpickled" in r.stderr, r.stderr
 
 
-def test_a_pull_decodes_every_record_only_from_an_untrusted_repository(tmp_path):
+def test_a_pull_decodes_what_its_refs_name_only_from_an_untrusted_repository(tmp_path):
     """trust = true vouches for a repository's records as for this one's own: a pull from it
-    checks digests and ids but does not decode each record again (fsck still does)."""
+    checks digests but decodes nothing (fsck still does). From an untrusted one, each record
+    is hashed, its links proved held, and the records its new refs name decoded field by field
+    (sync/packcheck.py): a ref never moves to a record that does not decode."""
     a, b = Repo.init(str(tmp_path / "a" / ".redun")), Repo.init(str(tmp_path / "b" / ".redun"))
     data = codec.record_head(Execution) + b"\x80"  # an Execution record without fields
     oid = object_id(data)

@@ -59,10 +59,11 @@ def _exit_without(parent: int) -> None:
     os._exit(1)
 
 
-def check_staged(path: str, index_data: bytes, name: str, where: str, held) -> set:
-    """PackCheck (entries) of the staged copy at path of pack `name` from `where`: returns
-    the links of its entries that held(oid) does not answer for."""
-    check = PackCheck(name, PackIndex(index_data, f"{where}/packs/pack-{name}.idx"), where, held=held)
+def check_staged(path: str, index_data: bytes, name: str, where: str, strict: frozenset, held) -> set:
+    """PackCheck (entries; `strict` ids decoded field by field) of the staged copy at path of
+    pack `name` from `where`: returns the links of its entries that held(oid) does not answer for."""
+    check = PackCheck(name, PackIndex(index_data, f"{where}/packs/pack-{name}.idx"), where, held=held,
+                      strict=strict)
     with open(path, "rb") as f:
         while True:
             chunk = f.read(_CHUNK)
@@ -72,8 +73,8 @@ def check_staged(path: str, index_data: bytes, name: str, where: str, held) -> s
     return check.finish()
 
 
-def _check_in_worker(path: str, index_data: bytes, name: str, where: str) -> set:
-    return check_staged(path, index_data, name, where, _held.__contains__)
+def _check_in_worker(path: str, index_data: bytes, name: str, where: str, strict: frozenset) -> set:
+    return check_staged(path, index_data, name, where, strict, _held.__contains__)
 
 
 def workers_for(entries: int) -> int:
@@ -100,8 +101,8 @@ class CheckPool:
                                          initializer=_start, initargs=(os.getpid(), datas))
         self._jobs: list = []  # (future, the arguments to check again in process)
 
-    def submit(self, path: str, index_data: bytes, name: str, where: str) -> None:
-        args = (path, index_data, name, where)
+    def submit(self, path: str, index_data: bytes, name: str, where: str, strict: frozenset = frozenset()) -> None:
+        args = (path, index_data, name, where, strict)
         self._jobs.append((self._pool.submit(_check_in_worker, *args), args))
 
     def outside(self, held) -> set:

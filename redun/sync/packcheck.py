@@ -11,8 +11,10 @@ an S3 upload), so nothing is read twice:
   bytes against it as they arrive, BATCH entries at a time: each entry must be exactly
   `id | u32 length | stored` as the index lists it (so every entry a reader finds through
   the index is one checked here, and nothing else is in the pack), is decompressed (bounded)
-  and hashed against its id, and its links must be held. `finish()` returns the links that
-  `held` did not answer for, for the caller to prove held at the end of the sync.
+  and hashed against its id, and its links must be held; the records the sync's new refs
+  name (`strict`) are decoded field by field, so no ref moves to one that does not decode.
+  `finish()` returns the links that `held` did not answer for, for the caller to prove held
+  at the end of the sync.
 
 The links are found without decoding every record (check_entries): every 32-byte msgpack
 bin of the batch is a candidate (codec.link_candidates, a superset of the links). Candidates
@@ -42,15 +44,22 @@ from ..objects.store import verify
 BATCH = 1024  # entries per batch (an unheld candidate is searched for in its batch: keep batches small)
 
 
-def check_entries(oids: list, stored: list, where: str, held, inside: set = frozenset()) -> set:
+def check_entries(oids: list, stored: list, where: str, held, inside: set = frozenset(),
+                  strict: frozenset = frozenset()) -> set:
     """Check a batch of entries (their ids and stored forms): each decompressed (bounded) and
-    hashed against its id. Returns the links of the batch's records that are neither in the
-    batch nor in `inside` (which, when given, holds the batch's ids) nor answered for by
-    held(oid); CorruptObjectError names the first entry that fails."""
+    hashed against its id, and those in `strict` decoded field by field. Returns the links of
+    the batch's records that are neither in the batch nor in `inside` (which, when given,
+    holds the batch's ids) nor answered for by held(oid); CorruptObjectError names the first
+    entry that fails."""
     datas = compress.decompress_many(stored, lambda i: f"{oids[i].hex()} in {where}")
     if object_ids(datas) != oids:
         for oid, data in zip(oids, datas):
             verify(oid, data, where)  # raises, naming the object
+    for oid in strict.intersection(oids) if strict else ():
+        try:
+            codec.decode(datas[oids.index(oid)])
+        except CorruptObjectError as e:
+            raise CorruptObjectError(f"object {oid.hex()} in {where}: {e}") from None
     joined = b"".join(datas)
     candidates = codec.link_candidates(joined).difference(inside)  # iterates the candidates, not `inside`
     if not inside:
@@ -107,10 +116,11 @@ def _layout(index: PackIndex, pack: str) -> tuple:
 
 
 class PackCheck:
-    def __init__(self, name: str, index: PackIndex, where: str, held=None):
+    def __init__(self, name: str, index: PackIndex, where: str, held=None, strict: frozenset = frozenset()):
         """held(oid): whether an object is held (at the destination, or in a pack of this
-        sync); None checks the pack's digest only (a trusted source)."""
-        self.name, self.index, self.where, self.held = name, index, where, held
+        sync); None checks the pack's digest only (a trusted source). strict: ids whose records
+        are decoded field by field too (what the sync's new refs name)."""
+        self.name, self.index, self.where, self.held, self.strict = name, index, where, held, strict
         self.entries = held is not None
         self._path = f"{where}/packs/pack-{name}.pack"
         self.hasher = blake3.blake3()
@@ -171,7 +181,7 @@ class PackCheck:
             if b"".join(itertools.chain.from_iterable(zip(ids, lengths, stored))) != buf[rel[0]: after[-1]]:
                 raise CorruptObjectError(f"pack index of {self._path} does not list the pack's entries "
                                          "as they are (ids, offsets or sizes differ)")
-            self._outside |= check_entries(ids, stored, self._path, self._held, self._inside)
+            self._outside |= check_entries(ids, stored, self._path, self._held, self._inside, self.strict)
             self._next = b
             self._used = after[-1]
 

@@ -127,9 +127,10 @@ def _send_whole(src, dst, plan, updates, expand, trusted, result, progress) -> l
             pool = checkpool.CheckPool([p.index for p in plan.whole], workers)
         outside: set = set()
         last = plan.whole[-1] if plan.whole else None
+        strict = frozenset() if trusted else frozenset(new for _, new in updates.values())  # no ref to a bad record
         for p in plan.whole:
             # the last pack is checked here as it streams, while the workers finish the others
-            count, links = add_whole(group, src, p, trusted, known, pool if p is not last else None)
+            count, links = add_whole(group, src, p, trusted, known, pool if p is not last else None, strict)
             outside |= links
             result.objects += count
             progress.update(result.objects)

@@ -84,21 +84,22 @@ def _checked_index(data: bytes, name: str, where: str) -> PackIndex:
     return index
 
 
-def add_whole(group, src, pack, trusted: bool, known, pool=None) -> tuple:
+def add_whole(group, src, pack, trusted: bool, known, pool=None, strict: frozenset = frozenset()) -> tuple:
     """Stage (or upload) one whole pack of src into group, checked while it streams
-    (sync/packcheck.py). Returns (its object count, the links of its entries held neither
-    in it nor by `known(oid)`: empty when trusted, as entries are then not read). With a
-    pool (sync/checkpool.py), the entries of the staged copy are checked there instead: the
+    (sync/packcheck.py; `strict`: the ids whose records are decoded field by field too).
+    Returns (its object count, the links of its entries held neither in it nor by
+    `known(oid)`: empty when trusted, as entries are then not read). With a pool
+    (sync/checkpool.py), the entries of the staged copy are checked there instead: the
     caller collects their links from the pool."""
     data = src.index_bytes(pack)
     index = _checked_index(data, pack.name, src.location)
-    check = PackCheck(pack.name, index, src.location, held=None if trusted or pool else known)
+    check = PackCheck(pack.name, index, src.location, held=None if trusted or pool else known, strict=strict)
     outside: set = set()
 
     def finish(staged=None) -> None:
         outside.update(check.finish())
         if pool is not None and not trusted:
-            pool.submit(staged, data, pack.name, src.location)
+            pool.submit(staged, data, pack.name, src.location, strict)
 
     group.add_pack(pack.name, check.chunks(src.pack_chunks(pack)), data, finish)
     return index.count, outside
