@@ -23,7 +23,8 @@ from redun.sync import checkpool
 from redun.sync.transfer import sync
 
 
-@pytest.fixture(params=["in process", "workers"])
+# the workers are spawned processes: slow, as conftest asks of any test that starts one
+@pytest.fixture(params=["in process", pytest.param("workers", marks=pytest.mark.slow)])
 def mode(request, monkeypatch):
     pools = []
     if request.param == "workers":
@@ -166,6 +167,7 @@ def test_many_packs_pull_whole_and_clean(tmp_path, mode):
     assert _clean(local) == _clean(src)
 
 
+@pytest.mark.slow  # starts a worker process
 def test_a_dead_worker_is_checked_again_here(tmp_path):
     src = Repo.init(str(tmp_path / "src"))
     make_exec(src, 50, seed=3)
