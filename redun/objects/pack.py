@@ -46,17 +46,19 @@ def pack_name(sorted_ids: list) -> str:
     return blake3.blake3(b"".join(sorted_ids)).digest(20).hex()
 
 
+def ids_once_in_order(ids: list) -> bool:
+    """Whether each id is in the list once, in increasing order."""
+    return sorted(ids) == ids and len(set(ids)) == len(ids)
+
+
 def ids_in_order(index: "PackIndex") -> bool:
     """Whether the index lists each id once, in increasing order (what its name promises)."""
-    region = bytes(index.data[index.ids_at: index.off_at])
-    n = index.count
-    prefixes = list(map(_FIRST, _PREFIX.iter_unpack(region)))  # the first 8 bytes, as ints
+    prefixes = index.id_prefixes()
     if sorted(prefixes) != prefixes:
         return False
-    if len(set(prefixes)) == n:
+    if len(set(prefixes)) == index.count:
         return True  # distinct prefixes in order: the ids are in order
-    ids = list(map(region.__getitem__, map(slice, range(0, 32 * n, 32), range(32, 32 * n + 32, 32))))
-    return sorted(ids) == ids and len(set(ids)) == n
+    return ids_once_in_order(index.id_list())
 
 
 def index_parts(ids: bytes, offsets: bytes, sizes: bytes, counts: list, pack_digest: bytes) -> list:
@@ -135,6 +137,19 @@ class PackIndex:
         finally:
             os.close(fd)
         return cls(data, path)
+
+    def id_list(self) -> list:
+        """Every id, in the index's order (sliced in bulk)."""
+        region, n = bytes(self.data[self.ids_at: self.off_at]), self.count
+        return list(map(region.__getitem__, map(slice, range(0, 32 * n, 32), range(32, 32 * n + 32, 32))))
+
+    def id_prefixes(self) -> list:
+        """The first 8 bytes of every id, as ints, in the index's order."""
+        return list(map(_FIRST, _PREFIX.iter_unpack(bytes(self.data[self.ids_at: self.off_at]))))
+
+    def ids_name(self) -> str:
+        """What the pack is named after its ids (pack_name): to check against its name."""
+        return blake3.blake3(self.data[self.ids_at: self.off_at]).digest(20).hex()
 
     def verify_checksum(self) -> None:
         body = self.data[: self.tail_at + 32]

@@ -9,11 +9,9 @@ the sorted runs). A prefix hit is then confirmed in the packs themselves.
 """
 
 import bisect
-import struct
 from array import array
 
 MERGE_AT = 16
-_PREFIX = struct.Struct(">Q24x")
 
 
 class Haves:
@@ -24,8 +22,7 @@ class Haves:
     def _build(self) -> array:
         runs = []
         for idx in self.indexes:
-            region = idx.data[idx.ids_at : idx.ids_at + 32 * idx.count]
-            runs.extend(t[0] for t in _PREFIX.iter_unpack(region))
+            runs += idx.id_prefixes()
         runs.sort()
         return array("Q", runs)
 

@@ -38,7 +38,7 @@ import blake3
 from ..errors import CorruptObjectError
 from ..objects import codec, compress
 from ..objects.ids import object_ids
-from ..objects.pack import _U32, ENTRY_HEAD, PACK_MAGIC, PackIndex
+from ..objects.pack import _U32, ENTRY_HEAD, PACK_MAGIC, PackIndex, ids_once_in_order
 from ..objects.store import verify
 
 BATCH = 1024  # entries per batch (an unheld candidate is searched for in its batch: keep batches small)
@@ -93,15 +93,14 @@ def _layout(index: PackIndex, pack: str) -> tuple:
     lists each id once, in order, and that its entries tile the pack from the header on
     (CorruptObjectError otherwise): the bytes can then be checked against it as they come."""
     data, n = index.data, index.count
-    region = bytes(data[index.ids_at: index.off_at])
-    ids = list(map(region.__getitem__, map(slice, range(0, 32 * n, 32), range(32, 32 * n + 32, 32))))
+    ids = index.id_list()
     offsets, sizes = array.array("Q"), array.array("I")
     offsets.frombytes(bytes(data[index.off_at: index.size_at]))
     sizes.frombytes(bytes(data[index.size_at: index.tail_at]))
     if sys.byteorder != "little":
         offsets.byteswap()
         sizes.byteswap()
-    if sorted(ids) != ids or len(set(ids)) != n:
+    if not ids_once_in_order(ids):
         raise CorruptObjectError(f"pack index of {pack} does not list its ids once each, in order")
     order = sorted(range(n), key=offsets.__getitem__)
     ids = list(map(ids.__getitem__, order))

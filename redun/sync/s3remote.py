@@ -197,8 +197,7 @@ class S3Remote(Remote):
         idx = PackIndex.open(path)
         try:
             idx.verify_checksum()
-            named = blake3.blake3(idx.data[idx.ids_at: idx.off_at]).digest(20).hex()
-            if named != name or not ids_in_order(idx):
+            if idx.ids_name() != name or not ids_in_order(idx):
                 raise CorruptObjectError(f"pack index {name} from {self.location} does not match its name")
         except CorruptObjectError:
             idx.close()

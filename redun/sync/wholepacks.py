@@ -26,8 +26,6 @@ without decoding each record: sync/packcheck.py). A directory installs the group
 
 from dataclasses import dataclass, field
 
-import blake3
-
 from ..errors import CorruptObjectError, SyncError
 from ..objects.pack import PackIndex
 from .packcheck import PackCheck
@@ -79,7 +77,7 @@ def _checked_index(data: bytes, name: str, where: str) -> PackIndex:
     """A PackIndex over index bytes after checking the checksum and the name."""
     index = PackIndex(data, f"{where}/packs/pack-{name}.idx")
     index.verify_checksum()
-    if blake3.blake3(data[index.ids_at: index.off_at]).digest(20).hex() != name:
+    if index.ids_name() != name:
         raise CorruptObjectError(f"pack index {index.where} does not match its name (its ids hash elsewhere)")
     return index
 
