@@ -300,6 +300,7 @@ class Scheduler:
         finally:
             for ex in self.executors.values():
                 ex.stop()
+            run.recorder.end_live_run()
             gc.set_threshold(*old_gc)
             if froze:
                 gc.unfreeze()  # garbage among those objects is collected again from here on

@@ -120,7 +120,7 @@ def test_gc_again_and_again_while_a_run_writes(pg_server, tmp_path):
     sweeps = []
     try:
         while run.poll() is None or len(sweeps) < 2:
-            # grace 9 s: older than that is the aged history; a run's own records are younger
+            # grace 9 s: older than that is the aged history; the run keeps its own records (its lock)
             res = redun("gc", "--grace", "0.0001", cwd=work, check=False)
             assert res.returncode == 0, res.stderr
             sweeps.append(res.stdout)
@@ -139,3 +139,45 @@ def test_gc_again_and_again_while_a_run_writes(pg_server, tmp_path):
     assert redun("fsck", cwd=work).stdout.strip().endswith("OK")
     again = redun("run", "wf.py", "fan", "--n", "1500", cwd=work)
     assert "[redun] Run " not in again.stderr
+
+
+def test_a_running_execution_keeps_what_it_wrote_however_old(pg_server, tmp_path):
+    """A run links some records only later (a task's immediate value, when its job ends): gc
+    keeps every object that arrived since a live run began, past the grace period, and sweeps
+    them once the run's hold is released (pg/liveruns.py)."""
+    import json
+    import uuid
+
+    from redun.objects.records import Execution, Value
+    from redun.objects.valuecodec import encode_native
+    from redun.pg.liveruns import LOCK_CLASS
+    from redun.repo.repository import Repo
+
+    uri = pg_server.create_database()
+    work = setup_workdir(tmp_path, uri)
+    repo = Repo.open(os.path.join(work, ".redun"))
+    exec_id = uuid.uuid4().bytes
+    try:
+        hold = repo.store.hold_live_run(exec_id)
+        prelim = repo.store.put(Execution(exec_id, json.dumps(["run"]), None, 1, None, {}))
+        repo.refs.set(f"execs/{uuid.UUID(bytes=exec_id)}", prelim, expected=None)
+        later = repo.store.put(Value(b"\x01" * 20, "builtins.int", "native", encode_native(7)))  # linked by nothing yet
+        sql(uri, "UPDATE redun_repo.objects SET added = now() - interval '20 days' WHERE oid = %s", (prelim,))
+        sql(uri, "UPDATE redun_repo.objects SET added = now() - interval '10 days' WHERE oid = %s", (later,))
+        held = sql(uri, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s::bigint::oid",
+                   (LOCK_CLASS,))[0][0]
+        assert held == 1
+        assert "removed 0 " in redun("gc", "--grace", "1", cwd=work).stdout
+        assert sql(uri, "SELECT count(*) FROM redun_repo.objects WHERE oid = %s", (later,))[0][0] == 1
+        hold.release()
+        out = redun("gc", "--grace", "1", cwd=work).stdout
+        assert "removed 1 " in out, out
+        assert sql(uri, "SELECT count(*) FROM redun_repo.objects WHERE oid = %s", (later,))[0][0] == 0
+        assert sql(uri, "SELECT count(*) FROM redun_repo.objects WHERE oid = %s", (prelim,))[0][0] == 1  # its ref
+    finally:
+        repo.close()
+    # a run holds its lock only while it runs
+    (tmp_path / "wf.py").write_text(WORKFLOW)
+    redun("run", "wf.py", "fan", "--n", "2", cwd=work)
+    assert sql(uri, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s::bigint::oid",
+               (LOCK_CLASS,))[0][0] == 0

@@ -78,6 +78,7 @@ class Recorder:
         self._eval_cache: dict = {}  # eval_hash -> value set by scheduler tasks (catch), this run's
         self.state_records: list = []  # Evaluation/Handle records of this run: the Execution links them
         self._buf: list = []  # (oid, canonical bytes) not yet written
+        self._live = None  # the store's hold on this run while it runs (start_execution)
         self._buf_jobs = 0
         self._buf_size = 0
         if repo is not None:
@@ -342,6 +343,8 @@ class Recorder:
             if keys.count(k) > 1:
                 self.tag("Execution", uuid_str(exec_id), k, v)
         rec = Execution(exec_id, json.dumps(argv), None, start, None, folded)
+        # before the first write: gc keeps what the run writes while it is held
+        self._live = self.repo.store.hold_live_run(exec_id)
         oid = self.repo.store.put(rec)  # loose: visible to other processes while we run
         self.ref = f"execs/{uuid_str(exec_id)}"
         self.repo.refs.set(self.ref, oid, expected=None)
@@ -359,7 +362,16 @@ class Recorder:
         if tagset is not None:  # before the execution's ref: whoever sees the run sees its tags
             self.repo.refs.set(f"tags/{self.ref[len('execs/'):]}", tagset, expected=None)
         self.repo.refs.set(self.ref, oid, expected=oid0)
+        self.end_live_run()  # the final record links everything the run wrote
         self._index_pack(name, (oid0, rec0))
+
+    def end_live_run(self) -> None:
+        """Release the store's hold on this run (start_execution): after the final ref is
+        set, or when the run stops without one (its jobs stay roots of gc while its
+        preliminary ref lasts)."""
+        live, self._live = self._live, None
+        if live is not None:
+            live.release()
 
     def finish_extension(self) -> None:
         """End a run that extends another process's execution (a subrun): commit the pack and

@@ -57,6 +57,13 @@ class ObjectStore:
     def close(self) -> None:
         self.flush()
 
+    def hold_live_run(self, exec_id: bytes):
+        """Mark execution exec_id as running until the returned handle's release(): gc keeps
+        whatever this store receives meanwhile, linked or not (a run links some of its records
+        only later). Stores that stage a run's writes where gc looks (a directory's tmp pack)
+        or that gc never sweeps need nothing more: the default holds nothing."""
+        return _NO_HOLD
+
     def release_pages(self) -> None:
         """Let the OS reclaim memory this store maps for reading (packs); reads still work.
         Stores that map nothing hold nothing to release."""
@@ -86,6 +93,14 @@ class ObjectStore:
     def iter_records(self) -> Iterator[tuple]:
         for oid in self.iter_ids():
             yield oid, self.get(oid)
+
+
+class _NoHold:
+    def release(self) -> None:
+        pass
+
+
+_NO_HOLD = _NoHold()
 
 
 def verify(oid: bytes, data: bytes, where: str) -> bytes:

@@ -5,6 +5,8 @@ Roots (never deleted, nor anything they link to):
 - every ref (executions, tags, remote-tracking refs, a running execution's preliminary record);
 - every object that arrived within the grace period (objects.added, by the database's clock,
   so hosts with skewed clocks agree);
+- every object that arrived since a running execution began (its lock, pg/liveruns.py): a run
+  links some of its records only later;
 - the jobs of executions that still have a ref: a killed or running execution's jobs are not
   linked from its preliminary record; the index's jobs table finds them;
 - executions named with `keep` (from the index's executions table; their ref is restored).
@@ -20,7 +22,7 @@ unmarked objects and their index rows. So whatever was committed or named by a r
 lock is kept, a writer waiting on the lock inserts its objects afresh after the commit (its
 INSERT runs then; an object gc removed is simply inserted again), and gc killed at any point
 rolls back whole. What no lock can cover (the same window as a directory's gc): a writer that
-links an object it did not write in the same transaction, found before gc began (a cache hit
+links an old object it did not write itself, found before gc began (a cache hit
 on a job of an execution whose ref is gone, a pull that skipped an object already present),
 could link an unreachable object older than the grace period that gc removes; `redun fsck`
 names such a link.
@@ -34,6 +36,7 @@ from ..objects import codec, compress
 from ..objects.blobs import is_raw_blob
 from ..objects.ids import object_id, uuid_str
 from .connection import SCHEMA, connect
+from .liveruns import live_since
 
 PAGE = 1000
 BIG = 1 << 16  # larger objects: a blob is recognised by its first bytes, not read
@@ -110,8 +113,11 @@ def _live_executions(conn) -> list:
 def _mark_roots(m: _Marker, cutoff, keep_rows: list) -> None:
     conn = m.conn
     m.mark_query(f"SELECT oid FROM refs o WHERE {_UNMARKED}")
-    m.mark_query(f"SELECT oid FROM objects o WHERE added >= %s AND {_UNMARKED}", (cutoff,))
-    live = _live_executions(conn) + [row[0] for row in keep_rows]
+    executions = _live_executions(conn)
+    since = live_since(conn, executions)  # a running execution keeps all it wrote (pg/liveruns.py)
+    m.mark_query(f"SELECT oid FROM objects o WHERE added >= %s AND {_UNMARKED}",
+                 (cutoff if since is None else min(cutoff, since),))
+    live = executions + [row[0] for row in keep_rows]
     for i in range(0, len(live), PAGE):
         m.mark_query(f"SELECT oid FROM jobs o WHERE execution_id = ANY(%s) AND {_UNMARKED}", (live[i:i + PAGE],))
     m.mark([row[1] for row in keep_rows])

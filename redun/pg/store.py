@@ -51,6 +51,13 @@ class PgStore(ObjectStore):
         self.name = f"PostgreSQL at {db.display}"
         self._writers: list = []  # open PgWriters: their uncommitted objects are readable here
 
+    def hold_live_run(self, exec_id: bytes):
+        """A lock that tells gc this execution runs (pg/liveruns.py): gc keeps every object
+        that arrives while it is held."""
+        from .liveruns import LiveRun
+
+        return LiveRun(self.db.conninfo, self.db.display, exec_id)
+
     def _pending(self, oid: bytes):
         for w in list(self._writers):
             stored = w.read(oid)
