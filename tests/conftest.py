@@ -2,6 +2,17 @@ import os
 
 import pytest
 
+# The suite starts hundreds of `redun` and Python processes; with PYTHONDONTWRITEBYTECODE set
+# (some shells and sandboxes set it) each of them compiles every module it imports again,
+# about 0.35 s for the engine's. Unset for the processes the tests start, they compile once.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+# The session's servers, started once: a session fixture imported into a test module is that
+# module's own fixture, so each module that imported them started another SeaweedFS and
+# PostgreSQL (eleven of each), all kept until the session's end and stopped there one by one.
+from conftest_pg import pg_server  # noqa: E402,F401
+from conftest_s3 import seaweed  # noqa: E402,F401
+
 
 @pytest.fixture
 def tmp_repo_dir(tmp_path):

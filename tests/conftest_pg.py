@@ -3,7 +3,8 @@ listening on 127.0.0.1 on a free port, stopped at the end.
 
 PostgreSQL refuses to run as root: as root the cluster belongs to the `postgres` system user
 (the Debian package creates it) and initdb / pg_ctl run as that user through `runuser`.
-Imported explicitly: `from conftest_pg import pg_server, pg_uri  # noqa: F401`.
+`pg_server` is registered once by tests/conftest.py (one server per session); `pg_uri` and
+the helpers are imported explicitly (`from conftest_pg import pg_uri  # noqa: F401`).
 """
 
 import glob

@@ -1,7 +1,7 @@
 """Fixtures and helpers for the sync tests: synthetic executions, moto, SeaweedFS.
 
-Imported explicitly by tests/test_sync*.py, tests/test_remote_contract.py and
-tests/test_repo_cli.py (`from conftest_s3 import ...`).
+The `seaweed` fixture is registered once by tests/conftest.py (one server per session); the
+rest is imported explicitly (`from conftest_s3 import ...`).
 """
 
 import os

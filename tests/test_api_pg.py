@@ -6,7 +6,6 @@ import os
 
 import pytest
 
-from conftest_pg import pg_server  # noqa: F401
 from test_api_runtime import CALLS, handle_flow, records, run, safe
 
 from redun.objects.records import Evaluation, Handle

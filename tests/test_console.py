@@ -19,8 +19,6 @@ from redun.view.browse import Browser  # noqa: E402
 from redun.view.console.app import ConsoleApp  # noqa: E402
 from redun.view.query import Provenance  # noqa: E402
 
-from conftest_pg import pg_server  # noqa: E402,F401 - the PostgreSQL test's server
-from conftest_s3 import seaweed  # noqa: E402,F401 - the S3 test's server
 
 
 @task(namespace="console_t")

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from conftest import UPSTREAM_PY
-from conftest_s3 import BUCKET, seaweed, seaweed_client  # noqa: F401
+from conftest_s3 import BUCKET, seaweed_client  # noqa: F401
 
 from redun.errors import StorageError
 from redun.file import Dir, File, FileSet, RedunFileNotFoundError, ShardedS3Dataset

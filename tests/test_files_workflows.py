@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 from conftest import UPSTREAM_REDUN
 from conftest_http import http_server  # noqa: F401
-from conftest_s3 import BUCKET, seaweed, seaweed_client  # noqa: F401
+from conftest_s3 import BUCKET, seaweed_client  # noqa: F401
 
 S3_WF = textwrap.dedent('''
     from redun import File, script, task

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest_s3 import BUCKET, make_exec, seaweed, seaweed_client, unique_url  # noqa: F401
+from conftest_s3 import BUCKET, make_exec, seaweed_client, unique_url  # noqa: F401
 from memcap import run_capped
 from redun.repo.repository import Repo
 

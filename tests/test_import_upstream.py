@@ -12,7 +12,6 @@ import tarfile
 
 import pytest
 
-from conftest_pg import pg_server  # noqa: F401
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 # `redun log` forms whose output equals upstream's on this history (expected/ in the archive).

@@ -15,7 +15,6 @@ import time
 
 import pytest
 
-from conftest_pg import pg_server  # noqa: F401
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

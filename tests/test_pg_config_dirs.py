@@ -8,8 +8,7 @@ import subprocess
 import sys
 
 from conftest import copy_compile_example
-from conftest_pg import pg_server  # noqa: F401
-from conftest_s3 import seaweed, seaweed_client, unique_url  # noqa: F401
+from conftest_s3 import seaweed_client, unique_url  # noqa: F401
 
 
 def _env(seaweed):

@@ -9,7 +9,6 @@ import sys
 import pytest
 
 from conftest import copy_compile_example
-from conftest_pg import pg_server  # noqa: F401
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

@@ -9,7 +9,6 @@ import pytest
 from redun.errors import CorruptObjectError, InvalidIdError, RefConflictError
 from redun.refs import ANY, DirectoryRefs, MemoryRefs
 
-from conftest_pg import pg_server  # noqa: F401
 
 A, B, C = (bytes([i]) * 32 for i in (1, 2, 3))
 

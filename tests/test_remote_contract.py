@@ -3,7 +3,7 @@ a directory, S3 on moto in-process, S3 on a real SeaweedFS server."""
 
 import pytest
 
-from conftest_s3 import moto_s3, seaweed, seaweed_client, unique_url  # noqa: F401
+from conftest_s3 import moto_s3, seaweed_client, unique_url  # noqa: F401
 from redun.errors import NotFoundError, RefConflictError
 from redun.objects import codec, compress
 from redun.objects.ids import object_id

@@ -3,7 +3,7 @@
 import os
 
 import pytest
-from conftest_s3 import free_ports, moto_s3, seaweed, unique_url  # noqa: F401
+from conftest_s3 import free_ports, moto_s3, unique_url  # noqa: F401
 
 from redun.errors import ConfigError, StorageError, SyncError
 from redun.objects import s3

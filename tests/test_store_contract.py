@@ -10,7 +10,6 @@ from redun.objects.directory import DirectoryStore
 from redun.objects.ids import object_id
 from redun.objects.memory import MemoryStore
 
-from conftest_pg import pg_server  # noqa: F401
 
 
 class PackedDirectoryStore(DirectoryStore):

@@ -8,7 +8,7 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from conftest_s3 import closure_ok, make_exec, moto_s3, seaweed, seaweed_client, unique_url  # noqa: F401
+from conftest_s3 import closure_ok, make_exec, moto_s3, seaweed_client, unique_url  # noqa: F401
 from redun.cli.group import cli
 from redun.errors import AmbiguousPrefixError, NotFoundError, SyncError
 from redun.repo.repository import Repo

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest_s3 import closure_ok, make_exec, seaweed  # noqa: F401
+from conftest_s3 import closure_ok, make_exec  # noqa: F401
 from redun.objects.fsck import fsck
 from redun.repo.repository import Repo
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest_s3 import BUCKET, closure_ok, make_exec, seaweed, seaweed_client, unique_url  # noqa: F401
+from conftest_s3 import BUCKET, closure_ok, make_exec, seaweed_client, unique_url  # noqa: F401
 from redun.errors import CorruptObjectError
 from redun.objects import codec, compress
 from redun.objects.fsck import fsck

@@ -10,7 +10,6 @@ import textwrap
 
 import pytest
 
-from conftest_pg import pg_server  # noqa: F401
 
 pytestmark = pytest.mark.postgres
 

@@ -10,7 +10,7 @@ import pickle
 
 import pytest
 from click.testing import CliRunner
-from conftest_s3 import seaweed, unique_url  # noqa: F401
+from conftest_s3 import unique_url  # noqa: F401
 
 from redun import Scheduler, task
 from redun.cli.group import cli
