@@ -167,6 +167,18 @@ def test_large_object(store):
     assert store.get(oid) == compressible
 
 
+def test_a_live_run_hold_is_released_once_and_changes_no_object(store):
+    """hold_live_run: a handle whose release() ends the hold (a second release is harmless);
+    reads and writes go on beside it (a database store holds a lock of its own, pg/liveruns.py)."""
+    before = store.put(task(1))
+    hold = store.hold_live_run(b"\x05" * 16)
+    during = store.put(task(2))
+    store.flush()
+    hold.release()
+    hold.release()
+    assert store.get(before) == task(1) and store.get(during) == task(2)
+
+
 def test_wrong_length_id_rejected(store):
     for bad in (b"../../etc/passwd", b"\x00" * 31, "a" * 64):
         with pytest.raises(InvalidIdError):
