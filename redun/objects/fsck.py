@@ -151,9 +151,7 @@ class _Checker:
                 index.verify_checksum()
             except CorruptObjectError:
                 self.bad("index", name, "index fails its checksum (corrupt)", idx_path)
-            ids = blake3.blake3()
-            ids.update(memoryview(index.data)[index.ids_at : index.off_at])  # == pack_name(ids)
-            if ids.digest(20).hex() != name:
+            if index.ids_name() != name:
                 self.bad("index", name, "index does not list the objects its name promises", idx_path)
             try:
                 f = open_regular_file(pack_path)

@@ -41,9 +41,14 @@ def entry_bytes(oid: bytes, stored: bytes) -> bytes:
     return oid + _U32.pack(len(stored)) + stored
 
 
+def name_of_ids(id_bytes) -> str:
+    """A pack's name: blake3 (20 bytes, hex) of its sorted ids, concatenated (bytes or a view)."""
+    return blake3.blake3(id_bytes).digest(20).hex()
+
+
 def pack_name(sorted_ids: list) -> str:
-    """blake3 (20 bytes, hex) of the pack's sorted ids: its name."""
-    return blake3.blake3(b"".join(sorted_ids)).digest(20).hex()
+    """The name of the pack of these ids (a sorted list)."""
+    return name_of_ids(b"".join(sorted_ids))
 
 
 def ids_once_in_order(ids: list) -> bool:
@@ -149,7 +154,7 @@ class PackIndex:
 
     def ids_name(self) -> str:
         """What the pack is named after its ids (pack_name): to check against its name."""
-        return blake3.blake3(self.data[self.ids_at: self.off_at]).digest(20).hex()
+        return name_of_ids(self.data[self.ids_at: self.off_at])
 
     def verify_checksum(self) -> None:
         body = self.data[: self.tail_at + 32]

@@ -30,7 +30,7 @@ import blake3
 
 from ..errors import RedunError
 from . import compress
-from .pack import ENTRY_HEAD, PACK_MAGIC, index_parts
+from .pack import ENTRY_HEAD, PACK_MAGIC, index_parts, name_of_ids
 
 _U32 = struct.Struct("<I")
 _BATCH_BYTES = 1 << 20
@@ -272,7 +272,7 @@ class PackWriter:
         check = blake3.blake3()
         for part in parts:
             check.update(part)
-        return blake3.blake3(ids).digest(20).hex(), parts + [check.digest()]
+        return name_of_ids(ids), parts + [check.digest()]
 
     def commit(self) -> Optional[str]:
         """Make the pack durable and visible; returns its name (None if empty). Idempotent."""
