@@ -362,13 +362,12 @@ class Recorder:
         if tagset is not None:  # before the execution's ref: whoever sees the run sees its tags
             self.repo.refs.set(f"tags/{self.ref[len('execs/'):]}", tagset, expected=None)
         self.repo.refs.set(self.ref, oid, expected=oid0)
-        self.end_live_run()  # the final record links everything the run wrote
         self._index_pack(name, (oid0, rec0))
 
     def end_live_run(self) -> None:
-        """Release the store's hold on this run (start_execution): after the final ref is
-        set, or when the run stops without one (its jobs stay roots of gc while its
-        preliminary ref lasts)."""
+        """Release the store's hold on this run (start_execution), when the run has ended
+        (Scheduler.run): its final ref then links everything it wrote, or, when it stopped
+        without one, its jobs stay roots of gc while its preliminary ref lasts."""
         live, self._live = self._live, None
         if live is not None:
             live.release()
